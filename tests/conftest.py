@@ -1,0 +1,19 @@
+"""Shared test setup: headless Qt, offline Hugging Face, a private STUDIO_HOME per test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("studio-home")
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    return home
