@@ -1,0 +1,454 @@
+"""Graph evaluation: dependency order, cached outputs, cancellation, events, per-node timing."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.engine.cache import OutputCache
+from studio.engine.events import (
+    Event,
+    Listener,
+    NodeCached,
+    NodeFailed,
+    NodeFinished,
+    NodeProgress,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+)
+from studio.errors import Cancelled, OutOfMemoryError, StudioError
+from studio.graph import Graph, NodeRegistry, NodeSpec, validate
+
+log = logging.getLogger(__name__)
+
+
+class CancelToken:
+    """Set by whoever wants a run to stop; checked between nodes and at every denoising step."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+class NodeContext:
+    """What a node implementation may use while it runs: progress, cancel, memo, paths."""
+
+    def __init__(self, engine: Engine, run_id: int, node_id: str, spec: NodeSpec,
+                 input_keys: dict[str, str], base_dir: Path | None, emit: Callable[[Event], None],
+                 cancel: CancelToken) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.node_id = node_id
+        self.spec = spec
+        self.base_dir = base_dir
+        self._input_keys = input_keys
+        self._emit = emit
+        self._cancel = cancel
+
+    def progress(self, step: int, total: int, preview: Any = None, message: str = "") -> None:
+        self._emit(NodeProgress(self.run_id, self.node_id, step, total, preview, message))
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.cancelled
+
+    def check_cancelled(self) -> None:
+        self._cancel.check()
+
+    def input_key(self, port: str) -> str | None:
+        """The cache identity of the value feeding ``port`` (stable while its upstream is unchanged)."""
+        return self._input_keys.get(port)
+
+    def memo(self, name: str, key_parts: Any, compute: Callable[[], Any]) -> Any:
+        """A sub-result cached under the engine's budget, shared across runs and nodes.
+
+        Use it for work that depends on only some inputs (a prompt encode does not depend on the
+        seed) and for results worth keeping when a later part fails (latents before a decode).
+        """
+        key = "memo:" + name + ":" + _digest(key_parts)
+        return self.engine._memo(key, name, compute)
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
+
+@dataclass
+class RunResult:
+    status: str  # ok | failed | cancelled
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class RunHandle:
+    """A run on a worker thread."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel_token = cancel
+        self.result: RunResult | None = None
+        self._done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    def wait(self, timeout: float | None = None) -> RunResult | None:
+        self._done.wait(timeout)
+        return self.result
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+
+class Engine:
+    """Evaluates graphs. Holds the output cache between runs; one run at a time."""
+
+    def __init__(self, registry: NodeRegistry, cache: OutputCache | None = None) -> None:
+        self.registry = registry
+        self.cache = cache if cache is not None else OutputCache()
+        self._run_lock = threading.Lock()
+        self._run_ids = itertools.count(1)
+        self._last_parts: dict[str, dict] = {}  # node id -> key parts of its last evaluation
+        self.memo_stats: dict[str, list[int]] = {}  # name -> [hits, misses]
+        self.node_stats = {"ran": 0, "cached": 0}
+
+    # ---- public
+    def run(self, graph: Graph, targets: Iterable[str] | None = None, *, listener: Listener | None = None,
+            cancel: CancelToken | None = None, base_dir: str | Path | None = None) -> RunResult:
+        """Evaluate what ``targets`` need (default: every output node) in the calling thread."""
+        cancel = cancel or CancelToken()
+        with self._run_lock:
+            return self._run(graph.copy(), targets, listener, cancel, Path(base_dir) if base_dir else None)
+
+    def start(self, graph: Graph, targets: Iterable[str] | None = None, *, listener: Listener | None = None,
+              base_dir: str | Path | None = None) -> RunHandle:
+        """Evaluate on a worker thread; events reach ``listener`` from that thread."""
+        snapshot = graph.copy()  # the editor keeps editing while this runs
+        handle = RunHandle(CancelToken())
+        targets = list(targets) if targets is not None else None
+
+        def work() -> None:
+            try:
+                handle.result = self.run(snapshot, targets, listener=listener, cancel=handle.cancel_token,
+                                         base_dir=base_dir)
+            finally:
+                handle._done.set()
+
+        handle.thread = threading.Thread(target=work, name="studio-engine", daemon=True)
+        handle.thread.start()
+        return handle
+
+    def plan(self, graph: Graph, targets: Iterable[str] | None = None) -> list[str]:
+        """Node ids a run needs, in evaluation (topological) order."""
+        wanted = self._targets(graph, targets)
+        needed = graph.upstream(wanted)
+        order: list[str] = []
+        indegree = {nid: 0 for nid in needed}
+        for link in graph.links:
+            if link.src in needed and link.dst in needed:
+                indegree[link.dst] += 1
+        ready = sorted(nid for nid, d in indegree.items() if d == 0)
+        while ready:
+            nid = ready.pop(0)
+            order.append(nid)
+            for link in graph.links_from(nid):
+                if link.dst in indegree:
+                    indegree[link.dst] -= 1
+                    if indegree[link.dst] == 0:
+                        ready.append(link.dst)
+        return order
+
+    def explain(self, graph: Graph, targets: Iterable[str] | None = None,
+                base_dir: str | Path | None = None) -> dict[str, str]:
+        """For each needed node: "cached", or why it would run again."""
+        base = Path(base_dir) if base_dir else None
+        keys: dict[str, str] = {}
+        answer = {}
+        for nid in self.plan(graph, targets):
+            spec = self.registry.get(graph.nodes[nid].type)
+            if spec is None:
+                answer[nid] = "unknown node type"
+                continue
+            parts = self._key_parts(graph, nid, spec, keys, base)
+            keys[nid] = _digest(parts)
+            answer[nid] = "cached" if self.cache.peek(keys[nid]) else self._why(nid, parts, keys[nid])
+        return answer
+
+    # ---- evaluation
+    def _targets(self, graph: Graph, targets: Iterable[str] | None) -> list[str]:
+        if targets is not None:
+            return [t for t in targets if t in graph.nodes]
+        outs = []
+        for nid, node in graph.nodes.items():
+            spec = self.registry.get(node.type)
+            if spec is not None and spec.is_output and not node.bypassed:
+                outs.append(nid)
+        if outs:
+            return outs
+        sources = {lk.src for lk in graph.links}
+        return [nid for nid in graph.nodes if nid not in sources]
+
+    def _run(self, graph: Graph, targets: Iterable[str] | None, listener: Listener | None,
+             cancel: CancelToken, base_dir: Path | None) -> RunResult:
+        run_id = next(self._run_ids)
+        started = time.perf_counter()
+
+        def emit(event: Event) -> None:
+            if listener is None:
+                return
+            try:
+                listener(event)
+            except Exception:  # a broken view must not break the render
+                log.exception("an event listener failed on %r", type(event).__name__)
+
+        order = self.plan(graph, targets)
+        result = RunResult(status="ok")
+        emit(RunStarted(run_id, tuple(order)))
+        problems = validate(graph, self.registry, set(order))
+        if problems:
+            for problem in problems:
+                nid = problem.node_id or (order[0] if order else "")
+                message = f"{problem.where}: {problem.message}" if problem.where else problem.message
+                result.failed.setdefault(nid, message)
+                emit(NodeFailed(run_id, nid, message))
+            return self._finish(result, "failed", started, run_id, emit,
+                                message="; ".join(str(p) for p in problems))
+
+        keys: dict[str, str] = {}
+        all_parts: dict[str, dict[str, Any]] = {}
+        outputs: dict[str, dict[str, Any]] = {}
+        for nid in order:
+            spec = self.registry.get(graph.nodes[nid].type)
+            assert spec is not None  # validated above
+            all_parts[nid] = self._key_parts(graph, nid, spec, keys, base_dir)
+            keys[nid] = _digest(all_parts[nid])
+        self.cache.pin(keys.values())
+        try:
+            for nid in order:
+                if cancel.cancelled:
+                    return self._finish(result, "cancelled", started, run_id, emit)
+                spec = self.registry.get(graph.nodes[nid].type)
+                assert spec is not None
+                key, parts = keys[nid], all_parts[nid]
+                cached = self.cache.get(key)
+                if cached is not None:
+                    outputs[nid] = cached
+                    result.cached.append(nid)
+                    result.reasons[nid] = "cached"
+                    self.node_stats["cached"] += 1
+                    self._last_parts[nid] = parts
+                    emit(NodeCached(run_id, nid))
+                    continue
+                reason = self._why(nid, parts, key)
+                result.reasons[nid] = reason
+                self._last_parts[nid] = parts
+                emit(NodeStarted(run_id, nid, reason))
+                t0 = time.perf_counter()
+                try:
+                    values = self._evaluate(graph, nid, spec, outputs, keys, base_dir, run_id, emit, cancel)
+                except Cancelled:
+                    return self._finish(result, "cancelled", started, run_id, emit)
+                except StudioError as exc:
+                    message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+                    if exc.port:
+                        message = f"port '{exc.port}': {message}"
+                    if exc.path:
+                        message = f"file '{exc.path}': {message}"
+                    result.failed[nid] = message
+                    emit(NodeFailed(run_id, nid, message))
+                    return self._finish(result, "failed", started, run_id, emit, message=f"node '{nid}': {message}")
+                except Exception as exc:  # a bug, not the user's doing: say so plainly, log the details
+                    log.exception("node '%s' (%s) crashed", nid, spec.type_id)
+                    message = f"internal error in '{spec.title}': {type(exc).__name__}: {exc}"
+                    result.failed[nid] = message
+                    emit(NodeFailed(run_id, nid, message))
+                    return self._finish(result, "failed", started, run_id, emit, message=f"node '{nid}': {message}")
+                seconds = time.perf_counter() - t0
+                outputs[nid] = values
+                self.cache.put(key, values, label=f"node '{nid}' outputs")
+                self.node_stats["ran"] += 1
+                result.timings[nid] = seconds
+                emit(NodeFinished(run_id, nid, seconds))
+        finally:
+            self.cache.unpin()
+        result.outputs = outputs
+        return self._finish(result, "ok", started, run_id, emit)
+
+    def _finish(self, result: RunResult, status: str, started: float, run_id: int,
+                emit: Callable[[Event], None], message: str = "") -> RunResult:
+        result.status = status
+        result.seconds = time.perf_counter() - started
+        emit(RunFinished(run_id, status, result.seconds, dict(result.timings), tuple(result.cached),
+                         tuple(result.failed), message))
+        return result
+
+    def _evaluate(self, graph: Graph, nid: str, spec: NodeSpec, outputs: dict[str, dict[str, Any]],
+                  keys: dict[str, str], base_dir: Path | None, run_id: int,
+                  emit: Callable[[Event], None], cancel: CancelToken) -> dict[str, Any]:
+        node = graph.nodes[nid]
+        inputs: dict[str, Any] = {}
+        input_keys: dict[str, str] = {}
+        for port in spec.inputs:
+            link = graph.link_into(nid, port.name)
+            inputs[port.name] = None if link is None else outputs[link.src][link.src_port]
+            if link is not None:
+                input_keys[port.name] = keys[link.src] + ":" + link.src_port
+        if node.bypassed:
+            return self._bypass(spec, inputs)
+        params = spec.default_params()
+        params.update(node.params)
+        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel)
+        assert spec.run is not None, f"node type {spec.type_id} has no implementation"
+        try:
+            raw = spec.run(ctx, **inputs, **params)
+        except OutOfMemoryError:
+            # Memory ran short: give back everything this run does not use, then try once more.
+            log.warning("out of memory in node '%s': releasing cached outputs and retrying once", nid)
+            self.cache.trim()
+            raw = spec.run(ctx, **inputs, **params)
+        return self._outputs(spec, raw)
+
+    @staticmethod
+    def _outputs(spec: NodeSpec, raw: Any) -> dict[str, Any]:
+        names = [p.name for p in spec.outputs]
+        if len(names) == 1 and not (isinstance(raw, dict) and set(raw) == set(names)):
+            return {names[0]: raw}
+        if not isinstance(raw, dict):
+            raw = {} if raw is None else raw
+        missing = [n for n in names if n not in raw]
+        if missing:
+            raise RuntimeError(f"node type {spec.type_id} returned no value for output(s) {missing}")
+        return {n: raw[n] for n in names}
+
+    @staticmethod
+    def _bypass(spec: NodeSpec, inputs: dict[str, Any]) -> dict[str, Any]:
+        values = {}
+        for out in spec.outputs:
+            source = next((p.name for p in spec.inputs if p.type == out.type and inputs.get(p.name) is not None),
+                          None)
+            if source is None:
+                raise StudioError(f"cannot bypass '{spec.title}': no {out.type} input to pass through",
+                                  hint="un-bypass the node or connect such an input")
+            values[out.name] = inputs[source]
+        return values
+
+    def _memo(self, key: str, name: str, compute: Callable[[], Any]) -> Any:
+        stats = self.memo_stats.setdefault(name, [0, 0])
+        value = self.cache.get(key, _MISSING)
+        if value is not _MISSING:
+            stats[0] += 1
+            return value
+        stats[1] += 1
+        value = compute()
+        self.cache.put(key, value, label=f"memo {name}")
+        return value
+
+    # ---- cache keys and the reasons for re-runs
+    def _key_parts(self, graph: Graph, nid: str, spec: NodeSpec, keys: dict[str, str],
+                   base_dir: Path | None) -> dict[str, Any]:
+        node = graph.nodes[nid]
+        params = spec.default_params()
+        params.update(node.params)
+        files = {}
+        for pspec in spec.params:
+            value = params.get(pspec.name)
+            if pspec.kind == "path" and isinstance(value, str) and value:
+                files[pspec.name] = _file_stamp(value, base_dir)
+        inputs = {}
+        for port in spec.inputs:
+            link = graph.link_into(nid, port.name)
+            if link is not None:
+                inputs[port.name] = [link.src, keys.get(link.src, "?"), link.src_port]
+        return {"type": spec.type_id, "version": spec.version, "bypassed": node.bypassed,
+                "params": params, "files": files, "inputs": inputs}
+
+    def _why(self, nid: str, parts: dict[str, Any], key: str) -> str:
+        last = self._last_parts.get(nid)
+        if last is None:
+            return "first run"
+        if _digest(last) == key:
+            if key in self.cache.evicted:
+                return "its outputs were evicted from the cache to stay within the memory budget"
+            return "its outputs were not kept (the last run stopped before it finished)"
+        reasons = []
+        if last["type"] != parts["type"] or last["version"] != parts["version"]:
+            reasons.append("node type changed")
+        if last["bypassed"] != parts["bypassed"]:
+            reasons.append("bypass " + ("turned on" if parts["bypassed"] else "turned off"))
+        for name in sorted(set(last["params"]) | set(parts["params"])):
+            old, new = last["params"].get(name), parts["params"].get(name)
+            if old != new:
+                reasons.append(f"parameter '{name}' changed ({_brief(old)} -> {_brief(new)})")
+        for name in sorted(set(last["files"]) & set(parts["files"])):
+            if last["files"][name] != parts["files"][name] and last["params"].get(name) == parts["params"].get(name):
+                reasons.append(f"file of '{name}' changed on disk")
+        for name in sorted(set(last["inputs"]) | set(parts["inputs"])):
+            old, new = last["inputs"].get(name), parts["inputs"].get(name)
+            if old is None or new is None:
+                reasons.append(f"input '{name}' " + ("connected" if old is None else "disconnected"))
+            elif old[0] != new[0] or old[2] != new[2]:
+                reasons.append(f"input '{name}' now comes from '{new[0]}.{new[2]}'")
+            elif old[1] != new[1]:
+                reasons.append(f"input '{name}' changed (upstream node '{new[0]}' changed)")
+        return "; ".join(reasons) or "its inputs changed"
+
+
+_MISSING = object()
+
+
+def _digest(parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=_jsonable, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    nbytes = getattr(value, "tobytes", None)
+    if callable(nbytes):  # numpy arrays in memo keys: hash the content
+        return hashlib.sha256(value.tobytes()).hexdigest()
+    return repr(value)
+
+
+def _file_stamp(value: str, base_dir: Path | None) -> list[Any]:
+    path = Path(value).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [str(path), None]
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:27] + "..."

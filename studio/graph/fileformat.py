@@ -1,0 +1,281 @@
+"""The ``.studio.json`` file format: versioned, migrated on load, asset paths relative to the file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.errors import GraphFileError
+from studio.fileio import write_text_atomic
+from studio.graph.document import Graph, Group, Link, Node
+from studio.graph.registry import NodeRegistry
+from studio.graph.spec import _show as _short
+
+FORMAT_NAME = "studio.graph"
+FORMAT_VERSION = 1
+SUFFIX = ".studio.json"
+MAX_FILE_BYTES = 32 * 1024 * 1024
+MAX_NODES = 20_000
+MAX_LINKS = 100_000
+
+# MIGRATIONS[n] upgrades a document dict of version n to version n + 1. Add one per format change.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = None) -> dict[str, Any]:
+    """The document as plain JSON data; path parameters relative to ``base_dir`` when given."""
+    nodes = []
+    for node in graph.nodes.values():
+        if node.unknown is not None:
+            saved = dict(node.unknown)
+            saved.update(position=list(node.position), params=node.params)
+            nodes.append(saved)
+            continue
+        spec = registry.get(node.type)
+        params = dict(node.params)
+        if spec is not None and base_dir is not None:
+            for pspec in spec.params:
+                if pspec.kind == "path" and isinstance(params.get(pspec.name), str):
+                    params[pspec.name] = _relative(params[pspec.name], base_dir)
+        entry: dict[str, Any] = {
+            "id": node.id,
+            "type": node.type,
+            "version": node.version,
+            "position": [round(float(node.position[0]), 2), round(float(node.position[1]), 2)],
+            "params": params,
+        }
+        if node.title:
+            entry["title"] = node.title
+        if node.bypassed:
+            entry["bypassed"] = True
+        nodes.append(entry)
+    return {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "meta": graph.meta,
+        "nodes": nodes,
+        "links": [{"from": [lk.src, lk.src_port], "to": [lk.dst, lk.dst_port]} for lk in graph.links],
+        "groups": [
+            {"id": g.id, "title": g.title, "rect": list(g.rect), "color": g.color} for g in graph.groups
+        ],
+    }
+
+
+def dumps(graph: Graph, registry: NodeRegistry, base_dir: Path | None = None) -> str:
+    return json.dumps(graph_to_dict(graph, registry, base_dir), indent=2, ensure_ascii=False) + "\n"
+
+
+def save_graph(graph: Graph, path: str | Path, registry: NodeRegistry) -> None:
+    """Write atomically: a crash mid-save never leaves a broken file behind."""
+    path = Path(path)
+    write_text_atomic(path, dumps(graph, registry, path.parent.resolve()))
+
+
+def load_graph(path: str | Path, registry: NodeRegistry) -> Graph:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise GraphFileError("no such graph file", path=path, hint="check the path") from None
+    except OSError as exc:
+        raise GraphFileError(f"cannot read the graph file: {exc.strerror}", path=path) from None
+    if size > MAX_FILE_BYTES:
+        raise GraphFileError(f"the file is {size // 1_000_000} MB, too large for a graph", path=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GraphFileError("the file is not UTF-8 text; is it a graph file?", path=path) from None
+    except OSError as exc:
+        raise GraphFileError(f"cannot read the graph file: {exc.strerror}", path=path) from None
+    try:
+        return loads(text, registry, path.parent.resolve())
+    except GraphFileError as exc:
+        exc.path = str(path)
+        exc.args = (exc.describe(),)
+        raise
+
+
+def loads(text: str, registry: NodeRegistry, base_dir: Path | None = None) -> Graph:
+    """Parse a document. Only GraphFileError escapes, whatever the text holds."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except GraphFileError:
+        raise
+    except json.JSONDecodeError as exc:
+        raise GraphFileError(
+            f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            hint="was the file truncated or edited by hand?",
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise GraphFileError(f"not a readable graph: {exc}") from None
+    try:
+        return graph_from_dict(data, registry, base_dir)
+    except GraphFileError:
+        raise
+    except RecursionError:
+        raise GraphFileError("the document is nested too deeply") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise GraphFileError(f"the file contains {name}, which is not a number a graph can use")
+
+
+def graph_from_dict(data: Any, registry: NodeRegistry, base_dir: Path | None = None) -> Graph:
+    if not isinstance(data, dict):
+        raise GraphFileError("not a Studio graph: the top level must be a JSON object")
+    if data.get("format") != FORMAT_NAME:
+        raise GraphFileError(
+            f"not a Studio graph: 'format' is {_short(data.get('format'))}, expected '{FORMAT_NAME}'"
+        )
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise GraphFileError(f"'version' must be a positive whole number, got {_short(version)}")
+    if version > FORMAT_VERSION:
+        raise GraphFileError(
+            f"the file was saved by a newer Studio (format version {version}; this one reads up to "
+            f"{FORMAT_VERSION})",
+            hint="update Studio to open it",
+        )
+    while version < FORMAT_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+
+    nodes = _list(data, "nodes", MAX_NODES)
+    links = _list(data, "links", MAX_LINKS)
+    groups = _list(data, "groups", MAX_NODES)
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        raise GraphFileError("'meta' must be an object")
+
+    graph = Graph()
+    graph.meta = meta
+    for i, raw in enumerate(nodes):
+        node = _node_from_dict(raw, i, registry, base_dir)
+        if node.id in graph.nodes:
+            raise GraphFileError(f"two nodes have the id '{node.id}'")
+        graph.nodes[node.id] = node
+    for i, raw in enumerate(links):
+        graph.links.append(_link_from_dict(raw, i, graph))
+    for i, raw in enumerate(groups):
+        graph.groups.append(_group_from_dict(raw, i))
+    return graph
+
+
+def _node_from_dict(raw: Any, index: int, registry: NodeRegistry, base_dir: Path | None) -> Node:
+    where = f"node #{index + 1}"
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where} must be an object")
+    nid, ntype = raw.get("id"), raw.get("type")
+    if not isinstance(nid, str) or not nid or len(nid) > 200:
+        raise GraphFileError(f"{where} needs a text 'id'")
+    where = f"node '{nid}'"
+    if not isinstance(ntype, str) or not ntype:
+        raise GraphFileError(f"{where} needs a text 'type'")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise GraphFileError(f"{where}: 'params' must be an object")
+    position = raw.get("position", [0, 0])
+    if (
+        not isinstance(position, list)
+        or len(position) != 2
+        or not all(_finite(v) for v in position)
+    ):
+        raise GraphFileError(f"{where}: 'position' must be two numbers")
+    version = raw.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise GraphFileError(f"{where}: 'version' must be a positive whole number")
+    title = raw.get("title", "")
+    if not isinstance(title, str):
+        raise GraphFileError(f"{where}: 'title' must be text")
+    node = Node(
+        id=nid,
+        type=ntype,
+        params=dict(params),
+        position=(float(position[0]), float(position[1])),
+        title=title,
+        bypassed=raw.get("bypassed", False) is True,
+        version=version,
+    )
+    spec = registry.get(ntype)
+    if spec is None:
+        node.unknown = dict(raw)  # kept and saved back unchanged: a missing plugin is not data loss
+        return node
+    if version < spec.version and spec.upgrade is not None:
+        node.params = spec.upgrade(dict(node.params), version)
+        node.version = spec.version
+    elif version > spec.version:
+        raise GraphFileError(
+            f"{where}: saved by a newer version of node type '{ntype}' ({version} > {spec.version})",
+            hint="update Studio or the node pack",
+        )
+    for pspec in spec.params:
+        value = node.params.get(pspec.name)
+        if pspec.kind == "path" and isinstance(value, str) and value and base_dir is not None:
+            node.params[pspec.name] = _absolute(value, base_dir)
+    return node
+
+
+def _link_from_dict(raw: Any, index: int, graph: Graph) -> Link:
+    where = f"link #{index + 1}"
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where} must be an object")
+    ends = []
+    for key in ("from", "to"):
+        end = raw.get(key)
+        if not (isinstance(end, list) and len(end) == 2 and all(isinstance(x, str) for x in end)):
+            raise GraphFileError(f"{where}: '{key}' must be [node id, port name]")
+        if end[0] not in graph.nodes:
+            raise GraphFileError(f"{where}: '{key}' names node '{_clip(end[0])}', which is not in the graph")
+        ends.append(end)
+    link = Link(ends[0][0], ends[0][1], ends[1][0], ends[1][1])
+    if graph.link_into(link.dst, link.dst_port) is not None:
+        raise GraphFileError(f"{where}: input '{link.dst_port}' of node '{link.dst}' is linked twice")
+    return link
+
+
+def _group_from_dict(raw: Any, index: int) -> Group:
+    where = f"group #{index + 1}"
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where} must be an object")
+    rect = raw.get("rect")
+    if not (isinstance(rect, list) and len(rect) == 4 and all(_finite(v) for v in rect)):
+        raise GraphFileError(f"{where}: 'rect' must be four numbers")
+    gid, title, color = raw.get("id"), raw.get("title", ""), raw.get("color", "#3a4660")
+    if not isinstance(gid, str) or not isinstance(title, str) or not isinstance(color, str):
+        raise GraphFileError(f"{where}: 'id', 'title' and 'color' must be text")
+    return Group(gid, title, (float(rect[0]), float(rect[1]), float(rect[2]), float(rect[3])), color)
+
+
+def _list(data: dict, key: str, limit: int) -> list:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise GraphFileError(f"'{key}' must be a list")
+    if len(value) > limit:
+        raise GraphFileError(f"'{key}' has {len(value)} entries; at most {limit} are allowed")
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _relative(value: str, base_dir: Path) -> str:
+    if not value or not os.path.isabs(value):
+        return value
+    try:
+        return Path(os.path.relpath(value, base_dir)).as_posix()
+    except ValueError:  # another drive on Windows
+        return value
+
+
+def _absolute(value: str, base_dir: Path) -> str:
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base_dir / path).resolve())

@@ -1,0 +1,128 @@
+"""The graph document, validation and the registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.graph import (
+    Graph,
+    Link,
+    NodeRegistry,
+    ParamSpec,
+    PortSpec,
+    check_link,
+    find_cycle,
+    node,
+    validate,
+)
+from tests.toy_nodes import add, number, registry, sink, slow
+
+
+def test_ids_are_stable_and_readable():
+    g = Graph()
+    a = g.add_node(number)
+    b = g.add_node(number)
+    assert (a.id, b.id) == ("number", "number_2")
+    g.remove_node("number")
+    assert g.add_node(number).id == "number"
+    assert "number_2" in g.nodes
+
+
+def test_connect_replaces_the_existing_link_into_an_input():
+    g = Graph()
+    g.add_node(number, "n1"), g.add_node(number, "n2"), g.add_node(add, "add")
+    g.connect("n1", "value", "add", "a")
+    link, replaced = g.connect("n2", "value", "add", "a")
+    assert replaced == Link("n1", "value", "add", "a")
+    assert g.links == [link]
+
+
+def test_remove_node_returns_its_links_for_undo():
+    g = Graph()
+    g.add_node(number, "n"), g.add_node(add, "add")
+    g.connect("n", "value", "add", "a")
+    node_obj, links = g.remove_node("n")
+    assert node_obj.id == "n" and links == [Link("n", "value", "add", "a")]
+    assert g.links == []
+
+
+def test_changes_are_published():
+    g = Graph()
+    seen = []
+    unsubscribe = g.subscribe(lambda c: seen.append(c.kind))
+    g.add_node(number, "n")
+    g.set_param("n", "value", 3.0)
+    g.update_node("n", position=(5.0, 6.0))
+    unsubscribe()
+    g.remove_node("n")
+    assert seen == ["node_added", "node_changed", "node_changed"]
+
+
+def test_validation_reports_every_problem_at_once():
+    reg = registry()
+    g = Graph()
+    g.add_node(add, "add")  # missing required input a
+    g.add_node(number, "big", params={"value": 1e9})  # above maximum
+    g.add_node(number, "txt", params={"value": "three"})  # wrong type
+    g.add_node(slow, "slow")
+    g.add_node(sink, "sink")
+    g.connect("slow", "y", "sink", "x")
+    g.connect("sink", "x", "slow", "x")  # cycle
+    from studio.graph import Node
+
+    g.insert_node(Node("mystery", "test.Nmber"))
+    problems = validate(g, reg)
+    kinds = sorted(p.kind for p in problems)
+    assert kinds == ["bad_value", "bad_value", "cycle", "missing_input", "unknown_type"]
+    text = "\n".join(str(p) for p in problems)
+    assert "node 'add', input 'a': required FLOAT input is not connected" in text
+    assert "node 'big', parameter 'value': 1000000000.0 is above the maximum 100" in text
+    assert "node 'txt', parameter 'value': expects a number, got 'three'" in text
+    assert "did you mean 'test.Number'?" in text
+    assert "cycle" in text and "slow" in text
+
+
+def test_type_mismatch_is_refused_with_the_ports_named():
+    prompt_source = node("test.P", title="P", category="Test", outputs=[PortSpec("p", "PROMPT")])(lambda ctx: "")
+    reg = NodeRegistry([prompt_source, add])
+    g = Graph()
+    g.add_node(prompt_source, "p"), g.add_node(add, "add")
+    reason = check_link(g, reg, Link("p", "p", "add", "a"))
+    assert reason == "cannot connect PROMPT output 'p' of 'p' to FLOAT input 'a' of 'add'"
+
+
+def test_check_link_refuses_a_cycle_before_it_exists():
+    reg = registry()
+    g = Graph()
+    g.add_node(add, "a1"), g.add_node(add, "a2")
+    g.connect("a1", "sum", "a2", "a")
+    assert "cycle" in check_link(g, reg, Link("a2", "sum", "a1", "a"))
+    assert find_cycle(g) is None
+
+
+def test_closest_name_and_compatible_types():
+    reg = registry()
+    assert reg.closest("test.add") == "test.Add"
+    assert reg.closest("Slwo") == "test.Slow"
+    assert reg.closest("zzzzzz") is None
+    types = {spec.type_id for spec, _ in reg.compatible_with("FLOAT", "output")}
+    assert types == {"test.Add", "test.Slow", "test.Fail", "test.Sink"}
+
+
+def test_spec_refuses_shared_names_and_bad_defaults():
+    with pytest.raises(ValueError):
+        node("x.Y", title="Y", category="T", inputs=[PortSpec("a", "FLOAT")],
+             params=[ParamSpec("a", "int", 1)])(lambda ctx, a: a)
+    with pytest.raises(ValueError):
+        ParamSpec("mode", "enum", "c", choices=("a", "b"))
+
+
+def test_builtin_library_registers_and_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys; from studio.graph import NodeRegistry; r = NodeRegistry.default(); "
+            "print(len(r)); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert int(out[0]) >= 6
+    assert out[1] == "False", "importing the node library must not import torch (slow editor start-up)"
