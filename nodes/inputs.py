@@ -1,0 +1,47 @@
+"""Input nodes: text prompts and reference images."""
+
+from __future__ import annotations
+
+from studio.graph import ParamSpec, PortSpec, node
+from studio.values import Picture, Prompt
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
+
+
+@node(
+    "studio.Text",
+    title="Text",
+    category="Inputs",
+    outputs=[PortSpec("prompt", "PROMPT", "the prompt and negative prompt")],
+    params=[
+        ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style."),
+        ParamSpec("negative_prompt", "text", "", help="What to keep out of the clip."),
+    ],
+)
+def text(ctx, prompt: str, negative_prompt: str) -> Prompt:
+    """A prompt and a negative prompt for a video model."""
+    return Prompt(prompt.strip(), negative_prompt.strip())
+
+
+@node(
+    "studio.ReferenceImage",
+    title="Reference Image",
+    category="Inputs",
+    outputs=[PortSpec("image", "IMAGE", "the picture, fitted to the model's size by the generator")],
+    params=[
+        ParamSpec("path", "path", "", help="A PNG, JPEG or WebP file.", file_filter=IMAGE_FILTER),
+        ParamSpec("fit", "enum", "crop", choices=("crop", "pad", "stretch"),
+                  help="How the picture meets the model's frame size: crop the overflow, pad the gap, "
+                       "or stretch to fill."),
+    ],
+)
+def reference_image(ctx, path: str, fit: str) -> Picture:
+    """A picture used as the first frame (image-to-video) or as a reference."""
+    from studio.media.image import load_image
+
+    if not path:
+        from studio.errors import NodeError
+
+        raise NodeError("no image file chosen", hint="pick a PNG, JPEG or WebP file in the inspector")
+    resolved = ctx.resolve_path(path)
+    return Picture(load_image(resolved), fit=fit, source=str(resolved))

@@ -1,0 +1,36 @@
+"""Model nodes: load a local diffusers video pipeline."""
+
+from __future__ import annotations
+
+from studio.graph import ParamSpec, PortSpec, node
+
+
+@node(
+    "studio.LoadModel",
+    title="Load Model",
+    category="Model",
+    outputs=[PortSpec("model", "MODEL", "the loaded video pipeline")],
+    params=[
+        ParamSpec("source", "string", "embedded",
+                  help="'embedded' for the model Studio ships, a folder holding a diffusers pipeline "
+                       "(model_index.json), or a Hugging Face id already in the local cache (org/name)."),
+        ParamSpec("device", "enum", "auto", choices=("auto", "cpu", "cuda", "mps"),
+                  help="Where the model runs; auto picks a CUDA GPU, then Apple's MPS, then the CPU."),
+        ParamSpec("dtype", "enum", "auto", choices=("auto", "float32", "float16", "bfloat16"),
+                  help="Number format of the weights; auto uses bfloat16 or float16 on a GPU, float32 on CPU."),
+        ParamSpec("offload", "enum", "none", choices=("none", "model", "sequential"),
+                  help="On a small GPU: 'model' keeps only the active part on the GPU (a little slower); "
+                       "'sequential' moves layer by layer (slowest, least memory)."),
+        ParamSpec("vae_tiling", "bool", False, help="Decode the video in tiles: less memory for large frames."),
+        ParamSpec("vae_slicing", "bool", False, help="Decode one clip of a batch at a time: less memory."),
+    ],
+)
+def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tiling: bool, vae_slicing: bool):
+    """Load a diffusers video pipeline (safetensors only, offline, no remote code)."""
+    from studio.runtime import LoadOptions
+    from studio.runtime import load_model as load
+
+    options = LoadOptions(device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling,
+                          vae_slicing=vae_slicing)
+    ctx.progress(0, 1, message=f"loading {source}")
+    return load(source, options, base_dir=ctx.base_dir)

@@ -1,0 +1,372 @@
+"""The command line: `studio` (the editor), `studio render`, `validate`, `nodes`, `models`, `verify`, `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from studio import __version__
+from studio.errors import GraphValidationError, StudioError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+EXAMPLE_GRAPH = "first-clip.studio.json"
+
+log = logging.getLogger("studio")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network unless the user says so
+    commands = {"render", "validate", "nodes", "models", "verify", "demo", "editor"}
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        return _editor(argv[0] if argv else None)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    try:
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ncancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:  # `studio nodes | head`: the reader left, which is fine
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps Python from complaining at exit
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Directed video synthesis on your own GPU.")
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="render a graph headlessly")
+    p.add_argument("graph", help="a .studio.json graph file")
+    p.add_argument("-o", "--output", help="the file to write (sets the graph's Save Video path, or adds one)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                   help="change a parameter for this render only (repeatable)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details to the terminal")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("demo", help="render the example graph with the embedded model")
+    p.add_argument("-o", "--output", default="first-clip.mp4", help="where to write the clip")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("validate", help="check a graph and list every problem")
+    p.add_argument("graph")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("nodes", help="list node types with their ports and parameters")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_nodes)
+
+    p = sub.add_parser("models", help="list the video models Studio can see")
+    p.add_argument("folders", nargs="*", help="extra folders to look in")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("verify", help="check a clip's Content Credentials and watermark")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="machine-readable report")
+    p.add_argument("--trust", action="append", default=[], metavar="PEM",
+                   help="trust this certificate authority (repeatable)")
+    p.add_argument("--trust-local", action="store_true",
+                   help="trust this machine's own Studio signing authority (your own clips)")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("editor", help="open the editor")
+    p.add_argument("graph", nargs="?")
+    p.set_defaults(func=lambda a: _editor(a.graph))
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    from studio.paths import data_dir
+
+    logs = data_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(logs / "studio.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    if verbose:
+        root.addHandler(logging.StreamHandler())
+    for noisy in ("httpx", "huggingface_hub", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _editor(path: str | None) -> int:
+    try:
+        from studio.ui.app import main as editor_main
+    except ImportError as exc:
+        print(f"error: the editor cannot start: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return editor_main(path)
+
+
+# ---- render
+def _registry():
+    from studio.graph import NodeRegistry
+
+    registry = NodeRegistry.default()
+    for message in registry.load_errors:
+        print(f"warning: {message}", file=sys.stderr)
+    return registry
+
+
+def apply_overrides(graph, registry, overrides: list[str]) -> None:
+    """Apply NODE.PARAM=VALUE strings; each bad one is a StudioError saying what is wrong."""
+    for item in overrides:
+        target, sep, text = item.partition("=")
+        node_id, dot, name = target.partition(".")
+        if not sep or not dot or not node_id or not name:
+            raise StudioError(f"--set '{item}' is not NODE.PARAM=VALUE", hint="for example --set generate.seed=7")
+        node = graph.nodes.get(node_id)
+        if node is None:
+            raise StudioError(f"--set '{item}': no node '{node_id}'",
+                              hint="nodes in this graph: " + ", ".join(sorted(graph.nodes)))
+        spec = registry.get(node.type)
+        pspec = spec.param(name) if spec else None
+        if pspec is None:
+            known = ", ".join(p.name for p in spec.params) if spec else "none"
+            raise StudioError(f"--set '{item}': node '{node_id}' has no parameter '{name}'",
+                              hint=f"its parameters: {known}")
+        try:
+            value = pspec.parse(text)
+        except ValueError:
+            raise StudioError(f"--set '{item}': '{text}' is not a valid {pspec.kind}", node_id=node_id) from None
+        if pspec.kind == "path" and value:
+            value = str(Path(value).expanduser().resolve())  # typed on the command line: relative to here
+        problems = pspec.problems(value)
+        if problems:
+            raise StudioError(f"--set '{item}': {problems[0]}", node_id=node_id)
+        graph.set_param(node_id, name, value)
+
+
+def _route_output(graph, registry, output: str) -> str:
+    """Point the graph's one file-writing node at ``output``, adding a Save Video node if it has none."""
+    dest = str(Path(output).expanduser().resolve())
+    writers = [nid for nid, n in graph.nodes.items()
+               if (s := registry.get(n.type)) is not None and s.is_output and s.param("path") is not None]
+    if len(writers) == 1:
+        graph.set_param(writers[0], "path", dest)
+        return writers[0]
+    if len(writers) > 1:
+        raise StudioError(f"-o is ambiguous: the graph writes {len(writers)} files ({', '.join(writers)})",
+                          hint="use --set NODE.path=FILE for each instead")
+    previews = [nid for nid, n in graph.nodes.items() if n.type == "studio.Preview"]
+    if len(previews) != 1:
+        raise StudioError("-o needs a Save Video node or exactly one Preview node to save from")
+    link = graph.link_into(previews[0], "video")
+    if link is None:
+        raise StudioError(f"the Preview node '{previews[0]}' has no input to save")
+    spec = registry.get("studio.SaveVideo")
+    saver = graph.add_node(spec, params={"path": dest})
+    graph.connect(link.src, link.src_port, saver.id, "video")
+    return saver.id
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from studio.graph import load_graph
+
+    registry = _registry()
+    graph_path = Path(args.graph)
+    graph = load_graph(graph_path, registry)
+    apply_overrides(graph, registry, args.overrides)
+    if args.device:
+        for nid, node in graph.nodes.items():
+            if node.type == "studio.LoadModel":
+                graph.set_param(nid, "device", args.device)
+    if args.output:
+        _route_output(graph, registry, args.output)
+    return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from studio.graph import load_graph
+    from studio.paths import RESOURCES
+
+    registry = _registry()
+    path = RESOURCES / "examples" / EXAMPLE_GRAPH
+    graph = load_graph(path, registry)
+    _route_output(graph, registry, args.output)
+    return render_graph(graph, registry, path.parent, quiet=args.quiet)
+
+
+def render_graph(graph, registry, base_dir: Path, quiet: bool = False) -> int:
+    from studio.engine import Engine
+    from studio.graph import validate
+
+    problems = validate(graph, registry)
+    if problems:
+        raise GraphValidationError([str(p) for p in problems])
+    engine = Engine(registry)
+    progress = _Progress(graph, registry, quiet)
+    handle = engine.start(graph, listener=progress, base_dir=base_dir)
+    try:
+        while not handle.done:
+            handle.wait(0.1)
+    except KeyboardInterrupt:
+        print("\ncancelling at the next step...", file=sys.stderr)
+        handle.cancel()
+        handle.wait()
+    result = handle.result
+    progress.close()
+    _summary(graph, registry, result)
+    if result.status == "cancelled":
+        print("render cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    if result.status != "ok":
+        for nid, message in result.failed.items():
+            print(f"error: node '{nid}': {message}", file=sys.stderr)
+        return EXIT_FAILED
+    for nid, outputs in result.outputs.items():
+        node = graph.nodes[nid]
+        spec = registry.get(node.type)
+        if spec is not None and spec.is_output and spec.param("path") is not None:
+            print(f"wrote {outputs[spec.outputs[0].name]}")
+    return EXIT_OK
+
+
+class _Progress:
+    """Turns engine events into terminal progress bars (called on the engine's worker thread)."""
+
+    def __init__(self, graph, registry, quiet: bool) -> None:
+        self.titles = {nid: (n.title or (registry.get(n.type).title if registry.get(n.type) else n.type))
+                       for nid, n in graph.nodes.items()}
+        self.quiet = quiet
+        self.bar = None
+        self.node = None
+
+    def __call__(self, event) -> None:
+        from studio.engine import NodeFinished, NodeProgress, NodeStarted
+
+        if self.quiet:
+            return
+        if isinstance(event, NodeStarted):
+            self.close()
+            self.node = event.node_id
+            print(f"{self.titles.get(event.node_id, event.node_id)} ({event.node_id}): {event.reason}",
+                  file=sys.stderr)
+        elif isinstance(event, NodeProgress) and event.total > 1:
+            from tqdm import tqdm
+
+            if self.bar is None or self.bar.total != event.total:
+                self.close()
+                self.bar = tqdm(total=event.total, unit="step", leave=False, file=sys.stderr,
+                                desc=f"  {event.message or 'steps'}")
+            self.bar.n = event.step
+            self.bar.refresh()
+        elif isinstance(event, NodeFinished):
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _summary(graph, registry, result) -> None:
+    rows = []
+    for nid in list(result.timings) + list(result.cached):
+        state = "cached" if nid in result.cached else f"{result.timings[nid]:.2f} s"
+        rows.append((nid, state))
+    if rows:
+        width = max(len(n) for n, _ in rows)
+        print("node times:", file=sys.stderr)
+        for nid, state in rows:
+            print(f"  {nid.ljust(width)}  {state}", file=sys.stderr)
+        print(f"  {'total'.ljust(width)}  {result.seconds:.2f} s", file=sys.stderr)
+
+
+# ---- other commands
+def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.graph import load_graph, validate
+
+    registry = _registry()
+    graph = load_graph(args.graph, registry)
+    problems = validate(graph, registry)
+    if problems:
+        print(f"{args.graph}: {len(problems)} problem(s)")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_FAILED
+    print(f"{args.graph}: OK ({len(graph.nodes)} nodes, {len(graph.links)} links)")
+    return EXIT_OK
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    registry = _registry()
+    if args.json:
+        print(json.dumps([_spec_dict(s) for s in registry], indent=2))
+        return EXIT_OK
+    for spec in registry:
+        print(f"{spec.title}  [{spec.type_id}]  ({spec.category})")
+        if spec.help:
+            print(f"    {spec.help.splitlines()[0]}")
+        for port in spec.inputs:
+            print(f"    in   {port.name}: {port.type}{' (optional)' if port.optional else ''}")
+        for port in spec.outputs:
+            print(f"    out  {port.name}: {port.type}")
+        for p in spec.params:
+            extra = ""
+            if p.choices:
+                extra = f" one of {', '.join(p.choices)}"
+            elif p.minimum is not None or p.maximum is not None:
+                extra = f" in [{p.minimum}, {p.maximum}]"
+            print(f"    param {p.name}: {p.kind} = {p.default!r}{extra}")
+        print()
+    return EXIT_OK
+
+
+def _spec_dict(spec) -> dict[str, Any]:
+    return {
+        "type": spec.type_id, "title": spec.title, "category": spec.category, "help": spec.help,
+        "inputs": [{"name": p.name, "type": p.type, "optional": p.optional} for p in spec.inputs],
+        "outputs": [{"name": p.name, "type": p.type} for p in spec.outputs],
+        "params": [{"name": p.name, "kind": p.kind, "default": p.default, "min": p.minimum, "max": p.maximum,
+                    "choices": list(p.choices), "help": p.help} for p in spec.params],
+    }
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.runtime import list_models
+
+    models = list_models([Path(f) for f in args.folders])
+    if not models:
+        print("no video models found")
+        return EXIT_OK
+    for info in models:
+        print(_model_line(info))
+    return EXIT_OK
+
+
+def _model_line(info) -> str:
+    fields = vars(info) if hasattr(info, "__dict__") else {}
+    name = fields.get("name", str(info))
+    parts = [f"{k}={v}" for k, v in fields.items() if k != "name" and v not in (None, "", ())]
+    return f"{name}  " + "  ".join(parts)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from studio.media.verify import verify_file
+
+    anchors: list[str] = [Path(p).read_text() for p in args.trust]
+    if args.trust_local:
+        anchors.append("local")
+    report = verify_file(args.file, trust_anchors=anchors)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.to_text())
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
