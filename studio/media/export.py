@@ -1,0 +1,263 @@
+"""Signed export, the one entry point for the Export node: watermark the frames, encode once, sign last."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from studio.errors import Cancelled, MediaError, SigningError
+from studio.fileio import atomic_path
+from studio.media import watermark as wm
+from studio.media.encode import (
+    EXTENSIONS,
+    CancelCheck,
+    EncodeInfo,
+    EncodeSettings,
+    Format,
+    ProgressCallback,
+    as_fps,
+    check_frames,
+    encode_video,
+)
+from studio.media.provenance import Provenance, sign_mp4
+from studio.media.signing import SigningIdentity, local_identity
+
+SIGNABLE_FORMATS = ("mp4",)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the Export node and dialog choose. Frame range is [in_frame, out_frame), None meaning the ends."""
+
+    format: Format = "mp4"
+    crf: int = 23
+    bitrate: int | None = None
+    preset: str = "veryfast"
+    in_frame: int = 0
+    out_frame: int | None = None
+    watermark: bool = True
+    sign: bool = True
+    odd_size: str = "pad"  # "pad" or "refuse"
+    watermark_step: float = wm.DEFAULT_STEP
+
+    def encode_settings(self) -> EncodeSettings:
+        return EncodeSettings(
+            format=self.format, crf=self.crf, bitrate=self.bitrate, preset=self.preset,
+            odd_size=self.odd_size,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class ExportResult:
+    """What the export wrote and what it contains; ``notes`` lists anything changed to make it fit."""
+
+    path: Path
+    frames: int
+    fps: Fraction
+    width: int
+    height: int
+    duration: Fraction
+    format: str
+    signed: bool
+    instance_id: str
+    manifest_label: str | None = None
+    signer: str | None = None
+    watermark_payload: str | None = None  # hex
+    watermark_psnr: float | None = None
+    audio_samples: int = 0
+    audio_rate: int | None = None
+    encode_seconds: float = 0.0
+    sign_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class _Frames(Sequence[np.ndarray]):
+    """The clip as the encoder sees it: cut to the range, padded to even, watermarked frame by frame.
+
+    Lazy, so a long clip never exists twice in memory; it also measures the watermark's PSNR as it goes.
+    """
+
+    def __init__(self, frames, first: int, count: int, pad: tuple[int, int], embedder: wm.Embedder | None):
+        self.frames, self.first, self.count, self.pad, self.embedder = frames, first, count, pad, embedder
+        self.squared_error = 0.0
+        self.pixels = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            raise TypeError("frames are read one at a time")
+        if not 0 <= index < self.count:
+            raise IndexError(index)
+        frame = np.asarray(self.frames[self.first + index])
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise MediaError(f"frame {self.first + index} is not uint8 [H, W, 3]: {frame.dtype} {frame.shape}")
+        if self.pad != (0, 0):
+            frame = np.pad(frame, ((0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
+        if self.embedder is None:
+            return frame
+        marked = self.embedder(frame)
+        diff = marked.astype(np.int16) - frame
+        self.squared_error += float(np.sum(diff.astype(np.int32) ** 2))
+        self.pixels += diff.size
+        return marked
+
+    @property
+    def psnr(self) -> float | None:
+        if not self.pixels:
+            return None
+        mse = self.squared_error / self.pixels
+        return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def export_clip(
+    frames: Sequence[np.ndarray] | np.ndarray,
+    fps: float | Fraction,
+    destination: str | Path,
+    *,
+    audio: np.ndarray | None = None,
+    audio_rate: int | None = None,
+    options: ExportOptions | None = None,
+    provenance: Provenance | None = None,
+    identity: SigningIdentity | None = None,
+    on_progress: ProgressCallback | None = None,
+    is_cancelled: CancelCheck | None = None,
+) -> ExportResult:
+    """Export ``frames`` (uint8 [T, H, W, 3]) with optional ``audio`` (float32 [samples, channels]) to ``destination``.
+
+    The file appears at ``destination`` only when it is complete (and signed, when ``options.sign``); a
+    failure, a cancel (raises Cancelled) or a crash leaves nothing there. ``identity`` defaults to the
+    user's local identity, created on first use. ``on_progress(done, total)`` counts encoded frames.
+    """
+    options = options or ExportOptions()
+    settings = options.encode_settings()
+    rate = as_fps(fps)
+    total, height, width = check_frames(frames)
+    first = options.in_frame
+    last = total if options.out_frame is None else options.out_frame
+    if not 0 <= first < last <= total:
+        raise MediaError(
+            f"the frame range [{first}, {last}) is outside the clip's {total} frames",
+            hint="in must be before out, both within the clip",
+        )
+    count = last - first
+    if options.sign and options.format not in SIGNABLE_FORMATS:
+        raise MediaError(
+            f"Content Credentials cannot be embedded in {options.format} files",
+            hint="export MP4 to sign, or turn signing off for this format",
+        )
+    if options.sign:
+        if provenance is None:
+            raise MediaError("a signed export needs the clip's provenance (model, prompts, seed)")
+        identity = identity or local_identity()
+
+    notes: list[str] = []
+    pad = (0, 0)
+    if options.format != "mkv-ffv1" and (height % 2 or width % 2):
+        if options.odd_size == "refuse":
+            raise MediaError(
+                f"{width}x{height} has an odd side, which 4:2:0 video cannot store",
+                hint="render at an even size, or let the export pad it",
+            )
+        # Pad before the watermark so the detector sees the same picture size the embedder used.
+        pad = (height % 2, width % 2)
+    instance = uuid.uuid4()
+    payload = instance.bytes[: wm.PAYLOAD_BITS // 8]
+    embedder = None
+    if options.watermark:
+        embedder = wm.Embedder(payload, height + pad[0], width + pad[1], step=options.watermark_step)
+    clip = _Frames(frames, first, count, pad, embedder)
+    clip_audio = None
+    if audio is not None:
+        from studio.media import audio_io
+
+        clip_audio, audio_rate = audio_io.check_audio(audio, audio_rate)
+        clip_audio = audio_io.fit_to_frames(clip_audio, audio_rate, rate, first, count)
+
+    dest = Path(destination)
+    suffix = EXTENSIONS[options.format]
+    label = None
+    sign_seconds = 0.0
+    with atomic_path(dest, suffix=".part" + suffix) as final_tmp:
+        started = time.perf_counter()
+        if options.sign:
+            with _scratch(dest, suffix) as unsigned:
+                info = encode_video(
+                    clip, rate, unsigned, audio=clip_audio, audio_rate=audio_rate, settings=settings,
+                    on_progress=on_progress, is_cancelled=is_cancelled,
+                )
+                encode_seconds = time.perf_counter() - started
+                _check_cancel(is_cancelled)
+                started = time.perf_counter()
+                assert provenance is not None and identity is not None
+                label = sign_mp4(
+                    unsigned, final_tmp, provenance, identity,
+                    instance_id=f"xmp:iid:{instance}", watermark_payload=payload if embedder else None,
+                )
+                sign_seconds = time.perf_counter() - started
+        else:
+            info = encode_video(
+                clip, rate, final_tmp, audio=clip_audio, audio_rate=audio_rate, settings=settings,
+                on_progress=on_progress, is_cancelled=is_cancelled,
+            )
+            encode_seconds = time.perf_counter() - started
+        _check_cancel(is_cancelled)
+        # mkstemp made the temp file 0600; a clip is for sharing, so give it the user's usual mode.
+        os.chmod(final_tmp, 0o666 & ~_umask())
+    if pad != (0, 0):
+        notes.append(f"padded {width}x{height} to {width + pad[1]}x{height + pad[0]} (4:2:0 needs even sizes)")
+    return _result(dest, info, options, instance, label, identity, payload if embedder else None, clip,
+                   encode_seconds, sign_seconds, notes + info.notes)
+
+
+def _result(dest, info: EncodeInfo, options, instance, label, identity, payload, clip, enc_s, sign_s, notes):
+    return ExportResult(
+        path=dest, frames=info.frames, fps=info.fps, width=info.width, height=info.height,
+        duration=info.duration, format=info.format, signed=options.sign, instance_id=f"xmp:iid:{instance}",
+        manifest_label=label, signer=identity.subject if (identity and options.sign) else None,
+        watermark_payload=payload.hex() if payload else None, watermark_psnr=clip.psnr,
+        audio_samples=info.audio_samples, audio_rate=info.audio_rate,
+        encode_seconds=enc_s, sign_seconds=sign_s, notes=notes,
+    )
+
+
+def _umask() -> int:
+    # Read, not set-and-restore: os.umask would briefly change it for every thread of the app.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def _check_cancel(is_cancelled: CancelCheck | None) -> None:
+    if is_cancelled is not None and is_cancelled():
+        raise Cancelled("export cancelled")
+
+
+@contextlib.contextmanager
+def _scratch(dest: Path, suffix: str):
+    """A hidden temp file beside the destination (same disk, so no cross-device copy), always removed."""
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".unsigned" + suffix, dir=dest.parent)
+    os.close(fd)
+    path = Path(name)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+__all__ = ["ExportOptions", "ExportResult", "SigningError", "export_clip"]

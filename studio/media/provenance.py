@@ -1,0 +1,222 @@
+"""C2PA manifests for Studio clips: what made them (model, prompts, seed, graph), and signing them."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import c2pa
+
+from studio import __version__
+from studio.errors import MediaError, SigningError
+from studio.media.signing import SigningIdentity
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+SOFT_BINDING_ALG = "org.studio.watermark.lumaqim.1"
+GENERATION_KEY = "org.studio.generation"
+Relationship = Literal["inputTo", "componentOf", "parentOf"]
+_EXTRA_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
+               ".ogg": "audio/ogg", ".webp": "image/webp", ".png": "image/png", ".jpg": "image/jpeg",
+               ".jpeg": "image/jpeg", ".mp4": "video/mp4", ".mov": "video/quicktime"}
+
+
+@dataclass(frozen=True)
+class Ingredient:
+    """A file the clip was made from: a reference image (``inputTo``) or the audio track (``componentOf``)."""
+
+    path: Path
+    relationship: Relationship | None = None
+    title: str | None = None
+
+    @property
+    def mime(self) -> str:
+        suffix = self.path.suffix.lower()
+        return _EXTRA_MIME.get(suffix) or mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
+
+    @property
+    def role(self) -> Relationship:
+        # The audio is part of the exported file; an image only guided the generation.
+        if self.relationship:
+            return self.relationship
+        return "componentOf" if self.mime.startswith(("audio/", "video/")) else "inputTo"
+
+
+@dataclass
+class Provenance:
+    """How a clip was generated, as the Export node knows it; goes into the c2pa.created action."""
+
+    model_name: str
+    model_hash: str | None = None
+    prompts: list[str] = field(default_factory=list)
+    seed: int | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    graph_hash: str | None = None
+    ingredients: list[Ingredient | str | Path] = field(default_factory=list)
+    title: str | None = None
+
+    def ingredient_list(self) -> list[Ingredient]:
+        return [i if isinstance(i, Ingredient) else Ingredient(Path(i)) for i in self.ingredients]
+
+    def parameters(self) -> dict[str, Any]:
+        """The generation parameters as plain JSON (what verify reads back)."""
+        try:
+            settings = json.loads(json.dumps(self.settings, default=str))
+        except (TypeError, ValueError) as exc:
+            raise MediaError(f"the generation settings cannot be written as JSON: {exc}") from exc
+        return {
+            "model": {"name": self.model_name, "hash": self.model_hash},
+            "prompts": list(self.prompts),
+            "seed": self.seed,
+            "settings": settings,
+            "graph_hash": self.graph_hash,
+        }
+
+
+def hash_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """``sha256:<hex>`` of a file, read in chunks so multi-gigabyte weights do not load into memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def hash_weights(folder: str | Path, patterns: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt", "*.ckpt")) -> str:
+    """One hash over every weights file of a model folder (relative names and contents, in sorted order)."""
+    root = Path(folder)
+    if root.is_file():
+        return hash_file(root)
+    files = sorted({p for pat in patterns for p in root.rglob(pat) if p.is_file()})
+    if not files:
+        raise MediaError("the model folder holds no weights files to hash", path=root)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hash_file(path).encode() + b"\n")
+    return f"sha256:{digest.hexdigest()}"
+
+
+def build_manifest(
+    provenance: Provenance,
+    *,
+    title: str,
+    instance_id: str,
+    watermark_payload: bytes | None,
+    ingredient_labels: list[str],
+    when: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """The manifest definition c2pa's Builder takes: a c2pa.created action with our parameters."""
+    when = when or dt.datetime.now(dt.UTC)
+    parameters = provenance.parameters()
+    if ingredient_labels:
+        # c2pa-rs turns these ids into hashed links to the ingredient assertions.
+        parameters["ingredientIds"] = ingredient_labels
+    actions: list[dict[str, Any]] = [
+        {
+            "action": "c2pa.created",
+            "when": when.isoformat().replace("+00:00", "Z"),
+            "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+            "softwareAgent": {"name": "Studio", "version": __version__},
+            "parameters": parameters,
+        }
+    ]
+    assertions: list[dict[str, Any]] = []
+    if watermark_payload is not None:
+        # A watermark action must come with a soft-binding assertion saying what the pixels carry.
+        actions.append(
+            {
+                "action": "c2pa.watermarked",
+                "softwareAgent": {"name": "Studio", "version": __version__},
+                "parameters": {"description": "invisible luma watermark carrying the instance id prefix"},
+            }
+        )
+        assertions.append(
+            {
+                "label": "c2pa.soft-binding",
+                "data": {
+                    "alg": SOFT_BINDING_ALG,
+                    "blocks": [{"scope": {}, "value": base64.b64encode(watermark_payload).decode()}],
+                },
+            }
+        )
+    return {
+        "claim_generator_info": [{"name": "Studio", "version": __version__}],
+        "title": title,
+        "format": "video/mp4",
+        "instance_id": instance_id,
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}, *assertions],
+    }
+
+
+def sign_mp4(
+    source: Path,
+    destination: Path,
+    provenance: Provenance,
+    identity: SigningIdentity,
+    *,
+    instance_id: str,
+    watermark_payload: bytes | None,
+) -> str:
+    """Embed a signed manifest into the MP4 ``source``, writing ``destination``; return the manifest label."""
+    ingredients = provenance.ingredient_list()
+    for ing in ingredients:
+        if not ing.path.is_file():
+            raise MediaError("an ingredient file is missing", path=ing.path, hint="it is recorded in the manifest")
+    labels = [f"ingredient-{i}" for i, ing in enumerate(ingredients) if ing.role == "inputTo"]
+    manifest = build_manifest(
+        provenance,
+        title=provenance.title or destination.name,
+        instance_id=instance_id,
+        watermark_payload=watermark_payload,
+        ingredient_labels=labels,
+    )
+    try:
+        signer = c2pa.Signer.from_info(
+            c2pa.C2paSignerInfo(
+                alg=identity.alg.encode(),
+                sign_cert=identity.chain_pem,
+                private_key=identity.key_pem,
+                ta_url=identity.tsa_url.encode() if identity.tsa_url else None,
+            )
+        )
+    except c2pa.C2paError as exc:
+        raise SigningError(f"c2pa refused the signing identity: {exc}", path=identity.source) from exc
+    try:
+        with signer, c2pa.Builder(manifest) as builder:
+            for index, ing in enumerate(ingredients):
+                spec: dict[str, Any] = {"title": ing.title or ing.path.name, "relationship": ing.role}
+                if ing.role == "inputTo":
+                    spec["label"] = f"ingredient-{index}"
+                with open(ing.path, "rb") as fh:
+                    builder.add_ingredient(spec, ing.mime, fh)
+            with open(source, "rb") as src, open(destination, "w+b") as dst:
+                builder.sign(signer, "video/mp4", src, dst)
+            return _active_label(destination)
+    except c2pa.C2paError as exc:
+        text = str(exc)
+        if "certificate" in text.lower() or "signing" in text.lower() or "timestamp" in text.lower():
+            raise SigningError(f"signing failed: {text}", path=identity.source) from exc
+        raise MediaError(f"writing the Content Credentials failed: {text}", path=destination) from exc
+
+
+def _active_label(path: Path) -> str:
+    with open(path, "rb") as fh, c2pa.Reader("video/mp4", fh, context=offline_context()) as reader:
+        manifest = reader.get_active_manifest() or {}
+        state = reader.get_validation_state()
+    if state not in ("Valid", "Trusted"):
+        raise SigningError(f"the signed file does not verify (state {state})", path=path)
+    return str(manifest.get("label", ""))
+
+
+def offline_context(anchors_pem: str | None = None) -> c2pa.Context:
+    """A c2pa Context that never goes to the network (no remote manifests, no OCSP)."""
+    settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+    if anchors_pem:
+        settings["trust"] = {"user_anchors": anchors_pem}
+    return c2pa.Context.from_dict(settings)
