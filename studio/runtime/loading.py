@@ -1,0 +1,470 @@
+"""Finding and loading diffusers video pipelines: sources, devices, dtypes, offloading, model listing."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio import paths
+from studio.errors import ModelError
+from studio.runtime import families
+from studio.runtime.families import FamilySpec
+
+EMBEDDED = "embedded"
+EMBEDDED_NAME = "studio-tiny"
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+_ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"; auto picks cuda > mps > cpu
+    dtype: str = "auto"  # "auto" | "float32" | "float16" | "bfloat16"
+    offload: str = "none"  # "none" | "model" | "sequential"; only takes effect on cuda
+    vae_tiling: bool = False
+    vae_slicing: bool = False
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model Studio can offer: ``source`` is what to pass to load_model."""
+
+    name: str
+    source: str
+    path: Path
+    family: str
+    class_name: str
+    kind: str  # "embedded" | "folder" | "hf-cache"
+    is_placeholder: bool = False
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A loaded pipeline and what the engine needs to know about it."""
+
+    name: str
+    source: Path
+    family: str
+    device: str
+    dtype: str
+    capabilities: frozenset[str]
+    nbytes: int
+    weights_id: str
+    defaults: dict
+    pipe: Any
+    spec: FamilySpec
+    options: LoadOptions = field(default_factory=LoadOptions)
+    is_placeholder: bool = False
+    _task_pipes: dict = field(default_factory=dict, repr=False)
+    _previewer: Any = field(default=None, repr=False)
+
+    def task_pipeline(self, task: str):
+        """The pipeline class for ``task``, sharing the loaded components (built once, via from_pipe)."""
+        if self.pipe is None:
+            raise ModelError(f"the model '{self.name}' was released; load it again")
+        if task in self._task_pipes:
+            return self._task_pipes[task]
+        import diffusers
+
+        class_name = self.spec.pipelines[task]
+        if type(self.pipe).__name__ == class_name:
+            pipe = self.pipe
+        else:
+            with quiet():
+                pipe = getattr(diffusers, class_name).from_pipe(self.pipe)
+            # from_pipe does not carry hooks over: offloading must be switched on for the new pipeline too.
+            _place(pipe, self.device, self.options.offload if self.device.startswith("cuda") else "none")
+        pipe.set_progress_bar_config(disable=True)
+        self._task_pipes[task] = pipe
+        return pipe
+
+    def release(self) -> None:
+        """Drop every reference to the weights so their memory can be reclaimed."""
+        self._task_pipes.clear()
+        self.pipe = None
+        self._previewer = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+# --- devices and dtypes -------------------------------------------------------------------------------
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ModelError(
+                "device 'mps' is not available on this machine", hint="use device 'auto' or 'cpu'"
+            )
+        return device
+    if re.fullmatch(r"cuda(:\d+)?", device):
+        if not torch.cuda.is_available():
+            raise ModelError(
+                f"device '{device}' is not available: this torch build or machine has no CUDA GPU",
+                hint="use device 'auto' or 'cpu'",
+            )
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ModelError(
+                f"device '{device}' does not exist: {torch.cuda.device_count()} CUDA device(s) found"
+            )
+        return device
+    raise ModelError(f"unknown device '{device}'", hint="use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+def resolve_dtype(dtype: str, device: str) -> str:
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        return "float32"
+    if dtype not in _DTYPES:
+        raise ModelError(f"unknown dtype '{dtype}'", hint="use 'auto', 'float32', 'float16' or 'bfloat16'")
+    return dtype
+
+
+# --- sources ------------------------------------------------------------------------------------------
+
+
+def placeholder_folder() -> Path:
+    return paths.cache_dir() / "models" / "random-wan"
+
+
+def embedded_folder() -> Path:
+    return paths.RESOURCES / "models" / EMBEDDED_NAME
+
+
+def _hf_cache_snapshot(repo_id: str) -> Path | None:
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except Exception:  # noqa: BLE001 - any failure here means "not in the cache"; we look further below
+        pass
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        for repo in scan_cache_dir().repos:
+            if repo.repo_id == repo_id and repo.repo_type == "model":
+                revisions = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
+                if revisions:
+                    return Path(revisions[0].snapshot_path)
+    except Exception:  # noqa: BLE001 - a missing or unreadable cache is the same as an empty one
+        pass
+    return None
+
+
+def _hf_cache_location() -> str:
+    try:
+        from huggingface_hub import constants
+
+        return str(constants.HF_HUB_CACHE)
+    except Exception:  # noqa: BLE001
+        return "the Hugging Face cache"
+
+
+def resolve_source(source: str, base_dir: Path | None = None) -> Path:
+    """The folder a model source names: a folder path, a Hugging Face repo id in the local cache, or "embedded"."""
+    source = (source or "").strip()
+    if not source:
+        raise ModelError("no model given", hint="give a model folder, a Hugging Face repo id or 'embedded'")
+    if source == EMBEDDED:
+        if (embedded_folder() / "model_index.json").is_file():
+            return embedded_folder()
+        from studio.runtime.tiny import build_tiny_pipeline_once
+
+        # The trained embedded model is not there yet: stand in a random-weight Wan built once, quietly.
+        with quiet():
+            return build_tiny_pipeline_once("wan", placeholder_folder(), task="ti2v", seed=0)
+    candidate = Path(source).expanduser()
+    looked: list[str] = []
+    if not candidate.is_absolute() and base_dir is not None:
+        candidate = Path(base_dir) / candidate
+    if candidate.is_dir():
+        return candidate.resolve()
+    looked.append(f"folder '{candidate}'")
+    if _REPO_ID.match(source):
+        snapshot = _hf_cache_snapshot(source)
+        if snapshot is not None:
+            return snapshot
+        looked.append(f"the Hugging Face cache ({_hf_cache_location()})")
+        hint = (
+            f"download it first (`huggingface-cli download {source}`) on a machine with network, "
+            "or give the path of a model folder"
+        )
+    else:
+        hint = "check the path, or give a Hugging Face repo id like 'org/name' that is in the local cache"
+    raise ModelError(f"model '{source}' not found; looked in " + " and ".join(looked), hint=hint)
+
+
+# --- checks before loading ----------------------------------------------------------------------------
+
+
+def read_model_index(folder: Path) -> dict:
+    index_path = folder / "model_index.json"
+    if not index_path.is_file():
+        raise ModelError(
+            "not a diffusers pipeline folder: it has no model_index.json",
+            path=folder,
+            hint="point at the folder that holds model_index.json, next to transformer/, vae/ and text_encoder/",
+        )
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model_index.json cannot be read: {exc}", path=index_path) from exc
+    if not isinstance(index, dict):
+        raise ModelError("model_index.json is not a JSON object", path=index_path)
+    return index
+
+
+def _check_components(folder: Path, index: dict) -> None:
+    """Refuse code from outside diffusers/transformers and pickled weights, before anything is imported."""
+    for name, value in index.items():
+        if name.startswith("_") or not isinstance(value, list) or len(value) != 2:
+            continue
+        library, class_name = value
+        if library is None and class_name is None:
+            continue
+        if library not in _ALLOWED_LIBRARIES:
+            raise ModelError(
+                f"component '{name}' needs code from '{library}', which Studio does not run",
+                path=folder,
+                hint="only diffusers and transformers components are loaded (never remote code)",
+            )
+        sub = folder / name
+        if not sub.is_dir():
+            continue
+        files = [p for p in sub.rglob("*") if p.is_file()]
+        has_safetensors = any(p.suffix == ".safetensors" for p in files)
+        pickled = [p.name for p in files if p.suffix in _PICKLE_SUFFIXES]
+        if pickled and not has_safetensors:
+            raise ModelError(
+                f"component '{name}' has only pickle weights ({', '.join(sorted(pickled)[:3])}), "
+                "which can run code when loaded",
+                path=sub,
+                hint="convert the weights to safetensors (for example load and save_pretrained(safe_serialization=True))",
+            )
+
+
+def weights_id(folder: Path) -> str:
+    """A cheap, stable identity of the weights: name, size, first and last MiB of every safetensors file."""
+    digest = hashlib.sha256()
+    chunk = 1 << 20
+    for path in sorted(folder.rglob("*.safetensors")):
+        size = path.stat().st_size
+        digest.update(path.relative_to(folder).as_posix().encode())
+        digest.update(size.to_bytes(8, "little"))
+        with path.open("rb") as handle:
+            digest.update(handle.read(chunk))
+            if size > chunk:
+                handle.seek(max(chunk, size - chunk))
+                digest.update(handle.read(chunk))
+    return digest.hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence the libraries' own progress bars; Studio shows progress through its engine events."""
+    from diffusers.utils import logging as dlog
+    from huggingface_hub import utils as hfu
+    from transformers.utils import logging as tlog
+
+    was = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled(), hfu.are_progress_bars_disabled())
+    level = dlog.get_verbosity()
+    # from_pipe and loading warn about things that are fine here (dtype casts of tiny modules).
+    dlog.set_verbosity(dlog.ERROR)
+    dlog.disable_progress_bar()
+    tlog.disable_progress_bar()
+    hfu.disable_progress_bars()
+    try:
+        yield
+    finally:
+        dlog.set_verbosity(level)
+        if was[0]:
+            dlog.enable_progress_bar()
+        if was[1]:
+            tlog.enable_progress_bar()
+        if not was[2]:
+            hfu.enable_progress_bars()
+
+
+def _place(pipe, device: str, offload: str) -> None:
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+
+
+def _module_bytes(pipe) -> int:
+    total = 0
+    for module in pipe.components.values():
+        if isinstance(module, torch.nn.Module):
+            total += sum(t.numel() * t.element_size() for t in module.parameters())
+            total += sum(t.numel() * t.element_size() for t in module.buffers())
+    return total
+
+
+def _studio_settings(folder: Path) -> dict:
+    """Optional studio.json next to model_index.json: {"defaults": {...}} overrides recommended settings."""
+    try:
+        data = json.loads((folder / "studio.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load_model(
+    source: str, options: LoadOptions = LoadOptions(), base_dir: Path | None = None
+) -> LoadedModel:
+    """Load a supported diffusers video pipeline from safetensors, locally, without remote code."""
+    if options.offload not in ("none", "model", "sequential"):
+        raise ModelError(f"unknown offload '{options.offload}'", hint="use 'none', 'model' or 'sequential'")
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    folder = resolve_source(source, base_dir)
+    index = read_model_index(folder)
+    class_name = str(index.get("_class_name", ""))
+    spec = families.family_for_class(class_name)
+    if spec is None:
+        raise ModelError(
+            f"'{class_name or 'no class'}' is not a video pipeline Studio supports",
+            path=folder,
+            hint="supported: " + families.supported_classes_text(),
+        )
+    _check_components(folder, index)
+    from diffusers import DiffusionPipeline
+
+    try:
+        with quiet():
+            pipe = DiffusionPipeline.from_pretrained(
+                folder, use_safetensors=True, local_files_only=True, dtype=_DTYPES[dtype]
+            )
+    except Exception as exc:  # noqa: BLE001 - the libraries raise many types; the user needs one message
+        raise ModelError(f"the model could not be loaded: {exc}", path=folder) from exc
+    if spec.name == "wan" and dtype != "float32":
+        pipe.vae.to(torch.float32)  # Wan's VAE is meant to run in float32: half precision bands colours
+    offload = options.offload if device.startswith("cuda") else "none"
+    _place(pipe, device, offload)
+    pipe.set_progress_bar_config(disable=True)
+    vae = getattr(pipe, "vae", None)
+    if options.vae_tiling and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling()
+    if options.vae_slicing and hasattr(vae, "enable_slicing"):
+        vae.enable_slicing()
+    caps = families.capabilities(spec, pipe)
+    if not caps:
+        raise ModelError(
+            f"this {spec.label} pipeline cannot run: its image encoder is missing",
+            path=folder,
+            hint="use the complete model folder, with image_encoder/ and image_processor/",
+        )
+    settings = _studio_settings(folder)
+    is_placeholder = folder.resolve() == placeholder_folder().resolve()
+    name = folder.name if not _looks_like_snapshot(folder) else source
+    return LoadedModel(
+        name=EMBEDDED_NAME if source == EMBEDDED else name,
+        source=folder,
+        family=spec.name,
+        device=device,
+        dtype=dtype,
+        capabilities=caps,
+        nbytes=_module_bytes(pipe),
+        weights_id=weights_id(folder),
+        defaults=families.model_defaults(spec, pipe, settings.get("defaults")),
+        pipe=pipe,
+        spec=spec,
+        options=LoadOptions(options.device, options.dtype, offload, options.vae_tiling, options.vae_slicing),
+        is_placeholder=is_placeholder,
+    )
+
+
+def _looks_like_snapshot(folder: Path) -> bool:
+    return folder.parent.name == "snapshots"
+
+
+# --- listing ------------------------------------------------------------------------------------------
+
+
+def _info_for(folder: Path, source: str, kind: str, name: str | None = None) -> ModelInfo | None:
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    class_name = str(index.get("_class_name", "")) if isinstance(index, dict) else ""
+    spec = families.family_for_class(class_name)
+    if spec is None:
+        return None
+    return ModelInfo(name or folder.name, source, folder, spec.name, class_name, kind)
+
+
+def list_models(extra_folders: tuple[Path | str, ...] | list = ()) -> list[ModelInfo]:
+    """The embedded model, models in the given folders (or their direct subfolders), and the HF cache's."""
+    found: list[ModelInfo] = []
+    models_dir = paths.RESOURCES / "models"
+    embedded = _info_for(embedded_folder(), EMBEDDED, "embedded", EMBEDDED_NAME)
+    if embedded is not None:
+        found.append(embedded)
+    else:
+        found.append(
+            ModelInfo(EMBEDDED_NAME, EMBEDDED, placeholder_folder(), "wan", "WanPipeline", "embedded", True)
+        )
+    if models_dir.is_dir():
+        for sub in sorted(models_dir.iterdir()):
+            if sub.is_dir() and sub.name != EMBEDDED_NAME:
+                info = _info_for(sub, str(sub), "embedded")
+                if info is not None:
+                    found.append(info)
+    for extra in extra_folders:
+        folder = Path(extra).expanduser()
+        candidates = (
+            [folder]
+            if (folder / "model_index.json").is_file()
+            else sorted(p for p in folder.glob("*") if p.is_dir())
+            if folder.is_dir()
+            else []
+        )
+        for candidate in candidates:
+            info = _info_for(candidate, str(candidate), "folder")
+            if info is not None:
+                found.append(info)
+    found.extend(_hf_cache_models())
+    return found
+
+
+def _hf_cache_models() -> list[ModelInfo]:
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        repos = scan_cache_dir().repos
+    except Exception:  # noqa: BLE001 - no cache yet, or one we cannot read: nothing to list
+        return []
+    found = []
+    for repo in sorted(repos, key=lambda r: r.repo_id):
+        if repo.repo_type != "model" or not repo.revisions:
+            continue
+        latest = max(repo.revisions, key=lambda r: r.last_modified)
+        info = _info_for(Path(latest.snapshot_path), repo.repo_id, "hf-cache", repo.repo_id)
+        if info is not None:
+            found.append(info)
+    return found

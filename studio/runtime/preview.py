@@ -1,0 +1,141 @@
+"""Cheap per-step previews: a latent-to-RGB linear map fitted once per VAE, applied to the whole clip."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from studio import paths
+
+_FORMAT = 1
+# Fitting clips: 8x8 latent pixels and two latent frames per clip, two clips. That gives 256 samples,
+# enough for LTX's 128 channels, and a VAE encode+decode small enough to run once on a CPU.
+_FIT_LATENT_SIZE = 8
+_FIT_CLIPS = 2
+_RIDGE = 1e-3
+# Previews are at least this many pixels on the long side (nearest upscale of the latent grid).
+_PREVIEW_MIN_SIDE = 64
+
+
+@dataclass(frozen=True)
+class LatentProjection:
+    """rgb = latent @ matrix + bias, per latent pixel, with rgb in [0, 1]."""
+
+    matrix: np.ndarray  # [C, 3]
+    bias: np.ndarray  # [3]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, format=np.int64(_FORMAT), matrix=self.matrix, bias=self.bias)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: Path, channels: int) -> LatentProjection | None:
+        """The cached projection, or None when absent, of another format or unreadable (then refit)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if int(data["format"]) != _FORMAT:
+                    return None
+                matrix = np.asarray(data["matrix"], dtype=np.float32)
+                bias = np.asarray(data["bias"], dtype=np.float32)
+        except (OSError, KeyError, ValueError):
+            return None
+        if matrix.shape != (channels, 3) or bias.shape != (3,):
+            return None
+        return cls(matrix, bias)
+
+
+def cache_path(weights_id: str) -> Path:
+    return paths.cache_dir() / "previews" / f"{weights_id}.npz"
+
+
+def _fitting_clips(frames: int, size: int, seed: int = 1234) -> torch.Tensor:
+    """Smooth, saturated colour fields that move a little: [B, 3, T, H, W] in [-1, 1]."""
+    gen = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(_FIT_CLIPS, 3, 2, 4, 4, generator=gen) * 2 - 1
+    clips = torch.nn.functional.interpolate(
+        coarse, size=(frames, size, size), mode="trilinear", align_corners=True
+    )
+    # Add hard-edged blocks so the fit also sees saturated primaries, not only blends.
+    blocks = (torch.rand(_FIT_CLIPS, 3, 1, 8, 8, generator=gen) > 0.5).float() * 2 - 1
+    blocks = torch.nn.functional.interpolate(blocks, size=(frames, size, size), mode="nearest")
+    return (0.5 * clips + 0.5 * blocks).clamp(-1, 1)
+
+
+def _pool_to_latent_grid(
+    video: torch.Tensor, temporal: int, spatial: int, latent_frames: int
+) -> torch.Tensor:
+    """Average a decoded [B, 3, T, H, W] video over the pixels each latent pixel stands for."""
+    groups = [video[:, :, :1]]
+    for i in range(1, latent_frames):
+        groups.append(video[:, :, 1 + (i - 1) * temporal : 1 + i * temporal])
+    frames = torch.cat([g.mean(dim=2, keepdim=True) for g in groups], dim=2)
+    b, c, f, h, w = frames.shape
+    pooled = torch.nn.functional.avg_pool2d(frames.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w), spatial)
+    return pooled.reshape(b, f, c, h // spatial, w // spatial).permute(0, 2, 1, 3, 4)
+
+
+@torch.no_grad()
+def fit_projection(vae, temporal: int, spatial: int, device: torch.device, decode_kwargs) -> LatentProjection:
+    """Least squares from VAE latents to the VAE's own decodes of them, pooled to the latent grid.
+
+    The latents come from encoding synthetic colour clips, so they lie where real latents do.
+    ``decode_kwargs(z)`` gives the family's extra decode arguments.
+    """
+    frames = temporal + 1
+    size = _FIT_LATENT_SIZE * spatial
+    clips = _fitting_clips(frames, size).to(device=device, dtype=vae.dtype)
+    dist = vae.encode(clips).latent_dist
+    z = dist.mode() if hasattr(dist, "mode") else dist.mean
+    video = vae.decode(z.clone(), **decode_kwargs(z.clone()), return_dict=False)[0].float()
+    target = _pool_to_latent_grid(video[:, :, :frames], temporal, spatial, z.shape[2])
+    x = z.float().permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1]).cpu().numpy().astype(np.float64)
+    y = ((target.permute(0, 2, 3, 4, 1).reshape(-1, 3).cpu().numpy() + 1.0) / 2.0).astype(np.float64)
+    x1 = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
+    # Ridge keeps channels the fitting clips barely excite from getting huge weights.
+    gram = x1.T @ x1 + _RIDGE * x1.shape[0] * np.eye(x1.shape[1])
+    solution = np.linalg.solve(gram, x1.T @ y)
+    return LatentProjection(solution[:-1].astype(np.float32), solution[-1].astype(np.float32))
+
+
+def frame_to_latent_index(num_frames: int, latent_frames: int, temporal: int) -> np.ndarray:
+    """For each output frame, the latent frame that covers it (causal VAEs: frame 0 alone, then groups)."""
+    t = np.arange(num_frames)
+    index = np.where(t == 0, 0, (t - 1) // temporal + 1)
+    return np.minimum(index, latent_frames - 1)
+
+
+class ClipPreviewer:
+    """Turns VAE-space latents [C, F, h, w] into a uint8 [T, h*k, w*k, 3] clip of the requested length."""
+
+    def __init__(
+        self, projection: LatentProjection, device: torch.device, temporal: int, spatial: int
+    ) -> None:
+        self.matrix = torch.from_numpy(projection.matrix).to(device=device, dtype=torch.float32)
+        self.bias = torch.from_numpy(projection.bias).to(device=device, dtype=torch.float32)
+        self.temporal = temporal
+        self.spatial = spatial
+
+    @torch.no_grad()
+    def __call__(self, latents: torch.Tensor, num_frames: int) -> np.ndarray:
+        latents = latents.to(self.matrix.device, torch.float32)
+        rgb = torch.einsum("cfhw,cr->fhwr", latents, self.matrix) + self.bias
+        small = (rgb.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+        f, h, w, _ = small.shape
+        clip = small[frame_to_latent_index(num_frames, f, self.temporal)]
+        # Never larger than the final video: upscale tiny latent grids a little, leave big ones alone.
+        scale = min(self.spatial, max(1, -(-_PREVIEW_MIN_SIDE // max(h, w))))
+        if scale > 1:
+            clip = clip.repeat(scale, axis=1).repeat(scale, axis=2)
+        return clip
