@@ -1,0 +1,60 @@
+"""The editor's entry point: ``studio`` and ``studio FILE.studio.json`` call ``main``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from studio.graph import NodeRegistry
+
+log = logging.getLogger(__name__)
+
+
+def application() -> QApplication:
+    """The QApplication, made once, with the dark theme."""
+    from studio.ui import theme
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Studio")
+        app.setOrganizationName("Studio")
+        theme.apply(app)
+    return app  # type: ignore[return-value]
+
+
+def load_registry() -> tuple[NodeRegistry, str]:
+    """The node library; an empty one (and the reason) if it cannot load, so the editor still opens."""
+    try:
+        return NodeRegistry.default(), ""
+    except Exception as exc:  # a broken install must still let people open and fix their files
+        log.exception("the node library failed to load")
+        return NodeRegistry(), f"the node library failed to load: {exc}"
+
+
+def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
+    """Open the editor (on ``path`` when given) and run until the last window closes."""
+    app = application()
+    from studio.ui.window import MainWindow
+
+    problem = ""
+    if registry is None:
+        registry, problem = load_registry()
+    window = MainWindow(registry)
+    for message in ([problem] if problem else []) + registry.load_errors:
+        window.logs.append(message, logging.WARNING)
+    window.show()
+    if path:
+        window.open_path(Path(path), confirmed=True)
+    QTimer.singleShot(0, window.offer_recovery)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else None))

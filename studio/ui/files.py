@@ -1,0 +1,236 @@
+"""File handling for the main window: open, save, recent files, examples, drops, settings, recovery."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from studio import paths
+from studio.errors import StudioError
+from studio.graph import SUFFIX, Graph
+from studio.ui.items import GRID
+from studio.ui.recovery import Recovery, pending_recoveries
+
+if TYPE_CHECKING:
+    from studio.ui.window import MainWindow
+
+MAX_RECENT = 10
+FILE_FILTER = f"Studio graphs (*{SUFFIX});;All files (*)"
+
+
+def settings() -> QSettings:
+    """The editor's settings file, under STUDIO_HOME when it is set (tests never touch the user's)."""
+    return QSettings(str(paths.config_dir() / "editor.ini"), QSettings.Format.IniFormat)
+
+
+def examples() -> list[Path]:
+    return sorted((paths.RESOURCES / "examples").glob("*" + SUFFIX))
+
+
+def file_patterns(file_filter: str) -> set[str]:
+    """Extensions named by a Qt file filter: 'Images (*.png *.jpg)' -> {'.png', '.jpg'}."""
+    return {"." + ext.lower() for ext in re.findall(r"\*\.([A-Za-z0-9]+)", file_filter)}
+
+
+def ask_save(parent, name: str, doing: str) -> str:  # noqa: ANN001
+    """'save', 'discard' or 'cancel' (tests replace this function)."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(parent, "Unsaved changes", f"Save the changes to {name} before {doing}?",
+                                  buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
+    return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+
+def ask_restore(parent, recovery: Recovery) -> bool:  # noqa: ANN001
+    """Whether to restore unsaved work found after a crash (tests replace this function)."""
+    buttons = QMessageBox.StandardButton
+    answer = QMessageBox.question(
+        parent, "Recover unsaved work",
+        f"Studio did not close normally last time. Restore {recovery.describe()}?\n\n"
+        "No discards the recovered copy.", buttons.Yes | buttons.No, buttons.Yes)
+    return answer == buttons.Yes
+
+
+class FileActions:
+    """Mixed into MainWindow: everything that reads or writes files."""
+
+    def init_files(self: MainWindow) -> None:
+        self.restore_settings()
+
+    # ---- commands
+    def file_new(self: MainWindow) -> None:
+        if self.confirm_discard("starting a new graph"):
+            self.autosaver.discard()
+            self.session.new()
+            self.scene.clear_run_states()
+
+    def file_open(self: MainWindow) -> None:
+        if not self.confirm_discard("opening another graph"):
+            return
+        start = str(self.session.path.parent) if self.session.path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
+        if path:
+            self.open_path(Path(path), confirmed=True)
+
+    def open_path(self: MainWindow, path: Path, confirmed: bool = False, as_copy: bool = False) -> bool:
+        if not confirmed and not self.confirm_discard("opening another graph"):
+            return False
+        try:
+            self.session.load(path, as_copy=as_copy)
+        except StudioError as exc:
+            self.show_error("Cannot open the graph", str(exc))
+            return False
+        self.autosaver.discard()
+        if not as_copy:
+            self.add_recent(Path(path).resolve())
+        self.logs.append(f"opened {path}")
+        self.view.frame_all()
+        return True
+
+    def file_save(self: MainWindow) -> bool:
+        if self.session.path is None:
+            return self.file_save_as()
+        return self._save_to(self.session.path)
+
+    def file_save_as(self: MainWindow) -> bool:
+        start = str(self.session.path) if self.session.path else str(Path.home() / ("untitled" + SUFFIX))
+        path, _ = QFileDialog.getSaveFileName(self, "Save graph as", start, FILE_FILTER)
+        if not path:
+            return False
+        if not path.endswith(SUFFIX):
+            path = re.sub(r"\.json$", "", path) + SUFFIX
+        return self._save_to(Path(path))
+
+    def _save_to(self: MainWindow, path: Path) -> bool:
+        try:
+            saved = self.session.save(path)
+        except (OSError, StudioError) as exc:
+            self.show_error("Cannot save the graph", f"{path}: {exc}")
+            return False
+        self.autosaver.discard()
+        self.add_recent(saved)
+        self.statusBar().showMessage(f"saved {saved}", 4000)
+        return True
+
+    def confirm_discard(self: MainWindow, doing: str) -> bool:
+        """True when it is fine to drop the current graph (saved, discarded, or clean)."""
+        if not self.session.dirty:
+            return True
+        answer = ask_save(self, self.session.display_name, doing)
+        if answer == "save":
+            return self.file_save()
+        return answer == "discard"
+
+    def show_error(self: MainWindow, title: str, text: str) -> None:
+        self.logs.append(f"{title}: {text}", 40)
+        self.statusBar().showMessage(f"{title}: {text}", 10000)
+        QMessageBox.warning(self, title, text)
+
+    # ---- recent files and examples
+    def recent_files(self: MainWindow) -> list[Path]:
+        value = settings().value("recent", [])
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [Path(p) for p in items if p]
+
+    def add_recent(self: MainWindow, path: Path) -> None:
+        items = [str(path)] + [str(p) for p in self.recent_files() if p != path]
+        settings().setValue("recent", items[:MAX_RECENT])
+
+    def fill_recent_menu(self: MainWindow) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        recent = [p for p in self.recent_files() if p.exists()]
+        for path in recent:
+            menu.addAction(path.name, lambda p=path: self.open_path(p)).setToolTip(str(path))
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear Menu", lambda: settings().setValue("recent", []))
+
+    def fill_examples_menu(self: MainWindow) -> None:
+        menu = self.examples_menu
+        menu.clear()
+        found = examples()
+        for path in found:
+            title = path.name[: -len(SUFFIX)].replace("_", " ").replace("-", " ").capitalize()
+            menu.addAction(title, lambda p=path: self.open_path(p, as_copy=True)).setToolTip(str(path))
+        if not found:
+            menu.addAction("No examples installed").setEnabled(False)
+
+    # ---- drops
+    def drop_files(self: MainWindow, files: list[Path], pos: QPointF) -> None:
+        graphs = [f for f in files if f.name.endswith(SUFFIX)]
+        if graphs:
+            self.open_path(graphs[0])
+            return
+        made = []
+        for i, path in enumerate(files):
+            found = self.node_for_file(path)
+            if found is None:
+                self.statusBar().showMessage(f"no node type reads '{path.suffix}' files", 5000)
+                continue
+            spec, param = found
+            nid = self.add_node(spec, QPointF(pos.x(), pos.y() + i * GRID * 8))
+            self.session.set_param(nid, param, str(path.resolve()))
+            made.append(nid)
+        if made:
+            self.scene.select_nodes(made)
+
+    def node_for_file(self: MainWindow, path: Path):  # noqa: ANN201
+        """(spec, parameter name) of the first node type whose path parameter accepts this file."""
+        ext = path.suffix.lower()
+        for spec in self.registry:
+            if spec.is_output:
+                continue
+            for pspec in spec.params:
+                if pspec.kind == "path" and ext in file_patterns(pspec.file_filter):
+                    return spec, pspec.name
+        return None
+
+    # ---- window state
+    def save_settings(self: MainWindow) -> None:
+        s = settings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        s.setValue("minimap", self.act_minimap.isChecked())
+        s.setValue("snap", self.act_snap.isChecked())
+        s.sync()
+
+    def restore_settings(self: MainWindow) -> None:
+        s = settings()
+        geometry, state = s.value("geometry"), s.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        for action, key in ((self.act_minimap, "minimap"), (self.act_snap, "snap")):
+            value = s.value(key)
+            if value is not None:
+                action.setChecked(value in (True, "true"))
+                action.triggered.emit(action.isChecked())
+
+    # ---- crash recovery
+    def offer_recovery(self: MainWindow) -> int:
+        """Ask about each leftover recovery file; returns how many were restored."""
+        restored = 0
+        for rec in pending_recoveries():
+            if not ask_restore(self, rec):
+                rec.discard()
+                continue
+            try:
+                graph: Graph = rec.load(self.registry)
+            except (OSError, StudioError) as exc:
+                self.show_error("Cannot restore", str(exc))
+                continue
+            target = self if not self.session.dirty and not self.session.graph.nodes else self.new_window()
+            target.session.restore(graph, rec.source)
+            target.view.frame_all()
+            target.logs.append(f"restored unsaved work: {rec.describe()}")
+            target.autosaver.write_now()
+            rec.discard()
+            restored += 1
+        return restored

@@ -1,0 +1,412 @@
+"""The inspector dock: the selected node's parameters with fitting widgets, help and problems."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtGui import QColor, QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.graph import GraphChange, ParamSpec, validate
+from studio.ui import theme
+from studio.ui.session import EditSession
+
+SEED_MAX = 2**63 - 1
+SLIDER_STEPS = 1000
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # a QSpinBox holds 32 bits
+Commit = Callable[[Any, object], None]
+
+
+class MergeClock:
+    """Gives the same merge key to edits of one widget that follow each other within ``window`` s."""
+
+    def __init__(self, name: str, window: float = 1.0) -> None:
+        self.name, self.window = name, window
+        self._last = 0.0
+        self._serial = 0
+        self.hold = False  # while a slider is held, everything merges
+
+    def key(self) -> tuple[str, int]:
+        now = time.monotonic()
+        if not self.hold and now - self._last > self.window:
+            self._serial += 1
+        self._last = now
+        return self.name, self._serial
+
+    def restart(self) -> None:
+        self._serial += 1
+        self._last = time.monotonic()
+
+
+class ParamEditor(QWidget):
+    """One parameter's editing widget; ``set_value`` shows a value without committing it."""
+
+    def __init__(self, spec: ParamSpec, commit: Commit, output_node: bool = False) -> None:
+        super().__init__()
+        self.spec = spec
+        self._commit = commit
+        self._quiet = False
+        self.clock = MergeClock(spec.name)
+        self.output_node = output_node
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        self.layout_ = layout
+        self._build(spec)
+
+    def commit(self, value: Any, merge: bool = True) -> None:
+        if not self._quiet:
+            self._commit(value, self.clock.key() if merge else None)
+
+    def set_value(self, value: Any) -> None:
+        self._quiet = True
+        try:
+            self._show(value)
+        finally:
+            self._quiet = False
+
+    # ---- per kind
+    def _build(self, spec: ParamSpec) -> None:
+        kind = spec.kind
+        if kind in ("int", "float"):
+            self._build_number(spec)
+        elif kind == "seed":
+            # seeds go up to 2**63 - 1, beyond a QSpinBox: a validated line edit and a dice button
+            self.seed_edit = QLineEdit()
+            self.seed_edit.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,19}")))
+            self.seed_edit.editingFinished.connect(self._seed_typed)
+            dice = QToolButton()
+            dice.setIcon(theme.icon("dice"))
+            dice.setToolTip("A new random seed")
+            dice.setObjectName("dice")
+            dice.clicked.connect(self._roll)
+            self.dice = dice
+            self.layout_.addWidget(self.seed_edit, 1)
+            self.layout_.addWidget(dice)
+            self._show = lambda v: self.seed_edit.setText(str(int(v or 0)))
+        elif kind == "bool":
+            self.check = QCheckBox()
+            self.check.toggled.connect(lambda on: self.commit(bool(on), False))
+            self.layout_.addWidget(self.check)
+            self.layout_.addStretch(1)
+            self._show = lambda v: self.check.setChecked(bool(v))
+        elif kind == "enum":
+            self.combo = QComboBox()
+            self.combo.addItems(list(spec.choices))
+            self.combo.currentTextChanged.connect(lambda t: self.commit(t, False))
+            self.layout_.addWidget(self.combo, 1)
+            self._show = lambda v: self.combo.setCurrentText(str(v))
+        elif kind == "text":
+            self.text = QPlainTextEdit()
+            self.text.setFixedHeight(72)
+            self.text.setTabChangesFocus(True)
+            self.clock.window = 2.0
+            self.text.textChanged.connect(lambda: self.commit(self.text.toPlainText()))
+            self.layout_.addWidget(self.text, 1)
+            self._show = self._show_text
+        elif kind == "color":
+            self.swatch = QPushButton()
+            self.swatch.clicked.connect(self._pick_color)
+            self.layout_.addWidget(self.swatch, 1)
+            self._show = self._show_color
+        else:  # string and path
+            self.line = QLineEdit()
+            self.line.editingFinished.connect(lambda: self.commit(self.line.text(), False))
+            self.layout_.addWidget(self.line, 1)
+            if kind == "path":
+                browse = QToolButton()
+                browse.setIcon(theme.icon("folder"))
+                browse.setToolTip("Choose a file…")
+                browse.clicked.connect(self._browse)
+                self.layout_.addWidget(browse)
+            self._show = lambda v: self.line.setText("" if v is None else str(v))
+
+    def _build_number(self, spec: ParamSpec) -> None:
+        is_int = spec.kind == "int"
+        lo = spec.minimum
+        hi = spec.soft_maximum if spec.soft_maximum is not None else spec.maximum
+        if is_int:
+            self.spin = QSpinBox()
+            self.spin.setRange(max(INT_MIN, int(spec.minimum)) if spec.minimum is not None else INT_MIN,
+                               min(INT_MAX, int(spec.maximum)) if spec.maximum is not None else INT_MAX)
+            self.spin.valueChanged.connect(lambda v: self.commit(int(v)))
+        else:
+            self.spin = QDoubleSpinBox()
+            self.spin.setDecimals(3)
+            self.spin.setSingleStep(0.1 if hi is None or lo is None or hi - lo > 2 else 0.01)
+            self.spin.setRange(spec.minimum if spec.minimum is not None else -1e9,
+                               spec.maximum if spec.maximum is not None else 1e9)
+            self.spin.valueChanged.connect(lambda v: self.commit(float(v)))
+        self.slider = None
+        if lo is not None and hi is not None and hi > lo:
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(0, SLIDER_STEPS)
+            slider.setPageStep(SLIDER_STEPS // 10)
+            slider.valueChanged.connect(self._slider_moved)
+            slider.sliderPressed.connect(self._slider_pressed)
+            slider.sliderReleased.connect(self._slider_released)
+            self.slider = slider
+            self._lo, self._hi = float(lo), float(hi)
+            self.layout_.addWidget(slider, 3)
+        self.layout_.addWidget(self.spin, 2 if self.slider else 1)
+        self._show = self._show_number
+
+    def _seed_range(self) -> tuple[int, int]:
+        lo = int(self.spec.minimum) if self.spec.minimum is not None else 0
+        hi = int(self.spec.maximum) if self.spec.maximum is not None else SEED_MAX
+        return lo, hi
+
+    def _seed_typed(self) -> None:
+        text = self.seed_edit.text()
+        if text:
+            lo, hi = self._seed_range()
+            self.commit(max(lo, min(hi, int(text))), False)
+
+    def _roll(self) -> None:
+        lo, hi = self._seed_range()
+        value = random.randint(lo, max(lo, min(hi, 2**32 - 1)))
+        self.seed_edit.setText(str(value))
+        self.commit(value, False)
+
+    def _slider_pressed(self) -> None:
+        self.clock.restart()
+        self.clock.hold = True
+
+    def _slider_released(self) -> None:
+        self.clock.hold = False
+
+    def _slider_moved(self, position: int) -> None:
+        if self._quiet:
+            return
+        value = self._lo + (self._hi - self._lo) * position / SLIDER_STEPS
+        if self.spec.kind == "int":
+            value = round(value)
+        self.spin.setValue(value)  # commits through the spin box, with the slider's merge key
+
+    def _show_number(self, value: Any) -> None:
+        value = value if isinstance(value, int | float) else 0
+        self.spin.setValue(value)
+        if self.slider is not None:
+            t = (float(value) - self._lo) / (self._hi - self._lo)
+            self.slider.setValue(round(max(0.0, min(1.0, t)) * SLIDER_STEPS))
+
+    def _show_text(self, value: Any) -> None:
+        text = "" if value is None else str(value)
+        if self.text.toPlainText() != text:
+            cursor = self.text.textCursor().position()
+            self.text.setPlainText(text)
+            c = self.text.textCursor()
+            c.setPosition(min(cursor, len(text)))
+            self.text.setTextCursor(c)
+
+    def _show_color(self, value: Any) -> None:
+        text = value if isinstance(value, str) and QColor(value).isValid() else "#000000"
+        self.swatch.setText(text)
+        fg = "#000000" if QColor(text).lightness() > 128 else "#ffffff"
+        self.swatch.setStyleSheet(f"background: {text}; color: {fg};")
+
+    def _pick_color(self) -> None:
+        chosen = QColorDialog.getColor(QColor(self.swatch.text()), self, self.spec.title)
+        if chosen.isValid():
+            self.commit(chosen.name(), False)
+
+    def _browse(self) -> None:
+        spec = self.spec
+        current = self.line.text()
+        if self.output_node:
+            path, _ = QFileDialog.getSaveFileName(self, spec.title, current, spec.file_filter)
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, spec.title, current, spec.file_filter)
+        if path:
+            self.line.setText(path)
+            self.commit(path, False)
+
+
+class Inspector(QScrollArea):
+    """Shows one node: its name, help, bypass switch, parameters and problems."""
+
+    def __init__(self, session: EditSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.node_id: str | None = None
+        self.editors: dict[str, ParamEditor] = {}
+        self.problem_labels: dict[str, QLabel] = {}
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(280)
+        session.graph_changed.connect(self._on_change)
+        self.show_node(None)
+
+    def show_nodes(self, node_ids: list[str]) -> None:
+        if len(node_ids) == 1:
+            self.show_node(node_ids[0])
+        elif node_ids:
+            self.show_node(None, f"{len(node_ids)} nodes selected.")
+        else:
+            self.show_node(None)
+
+    def show_node(self, node_id: str | None, hint: str = "") -> None:
+        self.node_id = node_id if node_id in self.session.graph.nodes else None
+        self.editors.clear()
+        self.problem_labels.clear()
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(10, 10, 10, 10)
+        outer.setSpacing(8)
+        if self.node_id is None:
+            label = QLabel(hint or "Select a node to see its parameters.\nTab or double-click the canvas to add one.")
+            label.setObjectName("EmptyHint")
+            label.setWordWrap(True)
+            outer.addWidget(label)
+            outer.addStretch(1)
+            self.setWidget(body)
+            return
+        node = self.session.graph.nodes[self.node_id]
+        spec = self.session.registry.get(node.type)
+        self.title_edit = QLineEdit(node.title)
+        self.title_edit.setObjectName("InspectorTitle")
+        self.title_edit.setPlaceholderText(spec.title if spec else node.type)
+        self.title_edit.setToolTip("The node's name on the canvas")
+        self.title_edit.editingFinished.connect(self._rename)
+        outer.addWidget(self.title_edit)
+        kind = QLabel(f"{node.id}  ·  {node.type}" + (f"  ·  {spec.category}" if spec else ""))
+        kind.setObjectName("InspectorType")
+        kind.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        outer.addWidget(kind)
+        if spec is None:
+            missing = QLabel(f"This node's type '{node.type}' is not installed. It is kept unchanged in the "
+                             "file; install its node pack to edit or run it.")
+            missing.setObjectName("Problem")
+            missing.setWordWrap(True)
+            outer.addWidget(missing)
+        elif spec.help:
+            help_label = QLabel(spec.help)
+            help_label.setObjectName("InspectorHelp")
+            help_label.setWordWrap(True)
+            outer.addWidget(help_label)
+        self.bypass = QCheckBox("Bypass (pass the input through)")
+        self.bypass.setChecked(node.bypassed)
+        self.bypass.toggled.connect(self._set_bypass)
+        outer.addWidget(self.bypass)
+        self.general_problems = QLabel()
+        self.general_problems.setObjectName("Problem")
+        self.general_problems.setWordWrap(True)
+        outer.addWidget(self.general_problems)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        form.setVerticalSpacing(4)
+        for pspec in spec.params if spec else ():
+            editor = ParamEditor(pspec, self._committer(pspec.name), output_node=spec.is_output)
+            editor.set_value(node.params.get(pspec.name, pspec.default))
+            editor.setToolTip(pspec.help)
+            self.editors[pspec.name] = editor
+            cell = QWidget()
+            column = QVBoxLayout(cell)
+            column.setContentsMargins(0, 0, 0, 6)
+            column.setSpacing(2)
+            column.addWidget(editor)
+            if pspec.help:
+                help_label = QLabel(pspec.help)
+                help_label.setObjectName("ParamHelp")
+                help_label.setWordWrap(True)
+                column.addWidget(help_label)
+            problem = QLabel()
+            problem.setObjectName("Problem")
+            problem.setWordWrap(True)
+            problem.hide()
+            column.addWidget(problem)
+            self.problem_labels[pspec.name] = problem
+            label = QLabel(pspec.title)
+            label.setToolTip(pspec.help)
+            form.addRow(label, cell)
+        outer.addLayout(form)
+        outer.addStretch(1)
+        self.setWidget(body)
+        self._show_problems()
+
+    def _committer(self, name: str) -> Commit:
+        def commit(value: Any, merge_key: object) -> None:
+            if self.node_id is not None:
+                key = (self.node_id, merge_key) if merge_key is not None else None
+                self.session.set_param(self.node_id, name, value, key)
+
+        return commit
+
+    def _rename(self) -> None:
+        nid = self.node_id
+        if nid is None:
+            return
+        title = self.title_edit.text().strip()
+        if title != self.session.graph.nodes[nid].title:
+            self.session.edit("Rename node", lambda g: g.update_node(nid, title=title))
+
+    def _set_bypass(self, on: bool) -> None:
+        nid = self.node_id
+        if nid is not None and self.session.graph.nodes[nid].bypassed != on:
+            self.session.edit("Bypass" if on else "Un-bypass", lambda g: g.update_node(nid, bypassed=on))
+
+    def _on_change(self, change: GraphChange) -> None:
+        if self.node_id is None:
+            return
+        if change.kind == "reset" or (change.kind == "node_removed" and change.node_id == self.node_id):
+            self.show_node(self.node_id)  # gone: shows the empty hint
+            return
+        if change.kind in ("link_added", "link_removed"):
+            self._show_problems()
+            return
+        if change.kind != "node_changed" or change.node_id != self.node_id:
+            return
+        node = self.session.graph.nodes[self.node_id]
+        if "param" in change.detail:
+            name = change.detail["param"]
+            if name in self.editors:
+                self.editors[name].set_value(node.params.get(name))
+        if "title" in change.detail and self.title_edit.text() != node.title:
+            self.title_edit.setText(node.title)
+        if "bypassed" in change.detail:
+            self.bypass.blockSignals(True)
+            self.bypass.setChecked(node.bypassed)
+            self.bypass.blockSignals(False)
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        if self.node_id is None:
+            return
+        problems = validate(self.session.graph, self.session.registry, {self.node_id})
+        per_param: dict[str, list[str]] = {}
+        general = []
+        for p in problems:
+            if p.node_id != self.node_id:
+                continue
+            if p.where and p.where.startswith("parameter '"):
+                per_param.setdefault(p.where[len("parameter '"):-1], []).append(p.message)
+            else:
+                general.append((p.where + ": " if p.where else "") + p.message)
+        for name, label in self.problem_labels.items():
+            messages = per_param.get(name)
+            label.setText("\n".join(messages or []))
+            label.setVisible(bool(messages))
+        self.general_problems.setText("\n".join(general))
+        self.general_problems.setVisible(bool(general))

@@ -1,0 +1,289 @@
+"""The node item on the canvas: title, typed ports, a parameter summary and the run state."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOptionGraphicsItem, QWidget
+
+from studio.graph import Node, NodeSpec
+from studio.ui import theme
+
+if TYPE_CHECKING:
+    from studio.ui.links import LinkItem
+
+WIDTH = 200.0
+TITLE_H = 26.0
+PORT_H = 22.0
+PARAM_H = 17.0
+STATUS_H = 18.0
+PAD = 6.0
+PORT_R = 5.5
+PORT_HIT = 11.0
+MAX_SUMMARY = 4
+GRID = 20.0
+
+IN, OUT = "in", "out"
+
+
+def format_value(kind: str, value: Any) -> str:
+    """A short text for a parameter value on the node face."""
+    if value is None or value == "":
+        return "-"
+    if kind == "bool":
+        return "on" if value else "off"
+    if kind == "float" and isinstance(value, int | float):
+        return f"{value:.4g}"
+    if kind == "path" and isinstance(value, str):
+        return os.path.basename(value) or value
+    if kind == "text" and isinstance(value, str):
+        line = value.strip().splitlines()[0] if value.strip() else ""
+        return f'"{line}"'
+    return str(value)
+
+
+class NodeItem(QGraphicsItem):
+    """One node. Ports are painted, not child items: fewer items keep large graphs fast."""
+
+    def __init__(self, node: Node, spec: NodeSpec | None) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.spec = spec
+        self.links: list[LinkItem] = []
+        self.state = ""
+        self.progress: tuple[int, int] = (0, 0)
+        self.state_text = ""
+        self.marks: dict[tuple[str, str], str] = {}  # (direction, port) -> "ok" | "bad"
+        self.snap = True
+        self._syncing = False
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+        self.sync(node)
+
+    # ---- model -> item
+    def sync(self, node: Node) -> None:
+        spec = self.spec
+        self.title = node.title or (spec.title if spec else node.type.rsplit(".", 1)[-1])
+        self.type_name = node.type
+        self.bypassed = node.bypassed
+        self.missing = spec is None
+        self.inputs = [(p.name, p.type, p.optional) for p in spec.inputs] if spec else []
+        self.outputs = [(p.name, p.type, False) for p in spec.outputs] if spec else []
+        self.summary: list[tuple[str, str]] = []
+        if spec:
+            for p in spec.params[:MAX_SUMMARY]:
+                self.summary.append((p.title, format_value(p.kind, node.params.get(p.name, p.default))))
+            if len(spec.params) > MAX_SUMMARY:
+                self.summary.append(("", f"+{len(spec.params) - MAX_SUMMARY} more"))
+        else:
+            self.summary.append(("missing", node.type))
+        rows = max(len(self.inputs), len(self.outputs), 0)
+        height = TITLE_H + PAD + rows * PORT_H + len(self.summary) * PARAM_H + STATUS_H + PAD
+        self.prepareGeometryChange()
+        self._rect = QRectF(0, 0, WIDTH, height)
+        self._body = QPainterPath()
+        self._body.addRoundedRect(self._rect, 6, 6)
+        head = QPainterPath()
+        head.addRoundedRect(QRectF(0, 0, WIDTH, TITLE_H + 6), 6, 6)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, WIDTH, TITLE_H))
+        self._head = head.intersected(clip)
+        self.setOpacity(0.55 if self.bypassed else 1.0)
+        self.set_position(node.position)
+        self.update()
+
+    def set_position(self, position: tuple[float, float]) -> None:
+        if (self.pos().x(), self.pos().y()) != tuple(position):
+            self._syncing = True
+            self.setPos(QPointF(*position))
+            self._syncing = False
+
+    # ---- geometry
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
+        return self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._rect.adjusted(-PORT_R, 0, PORT_R, 0))
+        return path
+
+    def port_local(self, direction: str, name: str) -> QPointF:
+        ports = self.inputs if direction == IN else self.outputs
+        for i, (pname, _, _) in enumerate(ports):
+            if pname == name:
+                return QPointF(0.0 if direction == IN else WIDTH, TITLE_H + PAD + i * PORT_H + PORT_H / 2)
+        return QPointF(0.0 if direction == IN else WIDTH, TITLE_H / 2)  # unknown type: a port we cannot draw
+
+    def port_scene_pos(self, direction: str, name: str) -> QPointF:
+        return self.mapToScene(self.port_local(direction, name))
+
+    def port_type(self, direction: str, name: str) -> str:
+        ports = self.inputs if direction == IN else self.outputs
+        return next((t for n, t, _ in ports if n == name), "ANY")
+
+    def port_at(self, scene_pos: QPointF) -> tuple[str, str] | None:
+        """The port under a scene point: (direction, name), or None."""
+        local = self.mapFromScene(scene_pos)
+        for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
+            for name, _, _ in ports:
+                p = self.port_local(direction, name)
+                if abs(local.x() - p.x()) <= PORT_HIT and abs(local.y() - p.y()) <= PORT_H / 2:
+                    return direction, name
+        return None
+
+    # ---- state from runs and link drags
+    def set_state(self, state: str, text: str = "", progress: tuple[int, int] = (0, 0)) -> None:
+        if (state, text, progress) == (self.state, self.state_text, self.progress):
+            return
+        self.state, self.state_text, self.progress = state, text, progress
+        self.setToolTip(text if state == "failed" else "")
+        self.update()
+
+    def set_mark(self, direction: str, name: str, mark: str | None) -> None:
+        key = (direction, name)
+        if self.marks.get(key) == mark:
+            return
+        if mark is None:
+            self.marks.pop(key, None)
+        else:
+            self.marks[key] = mark
+        self.update()
+
+    def clear_marks(self) -> None:
+        if self.marks:
+            self.marks.clear()
+            self.update()
+
+    # ---- Qt hooks
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.snap and not self._syncing:
+            return QPointF(round(value.x() / GRID) * GRID, round(value.y() / GRID) * GRID)
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for link in self.links:
+                link.update_path()
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "note_geometry"):
+                scene.note_geometry()
+        return super().itemChange(change, value)
+
+    def hoverMoveEvent(self, event: QGraphicsSceneHoverEvent) -> None:  # noqa: N802
+        port = self.port_at(event.scenePos())
+        if port is not None:
+            direction, name = port
+            spec_port = None
+            if self.spec is not None:
+                spec_port = self.spec.input(name) if direction == IN else self.spec.output(name)
+            kind = self.port_type(direction, name)
+            extra = f"\n{spec_port.help}" if spec_port is not None and spec_port.help else ""
+            self.setToolTip(f"{name} ({kind} {'input' if direction == IN else 'output'}){extra}")
+        elif self.state != "failed":
+            self.setToolTip(self.spec.help if self.spec is not None else f"unknown node type {self.type_name}")
+        super().hoverMoveEvent(event)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        selected = self.isSelected()
+        head_color = theme.color("#7a2b2b") if self.missing else theme.category_color(
+            self.spec.category if self.spec else "")
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(theme.color(theme.NODE_BODY)))
+        painter.drawPath(self._body)
+        painter.setBrush(QBrush(head_color))
+        painter.drawPath(self._head)
+        border = theme.pen(theme.NODE_BORDER, 1.2)
+        if self.state in theme.STATE_COLORS and self.state not in ("done", "queued"):
+            border = theme.pen(theme.STATE_COLORS[self.state], 2.0)
+        if selected:
+            border = theme.pen(theme.SELECTED, 2.2)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(border)
+        painter.drawPath(self._body)
+        if lod < 0.35:  # far away: shape and colour are all one can see
+            return
+        self._paint_title(painter)
+        self._paint_ports(painter)
+        self._paint_summary(painter)
+        self._paint_status(painter)
+
+    def _paint_title(self, painter: QPainter) -> None:
+        f = theme.font(9.0, True)
+        painter.setFont(f)
+        painter.setPen(theme.pen(theme.TEXT))
+        title = self.title + ("  (bypassed)" if self.bypassed else "")
+        text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, WIDTH - 20)
+        painter.drawText(QRectF(10, 0, WIDTH - 20, TITLE_H), Qt.AlignmentFlag.AlignVCenter, text)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        f = theme.font(8.0)
+        painter.setFont(f)
+        for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
+            for name, kind, optional in ports:
+                p = self.port_local(direction, name)
+                mark = self.marks.get((direction, name))
+                col = theme.port_color(kind)
+                radius = PORT_R
+                if mark == "bad":
+                    col, radius = theme.color(theme.REFUSED), PORT_R + 2
+                elif mark == "ok":
+                    radius = PORT_R + 1.5
+                painter.setPen(theme.pen("#0c0e12", 1.5) if mark != "ok" else theme.pen(theme.ACCEPTED, 2.0))
+                painter.setBrush(QBrush(theme.color(theme.NODE_BODY)) if optional and mark is None else QBrush(col))
+                if optional and mark is None:
+                    painter.setPen(theme.pen(theme.PORT_COLORS.get(kind, "#c0c0c0"), 2.0))
+                painter.drawEllipse(p, radius, radius)
+                painter.setPen(theme.pen(theme.TEXT_DIM if mark is None else theme.TEXT))
+                if direction == IN:
+                    rect = QRectF(12, p.y() - PORT_H / 2, WIDTH / 2 - 14, PORT_H)
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
+                else:
+                    rect = QRectF(WIDTH / 2, p.y() - PORT_H / 2, WIDTH / 2 - 12, PORT_H)
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
+
+    def _paint_summary(self, painter: QPainter) -> None:
+        f = theme.font(7.5)
+        painter.setFont(f)
+        metrics = QFontMetricsF(f)
+        rows = max(len(self.inputs), len(self.outputs))
+        y = TITLE_H + PAD + rows * PORT_H
+        for label, value in self.summary:
+            rect = QRectF(10, y, WIDTH - 20, PARAM_H)
+            if label:
+                painter.setPen(theme.pen(theme.TEXT_DIM))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
+                width = metrics.horizontalAdvance(label) + 8
+                painter.setPen(theme.pen("#c4ccd9"))
+                shown = metrics.elidedText(value, Qt.TextElideMode.ElideRight, rect.width() - width)
+                painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, shown)
+            else:
+                painter.setPen(theme.pen(theme.TEXT_DIM))
+                painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, value)
+            y += PARAM_H
+
+    def _paint_status(self, painter: QPainter) -> None:
+        if not self.state:
+            return
+        rect = QRectF(8, self._rect.height() - STATUS_H - PAD + 2, WIDTH - 16, STATUS_H - 4)
+        col = theme.color(theme.STATE_COLORS.get(self.state, theme.TEXT_DIM))
+        if self.state == "running":
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(theme.color("#14171e")))
+            painter.drawRoundedRect(rect, 3, 3)
+            step, total = self.progress
+            if total > 0:
+                done = QRectF(rect.x(), rect.y(), rect.width() * min(1.0, step / total), rect.height())
+                painter.setBrush(QBrush(col))
+                painter.drawRoundedRect(done, 3, 3)
+        painter.setFont(theme.font(7.5, self.state == "failed"))
+        painter.setPen(theme.pen(theme.TEXT) if self.state == "running" else theme.pen(col.name()))
+        text = QFontMetricsF(theme.font(7.5)).elidedText(self.state_text or self.state,
+                                                         Qt.TextElideMode.ElideRight, rect.width() - 8)
+        painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)

@@ -1,0 +1,83 @@
+"""The bottom dock: validation problems (click to find the node) and the log of runs and messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit, QTabWidget, QWidget
+
+from studio.graph import Problem
+
+LOG_LINES = 5000
+
+
+class _LogBridge(QObject):
+    line = Signal(str, int)
+
+
+class QtLogHandler(logging.Handler):
+    """Forwards log records from any thread to the log panel (signals cross threads safely)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.bridge = _LogBridge()
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.bridge.line.emit(self.format(record), record.levelno)
+        except RuntimeError:  # the panel is gone (window closed)
+            pass
+
+
+class LogPanel(QTabWidget):
+    node_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.problems = QListWidget(self)
+        self.problems.setAlternatingRowColors(True)
+        self.problems.itemActivated.connect(self._activate)
+        self.problems.itemClicked.connect(self._activate)
+        self.log = QPlainTextEdit(self)
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(LOG_LINES)
+        self.log.setPlaceholderText("Render messages and warnings appear here.")
+        self.addTab(self.problems, "Problems")
+        self.addTab(self.log, "Log")
+        self.handler = QtLogHandler()
+        self.handler.bridge.line.connect(self.append, Qt.ConnectionType.QueuedConnection)
+        logging.getLogger("studio").addHandler(self.handler)
+        logging.getLogger("nodes").addHandler(self.handler)
+        self.set_problems([])
+
+    def detach_logging(self) -> None:
+        logging.getLogger("studio").removeHandler(self.handler)
+        logging.getLogger("nodes").removeHandler(self.handler)
+
+    def append(self, text: str, level: int = logging.INFO) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        prefix = "⚠ " if level >= logging.WARNING else ""
+        self.log.appendPlainText(f"{stamp}  {prefix}{text}")
+
+    def set_problems(self, problems: list[Problem]) -> None:
+        self.problems.clear()
+        if not problems:
+            item = QListWidgetItem("No problems: the graph is ready to render.")
+            item.setForeground(QColor("#7fbf8a"))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            self.problems.addItem(item)
+        for problem in problems:
+            item = QListWidgetItem(str(problem))
+            item.setForeground(QColor("#ff8a80" if problem.kind != "missing_input" else "#f2c14e"))
+            item.setData(Qt.ItemDataRole.UserRole, problem.node_id)
+            self.problems.addItem(item)
+        self.setTabText(0, f"Problems ({len(problems)})" if problems else "Problems")
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        node_id = item.data(Qt.ItemDataRole.UserRole)
+        if node_id:
+            self.node_activated.emit(node_id)

@@ -1,0 +1,94 @@
+"""Runs the graph on the engine's worker thread and brings its events to the Qt main thread."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from studio.engine import Engine, Event, NodeProgress, RunFinished, RunHandle
+from studio.ui.session import EditSession
+
+
+class RenderController(QObject):
+    """Starts and cancels runs. Events arrive on the worker thread; they are queued, progress
+    events for the same node replace each other while undelivered, and the main thread drains
+    the queue in one go, so it never has more to do than it paints."""
+
+    event = Signal(object)  # each engine event, on the main thread
+    running_changed = Signal(bool)
+    _wake = Signal()
+
+    def __init__(self, session: EditSession, engine: Engine | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.engine = engine or Engine(session.registry)
+        self.handle: RunHandle | None = None
+        self._lock = threading.Lock()
+        self._queue: deque[Event] = deque()
+        self._progress_at: dict[str, int] = {}  # node id -> index of its undelivered progress event
+        self._woken = False
+        self._dropped = 0
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and not self.handle.done
+
+    @property
+    def coalesced(self) -> int:
+        """Progress events replaced before the main thread saw them (for tests and benchmarks)."""
+        return self._dropped
+
+    def start(self, targets: list[str] | None = None) -> bool:
+        if self.running:
+            return False
+        base = self.session.path.parent if self.session.path else None
+        base = base if base is None else Path(base)
+        self.handle = self.engine.start(self.session.graph, targets, listener=self._listen, base_dir=base)
+        self.running_changed.emit(True)
+        return True
+
+    def cancel(self) -> bool:
+        if not self.running:
+            return False
+        assert self.handle is not None
+        self.handle.cancel()
+        return True
+
+    # ---- worker thread
+    def _listen(self, event: Event) -> None:
+        with self._lock:
+            if isinstance(event, NodeProgress):
+                at = self._progress_at.get(event.node_id)
+                if at is not None:
+                    self._queue[at] = event
+                    self._dropped += 1
+                    return
+                self._progress_at[event.node_id] = len(self._queue)
+            self._queue.append(event)
+            if self._woken:
+                return
+            self._woken = True
+        self._wake.emit()
+
+    # ---- main thread
+    def _drain(self) -> None:
+        with self._lock:
+            events = list(self._queue)
+            self._queue.clear()
+            self._progress_at.clear()
+            self._woken = False
+        finished = False
+        for event in events:
+            self.event.emit(event)
+            finished = finished or isinstance(event, RunFinished)
+        if finished:
+            self.running_changed.emit(False)
+
+    def wait(self, timeout: float = 5.0) -> None:
+        """Block until the current run ends (closing the window, tests)."""
+        if self.handle is not None:
+            self.handle.wait(timeout)

@@ -1,0 +1,502 @@
+"""The canvas scene: keeps items in step with the graph and turns mouse gestures into edits."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QPainter, QTransform
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
+
+from studio.engine import (
+    NodeCached,
+    NodeFailed,
+    NodeFinished,
+    NodeProgress,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+)
+from studio.graph import GraphChange, Group, Link, check_link, compatible
+from studio.ui import theme
+from studio.ui.items import GRID, IN, OUT, NodeItem
+from studio.ui.links import DragLinkItem, GroupItem, LinkItem
+from studio.ui.session import EditSession
+
+
+class LinkDrag:
+    """A link being dragged from a port."""
+
+    def __init__(self, item: NodeItem, direction: str, port: str, detached: Link | None) -> None:
+        self.item, self.direction, self.port, self.detached = item, direction, port, detached
+        self.port_type = item.port_type(direction, port)
+        self.line = DragLinkItem(item.port_scene_pos(direction, port), direction, self.port_type)
+        self.target: tuple[NodeItem, str, str] | None = None
+        self.verdict: str | None = None  # None when the target may be linked, else why not
+
+
+class GraphScene(QGraphicsScene):
+    """Items for nodes, links and groups, rebuilt from GraphChange notifications."""
+
+    message = Signal(str)  # for the status bar
+    compatible_request = Signal(QPointF, str, str, str, str)  # pos, node id, port, direction, type
+    rename_request = Signal(str, str)  # "node" | "group", id
+    layout_changed = Signal()
+
+    def __init__(self, session: EditSession) -> None:
+        super().__init__()
+        self.session = session
+        self.nodes: dict[str, NodeItem] = {}
+        self.links: dict[Link, LinkItem] = {}
+        self.groups: dict[str, GroupItem] = {}
+        self.snap = True
+        self._drag: LinkDrag | None = None
+        self._group_drag: tuple[GroupItem, QPointF, QPointF, dict[str, QPointF]] | None = None
+        self._insert_target: LinkItem | None = None
+        self._layout_timer = QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(50)
+        self._layout_timer.timeout.connect(self.layout_changed)
+        self._mark_timer = QTimer(self)
+        self._mark_timer.setSingleShot(True)
+        self._mark_timer.timeout.connect(self._clear_marks)
+        self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
+        session.graph_changed.connect(self._on_change)
+        self.rebuild()
+
+    # ---- graph -> items
+    def rebuild(self) -> None:
+        self._drag = None
+        self.clear()
+        self.nodes.clear()
+        self.links.clear()
+        self.groups.clear()
+        graph = self.session.graph
+        for node in graph.nodes.values():
+            self._add_node(node.id)
+        for link in graph.links:
+            self._add_link(link)
+        self._sync_groups()
+        self.note_geometry()
+
+    def _add_node(self, node_id: str) -> None:
+        node = self.session.graph.nodes[node_id]
+        item = NodeItem(node, self.session.registry.get(node.type))
+        item.snap = self.snap
+        self.nodes[node_id] = item
+        self.addItem(item)
+
+    def _add_link(self, link: Link) -> None:
+        src, dst = self.nodes.get(link.src), self.nodes.get(link.dst)
+        if src is None or dst is None:
+            return
+        item = LinkItem(link, src, dst)
+        self.links[link] = item
+        self.addItem(item)
+
+    def _sync_groups(self) -> None:
+        for item in self.groups.values():
+            self.removeItem(item)
+        self.groups = {}
+        for group in self.session.graph.groups:
+            item = GroupItem(group)
+            self.groups[group.id] = item
+            self.addItem(item)
+
+    def _on_change(self, change: GraphChange) -> None:
+        kind = change.kind
+        if kind == "reset":
+            self.rebuild()
+        elif kind == "node_added" and change.node_id:
+            self._add_node(change.node_id)
+        elif kind == "node_removed" and change.node_id in self.nodes:
+            self.removeItem(self.nodes.pop(change.node_id))
+        elif kind == "node_changed" and change.node_id in self.nodes:
+            item = self.nodes[change.node_id]
+            item.sync(self.session.graph.nodes[change.node_id])
+            if "param" in change.detail and item.state in ("done", "cached", "failed"):
+                item.set_state("")  # its last result no longer matches what it shows
+            if "bypassed" in change.detail:
+                for link in item.links:
+                    link.update()
+        elif kind == "link_added" and change.link is not None:
+            self._add_link(change.link)
+        elif kind == "link_removed" and change.link in self.links:
+            item = self.links.pop(change.link)
+            item.detach()
+            self.removeItem(item)
+        elif kind == "group_changed":
+            self._sync_groups()
+        self.note_geometry()
+
+    def note_geometry(self) -> None:
+        if not self._layout_timer.isActive():
+            self._layout_timer.start()
+
+    # ---- queries
+    def selected_node_ids(self) -> list[str]:
+        return [nid for nid, item in self.nodes.items() if item.isSelected()]
+
+    def selected_links(self) -> list[Link]:
+        return [link for link, item in self.links.items() if item.isSelected()]
+
+    def selected_group_ids(self) -> list[str]:
+        return [gid for gid, item in self.groups.items() if item.isSelected()]
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        self.clearSelection()
+        for nid in node_ids:
+            if nid in self.nodes:
+                self.nodes[nid].setSelected(True)
+
+    def nodes_rect(self, node_ids: list[str] | None = None) -> QRectF:
+        rect = QRectF()
+        for nid, item in self.nodes.items():
+            if node_ids is None or nid in node_ids:
+                rect = rect.united(item.sceneBoundingRect())
+        if node_ids is None:
+            for group in self.groups.values():
+                rect = rect.united(group.sceneBoundingRect())
+        return rect
+
+    def node_item_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemShape,
+                               Qt.SortOrder.DescendingOrder, QTransform()):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def set_snap(self, on: bool) -> None:
+        self.snap = on
+        for item in self.nodes.values():
+            item.snap = on
+
+    # ---- run state on the nodes
+    def apply_run_event(self, event: object) -> None:
+        if isinstance(event, RunStarted):
+            for item in self.nodes.values():
+                item.set_state("")
+            for nid in event.node_ids:
+                if nid in self.nodes:
+                    self.nodes[nid].set_state("queued", "queued")
+            return
+        if isinstance(event, RunFinished):
+            for item in self.nodes.values():
+                if item.state in ("queued", "running"):
+                    item.set_state("cancelled" if event.status == "cancelled" else "", event.status)
+            return
+        item = self.nodes.get(getattr(event, "node_id", ""))
+        if item is None:
+            return
+        if isinstance(event, NodeCached):
+            item.set_state("cached", "cached")
+        elif isinstance(event, NodeStarted):
+            item.set_state("running", "starting", (0, 0))
+            item.setToolTip(f"runs because: {event.reason}")
+        elif isinstance(event, NodeProgress):
+            item.set_state("running", f"step {event.step}/{event.total}", (event.step, event.total))
+        elif isinstance(event, NodeFinished):
+            item.set_state("done", f"done in {event.seconds:.2f} s")
+        elif isinstance(event, NodeFailed):
+            item.set_state("failed", event.message)
+
+    def clear_run_states(self) -> None:
+        for item in self.nodes.values():
+            item.set_state("")
+
+    # ---- gestures
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.button() == Qt.MouseButton.LeftButton:
+            pos = event.scenePos()
+            item = self.node_item_at(pos)
+            port = item.port_at(pos) if item is not None else None
+            if item is not None and port is not None:
+                self._start_link_drag(item, *port)
+                event.accept()
+                return
+            if item is None:
+                group = next((g for g in self.groups.values() if g.in_header(pos)), None)
+                if group is not None:
+                    self._start_group_drag(group, pos, event)
+                    event.accept()
+                    return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            self._move_link_drag(event.scenePos())
+            event.accept()
+            return
+        if self._group_drag is not None:
+            self._move_group_drag(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._track_insert_target()
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_link_drag(event.scenePos())
+            event.accept()
+            return
+        if self._group_drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_group_drag()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.commit_moves()
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        pos = event.scenePos()
+        item = self.node_item_at(pos)
+        if item is not None and item.mapFromScene(pos).y() <= 26:
+            self.rename_request.emit("node", item.node_id)
+            return
+        group = next((g for g in self.groups.values() if g.in_header(pos)), None)
+        if item is None and group is not None:
+            self.rename_request.emit("group", group.group_id)
+            return
+        super().mouseDoubleClickEvent(event)
+
+    # ---- moving nodes
+    def commit_moves(self) -> None:
+        """Turn positions the user dragged to into one undoable move (or a link insertion)."""
+        graph = self.session.graph
+        moves = {}
+        for nid, item in self.nodes.items():
+            node = graph.nodes.get(nid)
+            pos = (item.pos().x(), item.pos().y())
+            if node is not None and tuple(node.position) != pos:
+                moves[nid] = (tuple(node.position), pos)
+        target, self._insert_target = self._insert_target, None
+        if target is not None:
+            target.set_highlight(False)
+        if not moves:
+            return
+        if target is not None and len(moves) == 1:
+            nid = next(iter(moves))
+            if self._insert_on_link(nid, moves[nid][1], target.link):
+                return
+        self.session.move(moves)
+
+    def _insertable(self, item: NodeItem, link: Link) -> tuple[str, str] | None:
+        if item.links or link.src == item.node_id or link.dst == item.node_id:
+            return None
+        src_item, dst_item = self.nodes.get(link.src), self.nodes.get(link.dst)
+        if src_item is None or dst_item is None:
+            return None
+        out_type, in_type = src_item.port_type(OUT, link.src_port), dst_item.port_type(IN, link.dst_port)
+        inp = next((n for n, t, _ in item.inputs if compatible(out_type, t)), None)
+        out = next((n for n, t, _ in item.outputs if compatible(t, in_type)), None)
+        return (inp, out) if inp and out else None
+
+    def _track_insert_target(self) -> None:
+        moving = [item for item in self.nodes.values() if item.isSelected()]
+        found = None
+        if len(moving) == 1 and not moving[0].links:
+            centre = moving[0].sceneBoundingRect().center()
+            for other in self.items(QRectF(centre.x() - 24, centre.y() - 24, 48, 48)):
+                if isinstance(other, LinkItem) and self._insertable(moving[0], other.link):
+                    found = other
+                    break
+        if found is not self._insert_target:
+            if self._insert_target is not None:
+                self._insert_target.set_highlight(False)
+            self._insert_target = found
+            if found is not None:
+                found.set_highlight(True)
+                self.message.emit(f"release to insert '{moving[0].node_id}' into {found.link}")
+
+    def _insert_on_link(self, nid: str, pos: tuple[float, float], link: Link) -> bool:
+        ports = self._insertable(self.nodes[nid], link)
+        if ports is None:
+            return False
+        inp, out = ports
+
+        def mutate(graph):
+            graph.update_node(nid, position=pos)
+            graph.disconnect(link)
+            graph.connect(link.src, link.src_port, nid, inp)
+            graph.connect(nid, out, link.dst, link.dst_port)
+
+        self.session.edit(f"Insert '{nid}' into link", mutate)
+        return True
+
+    # ---- link dragging
+    def _start_link_drag(self, item: NodeItem, direction: str, port: str) -> None:
+        detached = None
+        if direction == IN:
+            detached = self.session.graph.link_into(item.node_id, port)
+        if detached is not None and detached.src in self.nodes:
+            self.links[detached].setVisible(False)
+            self._drag = LinkDrag(self.nodes[detached.src], OUT, detached.src_port, detached)
+        else:
+            self._drag = LinkDrag(item, direction, port, None)
+        self._drag.line.follow(self._drag.line.anchor)
+        self.addItem(self._drag.line)
+
+    def _candidate(self, pos: QPointF) -> tuple[NodeItem, str, str] | None:
+        drag = self._drag
+        assert drag is not None
+        item = self.node_item_at(pos)
+        if item is None:
+            return None
+        want = OUT if drag.direction == IN else IN
+        port = item.port_at(pos)
+        if port is not None:
+            return (item, port[0], port[1]) if port[0] == want else None
+        # dropped on the body: the first port that would accept it
+        ports = item.inputs if want == IN else item.outputs
+        for name, kind, _ in ports:
+            ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
+            if ok:
+                return item, want, name
+        return (item, want, ports[0][0]) if ports else None
+
+    def _link_for(self, target: tuple[NodeItem, str, str]) -> Link:
+        drag = self._drag
+        assert drag is not None
+        item, _, name = target
+        if drag.direction == OUT:
+            return Link(drag.item.node_id, drag.port, item.node_id, name)
+        return Link(item.node_id, name, drag.item.node_id, drag.port)
+
+    def _verdict(self, link: Link) -> str | None:
+        drag = self._drag
+        graph = self.session.graph
+        if drag is not None and drag.detached is not None and drag.detached != link:
+            trial = graph.copy()  # the link being moved is not there any more
+            trial.disconnect(drag.detached)
+            return check_link(trial, self.session.registry, link)
+        return check_link(graph, self.session.registry, link)
+
+    def _move_link_drag(self, pos: QPointF) -> None:
+        drag = self._drag
+        assert drag is not None
+        target = self._candidate(pos)
+        if drag.target is not None and (target is None or target[:3] != drag.target[:3]):
+            drag.target[0].set_mark(drag.target[1], drag.target[2], None)
+        drag.target = target
+        if target is None:
+            drag.line.follow(pos)
+            drag.verdict = None
+            return
+        item, direction, name = target
+        drag.verdict = self._verdict(self._link_for(target))
+        item.set_mark(direction, name, "bad" if drag.verdict else "ok")
+        drag.line.follow(item.port_scene_pos(direction, name))
+        if drag.verdict:
+            self.message.emit(drag.verdict)
+
+    def _finish_link_drag(self, pos: QPointF) -> None:
+        try:
+            self._complete_link_drag(pos)
+        finally:
+            self._drag = None
+
+    def _complete_link_drag(self, pos: QPointF) -> None:
+        drag = self._drag
+        assert drag is not None
+        self.removeItem(drag.line)
+        if drag.detached is not None and drag.detached in self.links:
+            self.links[drag.detached].setVisible(True)
+        target = self._candidate(pos)
+        if drag.target is not None:
+            drag.target[0].set_mark(drag.target[1], drag.target[2], None)
+        if target is None:
+            if self.node_item_at(pos) is not None:
+                self.message.emit("that node has no port for this link")
+                return
+            if drag.detached is not None:
+                self.session.edit("Disconnect", lambda g: g.disconnect(drag.detached))
+            else:
+                self.compatible_request.emit(pos, drag.item.node_id, drag.port, drag.direction, drag.port_type)
+            return
+        link = self._link_for(target)
+        if link == drag.detached:
+            return
+        verdict = self._verdict(link)
+        if verdict:
+            target[0].set_mark(target[1], target[2], "bad")
+            self._mark_timer.start(1500)
+            self.message.emit(f"link refused: {verdict}")
+            return
+
+        def mutate(graph):
+            if drag.detached is not None and drag.detached in graph.links:
+                graph.disconnect(drag.detached)
+            graph.connect(link.src, link.src_port, link.dst, link.dst_port)
+
+        self.session.edit("Connect", mutate)
+        self.message.emit(f"connected {link}")
+
+    def _clear_marks(self) -> None:
+        for item in self.nodes.values():
+            item.clear_marks()
+
+    # ---- group frames
+    def _start_group_drag(self, group: GroupItem, pos: QPointF, event: QGraphicsSceneMouseEvent) -> None:
+        if not (event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            self.clearSelection()
+        group.setSelected(True)
+        area = group.scene_rect()
+        inside = {nid: item.pos() for nid, item in self.nodes.items()
+                  if area.contains(item.sceneBoundingRect().center())}
+        self._group_drag = (group, pos, group.pos(), inside)
+
+    def _move_group_drag(self, pos: QPointF) -> None:
+        assert self._group_drag is not None
+        group, start, origin, inside = self._group_drag
+        delta = pos - start
+        if self.snap:
+            delta = QPointF(round(delta.x() / GRID) * GRID, round(delta.y() / GRID) * GRID)
+        group.setPos(origin + delta)
+        for nid, p in inside.items():
+            if nid in self.nodes:
+                self.nodes[nid].set_position((p.x() + delta.x(), p.y() + delta.y()))
+
+    def _finish_group_drag(self) -> None:
+        assert self._group_drag is not None
+        group, _, origin, inside = self._group_drag
+        self._group_drag = None
+        delta = group.pos() - origin
+        if delta.isNull():
+            return
+        dx, dy = delta.x(), delta.y()
+        gid = group.group_id
+
+        def mutate(graph):
+            groups = []
+            for g in graph.groups:
+                if g.id == gid:
+                    x, y, w, h = g.rect
+                    g = Group(g.id, g.title, (x + dx, y + dy, w, h), g.color)
+                groups.append(g)
+            graph.set_groups(groups)
+            for nid, p in inside.items():
+                if nid in graph.nodes:
+                    graph.update_node(nid, position=(p.x() + dx, p.y() + dy))
+
+        self.session.edit("Move group", mutate)
+
+    # ---- background
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.fillRect(rect, QBrush(theme.color(theme.CANVAS_BG)))
+        scale = painter.worldTransform().m11()
+        steps = [(GRID * 5, theme.GRID_MAJOR)]
+        if scale >= 0.55:
+            steps.insert(0, (GRID, theme.GRID_MINOR))
+        for step, colour in steps:
+            left = int(rect.left() // step) * step
+            top = int(rect.top() // step) * step
+            lines = []
+            x = left
+            while x < rect.right():
+                lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+                x += step
+            y = top
+            while y < rect.bottom():
+                lines.append(QLineF(rect.left(), y, rect.right(), y))
+                y += step
+            painter.setPen(theme.pen(colour, 0))
+            painter.drawLines(lines)

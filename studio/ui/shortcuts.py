@@ -1,0 +1,64 @@
+"""The keyboard shortcuts and canvas gestures, listed in Help > Keyboard Shortcuts."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Gestures that are not menu actions (the canvas handles them itself).
+CANVAS_GESTURES = [
+    ("Add a node (search box)", "Tab  or  double-click the canvas"),
+    ("Connect ports", "drag from a port to a port"),
+    ("Add a node that fits a port", "drag from a port, release on empty canvas"),
+    ("Move a link's end / disconnect", "drag from a connected input"),
+    ("Insert a node into a link", "drag an unconnected node onto the link"),
+    ("Rename a node or group", "double-click its title"),
+    ("Pan", "middle-drag  or  Space + drag"),
+    ("Zoom to the cursor", "mouse wheel"),
+    ("Frame all", "F"),
+    ("Frame selected", "Shift+F"),
+    ("Select several", "rubber-band drag, Shift- or Ctrl-click"),
+    ("Nudge selection (one grid step; Alt: one pixel)", "arrow keys"),
+    ("Open a graph or make a node from a file", "drop the file on the canvas"),
+]
+
+
+def action_rows(actions: list[QAction]) -> list[tuple[str, str]]:
+    rows = []
+    for action in actions:
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+        if keys:
+            rows.append((action.text().replace("&", "").rstrip("…."), "  or  ".join(keys)))
+    return rows
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard Shortcuts")
+        rows = action_rows(actions) + CANVAS_GESTURES
+        table = QTableWidget(len(rows), 2, self)
+        table.setHorizontalHeaderLabels(["Action", "Keys / gesture"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setAlternatingRowColors(True)
+        for i, (what, keys) in enumerate(rows):
+            table.setItem(i, 0, QTableWidgetItem(what))
+            table.setItem(i, 1, QTableWidgetItem(keys))
+        table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        self.resize(620, 560)

@@ -1,0 +1,421 @@
+"""The main window: canvas, inspector and log docks, menus, toolbar, and the editing actions."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu, QWidget
+
+from studio.engine import (
+    Engine,
+    NodeCached,
+    NodeFailed,
+    NodeFinished,
+    NodeProgress,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+)
+from studio.graph import Graph, Group, NodeRegistry, NodeSpec, validate
+from studio.ui import clipboard, theme
+from studio.ui.files import FileActions
+from studio.ui.inspector import Inspector
+from studio.ui.items import GRID
+from studio.ui.logdock import LogPanel
+from studio.ui.recovery import Autosaver
+from studio.ui.render import RenderController
+from studio.ui.scene import GraphScene
+from studio.ui.session import EditSession
+from studio.ui.shortcuts import ShortcutsDialog
+from studio.ui.view import GraphView
+
+WINDOWS: list[MainWindow] = []  # open windows, so a window made from a menu is not garbage-collected
+
+
+class MainWindow(FileActions, QMainWindow):
+    def __init__(self, registry: NodeRegistry, engine: Engine | None = None,
+                 autosave_ms: int | None = None) -> None:
+        super().__init__()
+        self.registry = registry
+        self.session = EditSession(registry, self)
+        self.scene = GraphScene(self.session)
+        self.view = GraphView(self.scene, self)
+        self.setCentralWidget(self.view)
+        self.inspector = Inspector(self.session)
+        self.logs = LogPanel()
+        self.renderer = RenderController(self.session, engine, self)
+        self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
+                                                                                                   parent=self)
+        self._build_docks()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status()
+        self._problem_timer = QTimer(self)
+        self._problem_timer.setSingleShot(True)
+        self._problem_timer.setInterval(250)
+        self._problem_timer.timeout.connect(self.refresh_problems)
+        self._connect()
+        self.init_files()
+        self.update_title()
+        self.refresh_problems()
+        self.resize(1400, 860)
+        WINDOWS.append(self)
+
+    # ---- construction
+    def _build_docks(self) -> None:
+        self.inspector_dock = QDockWidget("Inspector", self)
+        self.inspector_dock.setObjectName("inspector")
+        self.inspector_dock.setWidget(self.inspector)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.log_dock = QDockWidget("Problems and Log", self)
+        self.log_dock.setObjectName("log")
+        self.log_dock.setWidget(self.logs)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
+
+    def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon:
+            action.setIcon(theme.icon(icon))
+        if keys:
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        if canvas:  # keys that mean something else in text fields only act when the canvas has focus
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(action)
+        else:
+            self.addAction(action)
+        self.all_actions.append(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.all_actions: list[QAction] = []
+        A, K = self._action, QKeySequence.StandardKey
+        self.act_new = A("&New", self.file_new, [K.New], "new", tip="Start an empty graph")
+        self.act_new_window = A("New &Window", self.new_window, ["Ctrl+Shift+N"])
+        self.act_open = A("&Open…", self.file_open, [K.Open], "open", tip="Open a graph file")
+        self.act_save = A("&Save", self.file_save, [K.Save], "save", tip="Save the graph")
+        self.act_save_as = A("Save &As…", self.file_save_as, [K.SaveAs])
+        self.act_quit = A("&Quit", self.close, [K.Quit])
+        self.act_undo = self.session.undo.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts([QKeySequence(K.Undo)])
+        self.act_undo.setIcon(theme.icon("undo"))
+        self.act_redo = self.session.undo.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence(K.Redo), QKeySequence("Ctrl+Shift+Z")])
+        self.act_redo.setIcon(theme.icon("redo"))
+        for action in (self.act_undo, self.act_redo):
+            self.addAction(action)
+            self.all_actions.append(action)
+        self.act_add = A("&Add Node…", lambda: self.view.open_search(), [], "add", tip="Add a node (Tab)")
+        self.act_cut = A("Cu&t", self.cut, [K.Cut], canvas=True)
+        self.act_copy = A("&Copy", self.copy, [K.Copy], canvas=True)
+        self.act_paste = A("&Paste", self.paste, [K.Paste], canvas=True)
+        self.act_duplicate = A("&Duplicate", self.duplicate, ["Ctrl+D"], canvas=True)
+        self.act_delete = A("De&lete", self.delete_selected, ["Delete", "Backspace"], canvas=True)
+        self.act_select_all = A("Select &All", self.select_all, [K.SelectAll], canvas=True)
+        self.act_bypass = A("&Bypass", self.toggle_bypass, ["Ctrl+B"], canvas=True)
+        self.act_group = A("&Group", self.group_selected, ["Ctrl+G"], canvas=True)
+        self.act_frame_all = A("&Frame All", self.view.frame_all, [], "frame", tip="Show the whole graph (F)")
+        self.act_frame_sel = A("Frame &Selected", self.view.frame_selected, [])
+        self.act_zoom_in = A("Zoom &In", lambda: self.view.zoom_at(1.25), [K.ZoomIn])
+        self.act_zoom_out = A("Zoom &Out", lambda: self.view.zoom_at(0.8), [K.ZoomOut])
+        self.act_zoom_reset = A("Actual Si&ze", self._zoom_reset, ["Ctrl+0"])
+        self.act_minimap = A("&Minimap", lambda: self.view.minimap.set_wanted(self.act_minimap.isChecked()), ["M"],
+                             canvas=True)
+        self.act_minimap.setCheckable(True)
+        self.act_minimap.setChecked(True)
+        self.act_snap = A("Snap to &Grid", lambda: self.scene.set_snap(self.act_snap.isChecked()), [])
+        self.act_snap.setCheckable(True)
+        self.act_snap.setChecked(True)
+        self.act_render = A("&Render", self.render, ["Ctrl+Return", "Ctrl+Enter"], "render",
+                            tip="Render the graph (Ctrl+Enter)")
+        self.act_cancel = A("&Cancel Render", self.cancel_render, ["Esc"], "cancel",
+                            tip="Stop the render at the next step (Esc)")
+        self.act_cancel.setEnabled(False)
+        self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, ["F1"])
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.act_new, self.act_new_window, self.act_open])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
+        self.examples_menu = file_menu.addMenu("&Examples")
+        self.examples_menu.aboutToShow.connect(self.fill_examples_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_save, self.act_save_as])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        edit.addActions([self.act_undo, self.act_redo])
+        edit.addSeparator()
+        edit.addActions([self.act_add, self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                         self.act_delete, self.act_select_all])
+        edit.addSeparator()
+        edit.addActions([self.act_bypass, self.act_group])
+        view = bar.addMenu("&View")
+        view.addActions([self.act_frame_all, self.act_frame_sel, self.act_zoom_in, self.act_zoom_out,
+                         self.act_zoom_reset])
+        view.addSeparator()
+        view.addActions([self.act_minimap, self.act_snap])
+        view.addSeparator()
+        view.addAction(self.inspector_dock.toggleViewAction())
+        view.addAction(self.log_dock.toggleViewAction())
+        render = bar.addMenu("&Render")
+        render.addActions([self.act_render, self.act_cancel])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_shortcuts)
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("main_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.act_new, self.act_open, self.act_save):
+            bar.addAction(action)
+        bar.addSeparator()
+        bar.addActions([self.act_undo, self.act_redo])
+        bar.addSeparator()
+        bar.addActions([self.act_add, self.act_frame_all])
+        bar.addSeparator()
+        bar.addActions([self.act_render, self.act_cancel])
+
+    def _build_status(self) -> None:
+        self.run_label = QLabel("")
+        self.count_label = QLabel("")
+        self.zoom_label = QLabel("")
+        for label in (self.run_label, self.count_label, self.zoom_label):
+            self.statusBar().addPermanentWidget(label)
+        self.statusBar().showMessage("Tab or double-click the canvas to add a node", 5000)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.dirty_changed.connect(lambda _d: self.update_title())
+        s.path_changed.connect(lambda _p: self.update_title())
+        s.changed.connect(self._problem_timer.start)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.scene.rename_request.connect(self.rename)
+        self.scene.layout_changed.connect(self._update_counts)
+        self.view.node_chosen.connect(self.add_node)
+        self.view.files_dropped.connect(self.drop_files)
+        self.logs.node_activated.connect(self.focus_node)
+        self.renderer.event.connect(self._run_event)
+        self.renderer.running_changed.connect(self._running_changed)
+
+    # ---- titles and status
+    def update_title(self) -> None:
+        self.setWindowTitle(f"{self.session.display_name}[*] — Studio")
+        self.setWindowModified(self.session.dirty)
+
+    def _update_counts(self) -> None:
+        g = self.session.graph
+        self.count_label.setText(f"{len(g.nodes)} nodes · {len(g.links)} links")
+        self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")
+
+    def refresh_problems(self) -> None:
+        self.logs.set_problems(validate(self.session.graph, self.registry))
+
+    def _selection_changed(self) -> None:
+        try:
+            self.inspector.show_nodes(self.scene.selected_node_ids())
+        except RuntimeError:  # the scene is being torn down
+            pass
+
+    def _zoom_reset(self) -> None:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self.view.resetTransform()
+        self.view.centerOn(centre)
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.all_actions, self).exec()
+
+    # ---- editing
+    def add_node(self, spec: NodeSpec, pos: QPointF, link: tuple[str, str, str, str] | None = None) -> str:
+        """Add a node of ``spec`` at a scene point; ``link`` = (node, port, direction, new node's port)."""
+        x = round(pos.x() / GRID) * GRID if self.scene.snap else pos.x()
+        y = round(pos.y() / GRID) * GRID if self.scene.snap else pos.y()
+        created: list[str] = []
+
+        def mutate(graph: Graph) -> None:
+            node = graph.add_node(spec, position=(x, y))
+            created.append(node.id)
+            if link is not None:
+                other, port, direction, new_port = link
+                if direction == "out":
+                    graph.connect(other, port, node.id, new_port)
+                else:
+                    graph.connect(node.id, new_port, other, port)
+
+        self.session.edit(f"Add {spec.title}", mutate)
+        self.scene.select_nodes(created)
+        self.view.setFocus()
+        return created[0]
+
+    def delete_selected(self) -> None:
+        nodes = self.scene.selected_node_ids()
+        links = self.scene.selected_links()
+        groups = set(self.scene.selected_group_ids())
+        if not (nodes or links or groups):
+            return
+
+        def mutate(graph: Graph) -> None:
+            for link in links:
+                if link in graph.links:
+                    graph.disconnect(link)
+            for nid in nodes:
+                graph.remove_node(nid)
+            if groups:
+                graph.set_groups([g for g in graph.groups if g.id not in groups])
+
+        self.session.edit("Delete", mutate)
+
+    def copy(self) -> None:
+        if clipboard.copy_nodes(self.session, self.scene.selected_node_ids()):
+            self.statusBar().showMessage(f"copied {len(self.scene.selected_node_ids())} node(s)", 3000)
+
+    def cut(self) -> None:
+        if clipboard.copy_nodes(self.session, self.scene.selected_node_ids()):
+            self.delete_selected()
+
+    def paste(self) -> None:
+        pos = self.view.cursor_scene_pos()
+        created = clipboard.paste_clipboard(self.session, (pos.x(), pos.y()))
+        if created:
+            self.scene.select_nodes(created)
+        else:
+            self.statusBar().showMessage("nothing to paste: the clipboard holds no Studio nodes", 4000)
+
+    def duplicate(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if ids:
+            created = clipboard.paste_json(self.session, clipboard.selection_json(self.session, ids),
+                                           label="Duplicate")
+            self.scene.select_nodes(created)
+
+    def select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
+
+    def toggle_bypass(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return
+        graph = self.session.graph
+        on = not all(graph.nodes[nid].bypassed for nid in ids)
+
+        def mutate(g: Graph) -> None:
+            for nid in ids:
+                g.update_node(nid, bypassed=on)
+
+        self.session.edit("Bypass" if on else "Un-bypass", mutate)
+
+    def group_selected(self, title: str = "Group") -> str | None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return None
+        rect = self.scene.nodes_rect(ids).adjusted(-20, -46, 20, 20)
+        existing = {g.id for g in self.session.graph.groups}
+        gid = next(f"group_{i}" if i > 1 else "group" for i in range(1, 10_000)
+                   if (f"group_{i}" if i > 1 else "group") not in existing)
+        group = Group(gid, title, (rect.x(), rect.y(), rect.width(), rect.height()))
+        self.session.edit("Group", lambda g: g.set_groups([*g.groups, group]))
+        return gid
+
+    def rename(self, kind: str, ident: str) -> None:
+        graph = self.session.graph
+        if kind == "node" and ident in graph.nodes:
+            node = graph.nodes[ident]
+            spec = self.registry.get(node.type)
+            text, ok = QInputDialog.getText(self, "Rename node", "Name (empty for the type's name):",
+                                            text=node.title or (spec.title if spec else ""))
+            if ok:
+                title = "" if spec is not None and text.strip() == spec.title else text.strip()
+                self.session.edit("Rename node", lambda g: g.update_node(ident, title=title))
+        elif kind == "group":
+            group = next((g for g in graph.groups if g.id == ident), None)
+            if group is None:
+                return
+            text, ok = QInputDialog.getText(self, "Rename group", "Label:", text=group.title)
+            if ok:
+                self.session.edit("Rename group", lambda g: g.set_groups(
+                    [Group(x.id, text, x.rect, x.color) if x.id == ident else x for x in g.groups]))
+
+    def focus_node(self, node_id: str) -> None:
+        if node_id in self.scene.nodes:
+            self.scene.select_nodes([node_id])
+            self.view.centerOn(self.scene.nodes[node_id])
+
+    # ---- rendering
+    def render(self) -> None:
+        if self.renderer.running:
+            return
+        if not self.session.graph.nodes:
+            self.statusBar().showMessage("nothing to render: add nodes first", 4000)
+            return
+        self.renderer.start()
+
+    def cancel_render(self) -> None:
+        if self.renderer.cancel():
+            self.run_label.setText("cancelling…")
+
+    def _running_changed(self, running: bool) -> None:
+        self.act_render.setEnabled(not running)
+        self.act_cancel.setEnabled(running)
+
+    def _run_event(self, event: object) -> None:
+        self.scene.apply_run_event(event)
+        log = self.logs.append
+        if isinstance(event, RunStarted):
+            log(f"render started: {len(event.node_ids)} node(s)")
+            self.run_label.setText("rendering…")
+        elif isinstance(event, NodeStarted):
+            log(f"{event.node_id}: runs ({event.reason})")
+            self.run_label.setText(f"rendering {event.node_id}…")
+        elif isinstance(event, NodeProgress):
+            self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}")
+        elif isinstance(event, NodeCached):
+            log(f"{event.node_id}: cached")
+        elif isinstance(event, NodeFinished):
+            log(f"{event.node_id}: done in {event.seconds:.2f} s")
+        elif isinstance(event, NodeFailed):
+            log(f"{event.node_id}: FAILED: {event.message}", 30)
+        elif isinstance(event, RunFinished):
+            text = f"render {event.status} in {event.seconds:.2f} s" + (f": {event.message}" if event.message else "")
+            log(text, 30 if event.status == "failed" else 20)
+            self.run_label.setText(f"render {event.status}")
+            self.statusBar().showMessage(text, 8000)
+
+    # ---- closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if not self.confirm_discard("closing"):
+            event.ignore()
+            return
+        if self.renderer.running:
+            self.renderer.cancel()
+            self.renderer.wait(5.0)
+        self.autosaver.discard()
+        self.save_settings()
+        self.logs.detach_logging()
+        if self in WINDOWS:
+            WINDOWS.remove(self)
+        event.accept()
+
+    def new_window(self) -> MainWindow:
+        window = MainWindow(self.registry)
+        window.show()
+        return window
+
+    def context_menu_for_canvas(self) -> QMenu:
+        menu = QMenu(self)
+        menu.addActions([self.act_add, self.act_paste, self.act_frame_all])
+        return menu
+
+    def central(self) -> QWidget:
+        return self.view

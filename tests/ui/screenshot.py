@@ -1,0 +1,54 @@
+"""Save a PNG of the editor with an example graph loaded: ``xvfb-run python -m tests.ui.screenshot OUT.png``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
+
+
+def shoot(out: Path, with_states: bool = True) -> Path:
+    os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shot-"))
+    from studio.engine import NodeFinished, NodeProgress, NodeStarted, RunStarted
+    from studio.ui.app import application, load_registry
+    from studio.ui.files import examples
+    from studio.ui.window import MainWindow
+
+    app = application()
+    registry, _ = load_registry()
+    window = MainWindow(registry)
+    window.resize(1500, 900)
+    window.show()
+    found = examples()
+    if found:
+        window.open_path(found[0], confirmed=True, as_copy=True)
+    app.processEvents()
+    ids = list(window.session.graph.nodes)
+    if with_states and len(ids) >= 3:
+        # what a render in progress looks like: one node done, one running, the rest queued
+        scene = window.scene
+        scene.apply_run_event(RunStarted(1, tuple(ids)))
+        scene.apply_run_event(NodeStarted(1, ids[0], "first run"))
+        scene.apply_run_event(NodeFinished(1, ids[0], 1.42))
+        scene.apply_run_event(NodeStarted(1, ids[2], "first run"))
+        scene.apply_run_event(NodeProgress(1, ids[2], 12, 20))
+    if len(ids) >= 3:
+        window.scene.select_nodes([ids[2]])
+    window.view.frame_all()
+    window.view.centerOn(window.view.mapToScene(window.view.viewport().rect().center()) + QPointF(0, 0))
+    for _ in range(5):
+        app.processEvents()
+    window.grab().save(str(out))
+    window.session.undo.setClean()
+    window.close()
+    return out
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "editor.png")
+    print(shoot(target))
+    QApplication.instance().quit()

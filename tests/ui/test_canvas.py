@@ -1,0 +1,170 @@
+"""Canvas gestures driven with simulated mouse and keyboard: search, links, refusals, moves."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from studio.graph import Link
+from tests.ui.conftest import drag, view_point
+
+
+def add(win, type_id: str, pos: tuple[float, float]) -> str:
+    return win.add_node(win.registry.get(type_id), QPointF(*pos))
+
+
+def port(win, node_id: str, direction: str, name: str) -> QPointF:
+    return win.scene.nodes[node_id].port_scene_pos(direction, name)
+
+
+def test_tab_opens_search_and_enter_adds_the_best_match(window, qtbot):
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    assert window.view.search.isVisible()
+    QTest.keyClicks(window.view.search.edit, "add")
+    assert window.view.search.current().type_id == "test.Add"
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Return)
+    assert [n.type for n in window.session.graph.nodes.values()] == ["test.Add"]
+    assert not window.view.search.isVisible()
+    assert window.scene.selected_node_ids() == ["add"]
+
+
+def test_fuzzy_search_matches_scattered_letters_and_categories(window):
+    from studio.ui.search import rank
+
+    specs = list(window.registry)
+    assert rank("shwimg", specs)[0].type_id == "uitest.ShowImage"
+    assert rank("slw", specs)[0].type_id == "test.Slow"
+    assert {s.category for s in rank("inputs", specs)[:1]} == {"Inputs"}
+    assert rank("zzzz", specs) == []
+
+
+def test_double_click_on_empty_canvas_opens_search_there(window, qtbot):
+    at = view_point(window, QPointF(100, 100))
+    QTest.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+    assert window.view.search.isVisible()
+    QTest.keyClicks(window.view.search.edit, "number")
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Enter)
+    node = window.session.graph.nodes["number"]
+    assert abs(node.position[0] - 100) <= 20 and abs(node.position[1] - 100) <= 20
+
+
+def test_drag_from_output_to_input_connects(window, qtbot):
+    a = add(window, "test.Number", (-300, 0))
+    b = add(window, "test.Add", (100, 0))
+    drag(window, port(window, a, "out", "value"), port(window, b, "in", "a"))
+    assert window.session.graph.links == [Link(a, "value", b, "a")]
+    assert b in window.scene.nodes and len(window.scene.links) == 1
+
+
+def test_drag_from_input_to_output_connects_too(window):
+    a = add(window, "test.Number", (-300, 0))
+    b = add(window, "test.Add", (100, 0))
+    drag(window, port(window, b, "in", "b"), port(window, a, "out", "value"))
+    assert window.session.graph.links == [Link(a, "value", b, "b")]
+
+
+def test_wrong_link_is_refused_visibly(window, qtbot):
+    a = add(window, "test.Number", (-300, 0))
+    b = add(window, "uitest.ShowImage", (100, 0))
+    drag(window, port(window, a, "out", "value"), port(window, b, "in", "image"))
+    assert window.session.graph.links == []
+    assert window.scene.nodes[b].marks == {("in", "image"): "bad"}
+    message = window.statusBar().currentMessage()
+    assert "cannot connect FLOAT output 'value'" in message and "IMAGE input 'image'" in message
+    qtbot.waitUntil(lambda: not window.scene.nodes[b].marks, timeout=3000)
+
+
+def test_link_onto_itself_is_refused(window):
+    a = add(window, "test.Add", (0, 0))
+    drag(window, port(window, a, "out", "sum"), port(window, a, "in", "a"))
+    assert window.session.graph.links == []
+    assert "cannot feed itself" in window.statusBar().currentMessage()
+
+
+def test_drop_on_empty_canvas_offers_only_compatible_types(window):
+    a = add(window, "uitest.Picture", (-300, 0))
+    drag(window, port(window, a, "out", "image"), QPointF(150, 40))
+    search = window.view.search
+    assert search.isVisible()
+    offered = [search.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(search.list.count())]
+    assert offered == ["uitest.ShowImage"]
+    QTest.keyClick(search.edit, Qt.Key.Key_Return)
+    assert window.session.graph.links == [Link(a, "image", "showimage", "image")]
+
+
+def test_dragging_a_connected_input_away_disconnects(window):
+    a = add(window, "test.Number", (-300, 0))
+    b = add(window, "test.Add", (100, 0))
+    window.session.edit("link", lambda g: g.connect(a, "value", b, "a"))
+    drag(window, port(window, b, "in", "a"), QPointF(40, 300))
+    assert window.session.graph.links == []
+    assert not window.view.search.isVisible()
+
+
+def test_moving_a_node_is_one_undo_step_and_snaps(window):
+    a = add(window, "test.Number", (0, 0))
+    item = window.scene.nodes[a]
+    start = item.mapToScene(QPointF(60, 10))
+    drag(window, start, start + QPointF(93, 47))
+    assert window.session.graph.nodes[a].position == (100.0, 40.0)
+    window.session.undo.undo()
+    assert window.session.graph.nodes[a].position == (0.0, 0.0)
+    assert item.pos() == QPointF(0, 0)
+
+
+def test_dropping_a_node_onto_a_link_inserts_it(window):
+    a = add(window, "test.Number", (-400, 0))
+    s = add(window, "test.Sink", (400, 0))
+    window.session.edit("link", lambda g: g.connect(a, "value", s, "x"))
+    mid = add(window, "test.Add", (0, 300))
+    item = window.scene.nodes[mid]
+    grab = item.mapToScene(QPointF(60, 10))
+    link_mid = window.scene.links[Link(a, "value", s, "x")].path().pointAtPercent(0.5)
+    target = grab + (link_mid - item.sceneBoundingRect().center())
+    drag(window, grab, target, steps=10)
+    assert set(window.session.graph.links) == {Link(a, "value", mid, "a"), Link(mid, "sum", s, "x")}
+
+
+def test_rubber_band_and_shift_click_select(window):
+    a = add(window, "test.Number", (0, 0))
+    b = add(window, "test.Number", (300, 0))
+    c = add(window, "test.Number", (0, 400))
+    window.scene.clearSelection()
+    drag(window, QPointF(-50, -50), QPointF(520, 200))
+    assert sorted(window.scene.selected_node_ids()) == sorted([a, b])
+    at = view_point(window, window.scene.nodes[c].mapToScene(QPointF(60, 10)))
+    QTest.mouseClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, at)
+    assert sorted(window.scene.selected_node_ids()) == sorted([a, b, c])
+
+
+def test_wheel_zoom_keeps_the_point_under_the_cursor(window):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    view = window.view
+    at = QPoint(200, 150)
+    before = view.mapToScene(at)
+    event = QWheelEvent(QPointF(at), QPointF(view.viewport().mapToGlobal(at)), QPoint(0, 0), QPoint(0, 240),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+    assert view.zoom > 1.3
+    after = view.mapToScene(at)
+    assert abs(after.x() - before.x()) < 2 and abs(after.y() - before.y()) < 2
+
+
+def test_middle_drag_pans_and_f_frames_all(window):
+    add(window, "test.Number", (2000, 2000))
+    view = window.view
+    centre = view.mapToScene(view.viewport().rect().center())
+    vp = view.viewport()
+    QTest.mousePress(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, vp.rect().center())
+    QTest.mouseMove(vp, vp.rect().center() + QPointF(-100, -50).toPoint())
+    QTest.mouseRelease(vp, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier,
+                       vp.rect().center() + QPointF(-100, -50).toPoint())
+    moved = view.mapToScene(view.viewport().rect().center())
+    assert abs(moved.x() - centre.x() - 100) < 2 and abs(moved.y() - centre.y() - 50) < 2
+    view.setFocus()
+    QTest.keyClick(view, Qt.Key.Key_F)
+    assert view.mapToScene(view.viewport().rect()).boundingRect().contains(window.scene.nodes["number"].sceneBoundingRect())
