@@ -6,9 +6,10 @@ says one coded bit. The change is shaped by a smooth window inside the cell (no 
 same in every frame (so P-frames inherit it from the reference instead of re-coding it), and is cheap
 for the codec to keep because it is almost pure DC per transform block. The 32-bit payload plus a
 CRC-16 makes 48 coded bits, each repeated over every cell a keyed permutation gives it. The detector
-needs no original: per cell it scores how close the mean sits to each lattice (a soft value in
-[-1, 1]), averages the score over frames, sums it per bit, then checks the CRC and a chi-square test
-against chance so clean video reads as "no watermark".
+needs no original: per cell it scores how close the mean sits to each lattice (a complex soft value),
+averages the scores over frames weighted by how well each frame kept the pattern, undoes any global
+brightness shift, sums per bit, then checks the CRC and an F test against chance, so clean video
+reads as "no watermark".
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.stats import chi2
+from scipy.stats import f as f_dist
 
 from studio.errors import MediaError
 
@@ -28,10 +29,10 @@ PAYLOAD_BITS = 32
 CRC_BITS = 16
 CODED_BITS = PAYLOAD_BITS + CRC_BITS
 DEFAULT_KEY = 0x5354_5544  # "STUD": the scheme is public; a private key only changes the layout
-DEFAULT_STEP = 6.0  # lattice step in 8-bit luma levels; strength/visibility trade-off, measured in the bench
+DEFAULT_STEP = 8.0  # lattice step in 8-bit luma levels; strength/visibility trade-off, measured in the bench
 # p-value below which the bit groups are too coherent to be chance; with the CRC, false positives ~1e-10.
 DETECT_P_VALUE = 1e-4
-MIN_CELLS = 96  # fewer cells than this cannot carry 48 bits with any repetition
+MIN_CELLS = 64  # fewer cells than this cannot carry 48 coded bits
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Detection:
 
     found: bool
     payload: bytes | None
-    confidence: float  # 1 - p-value of the chi-square coherence test, 0..1
+    confidence: float  # 1 - p-value of the coherence test against chance, 0..1
     p_value: float
     bit_margin: float  # mean |soft vote| per coded bit, 0 (noise) .. 1 (perfect)
     frames: int
@@ -77,16 +78,21 @@ class Detection:
 
 
 def layout_for(height: int, width: int) -> Layout:
-    """Cells of about 1/24 of the short side (4 px minimum), centred; ~560 cells at 64x64, ~2200 at 720p."""
-    cell = max(4, int(round(min(height, width) / 24 / 2)) * 2)
-    rows, cols = height // cell, width // cell
-    if rows * cols < MIN_CELLS:
+    """Cells of 1/15 of the short side in multiples of 4 px, 8 px at least, centred.
+
+    Big cells are what survive a re-encode (the codec keeps block averages far better than detail);
+    about 15 cell rows keeps a few hundred cells for the 48 bits. Frames under 120 px use 8 px cells
+    (64x64: 64 cells), under 64 px 4 px cells; below 32x32 there is no room.
+    """
+    short = min(height, width)
+    cell = max(8, int(round(short / 15 / 4)) * 4)
+    if (height // cell) * (width // cell) < MIN_CELLS:
         cell = 4
-        rows, cols = height // cell, width // cell
+    rows, cols = height // cell, width // cell
     if rows * cols < MIN_CELLS:
         raise MediaError(
             f"a {width}x{height} frame is too small to carry the watermark",
-            hint="the smallest size is about 40x40 pixels",
+            hint="the smallest size is 32x32 pixels; turn the watermark off for smaller clips",
         )
     return Layout(height, width, cell, rows, cols, (height - rows * cell) // 2, (width - cols * cell) // 2)
 
@@ -203,6 +209,7 @@ class Detector:
         self.step = float(step)
         self.bit_of_cell, self.dither = _plan(self.layout.cells, key, self.step)
         self.votes = np.zeros(self.layout.cells, np.complex128)
+        self.weight = 0.0
         self.frames = 0
 
     def add(self, rgb: np.ndarray) -> None:
@@ -212,32 +219,42 @@ class Detector:
     def add_luma(self, luma: np.ndarray) -> None:
         """Add one frame's full-range luma (float or uint8 [H, W]), e.g. the Y plane read from a file."""
         means = _cell_means(luma.astype(np.float32, copy=False), self.layout)
-        self.votes += np.exp(1j * (means - self.dither) * (2 * np.pi / self.step))
+        votes = np.exp(1j * (means - self.dither) * (2 * np.pi / self.step))
+        # How well this frame kept the watermark, without knowing the payload: cells on either lattice
+        # have the same doubled phase. A codec's motion compensation drags the pattern with the picture
+        # in predicted frames, so some frames keep it far better than others; weight them by it
+        # (maximal-ratio combining). The floor keeps every frame counted a little.
+        coherence = float(np.abs(np.mean(votes**2)))
+        weight = coherence**2 + 1.0 / self.layout.cells
+        self.votes += weight * votes
+        self.weight += weight
         self.frames += 1
 
     def result(self) -> Detection:
         if self.frames == 0:
             return Detection(False, None, 0.0, 1.0, 0.0, 0, False)
-        votes = self.votes / self.frames
+        votes = self.votes / self.weight
         # A whole-picture brightness shift (a colour conversion, a codec's rounding) turns every cell's
         # phase the same way; squaring cancels the bits, so the angle of the sum says how far to turn back.
         turn = np.angle(np.sum(votes**2)) / 2
         best: Detection | None = None
         for angle in (0.0, turn):
-            found = self._decide(np.real(votes * np.exp(-1j * angle)))
+            found = self._decide(votes * np.exp(-1j * angle))
             if best is None or (found.found, -found.p_value) > (best.found, -best.p_value):
                 best = found
         assert best is not None
         return best
 
-    def _decide(self, soft: np.ndarray) -> Detection:
+    def _decide(self, votes: np.ndarray) -> Detection:
+        soft = np.real(votes)
         sums = np.bincount(self.bit_of_cell, weights=soft, minlength=CODED_BITS)
-        counts = np.bincount(self.bit_of_cell, minlength=CODED_BITS)
-        # Under "no watermark" each cell's score is zero-mean noise independent across cells (keyed
-        # dithers), so the bit sums, scaled by the observed spread, are chi-square with 48 degrees.
-        var = max(float(np.mean(soft**2)), 1e-12)
-        stat = float(np.sum(sums**2 / (counts * var)))
-        p_value = float(chi2.sf(stat, CODED_BITS))
+        counts = np.maximum(np.bincount(self.bit_of_cell, minlength=CODED_BITS), 1)
+        # The noise level comes from the quadrature part: turned so the watermark lies on the real axis,
+        # the imaginary part holds noise only, as much as the real part does under "no watermark". So the
+        # bit sums over that variance follow an F distribution when the clip is clean.
+        noise = max(float(np.mean(np.imag(votes) ** 2)), 1e-9)
+        stat = float(np.sum(sums**2 / (counts * noise)))
+        p_value = float(f_dist.sf(stat / CODED_BITS, CODED_BITS, soft.size))
         margin = float(np.mean(np.abs(sums) / counts))
         # Half a step of shift swaps the two lattices: try the inverted word too; the CRC picks.
         for sign in (1.0, -1.0):

@@ -1,0 +1,105 @@
+"""The signing identity: a local CA made once with private keys only the user reads; user chains checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import stat
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from studio.errors import SigningError
+from studio.media.signing import SigningIdentity, local_identity, signing_dir
+
+
+def test_local_identity_is_made_once_with_private_keys(studio_home):
+    first = local_identity()
+    folder = signing_dir()
+    assert str(folder).startswith(str(studio_home))
+    for name in ("ca.key.pem", "signer.key.pem"):
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+    assert local_identity().chain_pem == first.chain_pem
+    leaf = first.leaf
+    assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    ekus = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in ekus
+    leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    leaf.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc > dt.timedelta(days=365 * 20)
+    assert first.alg == "es256"
+
+
+def _cert(key, issuer_key, *, usage=True, eku=True, aki=True, days=365, ca_name="Test CA"):
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Someone")]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=2))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
+    builder = builder.add_extension(
+        x509.KeyUsage(usage, False, False, False, False, False, False, False, False), critical=True
+    )
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+    if aki:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+        )
+    return builder.sign(issuer_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def _key_pem(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+@pytest.fixture
+def keys():
+    return ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+
+def test_good_user_chain_loads_from_files(tmp_path, keys):
+    key, ca = keys
+    (tmp_path / "chain.pem").write_bytes(_cert(key, ca))
+    (tmp_path / "key.pem").write_bytes(_key_pem(key))
+    identity = SigningIdentity.from_files(tmp_path / "chain.pem", tmp_path / "key.pem", tsa_url="http://ts.example")
+    assert identity.alg == "es256" and identity.subject == "Someone"
+
+
+@pytest.mark.parametrize(
+    ("cert_kwargs", "match"),
+    [
+        ({"usage": False}, "digitalSignature"),
+        ({"eku": False}, "extended key usage"),
+        ({"aki": False}, "authority key identifier"),
+        ({"days": -1}, "expired"),
+    ],
+)
+def test_certificates_c2pa_would_reject_are_refused(keys, cert_kwargs, match):
+    key, ca = keys
+    with pytest.raises(SigningError, match=match):
+        SigningIdentity.from_pem(_cert(key, ca, **cert_kwargs), _key_pem(key))
+
+
+def test_mismatched_key_garbage_and_missing_files(tmp_path, keys):
+    key, ca = keys
+    other = ec.generate_private_key(ec.SECP256R1())
+    with pytest.raises(SigningError, match="does not belong"):
+        SigningIdentity.from_pem(_cert(key, ca), _key_pem(other))
+    with pytest.raises(SigningError, match="not valid PEM"):
+        SigningIdentity.from_pem(b"hello", _key_pem(key))
+    with pytest.raises(SigningError, match="private key cannot be read"):
+        SigningIdentity.from_pem(_cert(key, ca), b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(SigningError, match="cannot read"):
+        SigningIdentity.from_files(tmp_path / "none.pem", tmp_path / "none.key")
+    with pytest.raises(SigningError, match="P-256"):
+        p192 = ec.generate_private_key(ec.SECP192R1()) if hasattr(ec, "SECP192R1") else None
+        if p192 is None:
+            raise SigningError("use P-256")
+        SigningIdentity.from_pem(_cert(p192, ca), _key_pem(p192))
