@@ -1,0 +1,80 @@
+"""The invisible watermark: imperceptible, readable blind after H.264, silent on clean video."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.errors import MediaError
+from studio.media import watermark as wm
+from studio.media.encode import EncodeSettings, encode_video, read_luma
+from tests.media.clips import natural_clip
+
+PAYLOAD = bytes.fromhex("c0ffee42")
+
+
+def test_crc_is_ccitt_false():
+    assert wm._crc16(b"123456789") == 0x29B1
+    bits = wm.encode_payload(PAYLOAD)
+    assert bits.size == wm.CODED_BITS
+    assert wm.decode_payload(bits) == (PAYLOAD, True)
+    bits[3] ^= 1
+    assert wm.decode_payload(bits)[1] is False
+
+
+@pytest.mark.parametrize(("height", "width"), [(64, 64), (128, 128), (360, 640), (720, 1280)])
+def test_imperceptible_and_exact_before_any_codec(height, width):
+    frames = natural_clip(2, height, width, seed=height)
+    marked = wm.embed(frames, PAYLOAD)
+    assert wm.psnr(frames, marked) > 38
+    assert np.abs(marked.astype(int) - frames).max() <= 2 * wm.DEFAULT_STEP  # no visible spikes
+    found = wm.detect(marked)
+    assert found.found and found.payload == PAYLOAD and found.bit_margin > 0.9
+
+
+@pytest.mark.parametrize(("height", "width", "frames"), [(64, 64, 17), (128, 128, 17)])
+def test_small_clips_survive_the_default_encode(tmp_path, height, width, frames):
+    clip = natural_clip(frames, height, width, seed=7)
+    path = tmp_path / "small.mp4"
+    encode_video(wm.embed(clip, PAYLOAD), 24, path, settings=EncodeSettings())
+    found = wm.detect(read_luma(path))
+    assert found.found and found.payload == PAYLOAD
+    assert wm.bit_accuracy(found, PAYLOAD) == 1.0
+
+
+def test_a_brightness_shift_does_not_hide_it():
+    frames = natural_clip(6, 128, 128, seed=2)
+    marked = wm.embed(frames, PAYLOAD).astype(np.int16)
+    for shift in (2, -3):  # a third and a half of the lattice step
+        found = wm.detect(np.clip(marked + shift, 0, 255).astype(np.uint8))
+        assert found.found and found.payload == PAYLOAD
+
+
+def test_clean_clips_read_as_no_watermark():
+    # 60 unwatermarked clips of several kinds and sizes: none may be reported as watermarked.
+    false_positives = 0
+    p_values = []
+    for seed in range(60):
+        size = [(64, 64), (96, 128), (128, 128), (180, 320)][seed % 4]
+        if seed % 10 == 9:
+            clip = np.full((4, *size, 3), (seed * 23) % 256, np.uint8)  # flat frames
+        else:
+            clip = natural_clip(4, *size, seed=seed, pan=seed % 3, grain=seed % 4)
+        found = wm.detect(clip)
+        false_positives += found.found
+        p_values.append(found.p_value)
+    assert false_positives == 0
+    assert np.median(p_values) > 0.05  # the test statistic behaves like chance on clean video
+
+
+def test_a_wrong_key_reads_nothing():
+    marked = wm.embed(natural_clip(4, 128, 128, seed=3), PAYLOAD)
+    assert not wm.detect(marked, key=12345).found
+
+
+def test_too_small_frames_are_refused_clearly():
+    assert wm.layout_for(32, 32).cells == 64
+    with pytest.raises(MediaError, match="too small"):
+        wm.Embedder(PAYLOAD, 24, 24)
+    with pytest.raises(ValueError):
+        wm.encode_payload(b"toolong")
