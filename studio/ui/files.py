@@ -211,7 +211,6 @@ class FileActions:
             value = s.value(key)
             if value is not None:
                 action.setChecked(value in (True, "true"))
-                action.triggered.emit(action.isChecked())
 
     # ---- crash recovery
     def offer_recovery(self: MainWindow) -> int:

@@ -378,6 +378,8 @@ class Inspector(QScrollArea):
             return
         if change.kind != "node_changed" or change.node_id != self.node_id:
             return
+        if self.node_id not in self.session.graph.nodes:
+            return
         node = self.session.graph.nodes[self.node_id]
         if "param" in change.detail:
             name = change.detail["param"]
@@ -392,8 +394,8 @@ class Inspector(QScrollArea):
         self._show_problems()
 
     def _show_problems(self) -> None:
-        if self.node_id is None:
-            return
+        if self.node_id not in self.session.graph.nodes:
+            return  # being removed: the node_removed notification follows
         problems = validate(self.session.graph, self.session.registry, {self.node_id})
         per_param: dict[str, list[str]] = {}
         general = []

@@ -105,7 +105,7 @@ class Autosaver(QObject):
         self.timer.setInterval(delay_ms)
         self.timer.timeout.connect(self.write_now)
         session.changed.connect(self._schedule)
-        session.dirty_changed.connect(self._schedule)
+        session.dirty_changed.connect(self._dirty_changed)
 
     @property
     def graph_file(self) -> Path:
@@ -114,6 +114,12 @@ class Autosaver(QObject):
     @property
     def info_file(self) -> Path:
         return recovery_dir() / (self.key + INFO_SUFFIX)
+
+    def _dirty_changed(self, dirty: bool) -> None:
+        if dirty:
+            self._schedule()
+        else:
+            self.discard()  # saved (or undone back to the saved state): nothing to recover
 
     def _schedule(self, *_args: object) -> None:
         if not self.timer.isActive():

@@ -126,13 +126,14 @@ class MainWindow(FileActions, QMainWindow):
         self.act_zoom_in = A("Zoom &In", lambda: self.view.zoom_at(1.25), [K.ZoomIn])
         self.act_zoom_out = A("Zoom &Out", lambda: self.view.zoom_at(0.8), [K.ZoomOut])
         self.act_zoom_reset = A("Actual Si&ze", self._zoom_reset, ["Ctrl+0"])
-        self.act_minimap = A("&Minimap", lambda: self.view.minimap.set_wanted(self.act_minimap.isChecked()), ["M"],
-                             canvas=True)
+        self.act_minimap = A("&Minimap", lambda: None, ["M"], canvas=True)
         self.act_minimap.setCheckable(True)
         self.act_minimap.setChecked(True)
-        self.act_snap = A("Snap to &Grid", lambda: self.scene.set_snap(self.act_snap.isChecked()), [])
+        self.act_minimap.toggled.connect(self.view.minimap.set_wanted)
+        self.act_snap = A("Snap to &Grid", lambda: None, [])
         self.act_snap.setCheckable(True)
         self.act_snap.setChecked(True)
+        self.act_snap.toggled.connect(self.scene.set_snap)
         self.act_render = A("&Render", self.render, ["Ctrl+Return", "Ctrl+Enter"], "render",
                             tip="Render the graph (Ctrl+Enter)")
         self.act_cancel = A("&Cancel Render", self.cancel_render, ["Esc"], "cancel",

@@ -1,0 +1,201 @@
+"""Editing through the UI: undo/redo exactness, clipboard between windows, keys, the inspector."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from studio.graph import Link, dumps
+from tests.ui.conftest import drag, view_point
+from tests.ui.test_canvas import add, port
+
+
+def state(win) -> str:
+    return dumps(win.session.graph, win.registry)
+
+
+def activate(qtbot, win) -> None:
+    qtbot.waitExposed(win)
+    win.windowHandle().requestActivate()
+    qtbot.waitUntil(win.isActiveWindow, timeout=2000)
+    win.view.setFocus()
+
+
+def key(win, k, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    win.view.setFocus()
+    QTest.keyClick(win.view, k, mods)
+
+
+def click_node(win, node_id: str, mods=Qt.KeyboardModifier.NoModifier) -> None:
+    at = view_point(win, win.scene.nodes[node_id].mapToScene(QPointF(100, 12)))
+    QTest.mouseClick(win.view.viewport(), Qt.MouseButton.LeftButton, mods, at)
+
+
+def test_ten_edits_undo_and_redo_restore_every_state_exactly(window, qtbot):
+    states = [state(window)]
+
+    def step() -> None:
+        states.append(state(window))
+        assert states[-1] != states[-2], "each step must change the graph"
+
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)  # 1: add through the search box
+    QTest.keyClicks(window.view.search.edit, "number")
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Return)
+    step()
+    b = add(window, "test.Add", (300, 0))  # 2
+    step()
+    drag(window, port(window, "number", "out", "value"), port(window, b, "in", "a"))  # 3: connect
+    step()
+    grab = window.scene.nodes[b].mapToScene(QPointF(60, 10))
+    drag(window, grab, grab + QPointF(60, 80))  # 4: move
+    step()
+    click_node(window, "number")
+    editor = window.inspector.editors["value"]
+    editor.spin.setValue(7.5)  # 5: a parameter through the inspector
+    step()
+    key(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)  # 6: bypass
+    step()
+    key(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)  # 7: duplicate
+    step()
+    window.scene.select_nodes(["number", b])
+    key(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)  # 8: group
+    step()
+    window.scene.select_nodes([b])
+    window.inspector.title_edit.setText("Adder")
+    window.inspector.title_edit.editingFinished.emit()  # 9: rename
+    step()
+    window.scene.select_nodes(["number"])
+    key(window, Qt.Key.Key_Delete)  # 10: delete (takes its link along)
+    step()
+    assert len(states) == 11
+    assert window.session.undo.count() == 10
+    for i in range(10, 0, -1):
+        window.act_undo.trigger()
+        assert state(window) == states[i - 1], f"undo to state {i - 1}"
+        assert set(window.scene.nodes) == set(window.session.graph.nodes)
+        assert set(window.scene.links) == set(window.session.graph.links)
+    for i in range(1, 11):
+        window.act_redo.trigger()
+        assert state(window) == states[i], f"redo to state {i}"
+        assert set(window.scene.links) == set(window.session.graph.links)
+
+
+def test_copy_paste_between_two_windows(window, qtbot, registry):
+    from studio.ui.window import MainWindow
+
+    a = add(window, "test.Number", (0, 0))
+    b = add(window, "test.Add", (300, 0))
+    window.session.edit("link", lambda g: g.connect(a, "value", b, "a"))
+    window.session.set_param(a, "value", 4.0)
+    window.scene.select_nodes([a, b])
+    key(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    text = QApplication.clipboard().text()
+    assert json.loads(text)["format"] == "studio.graph"
+    other = MainWindow(registry)
+    qtbot.addWidget(other)
+    other.show()
+    activate(qtbot, other)
+    QTest.keyClick(other.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    graph = other.session.graph
+    assert sorted(graph.nodes) == ["add", "number"]
+    assert graph.links == [Link("number", "value", "add", "a")]
+    assert graph.nodes["number"].params["value"] == 4.0
+    assert sorted(other.scene.selected_node_ids()) == ["add", "number"]
+    # pasting again into the first window makes fresh ids
+    activate(qtbot, window)
+    QTest.keyClick(window.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(window.session.graph.nodes) == ["add", "add_2", "number", "number_2"]
+    assert Link("number_2", "value", "add_2", "a") in window.session.graph.links
+    other.session.undo.setClean()
+    other.close()
+
+
+def test_delete_duplicate_bypass_and_group_with_keys(window):
+    a = add(window, "test.Number", (0, 0))
+    window.scene.select_nodes([a])
+    key(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(window.session.graph.nodes) == ["number", "number_2"]
+    assert window.scene.selected_node_ids() == ["number_2"]
+    key(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    assert window.session.graph.nodes["number_2"].bypassed
+    assert window.scene.nodes["number_2"].opacity() < 1
+    key(window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+    assert not window.session.graph.nodes["number_2"].bypassed
+    window.scene.select_nodes(["number", "number_2"])
+    key(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    group = window.session.graph.groups[0]
+    x, y, w, h = group.rect
+    for nid in ("number", "number_2"):
+        px, py = window.session.graph.nodes[nid].position
+        assert x < px < x + w and y < py < y + h
+    # dragging the group's title bar moves the group with its nodes, as one undo step
+    before = dict((nid, n.position) for nid, n in window.session.graph.nodes.items())
+    drag(window, QPointF(x + 30, y + 10), QPointF(x + 230, y + 110))
+    assert window.session.graph.groups[0].rect[:2] == (x + 200, y + 100)
+    for nid, (px, py) in before.items():
+        assert window.session.graph.nodes[nid].position == (px + 200, py + 100)
+    window.act_undo.trigger()
+    assert window.session.graph.groups[0].rect == (x, y, w, h)
+    window.scene.select_nodes(["number"])
+    key(window, Qt.Key.Key_Delete)
+    assert sorted(window.session.graph.nodes) == ["number_2"]
+    # a selected link alone can be deleted too
+    b = add(window, "test.Add", (400, 0))
+    window.session.edit("link", lambda g: g.connect("number_2", "value", b, "a"))
+    window.scene.clearSelection()
+    window.scene.links[Link("number_2", "value", b, "a")].setSelected(True)
+    key(window, Qt.Key.Key_Delete)
+    assert window.session.graph.links == []
+
+
+def test_arrow_nudges_merge_into_one_undo_step(window):
+    a = add(window, "test.Number", (0, 0))
+    window.scene.select_nodes([a])
+    for _ in range(3):
+        key(window, Qt.Key.Key_Right)
+    key(window, Qt.Key.Key_Down)
+    assert window.session.graph.nodes[a].position == (60.0, 20.0)
+    window.act_undo.trigger()
+    assert window.session.graph.nodes[a].position == (0.0, 0.0)
+
+
+def test_inspector_widgets_follow_the_declaration(window, qtbot):
+    a = add(window, "uitest.Picture", (0, 0))
+    window.scene.select_nodes([a])
+    ins = window.inspector
+    assert set(ins.editors) == {"path", "strength", "mode", "tint", "seed"}
+    strength = ins.editors["strength"]
+    assert strength.slider is not None and strength.spin.maximum() == 1.0
+    # a slider drag is many changes but one undo step
+    count = window.session.undo.count()
+    strength._slider_pressed()
+    for v in (100, 300, 600, 800):
+        strength.slider.setValue(v)
+    strength._slider_released()
+    assert window.session.graph.nodes[a].params["strength"] == 0.8
+    assert window.session.undo.count() == count + 1
+    window.act_undo.trigger()
+    assert window.session.graph.nodes[a].params["strength"] == 0.5
+    assert strength.spin.value() == 0.5  # the inspector follows undo
+    ins.editors["mode"].combo.setCurrentText("fill")
+    assert window.session.graph.nodes[a].params["mode"] == "fill"
+    seed = ins.editors["seed"]
+    old = window.session.graph.nodes[a].params["seed"]
+    QTest.mouseClick(seed.dice, Qt.MouseButton.LeftButton)
+    assert window.session.graph.nodes[a].params["seed"] != old
+    assert seed.seed_edit.text() == str(window.session.graph.nodes[a].params["seed"])
+    assert "How much of it shows." in [lbl.text() for lbl in ins.findChildren(type(ins.general_problems))]
+    # a problem is shown where it belongs
+    window.session.set_param(a, "strength", 3.0)
+    assert ins.problem_labels["strength"].isVisibleTo(ins) and "above the maximum" in ins.problem_labels["strength"].text()
+
+
+def test_inspector_shows_missing_inputs(window):
+    b = add(window, "test.Add", (0, 0))
+    window.scene.select_nodes([b])
+    assert "input 'a'" in window.inspector.general_problems.text()
+    assert window.logs.problems.count() >= 1

@@ -1,0 +1,180 @@
+"""Files: save and open, dirty marker and prompt, recent files, drops, settings, autosave and recovery."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
+
+from studio.graph import Link, dumps, load_graph
+from studio.ui import files
+from studio.ui.recovery import pending_recoveries, recovery_dir
+from tests.ui.test_canvas import add
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_save_open_dirty_marker_and_recent(window, tmp_path, monkeypatch):
+    assert not window.isWindowModified() and window.windowTitle().startswith("Untitled")
+    a = add(window, "test.Number", (0, 0))
+    assert window.isWindowModified()
+    target = tmp_path / "mine.studio.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "mine"), ""))
+    window.act_save.trigger()
+    assert target.exists() and not window.isWindowModified()
+    assert window.windowTitle().startswith("mine.studio.json")
+    assert load_graph(target, window.registry).nodes[a].type == "test.Number"
+    window.session.set_param(a, "value", 3.0)
+    assert window.isWindowModified()
+    window.act_undo.trigger()
+    assert not window.isWindowModified()  # back at the saved state
+    window.act_new.trigger()
+    assert window.session.graph.nodes == {} and window.session.path is None
+    assert window.open_path(target)
+    assert list(window.session.graph.nodes) == [a]
+    assert window.recent_files()[0] == target.resolve()
+    window.fill_recent_menu()
+    assert [act.text() for act in window.recent_menu.actions()][0] == "mine.studio.json"
+
+
+def test_a_bad_file_is_reported_and_the_graph_kept(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    add(window, "test.Number", (0, 0))
+    bad = tmp_path / "bad.studio.json"
+    bad.write_text("{ not json", encoding="utf-8")
+    assert not window.open_path(bad, confirmed=True)
+    assert "not valid JSON" in shown[0]
+    assert list(window.session.graph.nodes) == ["number"]
+
+
+def test_close_asks_to_save_and_cancel_keeps_the_window(window, monkeypatch, tmp_path):
+    add(window, "test.Number", (0, 0))
+    monkeypatch.setattr(files, "ask_save", lambda *a: "cancel")
+    assert not window.close()
+    assert window.isVisible()
+    window.session.path = tmp_path / "kept.studio.json"
+    monkeypatch.setattr(files, "ask_save", lambda *a: "save")
+    assert window.close()
+    assert (tmp_path / "kept.studio.json").exists()
+
+
+def test_window_layout_is_remembered_under_studio_home(qtbot, registry, studio_home, monkeypatch):
+    from studio.ui.window import MainWindow
+
+    monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
+    first = MainWindow(registry)
+    qtbot.addWidget(first)
+    first.show()
+    first.log_dock.hide()
+    first.act_minimap.setChecked(False)
+    first.close()
+    assert (studio_home / "config" / "editor.ini").exists()
+    second = MainWindow(registry)
+    qtbot.addWidget(second)
+    second.show()
+    assert not second.log_dock.isVisible() and second.inspector_dock.isVisible()
+    assert not second.act_minimap.isChecked()
+
+
+def _drop(window, paths: list[Path], at: QPoint) -> None:
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    vp = window.view.viewport()
+    with warnings.catch_warnings():  # PySide marks the only constructor deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(at, Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, enter)
+    drop = QDropEvent(QPointF(at), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, drop)
+
+
+def test_dropping_an_image_makes_its_node_and_a_graph_opens(window, tmp_path):
+    image = tmp_path / "cat.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    _drop(window, [image], QPoint(200, 200))
+    nodes = list(window.session.graph.nodes.values())
+    assert [n.type for n in nodes] == ["uitest.Picture"]
+    assert nodes[0].params["path"] == str(image.resolve())
+    assert window.inspector.editors["path"].line.text() == str(image.resolve())
+    other = tmp_path / "other.studio.json"
+    other.write_text(dumps(_two_nodes(window), window.registry), encoding="utf-8")
+    _drop(window, [other], QPoint(100, 100))
+    assert sorted(window.session.graph.nodes) == ["a", "b"] and window.session.path == other.resolve()
+    unknown = tmp_path / "notes.xyz"
+    unknown.write_text("x")
+    _drop(window, [unknown], QPoint(100, 100))
+    assert "no node type reads '.xyz'" in window.statusBar().currentMessage()
+
+
+def _two_nodes(window):
+    from studio.graph import Graph
+
+    g = Graph()
+    g.add_node(window.registry.get("test.Number"), "a")
+    g.add_node(window.registry.get("test.Add"), "b", position=(300, 0))
+    g.connect("a", "value", "b", "a")
+    return g
+
+
+def test_examples_menu_lists_the_example_graphs(window):
+    window.fill_examples_menu()
+    names = [a.text() for a in window.examples_menu.actions()]
+    assert len(names) == max(1, len(files.examples()))
+
+
+def test_autosave_writes_a_recovery_file_and_saving_removes_it(window, qtbot, tmp_path):
+    add(window, "test.Number", (0, 0))
+    rec = window.autosaver.graph_file
+    qtbot.waitUntil(rec.exists, timeout=3000)
+    assert rec.read_text(encoding="utf-8") == dumps(window.session.graph, window.registry)
+    assert rec.parent == recovery_dir() and str(recovery_dir()).startswith(os.environ["STUDIO_HOME"])
+    window.session.save(tmp_path / "saved.studio.json")
+    assert not rec.exists()
+
+
+def test_recovery_after_the_process_is_killed(window, qtbot, monkeypatch, studio_home):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-m", "tests.ui.crash_session"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    found = pending_recoveries()
+    assert len(found) == 1 and found[0].source is None
+    asked = []
+    monkeypatch.setattr(files, "ask_restore", lambda parent, rec: asked.append(rec) or True)
+    assert window.offer_recovery() == 1
+    graph = window.session.graph
+    assert sorted(graph.nodes) == ["add", "number"]
+    assert graph.nodes["number"].params["value"] == 42.0
+    assert graph.links == [Link("number", "value", "add", "a")]
+    assert window.isWindowModified() and window.session.dirty
+    assert set(window.scene.nodes) == {"add", "number"}
+    assert not found[0].graph_file.exists()  # taken over by this session's own autosave
+    assert pending_recoveries() == []
+
+
+def test_declining_recovery_discards_it_and_older_ones_are_not_offered(window, monkeypatch, tmp_path):
+    import json
+
+    saved = tmp_path / "g.studio.json"
+    saved.write_text(dumps(_two_nodes(window), window.registry), encoding="utf-8")
+    d = recovery_dir()
+    for key, source, written in (("old", str(saved), time.time() - 100), ("new", None, time.time())):
+        (d / f"{key}.recovery.studio.json").write_text(dumps(_two_nodes(window), window.registry))
+        (d / f"{key}.info.json").write_text(json.dumps({"source": source, "written": written, "pid": 999999999}))
+    found = pending_recoveries()
+    assert [r.key for r in found] == ["new"]  # the file was saved after the older autosave
+    monkeypatch.setattr(files, "ask_restore", lambda parent, rec: False)
+    assert window.offer_recovery() == 0
+    assert pending_recoveries() == [] and not list(d.iterdir())

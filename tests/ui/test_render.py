@@ -1,0 +1,98 @@
+"""Rendering from the editor: node states on the canvas change as the engine's events arrive."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+
+from studio.engine import NodeProgress, RunFinished
+from tests.ui.test_canvas import add
+
+
+def build(win, steps: int) -> tuple[str, str, str]:
+    n = add(win, "test.Number", (0, 0))
+    s = add(win, "test.Slow", (300, 0))
+    k = add(win, "test.Sink", (600, 0))
+    win.session.edit("links", lambda g: (g.connect(n, "value", s, "x"), g.connect(s, "y", k, "x")))
+    win.session.set_param(s, "steps", steps)
+    return n, s, k
+
+
+def record(win) -> list:
+    seen: list = []
+    win.renderer.event.connect(lambda ev: seen.append((ev, {nid: it.state for nid, it in win.scene.nodes.items()})))
+    return seen
+
+
+def finished(seen) -> bool:
+    return any(isinstance(ev, RunFinished) for ev, _ in seen)
+
+
+def test_render_shows_queued_running_done_then_cached(window, qtbot):
+    n, s, k = build(window, 25)
+    seen = record(window)
+    window.activateWindow()
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.renderer.running or finished(seen)
+    assert not window.act_render.isEnabled() or finished(seen)
+    qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
+    states_of_slow = [states[s] for _, states in seen]
+    assert "queued" in states_of_slow and "running" in states_of_slow
+    progress = [ev for ev, _ in seen if isinstance(ev, NodeProgress)]
+    assert progress and progress[-1].step == 25
+    running_texts = {window.scene.nodes[s].state_text} | {f"step {ev.step}/{ev.total}" for ev in progress}
+    assert "step 25/25" in running_texts
+    assert {nid: window.scene.nodes[nid].state for nid in (n, s, k)} == {n: "done", s: "done", k: "done"}
+    assert window.act_render.isEnabled() and not window.act_cancel.isEnabled()
+    assert "render ok" in window.logs.log.toPlainText()
+    # the second run is served from the cache
+    seen.clear()
+    window.act_render.trigger()
+    qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
+    assert {nid: window.scene.nodes[nid].state for nid in (n, s, k)} == {n: "cached", s: "cached", k: "cached"}
+    # changing a parameter clears the node's stale state
+    window.session.set_param(s, "seed", 4)
+    assert window.scene.nodes[s].state == ""
+
+
+def test_cancel_stops_at_the_next_step(window, qtbot):
+    n, s, k = build(window, 400)
+    seen = record(window)
+    window.act_render.trigger()
+    qtbot.waitUntil(lambda: window.scene.nodes[s].state == "running", timeout=10_000)
+    assert window.act_cancel.isEnabled()
+    window.activateWindow()
+    QTest.keyClick(window.view, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: finished(seen), timeout=5_000)
+    final = next(ev for ev, _ in seen if isinstance(ev, RunFinished))
+    assert final.status == "cancelled"
+    assert window.scene.nodes[s].state == "cancelled"
+    assert window.scene.nodes[n].state == "done"
+
+
+def test_a_failing_node_shows_its_message(window, qtbot):
+    n = add(window, "test.Number", (0, 0))
+    f = add(window, "test.Fail", (300, 0))
+    window.session.edit("link", lambda g: g.connect(n, "value", f, "x"))
+    seen = record(window)
+    window.act_render.trigger()
+    qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
+    item = window.scene.nodes[f]
+    assert item.state == "failed"
+    assert "the input is not usable" in item.state_text and "try another one" in item.toolTip()
+    assert "FAILED" in window.logs.log.toPlainText()
+
+
+def test_progress_events_are_coalesced_not_queued(window, qtbot):
+    """The worker outruns the main thread; pending progress for a node is replaced, not stacked."""
+    from studio.engine import NodeProgress as P
+
+    ctl = window.renderer
+    got: list = []
+    ctl.event.connect(got.append)
+    for k in range(1, 501):
+        ctl._listen(P(1, "slow", k, 500))
+    qtbot.waitUntil(lambda: bool(got), timeout=2000)
+    assert [ev.step for ev in got] == [500]
+    assert ctl.coalesced == 499
