@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -13,10 +14,11 @@ import torch
 from studio import paths
 
 _FORMAT = 1
-# Fitting clips: 8x8 latent pixels and two latent frames per clip, two clips. That gives 256 samples,
-# enough for LTX's 128 channels, and a VAE encode+decode small enough to run once on a CPU.
-_FIT_LATENT_SIZE = 8
-_FIT_CLIPS = 2
+# The fitting clip has two latent frames and a square latent grid just big enough for about four
+# samples per unknown (C + 1 per colour): 6x6 for Wan's 16 channels, 17x17 for LTX's 128. The VAE
+# encode and decode then stay small enough to run once, even on a CPU.
+_SAMPLES_PER_UNKNOWN = 4
+_FIT_MIN_LATENT_SIZE = 4
 _RIDGE = 1e-3
 # Previews are at least this many pixels on the long side (nearest upscale of the latent grid).
 _PREVIEW_MIN_SIDE = 64
@@ -60,15 +62,19 @@ def cache_path(weights_id: str) -> Path:
     return paths.cache_dir() / "previews" / f"{weights_id}.npz"
 
 
+def fit_latent_size(channels: int) -> int:
+    return max(_FIT_MIN_LATENT_SIZE, math.ceil(math.sqrt(_SAMPLES_PER_UNKNOWN * (channels + 1) / 2)))
+
+
 def _fitting_clips(frames: int, size: int, seed: int = 1234) -> torch.Tensor:
-    """Smooth, saturated colour fields that move a little: [B, 3, T, H, W] in [-1, 1]."""
+    """Smooth, saturated colour fields that move a little: [1, 3, T, H, W] in [-1, 1]."""
     gen = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(_FIT_CLIPS, 3, 2, 4, 4, generator=gen) * 2 - 1
+    coarse = torch.rand(1, 3, 2, 4, 4, generator=gen) * 2 - 1
     clips = torch.nn.functional.interpolate(
         coarse, size=(frames, size, size), mode="trilinear", align_corners=True
     )
     # Add hard-edged blocks so the fit also sees saturated primaries, not only blends.
-    blocks = (torch.rand(_FIT_CLIPS, 3, 1, 8, 8, generator=gen) > 0.5).float() * 2 - 1
+    blocks = (torch.rand(1, 3, 1, 8, 8, generator=gen) > 0.5).float() * 2 - 1
     blocks = torch.nn.functional.interpolate(blocks, size=(frames, size, size), mode="nearest")
     return (0.5 * clips + 0.5 * blocks).clamp(-1, 1)
 
@@ -87,14 +93,16 @@ def _pool_to_latent_grid(
 
 
 @torch.no_grad()
-def fit_projection(vae, temporal: int, spatial: int, device: torch.device, decode_kwargs) -> LatentProjection:
+def fit_projection(
+    vae, channels: int, temporal: int, spatial: int, device: torch.device, decode_kwargs
+) -> LatentProjection:
     """Least squares from VAE latents to the VAE's own decodes of them, pooled to the latent grid.
 
     The latents come from encoding synthetic colour clips, so they lie where real latents do.
     ``decode_kwargs(z)`` gives the family's extra decode arguments.
     """
     frames = temporal + 1
-    size = _FIT_LATENT_SIZE * spatial
+    size = fit_latent_size(channels) * spatial
     clips = _fitting_clips(frames, size).to(device=device, dtype=vae.dtype)
     dist = vae.encode(clips).latent_dist
     z = dist.mode() if hasattr(dist, "mode") else dist.mean

@@ -203,7 +203,9 @@ def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPrevie
             def decode_kwargs(z: torch.Tensor) -> dict:
                 return model.spec.vae_decode_kwargs(pipe, z, 0)
 
-            projection = preview.fit_projection(pipe.vae, geo.temporal, geo.spatial, device, decode_kwargs)
+            projection = preview.fit_projection(
+                pipe.vae, _latent_channels(pipe), geo.temporal, geo.spatial, device, decode_kwargs
+            )
             projection.save(preview.cache_path(model.weights_id))
         model._previewer = preview.ClipPreviewer(projection, device, geo.temporal, geo.spatial)
     return model._previewer
