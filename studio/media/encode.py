@@ -40,7 +40,9 @@ class EncodeSettings:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise MediaError(f"unknown export format '{self.format}'", hint=f"choose one of {', '.join(FORMATS)}")
+            raise MediaError(
+                f"unknown export format '{self.format}'", hint=f"choose one of {', '.join(FORMATS)}"
+            )
         if not 0 <= self.crf <= 63:
             raise MediaError(f"quality (CRF) {self.crf} is out of range", hint="use 0 (best) to 51 (worst)")
         if self.bitrate is not None and self.bitrate <= 0:
@@ -132,7 +134,9 @@ def encode_video(
         container = av.open(str(path), mode="w", format=fmt, options=options)
     except OSError as exc:
         raise MediaError(f"cannot create the video file: {exc}", path=path) from exc
-    info = EncodeInfo(Path(path), settings.format, count, rate, out_w, out_h, Fraction(count) / rate, notes=notes)
+    info = EncodeInfo(
+        Path(path), settings.format, count, rate, out_w, out_h, Fraction(count) / rate, notes=notes
+    )
     try:
         video = _add_video_stream(container, settings, rate, out_w, out_h)
         sound = None
@@ -174,7 +178,9 @@ def encode_video(
     return info
 
 
-def _add_video_stream(container: av.container.OutputContainer, settings: EncodeSettings, rate: Fraction, w: int, h: int):
+def _add_video_stream(
+    container: av.container.OutputContainer, settings: EncodeSettings, rate: Fraction, w: int, h: int
+):
     if settings.format == "mp4":
         stream = container.add_stream("libx264", rate=rate)
         stream.pix_fmt = "yuv420p"
@@ -257,7 +263,9 @@ def _send_audio(container, stream, audio: np.ndarray, start: int, stop: int) -> 
 
 def _fit(rgb: np.ndarray, height: int, width: int, out_h: int, out_w: int) -> np.ndarray:
     if rgb.shape != (height, width, 3) or rgb.dtype != np.uint8:
-        raise MediaError(f"frame size changed mid-clip: {rgb.shape} {rgb.dtype}, expected ({height}, {width}, 3) uint8")
+        raise MediaError(
+            f"frame size changed mid-clip: {rgb.shape} {rgb.dtype}, expected ({height}, {width}, 3) uint8"
+        )
     if (out_h, out_w) != (height, width):
         rgb = np.pad(rgb, ((0, out_h - height), (0, out_w - width), (0, 0)), mode="edge")
     return np.ascontiguousarray(rgb)

@@ -51,7 +51,10 @@ class ExportOptions:
 
     def encode_settings(self) -> EncodeSettings:
         return EncodeSettings(
-            format=self.format, crf=self.crf, bitrate=self.bitrate, preset=self.preset,
+            format=self.format,
+            crf=self.crf,
+            bitrate=self.bitrate,
+            preset=self.preset,
             odd_size=self.odd_size,  # type: ignore[arg-type]
         )
 
@@ -101,7 +104,9 @@ class _Frames(Sequence[np.ndarray]):
             raise IndexError(index)
         frame = np.asarray(self.frames[self.first + index])
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise MediaError(f"frame {self.first + index} is not uint8 [H, W, 3]: {frame.dtype} {frame.shape}")
+            raise MediaError(
+                f"frame {self.first + index} is not uint8 [H, W, 3]: {frame.dtype} {frame.shape}"
+            )
         if self.pad != (0, 0):
             frame = np.pad(frame, ((0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
         if self.embedder is None:
@@ -193,41 +198,82 @@ def export_clip(
         if options.sign:
             with _scratch(dest, suffix) as unsigned:
                 info = encode_video(
-                    clip, rate, unsigned, audio=clip_audio, audio_rate=audio_rate, settings=settings,
-                    on_progress=on_progress, is_cancelled=is_cancelled,
+                    clip,
+                    rate,
+                    unsigned,
+                    audio=clip_audio,
+                    audio_rate=audio_rate,
+                    settings=settings,
+                    on_progress=on_progress,
+                    is_cancelled=is_cancelled,
                 )
                 encode_seconds = time.perf_counter() - started
                 _check_cancel(is_cancelled)
                 started = time.perf_counter()
                 assert provenance is not None and identity is not None
                 label = sign_mp4(
-                    unsigned, final_tmp, provenance, identity,
-                    instance_id=f"xmp:iid:{instance}", watermark_payload=payload if embedder else None,
+                    unsigned,
+                    final_tmp,
+                    provenance,
+                    identity,
+                    instance_id=f"xmp:iid:{instance}",
+                    watermark_payload=payload if embedder else None,
                 )
                 sign_seconds = time.perf_counter() - started
         else:
             info = encode_video(
-                clip, rate, final_tmp, audio=clip_audio, audio_rate=audio_rate, settings=settings,
-                on_progress=on_progress, is_cancelled=is_cancelled,
+                clip,
+                rate,
+                final_tmp,
+                audio=clip_audio,
+                audio_rate=audio_rate,
+                settings=settings,
+                on_progress=on_progress,
+                is_cancelled=is_cancelled,
             )
             encode_seconds = time.perf_counter() - started
         _check_cancel(is_cancelled)
         # mkstemp made the temp file 0600; a clip is for sharing, so give it the user's usual mode.
         os.chmod(final_tmp, 0o666 & ~_umask())
     if pad != (0, 0):
-        notes.append(f"padded {width}x{height} to {width + pad[1]}x{height + pad[0]} (4:2:0 needs even sizes)")
-    return _result(dest, info, options, instance, label, identity, payload if embedder else None, clip,
-                   encode_seconds, sign_seconds, notes + info.notes)
+        notes.append(
+            f"padded {width}x{height} to {width + pad[1]}x{height + pad[0]} (4:2:0 needs even sizes)"
+        )
+    return _result(
+        dest,
+        info,
+        options,
+        instance,
+        label,
+        identity,
+        payload if embedder else None,
+        clip,
+        encode_seconds,
+        sign_seconds,
+        notes + info.notes,
+    )
 
 
 def _result(dest, info: EncodeInfo, options, instance, label, identity, payload, clip, enc_s, sign_s, notes):
     return ExportResult(
-        path=dest, frames=info.frames, fps=info.fps, width=info.width, height=info.height,
-        duration=info.duration, format=info.format, signed=options.sign, instance_id=f"xmp:iid:{instance}",
-        manifest_label=label, signer=identity.subject if (identity and options.sign) else None,
-        watermark_payload=payload.hex() if payload else None, watermark_psnr=clip.psnr,
-        audio_samples=info.audio_samples, audio_rate=info.audio_rate,
-        encode_seconds=enc_s, sign_seconds=sign_s, notes=notes,
+        path=dest,
+        frames=info.frames,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        duration=info.duration,
+        format=info.format,
+        signed=options.sign,
+        instance_id=f"xmp:iid:{instance}",
+        manifest_label=label,
+        signer=identity.subject if (identity and options.sign) else None,
+        watermark_payload=payload.hex() if payload else None,
+        watermark_psnr=clip.psnr,
+        audio_samples=info.audio_samples,
+        audio_rate=info.audio_rate,
+        encode_seconds=enc_s,
+        sign_seconds=sign_s,
+        notes=notes,
     )
 
 

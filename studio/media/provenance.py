@@ -21,9 +21,19 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 SOFT_BINDING_ALG = "org.studio.watermark.lumaqim.1"
 GENERATION_KEY = "org.studio.generation"
 Relationship = Literal["inputTo", "componentOf", "parentOf"]
-_EXTRA_MIME = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".m4a": "audio/mp4",
-               ".ogg": "audio/ogg", ".webp": "image/webp", ".png": "image/png", ".jpg": "image/jpeg",
-               ".jpeg": "image/jpeg", ".mp4": "video/mp4", ".mov": "video/quicktime"}
+_EXTRA_MIME = {
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".ogg": "audio/ogg",
+    ".webp": "image/webp",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".mp4": "video/mp4",
+    ".mov": "video/quicktime",
+}
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,9 @@ class Ingredient:
     @property
     def mime(self) -> str:
         suffix = self.path.suffix.lower()
-        return _EXTRA_MIME.get(suffix) or mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
+        return (
+            _EXTRA_MIME.get(suffix) or mimetypes.guess_type(self.path.name)[0] or "application/octet-stream"
+        )
 
     @property
     def role(self) -> Relationship:
@@ -87,7 +99,9 @@ def hash_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
-def hash_weights(folder: str | Path, patterns: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt", "*.ckpt")) -> str:
+def hash_weights(
+    folder: str | Path, patterns: tuple[str, ...] = ("*.safetensors", "*.bin", "*.pt", "*.ckpt")
+) -> str:
     """One hash over every weights file of a model folder (relative names and contents, in sorted order)."""
     root = Path(folder)
     if root.is_file():
@@ -167,7 +181,9 @@ def sign_mp4(
     ingredients = provenance.ingredient_list()
     for ing in ingredients:
         if not ing.path.is_file():
-            raise MediaError("an ingredient file is missing", path=ing.path, hint="it is recorded in the manifest")
+            raise MediaError(
+                "an ingredient file is missing", path=ing.path, hint="it is recorded in the manifest"
+            )
     labels = [f"ingredient-{i}" for i, ing in enumerate(ingredients) if ing.role == "inputTo"]
     manifest = build_manifest(
         provenance,

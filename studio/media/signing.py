@@ -142,7 +142,11 @@ def local_identity(*, create: bool = True) -> SigningIdentity:
             hint="move the folder aside; Studio makes a new identity on the next export",
         ) from exc
     return SigningIdentity(
-        chain_pem=identity.chain_pem, key_pem=identity.key_pem, alg=identity.alg, anchor_pem=anchor, source="local"
+        chain_pem=identity.chain_pem,
+        key_pem=identity.key_pem,
+        alg=identity.alg,
+        anchor_pem=anchor,
+        source="local",
     )
 
 
@@ -318,7 +322,9 @@ def _check_profile(leaf: x509.Certificate) -> None:
     if leaf.not_valid_after_utc < now:
         raise SigningError(f"the certificate '{name}' expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
     if leaf.not_valid_before_utc > now:
-        raise SigningError(f"the certificate '{name}' is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}")
+        raise SigningError(
+            f"the certificate '{name}' is not valid before {leaf.not_valid_before_utc:%Y-%m-%d}"
+        )
 
 
 def _common_name(name: x509.Name) -> str:

@@ -87,21 +87,33 @@ class VerifyReport:
     def to_text(self) -> str:
         lines = [f"File:        {self.path}", f"Verdict:     {self.verdict}"]
         if self.has_manifest:
-            lines.append(f"Signer:      {self.signer or 'unknown'}" + (f" (issued by {self.issuer})" if self.issuer else ""))
+            lines.append(
+                f"Signer:      {self.signer or 'unknown'}"
+                + (f" (issued by {self.issuer})" if self.issuer else "")
+            )
             when = self.signed_at or "not recorded"
-            lines.append(f"Signed at:   {when}" + (f" ({self.signed_at_source})" if self.signed_at_source else ""))
+            lines.append(
+                f"Signed at:   {when}" + (f" ({self.signed_at_source})" if self.signed_at_source else "")
+            )
             lines.append(f"Signature:   {'valid' if self.valid else 'INVALID'}")
             lines.append(
                 f"Trust:       {'trusted' if self.trusted else 'signer not trusted (no trust anchor for its issuer)'}"
             )
-            lines.append(f"Content:     {'TAMPERED (hash mismatch)' if self.tampered else 'matches its signed hash'}")
+            lines.append(
+                f"Content:     {'TAMPERED (hash mismatch)' if self.tampered else 'matches its signed hash'}"
+            )
             if self.claim_generator:
                 lines.append(f"Made with:   {self.claim_generator}")
             for action in self.actions:
                 agent = action.get("softwareAgent") or {}
-                agent_text = f" by {agent.get('name', '')} {agent.get('version', '')}".rstrip() if agent else ""
+                agent_text = (
+                    f" by {agent.get('name', '')} {agent.get('version', '')}".rstrip() if agent else ""
+                )
                 source = action.get("digitalSourceType", "")
-                lines.append(f"Action:      {action.get('action')}{agent_text}" + (f" [{source.rsplit('/', 1)[-1]}]" if source else ""))
+                lines.append(
+                    f"Action:      {action.get('action')}{agent_text}"
+                    + (f" [{source.rsplit('/', 1)[-1]}]" if source else "")
+                )
             gen = self.generation
             if gen:
                 model = gen.get("model") or {}
@@ -114,7 +126,9 @@ class VerifyReport:
                 if gen.get("settings"):
                     lines.append(f"Settings:    {json.dumps(gen['settings'], sort_keys=True)}")
             for ing in self.ingredients:
-                lines.append(f"Ingredient:  {ing.get('title')} ({ing.get('format')}, {ing.get('relationship')})")
+                lines.append(
+                    f"Ingredient:  {ing.get('title')} ({ing.get('format')}, {ing.get('relationship')})"
+                )
             for failure in self.failures:
                 lines.append(f"Problem:     {failure.get('code')}: {failure.get('explanation', '')}")
         if self.watermark is not None:
@@ -201,7 +215,10 @@ def _fill_from_manifest(report: VerifyReport, manifest: dict, state: str | None,
             params.pop("ingredients", None)
             report.generation = params
             if report.signed_at is None and action.get("when"):
-                report.signed_at, report.signed_at_source = action["when"], "claimed by the signer, not timestamped"
+                report.signed_at, report.signed_at_source = (
+                    action["when"],
+                    "claimed by the signer, not timestamped",
+                )
     report.ingredients = [
         {k: ing.get(k) for k in ("title", "format", "relationship", "instance_id")}
         for ing in manifest.get("ingredients", []) or []

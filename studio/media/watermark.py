@@ -161,7 +161,9 @@ def luma_of(rgb: np.ndarray) -> np.ndarray:
 class Embedder:
     """Watermarks frames one at a time (so an export can stream, report progress and cancel)."""
 
-    def __init__(self, payload: bytes, height: int, width: int, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP):
+    def __init__(
+        self, payload: bytes, height: int, width: int, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP
+    ):
         self.layout = lay = layout_for(height, width)
         self.step = float(step)
         bit_of_cell, self.dither = _plan(lay.cells, key, self.step)
@@ -194,7 +196,9 @@ class Embedder:
         return out
 
 
-def embed(frames: np.ndarray, payload: bytes, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP) -> np.ndarray:
+def embed(
+    frames: np.ndarray, payload: bytes, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP
+) -> np.ndarray:
     """Watermark a whole clip uint8 [T, H, W, 3]; returns a new array."""
     frames = np.asarray(frames)
     embedder = Embedder(payload, frames.shape[1], frames.shape[2], key=key, step=step)
@@ -262,12 +266,24 @@ class Detector:
             payload, crc_ok = decode_payload(bits)
             if crc_ok:
                 found = p_value < DETECT_P_VALUE
-                return Detection(found, payload if found else None, 1.0 - p_value, p_value, margin, self.frames,
-                                 True, soft_bits=sign * sums / counts)
-        return Detection(False, None, 1.0 - p_value, p_value, margin, self.frames, False, soft_bits=sums / counts)
+                return Detection(
+                    found,
+                    payload if found else None,
+                    1.0 - p_value,
+                    p_value,
+                    margin,
+                    self.frames,
+                    True,
+                    soft_bits=sign * sums / counts,
+                )
+        return Detection(
+            False, None, 1.0 - p_value, p_value, margin, self.frames, False, soft_bits=sums / counts
+        )
 
 
-def detect(frames: Iterable[np.ndarray] | np.ndarray, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP) -> Detection:
+def detect(
+    frames: Iterable[np.ndarray] | np.ndarray, *, key: int = DEFAULT_KEY, step: float = DEFAULT_STEP
+) -> Detection:
     """Read the watermark from decoded frames (uint8 [T, H, W, 3] RGB, or [T, H, W] luma)."""
     detector: Detector | None = None
     for frame in frames:

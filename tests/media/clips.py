@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def natural_clip(frames: int, height: int, width: int, *, seed: int = 0, pan: float = 1.0, grain: float = 2.0) -> np.ndarray:
+def natural_clip(
+    frames: int, height: int, width: int, *, seed: int = 0, pan: float = 1.0, grain: float = 2.0
+) -> np.ndarray:
     """uint8 [T, H, W, 3]: a camera panning over a 1/f^2 power landscape, with two moving blobs."""
     rng = np.random.default_rng(seed)
     big_h, big_w = height + 8, width + int(abs(pan) * frames) + 8

@@ -12,7 +12,11 @@ def transcode(src: str | Path, dst: str | Path, crf: int, preset: str = "medium"
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vs = inp.streams.video[0]
         stream = out.add_stream("libx264", rate=vs.average_rate)
-        stream.width, stream.height, stream.pix_fmt = vs.codec_context.width, vs.codec_context.height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = (
+            vs.codec_context.width,
+            vs.codec_context.height,
+            "yuv420p",
+        )
         stream.options = {"crf": str(crf), "preset": preset}
         for frame in inp.decode(vs):
             frame.pts = None

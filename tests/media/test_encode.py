@@ -61,7 +61,9 @@ def test_ffv1_master_is_lossless_and_keeps_odd_sizes(tmp_path):
     frames = natural_clip(5, 33, 47)
     path = tmp_path / "master.mkv"
     audio = tone(1.0, 48000)
-    info = encode_video(frames, 24, path, audio=audio, audio_rate=48000, settings=EncodeSettings(format="mkv-ffv1"))
+    info = encode_video(
+        frames, 24, path, audio=audio, audio_rate=48000, settings=EncodeSettings(format="mkv-ffv1")
+    )
     assert np.array_equal(read_frames(path), frames)
     media = probe(path)
     assert media.video_codec == "ffv1" and media.frames == 5
@@ -70,18 +72,33 @@ def test_ffv1_master_is_lossless_and_keeps_odd_sizes(tmp_path):
 
 def test_webm_vp9_opus(tmp_path):
     path = tmp_path / "clip.webm"
-    encode_video(natural_clip(12, 64, 64), 24, path, audio=tone(1.0, 44100), audio_rate=44100,
-                 settings=EncodeSettings(format="webm"))
+    encode_video(
+        natural_clip(12, 64, 64),
+        24,
+        path,
+        audio=tone(1.0, 44100),
+        audio_rate=44100,
+        settings=EncodeSettings(format="webm"),
+    )
     media = probe(path)
-    assert (media.video_codec, media.audio_codec, media.frames, media.audio_rate) == ("vp9", "opus", 12, 48000)
+    assert (media.video_codec, media.audio_codec, media.frames, media.audio_rate) == (
+        "vp9",
+        "opus",
+        12,
+        48000,
+    )
 
 
 def test_cancel_between_frames_and_progress(tmp_path):
     seen = []
     with pytest.raises(Cancelled):
-        encode_video(natural_clip(10, 32, 32), 24, tmp_path / "c.mp4",
-                     on_progress=lambda done, total: seen.append((done, total)),
-                     is_cancelled=lambda: len(seen) >= 3)
+        encode_video(
+            natural_clip(10, 32, 32),
+            24,
+            tmp_path / "c.mp4",
+            on_progress=lambda done, total: seen.append((done, total)),
+            is_cancelled=lambda: len(seen) >= 3,
+        )
     assert seen == [(1, 10), (2, 10), (3, 10)]
 
 
@@ -90,8 +107,16 @@ def test_cancel_between_frames_and_progress(tmp_path):
     [
         (np.zeros((0, 8, 8, 3), np.uint8), {}, "no frames"),
         (np.zeros((2, 8, 8, 3), np.float32), {}, "uint8"),
-        (np.zeros((2, 8, 8, 3), np.uint8), {"audio": np.zeros((10, 2), np.float32), "audio_rate": 0}, "sample rate"),
-        (np.zeros((2, 8, 8, 3), np.uint8), {"audio": np.full((10, 2), np.nan, np.float32), "audio_rate": 8000}, "NaN"),
+        (
+            np.zeros((2, 8, 8, 3), np.uint8),
+            {"audio": np.zeros((10, 2), np.float32), "audio_rate": 0},
+            "sample rate",
+        ),
+        (
+            np.zeros((2, 8, 8, 3), np.uint8),
+            {"audio": np.full((10, 2), np.nan, np.float32), "audio_rate": 8000},
+            "NaN",
+        ),
     ],
 )
 def test_bad_input_is_refused_clearly(tmp_path, frames, kwargs, match):

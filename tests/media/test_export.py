@@ -41,8 +41,13 @@ def provenance(tmp_path):
     wav = tmp_path / "music.wav"
     sf.write(str(wav), tone(2.0, 48000), 48000)
     return Provenance(
-        model_name="wan-tiny", model_hash="sha256:" + "ab" * 32, prompts=["a red kite over dunes"], seed=1234,
-        settings={"steps": 4, "guidance": 5.0}, graph_hash="sha256:" + "cd" * 32, ingredients=[ref, wav],
+        model_name="wan-tiny",
+        model_hash="sha256:" + "ab" * 32,
+        prompts=["a red kite over dunes"],
+        seed=1234,
+        settings={"steps": 4, "guidance": 5.0},
+        graph_hash="sha256:" + "cd" * 32,
+        ingredients=[ref, wav],
     )
 
 
@@ -51,8 +56,13 @@ def exported(tmp_path, clip, provenance):
     dest = tmp_path / "out" / "clip.mp4"
     progress = []
     result = export_clip(
-        clip, FPS, dest, audio=tone(2.0, 48000), audio_rate=48000,
-        options=ExportOptions(in_frame=4, out_frame=36), provenance=provenance,
+        clip,
+        FPS,
+        dest,
+        audio=tone(2.0, 48000),
+        audio_rate=48000,
+        options=ExportOptions(in_frame=4, out_frame=36),
+        provenance=provenance,
         on_progress=lambda done, total: progress.append((done, total)),
     )
     assert progress[-1] == (32, 32)
@@ -84,7 +94,9 @@ def test_manifest_reads_back_with_actions_ingredients_and_parameters(exported):
     assert gen["prompts"] == ["a red kite over dunes"] and gen["seed"] == 1234
     assert gen["settings"] == {"steps": 4, "guidance": 5.0} and gen["graph_hash"] == "sha256:" + "cd" * 32
     assert {(i["title"], i["relationship"]) for i in report.ingredients} == {
-        ("reference.png", "inputTo"), ("music.wav", "componentOf")}
+        ("reference.png", "inputTo"),
+        ("music.wav", "componentOf"),
+    }
     assert report.watermark.found and report.watermark.payload == result.watermark_payload
     assert report.watermark.matches_manifest is True
     assert report.to_dict()["ok"] is True
@@ -108,8 +120,13 @@ def _unrelated_ca_pem() -> str:
     name = signing.x509.Name([signing.x509.NameAttribute(signing.NameOID.COMMON_NAME, "Other CA")])
     now = signing.dt.datetime.now(signing.dt.UTC)
     cert = (
-        signing.x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(1).not_valid_before(now).not_valid_after(now + signing.dt.timedelta(days=9))
+        signing.x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + signing.dt.timedelta(days=9))
         .add_extension(signing.x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(key, signing.hashes.SHA256())
     )
@@ -167,7 +184,9 @@ def test_cancel_or_failure_midway_leaves_nothing(tmp_path, clip, provenance, fai
 
     expected = Cancelled if fail_at == "cancel" else RuntimeError
     with pytest.raises(expected):
-        export_clip(clip, FPS, dest, provenance=provenance, on_progress=progress, is_cancelled=lambda: len(done) >= 10)
+        export_clip(
+            clip, FPS, dest, provenance=provenance, on_progress=progress, is_cancelled=lambda: len(done) >= 10
+        )
     assert list(dest.parent.iterdir()) == []
 
 
@@ -226,15 +245,24 @@ def test_killed_export_leaves_no_file_at_the_destination(tmp_path):
 
 def test_bad_identity_gives_a_signing_error_before_any_work(tmp_path, clip, provenance):
     with pytest.raises(SigningError):
-        export_clip(clip, FPS, tmp_path / "x.mp4", provenance=provenance,
-                    identity=SigningIdentity.from_pem(b"not a cert", b"not a key"))
+        export_clip(
+            clip,
+            FPS,
+            tmp_path / "x.mp4",
+            provenance=provenance,
+            identity=SigningIdentity.from_pem(b"not a cert", b"not a key"),
+        )
     assert not (tmp_path / "x.mp4").exists()
 
 
 def test_unsignable_format_is_refused_and_unsigned_formats_export(tmp_path, clip):
     with pytest.raises(MediaError, match="cannot be embedded"):
-        export_clip(clip, FPS, tmp_path / "x.webm", options=ExportOptions(format="webm"), provenance=Provenance("m"))
-    result = export_clip(clip[:8], FPS, tmp_path / "m.mkv", options=ExportOptions(format="mkv-ffv1", sign=False))
+        export_clip(
+            clip, FPS, tmp_path / "x.webm", options=ExportOptions(format="webm"), provenance=Provenance("m")
+        )
+    result = export_clip(
+        clip[:8], FPS, tmp_path / "m.mkv", options=ExportOptions(format="mkv-ffv1", sign=False)
+    )
     assert probe(tmp_path / "m.mkv").frames == 8 and not result.signed
 
 

@@ -47,7 +47,9 @@ def _cert(key, issuer_key, *, usage=True, eku=True, aki=True, days=365, ca_name=
         x509.KeyUsage(usage, False, False, False, False, False, False, False, False), critical=True
     )
     if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
     if aki:
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
@@ -56,7 +58,9 @@ def _cert(key, issuer_key, *, usage=True, eku=True, aki=True, days=365, ca_name=
 
 
 def _key_pem(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 @pytest.fixture
@@ -68,7 +72,9 @@ def test_good_user_chain_loads_from_files(tmp_path, keys):
     key, ca = keys
     (tmp_path / "chain.pem").write_bytes(_cert(key, ca))
     (tmp_path / "key.pem").write_bytes(_key_pem(key))
-    identity = SigningIdentity.from_files(tmp_path / "chain.pem", tmp_path / "key.pem", tsa_url="http://ts.example")
+    identity = SigningIdentity.from_files(
+        tmp_path / "chain.pem", tmp_path / "key.pem", tsa_url="http://ts.example"
+    )
     assert identity.alg == "es256" and identity.subject == "Someone"
 
 
@@ -95,7 +101,9 @@ def test_mismatched_key_garbage_and_missing_files(tmp_path, keys):
     with pytest.raises(SigningError, match="not valid PEM"):
         SigningIdentity.from_pem(b"hello", _key_pem(key))
     with pytest.raises(SigningError, match="private key cannot be read"):
-        SigningIdentity.from_pem(_cert(key, ca), b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        SigningIdentity.from_pem(
+            _cert(key, ca), b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+        )
     with pytest.raises(SigningError, match="cannot read"):
         SigningIdentity.from_files(tmp_path / "none.pem", tmp_path / "none.key")
     with pytest.raises(SigningError, match="P-256"):

@@ -1,0 +1,165 @@
+"""Export benchmark: 720p encode speed, signing vs encoding time, watermark cost, accuracy and false positives.
+
+Run on demand: ``python tests/benchmarks/bench_export.py [--quick]`` (STUDIO_HOME is set to a temp folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+# Baselines measured on 720p frames (FIELD-NOTES "C2PA and watermarks"); invisible-watermark itself is not
+# installed because its package pulls an unpinned torch and opencv-python.
+BASELINES = {
+    "invisible-watermark DWT-DCT, CRF 23": "46% (chance)",
+    "invisible-watermark DWT-DCT-SVD, CRF 23": "87% per frame, 92% voted over frames",
+    "invisible-watermark DWT-DCT-SVD, CRF 28": "58%",
+}
+
+
+class Cycled(Sequence[np.ndarray]):
+    """A long clip made by cycling a short one, so a 10-second 720p clip does not need 660 MB."""
+
+    def __init__(self, frames: np.ndarray, length: int) -> None:
+        self.frames, self.length = frames, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return self.frames[index % len(self.frames)]
+
+
+def bench_encode_speed(workdir: Path, frames: int) -> None:
+    from studio.media.encode import EncodeSettings, encode_video
+    from tests.media.clips import natural_clip
+
+    print(f"\n== Encode speed, 1280x720, {frames} frames, libx264 CRF 23 (fps; 24 fps x10 = 240) ==")
+    for grain in (0.0, 2.0):
+        clip = Cycled(natural_clip(24, 720, 1280, seed=1, grain=grain), frames)
+        for preset in ("ultrafast", "superfast", "veryfast"):
+            path = workdir / f"speed-{preset}.mp4"
+            start, cpu = time.perf_counter(), time.process_time()
+            encode_video(clip, 24, path, settings=EncodeSettings(preset=preset))
+            took, cpu = time.perf_counter() - start, time.process_time() - cpu
+            size = path.stat().st_size / frames * 24 * 8 / 1e6
+            # CPU time per frame does not depend on what else the machine runs; wall fps does.
+            print(
+                f"  grain {grain:.0f}  {preset:9s}  {frames / took:6.1f} fps wall  {cpu / frames * 1000:5.1f} CPU-ms/frame"
+                f" (= {frames / cpu * (os.cpu_count() or 1):5.0f} fps if all {os.cpu_count()} cores were ours)"
+                f"  {size:5.2f} Mbit/s"
+            )
+
+
+def bench_sign_overhead(workdir: Path, seconds: int) -> None:
+    from studio.media.export import ExportOptions, export_clip
+    from studio.media.provenance import Provenance
+    from tests.media.clips import natural_clip
+
+    frames = seconds * 24
+    clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
+    prov = Provenance(
+        "bench-model", "sha256:" + "0" * 64, ["a bench"], 1, {"steps": 30}, "sha256:" + "1" * 64
+    )
+    print(f"\n== Signed export of a {seconds}-second 720p clip ({frames} frames) ==")
+    for watermark in (False, True):
+        for preset in ("ultrafast", "veryfast"):
+            start = time.perf_counter()
+            result = export_clip(
+                clip,
+                24,
+                workdir / "signed.mp4",
+                provenance=prov,
+                options=ExportOptions(preset=preset, watermark=watermark),
+            )
+            total = time.perf_counter() - start
+            print(
+                f"  watermark {'on ' if watermark else 'off'} {preset:9s} encode {result.encode_seconds:6.2f} s "
+                f"({frames / result.encode_seconds:5.1f} fps)  sign {result.sign_seconds * 1000:6.1f} ms "
+                f"({100 * result.sign_seconds / result.encode_seconds:4.1f}% of encode)  total {total:6.2f} s"
+            )
+
+
+def bench_watermark(workdir: Path, quick: bool) -> None:
+    from studio.media import watermark as wm
+    from studio.media.encode import EncodeSettings, encode_video, read_luma
+    from tests.media.clips import natural_clip
+    from tests.media.helpers import transcode
+
+    payload = bytes.fromhex("5eed1e55")
+    sizes = [(64, 64, 17), (128, 128, 17), (256, 256, 24), (360, 640, 24), (720, 1280, 24)]
+    print(
+        "\n== Watermark: cost, PSNR, bit accuracy (48 coded bits) after the default encode and a CRF 35 re-encode =="
+    )
+    print("  size        cell  PSNR   embed   detect | CRF23 clip/frame  found | CRF35 clip/frame  found")
+    for height, width, count in sizes:
+        clip = natural_clip(count, height, width, seed=11, grain=1.5)
+        start = time.perf_counter()
+        marked = wm.embed(clip, payload)
+        embed_ms = (time.perf_counter() - start) / count * 1000
+        first = workdir / "wm23.mp4"
+        encode_video(marked, 24, first, settings=EncodeSettings())
+        luma23 = read_luma(first)
+        second = workdir / "wm35.mp4"
+        transcode(first, second, crf=35)
+        luma35 = read_luma(second)
+        start = time.perf_counter()
+        found23 = wm.detect(luma23)
+        detect_ms = (time.perf_counter() - start) / count * 1000
+        found35 = wm.detect(luma35)
+        per23 = np.mean([wm.bit_accuracy(wm.detect(luma23[i : i + 1]), payload) for i in range(count)])
+        per35 = np.mean([wm.bit_accuracy(wm.detect(luma35[i : i + 1]), payload) for i in range(count)])
+        print(
+            f"  {width:4d}x{height:<4d} {wm.layout_for(height, width).cell:4d}  {wm.psnr(clip, marked):4.1f}  "
+            f"{embed_ms:5.1f}ms {detect_ms:5.2f}ms | {100 * wm.bit_accuracy(found23, payload):5.1f}% "
+            f"{100 * per23:5.1f}%  {found23.found!s:5} | {100 * wm.bit_accuracy(found35, payload):5.1f}% "
+            f"{100 * per35:5.1f}%  {found35.found!s:5}"
+        )
+    print("  baselines (FIELD-NOTES, 720p):")
+    for name, value in BASELINES.items():
+        print(f"    {name}: {value}")
+
+    clips = 20 if quick else 100
+    false_positives = 0
+    p_values = []
+    for seed in range(clips):
+        height, width = [(64, 64), (128, 128), (180, 320), (360, 640)][seed % 4]
+        clean = natural_clip(12, height, width, seed=1000 + seed, pan=seed % 3, grain=seed % 3)
+        path = workdir / "clean.mp4"
+        encode_video(clean, 24, path)
+        found = wm.detect(read_luma(path))
+        false_positives += found.found
+        p_values.append(found.p_value)
+    print(
+        f"\n== False positives on {clips} clean encoded clips: {false_positives} "
+        f"(median p {np.median(p_values):.2f}, min p {min(p_values):.1e}; threshold {wm.DETECT_P_VALUE:g} + CRC-16) =="
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer frames and clips")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["STUDIO_HOME"] = str(Path(tmp) / "home")
+        workdir = Path(tmp)
+        print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
+        bench_encode_speed(workdir, 48 if args.quick else 144)
+        bench_sign_overhead(workdir, 2 if args.quick else 10)
+        bench_watermark(workdir, args.quick)
+
+
+if __name__ == "__main__":
+    main()
