@@ -21,9 +21,7 @@ def load_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.is_file():
-        raise MediaError(
-            "the image file does not exist", path=path, hint="check the path or pick the file again"
-        )
+        raise MediaError("the image file does not exist", path=path, hint="check the path or pick the file again")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -36,13 +34,11 @@ def load_image(path: str | Path) -> np.ndarray:
     except MediaError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaError(
-            f"not a readable image ({exc.__class__.__name__})", path=path, hint="use a PNG, JPEG or WebP file"
-        ) from None
+        raise MediaError(f"not a readable image ({exc.__class__.__name__})", path=path,
+                         hint="use a PNG, JPEG or WebP file") from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(
-            f"the image cannot be read: {exc}", path=path, hint="the file may be truncated or damaged"
-        ) from None
+        raise MediaError(f"the image cannot be read: {exc}", path=path,
+                         hint="the file may be truncated or damaged") from None
     return np.asarray(rgb, dtype=np.uint8).copy()
 
 
@@ -56,9 +52,8 @@ def fit_image(pixels: np.ndarray, width: int, height: int, mode: str = "crop") -
     if mode == "crop":
         return np.asarray(ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS))
     scale = min(width / img.width, height / img.height)
-    inner = img.resize(
-        (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS
-    )
+    inner = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                       Image.Resampling.LANCZOS)
     corner = tuple(int(v) for v in np.asarray(inner)[0, 0])
     canvas = Image.new("RGB", (width, height), corner)
     canvas.paste(inner, ((width - inner.width) // 2, (height - inner.height) // 2))
