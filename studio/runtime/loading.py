@@ -161,9 +161,9 @@ def _hf_cache_snapshot(repo_id: str) -> Path | None:
     except Exception:  # noqa: BLE001 - any failure here means "not in the cache"; we look further below
         pass
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import constants, scan_cache_dir
 
-        for repo in scan_cache_dir().repos:
+        for repo in scan_cache_dir(constants.HF_HUB_CACHE).repos:
             if repo.repo_id == repo_id and repo.repo_type == "model":
                 revisions = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
                 if revisions:
@@ -454,9 +454,9 @@ def list_models(extra_folders: tuple[Path | str, ...] | list = ()) -> list[Model
 
 def _hf_cache_models() -> list[ModelInfo]:
     try:
-        from huggingface_hub import scan_cache_dir
+        from huggingface_hub import constants, scan_cache_dir
 
-        repos = scan_cache_dir().repos
+        repos = scan_cache_dir(constants.HF_HUB_CACHE).repos
     except Exception:  # noqa: BLE001 - no cache yet, or one we cannot read: nothing to list
         return []
     found = []
