@@ -90,6 +90,7 @@ class NodeItem(QGraphicsItem):
         height = TITLE_H + PAD + rows * PORT_H + len(self.summary) * PARAM_H + STATUS_H + PAD
         self.prepareGeometryChange()
         self._rect = QRectF(0, 0, WIDTH, height)
+        self._bounds = self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
         self._body = QPainterPath()
         self._body.addRoundedRect(self._rect, 6, 6)
         head = QPainterPath()
@@ -109,7 +110,7 @@ class NodeItem(QGraphicsItem):
 
     # ---- geometry
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
-        return self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPolygonF,
+)
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph import Group, Link
@@ -19,6 +27,21 @@ def curve(p1: QPointF, p2: QPointF) -> QPainterPath:
     return path
 
 
+def sample(p1: QPointF, p2: QPointF) -> list[tuple[float, float]]:
+    """Points along ``curve(p1, p2)``, dense enough to draw any stretch of it as a polyline."""
+    x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
+    dx = max(40.0, abs(x2 - x1) * 0.5)
+    cx1, cx2 = x1 + dx, x2 - dx
+    n = max(8, min(96, int((abs(x2 - x1) + abs(y2 - y1)) / 16)))
+    pts = []
+    for i in range(n + 1):
+        t = i / n
+        u = 1 - t
+        a, b, c, d = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
+        pts.append((a * x1 + b * cx1 + c * cx2 + d * x2, (a + b) * y1 + (c + d) * y2))
+    return pts
+
+
 class LinkItem(QGraphicsPathItem):
     """A link between an output port and an input port; its path is rebuilt only when a node moves."""
 
@@ -29,8 +52,10 @@ class LinkItem(QGraphicsPathItem):
         self.port_type = src.port_type(OUT, link.src_port)
         self.highlight = False
         self._shape: QPainterPath | None = None
+        self._points: list[tuple[float, float]] = []
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # for exposedRect
         self.setToolTip(f"{link}  ({self.port_type})")
         src.links.append(self)
         dst.links.append(self)
@@ -43,8 +68,10 @@ class LinkItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         self._shape = None
-        self.setPath(curve(self.src.port_scene_pos(OUT, self.link.src_port),
-                           self.dst.port_scene_pos(IN, self.link.dst_port)))
+        p1 = self.src.port_scene_pos(OUT, self.link.src_port)
+        p2 = self.dst.port_scene_pos(IN, self.link.dst_port)
+        self._points = sample(p1, p2)
+        self.setPath(curve(p1, p2))
 
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:
@@ -67,7 +94,29 @@ class LinkItem(QGraphicsPathItem):
         else:
             painter.setPen(theme.pen(colour, 2.4))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
+        exposed = option.exposedRect
+        if exposed.contains(self.boundingRect()):
+            painter.drawPath(self.path())
+            return
+        # Panning exposes thin strips: stroke only the stretches of the curve inside them.
+        # A long curve costs as much to stroke clipped as whole, and most links cross a strip.
+        left, top = exposed.left() - 4, exposed.top() - 4
+        right, bottom = exposed.right() + 4, exposed.bottom() + 4
+        pts = self._points
+        run: list[QPointF] = []
+        for i in range(len(pts) - 1):
+            (xa, ya), (xb, yb) = pts[i], pts[i + 1]
+            inside = (min(xa, xb) <= right and max(xa, xb) >= left and min(ya, yb) <= bottom
+                      and max(ya, yb) >= top)
+            if inside:
+                if not run:
+                    run.append(QPointF(xa, ya))
+                run.append(QPointF(xb, yb))
+            elif run:
+                painter.drawPolyline(QPolygonF(run))
+                run = []
+        if run:
+            painter.drawPolyline(QPolygonF(run))
 
 
 class DragLinkItem(QGraphicsPathItem):

@@ -1,12 +1,15 @@
-"""An overview of the whole graph in a corner of the canvas; click or drag it to move there."""
+"""An overview of the whole graph in a corner of the canvas; click or drag it to move there.
+
+It is painted by the view as foreground, not as a child widget: a widget over the viewport
+would stop Qt from scrolling the viewport's pixels when panning (every pan would repaint all).
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPaintEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap
 
 from studio.ui import theme
 
@@ -14,78 +17,94 @@ if TYPE_CHECKING:
     from studio.ui.view import GraphView
 
 SHOW_FROM = 8  # nodes; small graphs need no overview
+SIZE = (220, 150)
+MARGIN = 12
 
 
-class Minimap(QWidget):
+class Minimap:
     def __init__(self, view: GraphView) -> None:
-        super().__init__(view)
         self.view = view
         self.wanted = True
-        self.resize(220, 150)
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self._rects: list[tuple[QRectF, QColor]] = []
+        self.visible = False
+        self._nodes = QPixmap()  # the node layer, redrawn only when the layout changes
         self._world = QRectF()
+        self._frame = QRectF()
+        self._scale = 1.0
+        self._offset = QPointF()
         view.graph_scene.layout_changed.connect(self.refresh)
-        self.hide()
 
-    def place(self) -> None:
-        parent = self.view.viewport()
-        self.move(parent.width() - self.width() - 12, parent.height() - self.height() - 12)
+    def rect(self) -> QRect:
+        vp = self.view.viewport()
+        w, h = SIZE
+        return QRect(vp.width() - w - MARGIN, vp.height() - h - MARGIN, w, h)
+
+    def isVisible(self) -> bool:  # noqa: N802 (reads like the widget it replaces)
+        return self.visible
 
     def set_wanted(self, on: bool) -> None:
         self.wanted = on
         self.refresh()
 
+    def update(self) -> None:
+        if self.visible:
+            self.view.viewport().update(self.rect().adjusted(-2, -2, 2, 2))
+
     def refresh(self) -> None:
         scene = self.view.graph_scene
-        self._rects = [(item.sceneBoundingRect(), theme.category_color(item.spec.category if item.spec else ""))
-                       for item in scene.nodes.values()]
+        was = self.visible
+        self.visible = self.wanted and len(scene.nodes) >= SHOW_FROM
         self._world = scene.nodes_rect()
-        visible = self.wanted and len(self._rects) >= SHOW_FROM
-        self.setVisible(visible)
-        if visible:
-            self.place()
-            self.update()
+        if self.visible:
+            self._render_nodes()
+        if self.visible or was:
+            self.view.viewport().update(self.rect().adjusted(-2, -2, 2, 2))
 
-    def _mapping(self) -> tuple[float, QPointF, QRectF]:
-        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
-        world = self._world.united(visible).adjusted(-40, -40, 40, 40)
-        inner = QRectF(self.rect()).adjusted(6, 6, -6, -6)
-        scale = min(inner.width() / max(world.width(), 1.0), inner.height() / max(world.height(), 1.0))
-        offset = QPointF(inner.center().x() - world.center().x() * scale,
-                         inner.center().y() - world.center().y() * scale)
-        return scale, offset, visible
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
-        painter = QPainter(self)
+    def _render_nodes(self) -> None:
+        scene = self.view.graph_scene
+        w, h = SIZE
+        ratio = self.view.devicePixelRatioF()
+        pixmap = QPixmap(round(w * ratio), round(h * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        self._frame = self._world.adjusted(-80, -80, 80, 80)
+        inner = QRectF(6, 6, w - 12, h - 12)
+        frame = self._frame
+        self._scale = min(inner.width() / max(frame.width(), 1.0), inner.height() / max(frame.height(), 1.0))
+        self._offset = QPointF(inner.center().x() - frame.center().x() * self._scale,
+                               inner.center().y() - frame.center().y() * self._scale)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(theme.pen("#3a4252"))
-        painter.setBrush(QBrush(QColor(20, 23, 30, 215)))
-        painter.drawRoundedRect(QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5), 6, 6)
-        scale, offset, visible = self._mapping()
-
-        def to_map(r: QRectF) -> QRectF:
-            return QRectF(r.x() * scale + offset.x(), r.y() * scale + offset.y(), r.width() * scale,
-                          r.height() * scale)
-
+        painter.setBrush(QBrush(QColor(20, 23, 30, 225)))
+        painter.drawRoundedRect(QRectF(0.5, 0.5, w - 1, h - 1), 6, 6)
         painter.setPen(Qt.PenStyle.NoPen)
-        for rect, colour in self._rects:
-            painter.setBrush(QBrush(colour))
-            painter.drawRect(to_map(rect))
+        for item in scene.nodes.values():
+            painter.setBrush(QBrush(theme.category_color(item.spec.category if item.spec else "")))
+            painter.drawRect(self._to_map(item.sceneBoundingRect()))
+        painter.end()
+        self._nodes = pixmap
+
+    def _to_map(self, r: QRectF) -> QRectF:
+        s, o = self._scale, self._offset
+        return QRectF(r.x() * s + o.x(), r.y() * s + o.y(), r.width() * s, r.height() * s)
+
+    def paint(self, painter: QPainter) -> None:
+        """Draw in viewport coordinates (the caller has reset the transform)."""
+        if not self.visible:
+            return
+        box = self.rect()
+        painter.drawPixmap(box.topLeft(), self._nodes)
+        view = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        shown = self._to_map(view).translated(box.x(), box.y()).intersected(QRectF(box).adjusted(1, 1, -1, -1))
         painter.setBrush(QBrush(QColor(79, 143, 230, 40)))
         painter.setPen(theme.pen("#4f8fe6", 1.2))
-        painter.drawRect(to_map(visible))
+        painter.drawRect(shown)
 
-    def _go(self, event: QMouseEvent) -> None:
-        scale, offset, _ = self._mapping()
-        p = event.position()
-        self.view.centerOn(QPointF((p.x() - offset.x()) / scale, (p.y() - offset.y()) / scale))
+    def contains(self, pos: QPoint) -> bool:
+        return self.visible and self.rect().contains(pos)
+
+    def navigate(self, pos: QPointF) -> None:
+        box = self.rect()
+        x, y = pos.x() - box.x(), pos.y() - box.y()
+        self.view.centerOn(QPointF((x - self._offset.x()) / self._scale, (y - self._offset.y()) / self._scale))
         self.update()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self._go(event)
-        event.accept()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.buttons() & Qt.MouseButton.LeftButton:
-            self._go(event)
-        event.accept()

@@ -47,13 +47,18 @@ class GraphView(QGraphicsView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
-        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        # no background cache: a diagonal pan would redraw the whole cached grid; drawn directly,
+        # only the exposed strips are filled
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontSavePainterState)
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setAcceptDrops(True)
+        # the view paints every pixel: Qt may then scroll pixels when panning instead of repainting
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
+        self._minimap_drag = False
         self._space = False
         self.minimap = Minimap(self)
         self.search = NodeSearch(self)
@@ -166,12 +171,23 @@ class GraphView(QGraphicsView):
         return False
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self.search.isVisible():
+            self.search.hide()
+        if event.button() == Qt.MouseButton.LeftButton and self.minimap.contains(event.position().toPoint()):
+            self._minimap_drag = True
+            self.minimap.navigate(event.position())
+            event.accept()
+            return
         if self._start_pan(event):
             event.accept()
             return
         super().mousePressEvent(_shift_as_ctrl(event))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._minimap_drag:
+            self.minimap.navigate(event.position())
+            event.accept()
+            return
         if self._pan_from is not None:
             now = event.position().toPoint()
             self.pan_by(self._pan_from - now)
@@ -182,6 +198,10 @@ class GraphView(QGraphicsView):
         super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._minimap_drag:
+            self._minimap_drag = False
+            event.accept()
+            return
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton,
                                                              Qt.MouseButton.LeftButton):
             self._pan_from = None
@@ -238,13 +258,18 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
         super().resizeEvent(event)
-        self.minimap.place()
         self.search.keep_inside()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        if self.minimap.isVisible():
+            painter.save()
+            painter.resetTransform()
+            self.minimap.paint(painter)
+            painter.restore()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
-        if self.minimap.isVisible():
-            self.minimap.update()
+        self.minimap.update()  # it stays put while the scene scrolls under it
 
     # ---- file drops
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802

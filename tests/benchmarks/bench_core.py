@@ -58,7 +58,7 @@ def main() -> None:
     graph = build_graph(registry, model_dir, args.frames, args.size, args.steps, seed=3)
     engine.run(graph, targets=["model"])  # load once; both sides then use the loaded pipeline
     model = engine.run(graph, targets=["model"]).outputs["model"]["model"]
-    pipe = model.pipeline
+    pipe = model.task_pipeline("t2v")
     bare, through = [], []
     previews = 0
 

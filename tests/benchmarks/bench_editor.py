@@ -1,0 +1,213 @@
+"""Editor figures: load and pan time of a 300-node graph, main-thread stalls during a render, cold start.
+
+Run on demand: ``QT_QPA_PLATFORM=offscreen python -m tests.benchmarks.bench_editor``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-bench-"))
+
+import numpy as np  # noqa: E402
+
+from studio.graph import Graph, NodeRegistry, ParamSpec, PortSpec, node, save_graph  # noqa: E402
+from tests import toy_nodes  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@node("bench.Generate", title="Generate (bench)", category="Generate", inputs=[PortSpec("x", "FLOAT")],
+      outputs=[PortSpec("y", "FLOAT")],
+      params=[ParamSpec("steps", "int", 60, minimum=1, maximum=1000), ParamSpec("seed", "seed", 0)])
+def busy(ctx, x, steps, seed):
+    """Denoising-like work on the worker thread with a whole-clip preview at every step."""
+    rng = np.random.default_rng(seed)
+    latents = rng.standard_normal((16, 16, 32, 32)).astype(np.float32)
+    for k in range(1, steps + 1):
+        ctx.check_cancelled()
+        for _ in range(4):
+            latents = np.tanh(latents @ np.eye(32, dtype=np.float32) * 0.99)
+        preview = ((latents[:3].transpose(1, 2, 3, 0) + 1) * 127).clip(0, 255).astype(np.uint8)
+        ctx.progress(k, steps, preview=preview)
+    return float(latents.mean()) + x
+
+
+def registry() -> NodeRegistry:
+    reg = toy_nodes.registry()
+    reg.register(busy)
+    return reg
+
+
+def big_graph(reg: NodeRegistry, nodes: int = 300, links: int = 400, seed: int = 1,
+              spread: int = 2) -> Graph:
+    """A graph laid out as people build them: columns of nodes, each fed from the column before.
+
+    20 rows by 15 columns: sources in the first, two-input nodes after; every 'a' input is linked
+    and 'b' inputs until there are ``links`` links, each from a row at most ``spread`` away
+    (``spread`` = 20 links any row to any row: long crossing links, a stress case).
+    """
+    rnd = random.Random(seed)
+    rows = 20
+    cols = nodes // rows
+    g = Graph()
+    ids = [[f"c{c}r{r}" for r in range(rows)] for c in range(cols)]
+    for c in range(cols):
+        for r in range(rows):
+            spec = reg.get("test.Number" if c == 0 else "test.Add")
+            g.add_node(spec, ids[c][r], position=(c * 300.0, r * 160.0))
+    wanted = []
+    for port in ("a", "b"):
+        for c in range(1, cols):
+            for r in range(rows):
+                wanted.append((c, r, port))
+    for c, r, port in wanted[:links]:
+        src_row = max(0, min(rows - 1, r + rnd.randint(-spread, spread)))
+        src = ids[c - 1][src_row]
+        g.connect(src, "value" if c == 1 else "sum", ids[c][r], port)
+    return g
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def bench_load_and_pan(spread: int = 2, prefix: str = "") -> dict[str, float]:
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.app import application
+    from studio.ui.window import MainWindow
+
+    app = application()
+    reg = registry()
+    path = Path(tempfile.mkdtemp()) / "big.studio.json"
+    save_graph(big_graph(reg, spread=spread), path, reg)
+    window = MainWindow(reg)
+    window.resize(1600, 1000)
+    window.show()
+    app.processEvents()
+    t0 = time.perf_counter()
+    window.open_path(path, confirmed=True)
+    window.view.viewport().repaint()
+    load = time.perf_counter() - t0
+    assert len(window.scene.nodes) == 300 and len(window.scene.links) == 400
+    out = {prefix + "load_s": load}
+    view = window.view
+    for label, zoom in (("pan_1.0", 1.0), ("pan_0.5", 0.5), ("pan_all", None)):
+        if zoom is None:
+            view.frame_all()
+        else:
+            view.resetTransform()
+            view.scale(zoom, zoom)
+            view.centerOn(window.scene.nodes["c7r10"])
+        app.processEvents()
+        times = []
+        for i in range(150):
+            # one frame of a drag: the view scrolls, then Qt paints what the scroll exposed
+            t = time.perf_counter()
+            view.pan_by(QPoint(9 if (i // 50) % 2 == 0 else -9, 4))
+            app.processEvents()
+            times.append((time.perf_counter() - t) * 1000)
+        times = times[10:]
+        out[f"{prefix}{label}_mean_ms"] = statistics.mean(times)
+        out[f"{prefix}{label}_p99_ms"] = percentile(times, 99)
+        t = time.perf_counter()
+        view.viewport().repaint()
+        out[f"{prefix}{label}_full_repaint_ms"] = (time.perf_counter() - t) * 1000
+    window.session.undo.setClean()
+    window.close()
+    QApplication.processEvents()
+    return out
+
+
+def bench_render_stall() -> dict[str, float]:
+    from PySide6.QtCore import QElapsedTimer, QPointF, QTimer
+
+    from studio.engine import NodeProgress
+    from studio.ui.app import application
+    from studio.ui.window import MainWindow
+
+    app = application()
+    reg = registry()
+    window = MainWindow(reg)
+    window.resize(1400, 900)
+    window.show()
+    src = window.add_node(reg.get("test.Number"), QPointF(0, 0))
+    gens = []
+    for i in range(3):
+        gid = window.add_node(reg.get("bench.Generate"), QPointF(300, i * 200))
+        window.session.edit("link", lambda g, gid=gid: g.connect(src, "value", gid, "x"))
+        sink = window.add_node(reg.get("test.Sink"), QPointF(600, i * 200))
+        window.session.edit("link", lambda g, gid=gid, sink=sink: g.connect(gid, "y", sink, "x"))
+        gens.append(gid)
+    progress_seen = []
+    window.renderer.event.connect(lambda ev: progress_seen.append(1) if isinstance(ev, NodeProgress) else None)
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(16)
+    timer.timeout.connect(tick)
+    timer.start()
+    t0 = time.perf_counter()
+    window.render()
+    while window.renderer.running and time.perf_counter() - t0 < 120:
+        app.processEvents()
+        time.sleep(0.001)
+    seconds = time.perf_counter() - t0
+    timer.stop()
+    gaps = gaps[1:]
+    window.session.undo.setClean()
+    window.close()
+    return {"render_s": seconds, "ticks": len(gaps), "gap_p50_ms": percentile(gaps, 50),
+            "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps), "progress_delivered": len(progress_seen),
+            "progress_coalesced": window.renderer.coalesced}
+
+
+def bench_cold_start(runs: int = 3) -> dict[str, float]:
+    code = ("import time,sys; t=time.perf_counter();"
+            "from studio.ui.app import application, load_registry; app=application();"
+            "from studio.ui.window import MainWindow; reg,_=load_registry(); w=MainWindow(reg); w.show();"
+            "app.processEvents(); w.view.viewport().repaint();"
+            "print(time.perf_counter()-t); w.session.undo.setClean(); w.close()")
+    walls, inner = [], []
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                             env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+        walls.append(time.perf_counter() - t)
+        inner.append(float(out.stdout.strip().splitlines()[-1]))
+    return {"cold_start_wall_s": min(walls), "cold_start_in_python_s": min(inner)}
+
+
+def main() -> None:
+    results = {}
+    results.update(bench_load_and_pan())
+    if "--stress" in sys.argv:
+        results.update(bench_load_and_pan(spread=20, prefix="stress_"))
+    results.update(bench_render_stall())
+    results.update(bench_cold_start())
+    width = max(len(k) for k in results)
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:.3f}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
