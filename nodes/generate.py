@@ -73,7 +73,7 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     info = {
         "model": model.name, "model_id": model.weights_id, "prompt": prompt.text,
         "negative_prompt": prompt.negative, "seed": seed, "steps": steps, "guidance": guidance,
-        "size": [width, height], "num_frames": int(frames.shape[0]), "fps": fps,
+        "size": f"{width}x{height}", "num_frames": int(frames.shape[0]), "fps": fps,
         "mode": "v2v" if guide is not None else "i2v" if image is not None else "t2v",
         "reference_image": image.source if image is not None else None,
     }

@@ -33,4 +33,7 @@ def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tili
     options = LoadOptions(device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling,
                           vae_slicing=vae_slicing)
     ctx.progress(0, 1, message=f"loading {source}")
-    return load(source, options, base_dir=ctx.base_dir)
+    model = load(source, options, base_dir=ctx.base_dir)
+    if getattr(model, "is_placeholder", False):
+        ctx.warn("the embedded model is not trained yet: this renders with random weights (noise)")
+    return model

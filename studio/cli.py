@@ -248,8 +248,12 @@ class _Progress:
         self.node = None
 
     def __call__(self, event) -> None:
-        from studio.engine import NodeFinished, NodeProgress, NodeStarted
+        from studio.engine import NodeFinished, NodeProgress, NodeStarted, NodeWarning
 
+        if isinstance(event, NodeWarning):
+            self.close()
+            print(f"warning: node '{event.node_id}': {event.message}", file=sys.stderr)
+            return
         if self.quiet:
             return
         if isinstance(event, NodeStarted):

@@ -49,3 +49,20 @@ class Video:
     def size(self) -> tuple[int, int]:
         """(width, height)"""
         return int(self.frames.shape[2]), int(self.frames.shape[1])
+
+
+@dataclass(frozen=True)
+class Sound:
+    """Audio: float32 samples [N, channels] in -1..1 at ``rate`` Hz, and the file it came from."""
+
+    samples: np.ndarray
+    rate: int
+    source: str = ""
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.samples.nbytes)
+
+    @property
+    def seconds(self) -> float:
+        return self.samples.shape[0] / self.rate

@@ -17,3 +17,11 @@ def studio_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("studio-home")
     monkeypatch.setenv("STUDIO_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session")
+def tiny_wan(tmp_path_factory):
+    """A tiny random-weight Wan text-to-video pipeline folder, built once per test session."""
+    from studio.runtime.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-wan")

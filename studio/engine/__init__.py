@@ -10,6 +10,7 @@ from studio.engine.events import (
     NodeFinished,
     NodeProgress,
     NodeStarted,
+    NodeWarning,
     RunFinished,
     RunStarted,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "NodeFinished",
     "NodeProgress",
     "NodeStarted",
+    "NodeWarning",
     "OutputCache",
     "RunFinished",
     "RunHandle",

@@ -23,6 +23,7 @@ from studio.engine.events import (
     NodeFinished,
     NodeProgress,
     NodeStarted,
+    NodeWarning,
     RunFinished,
     RunStarted,
 )
@@ -55,8 +56,9 @@ class NodeContext:
 
     def __init__(self, engine: Engine, run_id: int, node_id: str, spec: NodeSpec,
                  input_keys: dict[str, str], base_dir: Path | None, emit: Callable[[Event], None],
-                 cancel: CancelToken) -> None:
+                 cancel: CancelToken, graph_hash: str = "") -> None:
         self.engine = engine
+        self.graph_hash = graph_hash  # identity of the whole document being run, for provenance
         self.run_id = run_id
         self.node_id = node_id
         self.spec = spec
@@ -67,6 +69,9 @@ class NodeContext:
 
     def progress(self, step: int, total: int, preview: Any = None, message: str = "") -> None:
         self._emit(NodeProgress(self.run_id, self.node_id, step, total, preview, message))
+
+    def warn(self, message: str) -> None:
+        self._emit(NodeWarning(self.run_id, self.node_id, message))
 
     def is_cancelled(self) -> bool:
         return self._cancel.cancelled
@@ -253,6 +258,7 @@ class Engine:
             all_parts[nid] = self._key_parts(graph, nid, spec, keys, base_dir)
             keys[nid] = _digest(all_parts[nid])
         self.cache.pin(keys.values())
+        document_hash = graph_hash(graph)
         try:
             for nid in order:
                 if cancel.cancelled:
@@ -275,7 +281,8 @@ class Engine:
                 emit(NodeStarted(run_id, nid, reason))
                 t0 = time.perf_counter()
                 try:
-                    values = self._evaluate(graph, nid, spec, outputs, keys, base_dir, run_id, emit, cancel)
+                    values = self._evaluate(graph, nid, spec, outputs, keys, base_dir, run_id, emit, cancel,
+                                            document_hash)
                 except Cancelled:
                     return self._finish(result, "cancelled", started, run_id, emit)
                 except StudioError as exc:
@@ -314,7 +321,7 @@ class Engine:
 
     def _evaluate(self, graph: Graph, nid: str, spec: NodeSpec, outputs: dict[str, dict[str, Any]],
                   keys: dict[str, str], base_dir: Path | None, run_id: int,
-                  emit: Callable[[Event], None], cancel: CancelToken) -> dict[str, Any]:
+                  emit: Callable[[Event], None], cancel: CancelToken, document_hash: str) -> dict[str, Any]:
         node = graph.nodes[nid]
         inputs: dict[str, Any] = {}
         input_keys: dict[str, str] = {}
@@ -327,7 +334,7 @@ class Engine:
             return self._bypass(spec, inputs)
         params = spec.default_params()
         params.update(node.params)
-        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel)
+        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash)
         assert spec.run is not None, f"node type {spec.type_id} has no implementation"
         try:
             raw = spec.run(ctx, **inputs, **params)
@@ -424,6 +431,13 @@ class Engine:
 
 
 _MISSING = object()
+
+
+def graph_hash(graph: Graph) -> str:
+    """sha256 of what the graph computes: node types, parameters and links (not positions or titles)."""
+    nodes = {nid: [n.type, n.version, n.bypassed, n.params] for nid, n in graph.nodes.items()}
+    links = sorted([lk.src, lk.src_port, lk.dst, lk.dst_port] for lk in graph.links)
+    return "sha256:" + _digest({"nodes": nodes, "links": links})
 
 
 def _digest(parts: Any) -> str:

@@ -41,6 +41,15 @@ class NodeProgress:
 
 
 @dataclass(frozen=True)
+class NodeWarning:
+    """Something the person should know that does not stop the node (a placeholder model, a clipped value)."""
+
+    run_id: int
+    node_id: str
+    message: str
+
+
+@dataclass(frozen=True)
 class NodeFinished:
     run_id: int
     node_id: str
@@ -67,5 +76,6 @@ class RunFinished:
     message: str = ""
 
 
-Event = RunStarted | NodeCached | NodeStarted | NodeProgress | NodeFinished | NodeFailed | RunFinished
+Event = (RunStarted | NodeCached | NodeStarted | NodeProgress | NodeWarning | NodeFinished | NodeFailed
+         | RunFinished)
 Listener = Callable[[Event], None]

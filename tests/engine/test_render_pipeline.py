@@ -14,13 +14,6 @@ STEPS = 3
 
 
 @pytest.fixture(scope="module")
-def tiny_wan(tmp_path_factory):
-    from studio.runtime.tiny import build_tiny_pipeline
-
-    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-wan")
-
-
-@pytest.fixture(scope="module")
 def registry():
     return NodeRegistry.default()
 
