@@ -25,7 +25,9 @@ def application() -> QApplication:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("Studio")
         app.setOrganizationName("Studio")
+    if not app.property("studio_themed"):  # also when someone else (a test runner) made the app
         theme.apply(app)
+        app.setProperty("studio_themed", True)
     return app  # type: ignore[return-value]
 
 

@@ -169,6 +169,7 @@ class ParamEditor(QWidget):
             slider.sliderReleased.connect(self._slider_released)
             self.slider = slider
             self._lo, self._hi = float(lo), float(hi)
+            self.spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)  # the slider steps it
             self.layout_.addWidget(slider, 3)
         self.layout_.addWidget(self.spin, 2 if self.slider else 1)
         self._show = self._show_number
@@ -284,10 +285,10 @@ class Inspector(QScrollArea):
             return
         node = self.session.graph.nodes[self.node_id]
         spec = self.session.registry.get(node.type)
-        self.title_edit = QLineEdit(node.title)
+        self._type_title = spec.title if spec else node.type
+        self.title_edit = QLineEdit(node.title or self._type_title)
         self.title_edit.setObjectName("InspectorTitle")
-        self.title_edit.setPlaceholderText(spec.title if spec else node.type)
-        self.title_edit.setToolTip("The node's name on the canvas")
+        self.title_edit.setToolTip("The node's name on the canvas (clear it for the type's name)")
         self.title_edit.editingFinished.connect(self._rename)
         outer.addWidget(self.title_edit)
         kind = QLabel(f"{node.id}  ·  {node.type}" + (f"  ·  {spec.category}" if spec else ""))
@@ -359,6 +360,10 @@ class Inspector(QScrollArea):
         if nid is None:
             return
         title = self.title_edit.text().strip()
+        if title == self._type_title:
+            title = ""
+        if not title:
+            self.title_edit.setText(self._type_title)
         if title != self.session.graph.nodes[nid].title:
             self.session.edit("Rename node", lambda g: g.update_node(nid, title=title))
 
@@ -385,8 +390,8 @@ class Inspector(QScrollArea):
             name = change.detail["param"]
             if name in self.editors:
                 self.editors[name].set_value(node.params.get(name))
-        if "title" in change.detail and self.title_edit.text() != node.title:
-            self.title_edit.setText(node.title)
+        if "title" in change.detail and self.title_edit.text() != (node.title or self._type_title):
+            self.title_edit.setText(node.title or self._type_title)
         if "bypassed" in change.detail:
             self.bypass.blockSignals(True)
             self.bypass.setChecked(node.bypassed)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
 
 from studio.engine import (
     Engine,
@@ -22,6 +22,7 @@ from studio.ui.files import FileActions
 from studio.ui.inspector import Inspector
 from studio.ui.items import GRID
 from studio.ui.logdock import LogPanel
+from studio.ui.preview import PreviewPanel
 from studio.ui.recovery import Autosaver
 from studio.ui.render import RenderController
 from studio.ui.scene import GraphScene
@@ -43,6 +44,7 @@ class MainWindow(FileActions, QMainWindow):
         self.setCentralWidget(self.view)
         self.inspector = Inspector(self.session)
         self.logs = LogPanel()
+        self.preview = PreviewPanel()
         self.renderer = RenderController(self.session, engine, self)
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
@@ -68,12 +70,18 @@ class MainWindow(FileActions, QMainWindow):
         self.inspector_dock.setObjectName("inspector")
         self.inspector_dock.setWidget(self.inspector)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.preview_dock = QDockWidget("Preview", self)
+        self.preview_dock.setObjectName("preview")
+        self.preview_dock.setWidget(self.preview)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.preview_dock)
+        self.splitDockWidget(self.inspector_dock, self.preview_dock, Qt.Orientation.Vertical)
         self.log_dock = QDockWidget("Problems and Log", self)
         self.log_dock.setObjectName("log")
         self.log_dock.setWidget(self.logs)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, self.preview_dock], [520, 220], Qt.Orientation.Vertical)
 
     def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
                 tip: str = "") -> QAction:
@@ -167,6 +175,7 @@ class MainWindow(FileActions, QMainWindow):
         view.addActions([self.act_minimap, self.act_snap])
         view.addSeparator()
         view.addAction(self.inspector_dock.toggleViewAction())
+        view.addAction(self.preview_dock.toggleViewAction())
         view.addAction(self.log_dock.toggleViewAction())
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_cancel])
@@ -206,6 +215,7 @@ class MainWindow(FileActions, QMainWindow):
         self.scene.layout_changed.connect(self._update_counts)
         self.view.node_chosen.connect(self.add_node)
         self.view.files_dropped.connect(self.drop_files)
+        self.view.context_menu_requested.connect(self.canvas_menu)
         self.logs.node_activated.connect(self.focus_node)
         self.renderer.event.connect(self._run_event)
         self.renderer.running_changed.connect(self._running_changed)
@@ -375,12 +385,15 @@ class MainWindow(FileActions, QMainWindow):
         log = self.logs.append
         if isinstance(event, RunStarted):
             log(f"render started: {len(event.node_ids)} node(s)")
+            self.preview.new_run()
             self.run_label.setText("rendering…")
         elif isinstance(event, NodeStarted):
             log(f"{event.node_id}: runs ({event.reason})")
             self.run_label.setText(f"rendering {event.node_id}…")
         elif isinstance(event, NodeProgress):
             self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}")
+            if event.preview is not None:
+                self.preview.show_preview(event.node_id, event.step, event.total, event.preview)
         elif isinstance(event, NodeCached):
             log(f"{event.node_id}: cached")
         elif isinstance(event, NodeFinished):
@@ -413,10 +426,21 @@ class MainWindow(FileActions, QMainWindow):
         window.show()
         return window
 
-    def context_menu_for_canvas(self) -> QMenu:
+    def canvas_menu(self, global_pos: QPoint, scene_pos: QPointF) -> QMenu:
+        """Right-click: what can be done with the node under the cursor, or on empty canvas."""
+        item = self.scene.node_item_at(scene_pos)
+        if item is not None and not item.isSelected():
+            self.scene.select_nodes([item.node_id])
         menu = QMenu(self)
-        menu.addActions([self.act_add, self.act_paste, self.act_frame_all])
+        if self.scene.selected_node_ids():
+            menu.addActions([self.act_copy, self.act_cut, self.act_duplicate, self.act_delete])
+            menu.addSeparator()
+            menu.addActions([self.act_bypass, self.act_group, self.act_frame_sel])
+            if item is not None:
+                menu.addAction("Rename…", lambda: self.rename("node", item.node_id))
+        else:
+            menu.addAction(self.act_add.icon(), "Add Node…", lambda: self.view.open_search(scene_pos))
+            menu.addActions([self.act_paste, self.act_select_all, self.act_frame_all])
+        menu.popup(global_pos)
         return menu
 
-    def central(self) -> QWidget:
-        return self.view

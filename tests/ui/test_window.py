@@ -1,0 +1,74 @@
+"""The window around the canvas: entry point, preview dock, shortcuts list, context menu, theme."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio.engine import NodeProgress, RunStarted
+from studio.graph import dumps
+from tests.ui.test_canvas import add
+
+
+def test_main_opens_the_editor_on_a_file_and_returns_when_closed(qtbot, registry, tmp_path, monkeypatch):
+    from studio.graph import Graph
+    from studio.ui import app, files, window
+
+    monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
+    g = Graph()
+    g.add_node(registry.get("test.Number"), "n")
+    path = tmp_path / "start.studio.json"
+    path.write_text(dumps(g, registry), encoding="utf-8")
+    seen = []
+
+    def look_and_close() -> None:
+        win = window.WINDOWS[-1]
+        seen.append((list(win.session.graph.nodes), win.windowTitle(), win.isVisible()))
+        for w in list(window.WINDOWS):
+            w.close()
+        QApplication.instance().quit()
+
+    QTimer.singleShot(300, look_and_close)
+    assert app.main(str(path), registry=registry) == 0
+    assert seen == [(["n"], "start.studio.json[*] — Studio", True)]
+    assert QApplication.instance().styleSheet()  # the dark theme is on
+
+
+def test_preview_dock_shows_the_clip_of_the_running_node(window):
+    frames = np.zeros((5, 16, 24, 3), np.uint8)
+    frames[-1, :, :, 0] = 255
+    window._run_event(RunStarted(1, ("gen",)))
+    window._run_event(NodeProgress(1, "gen", 3, 10, preview=frames))
+    panel = window.preview
+    assert panel.slider.maximum() == 4 and panel.slider.value() == 4
+    assert "step 3/10" in panel.caption.text() and "24x16" in panel.caption.text()
+    shown = panel.image.pixmap().toImage()
+    assert shown.pixelColor(shown.width() // 2, shown.height() // 2).red() > 200
+    panel.slider.setValue(0)
+    shown = panel.image.pixmap().toImage()
+    assert shown.pixelColor(shown.width() // 2, shown.height() // 2).red() < 50
+    assert not panel.show_preview("gen", 1, 2, [1.0, 2])  # toy previews are not pictures
+
+
+def test_keyboard_shortcuts_are_listed(window):
+    from studio.ui.shortcuts import ShortcutsDialog
+
+    dialog = ShortcutsDialog(window.all_actions, window)
+    rows = {dialog.table.item(i, 0).text(): dialog.table.item(i, 1).text() for i in range(dialog.table.rowCount())}
+    assert rows["Undo"] == "Ctrl+Z" and rows["Render"].startswith("Ctrl+Return")
+    assert rows["Add a node (search box)"].startswith("Tab")
+    assert "Frame all" in rows and "Pan" in rows and rows["Duplicate"] == "Ctrl+D"
+
+
+def test_context_menu_offers_node_or_canvas_actions(window):
+    a = add(window, "test.Number", (0, 0))
+    window.scene.clearSelection()
+    menu = window.canvas_menu(QPoint(10, 10), window.scene.nodes[a].mapToScene(QPointF(50, 40)))
+    texts = [act.text() for act in menu.actions() if act.text()]
+    assert "&Bypass" in texts and "Rename…" in texts and window.scene.selected_node_ids() == [a]
+    menu.close()
+    window.scene.clearSelection()
+    menu = window.canvas_menu(QPoint(10, 10), QPointF(2000, 2000))
+    assert "Add Node…" in [act.text() for act in menu.actions()]
+    menu.close()
