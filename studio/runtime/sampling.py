@@ -211,6 +211,18 @@ def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPrevie
     return model._previewer
 
 
+def _renderer(
+    model: LoadedModel, geo: families.Geometry, dims: tuple[int, int, int], num_frames: int
+) -> preview.ClipRenderer:
+    pipe = _pipe(model)
+    channels = _latent_channels(pipe)
+    # Every family maps pipeline latents to VAE latents per channel (x * a + b): read a and b off once.
+    zeros = torch.zeros(1, channels, 1, 1, 1, device=pipe._execution_device)
+    shift = model.spec.to_vae_space(pipe, zeros).flatten()
+    scale = model.spec.to_vae_space(pipe, zeros + 1).flatten() - shift
+    return _previewer(model, geo).for_clip(scale, shift, num_frames, dims[0])
+
+
 def _latent_channels(pipe) -> int:
     cfg = pipe.vae.config
     return int(getattr(cfg, "z_dim", None) or cfg.latent_channels)
@@ -243,11 +255,12 @@ def sample(
         request.height // geo.spatial,
         request.width // geo.spatial,
     )
-    want_preview = request.preview and on_step is not None
-    try:
-        previewer = _previewer(model, geo) if want_preview else None
-    except Exception as exc:  # noqa: BLE001
-        _raise_translated(exc, "preparing previews", model)
+    renderer = None
+    if request.preview and on_step is not None:
+        try:
+            renderer = _renderer(model, geo, dims, request.num_frames)
+        except Exception as exc:  # noqa: BLE001
+            _raise_translated(exc, "preparing previews", model)
     total = _expected_steps(model, request, task)
     if total < 1:
         raise ModelError(
@@ -258,9 +271,8 @@ def sample(
     def on_step_end(_pipe, index: int, _timestep, tensors: dict) -> dict:
         if on_step is not None:
             frames = None
-            if previewer is not None:
-                canonical = families.canonical_latents(spec, tensors["latents"][:1], dims)
-                frames = previewer(spec.to_vae_space(pipe, canonical.float())[0], request.num_frames)
+            if renderer is not None:
+                frames = renderer(families.canonical_latents(spec, tensors["latents"][:1], dims)[0])
             on_step(StepUpdate(step=index + 1, total=total, preview=frames))
         # Raising here (not pipe._interrupt) stops at once: no remaining steps, no decode.
         if is_cancelled():

@@ -27,7 +27,14 @@ def test_loaded_model_describes_itself(tiny_model, tiny_folder):
     assert model.nbytes > 100_000
     assert len(model.weights_id) == 32
     assert model.source == tiny_folder("wan").resolve()
-    assert model.defaults == {"num_frames": 9, "height": 32, "width": 32, "fps": 8, "steps": 4, "guidance": 3.0}
+    assert model.defaults == {
+        "num_frames": 9,
+        "height": 32,
+        "width": 32,
+        "fps": 8,
+        "steps": 4,
+        "guidance": 3.0,
+    }
     assert not model.is_placeholder
 
 
@@ -47,7 +54,9 @@ def test_relative_folder_resolves_against_the_graph_folder(tiny_folder, tmp_path
 def test_missing_source_says_where_it_looked(tmp_path):
     with pytest.raises(ModelError, match="not found; looked in folder") as info:
         resolve_source("nowhere/at-all", base_dir=tmp_path)
-    assert "Hugging Face cache" in str(info.value) and "huggingface-cli download nowhere/at-all" in str(info.value)
+    assert "Hugging Face cache" in str(info.value) and "huggingface-cli download nowhere/at-all" in str(
+        info.value
+    )
     with pytest.raises(ModelError, match="check the path"):
         resolve_source(str(tmp_path / "a" / "b" / "c"))
 
@@ -70,7 +79,9 @@ def test_repo_id_found_in_the_hf_cache_and_listed(tiny_folder, tmp_path, monkeyp
     model = load_model("tiny-org/tiny-cog")
     assert model.name == "tiny-org/tiny-cog" and model.family == "cogvideox"
     listed = [m for m in list_models() if m.kind == "hf-cache"]
-    assert [(m.name, m.source, m.family) for m in listed] == [("tiny-org/tiny-cog", "tiny-org/tiny-cog", "cogvideox")]
+    assert [(m.name, m.source, m.family) for m in listed] == [
+        ("tiny-org/tiny-cog", "tiny-org/tiny-cog", "cogvideox")
+    ]
 
 
 def test_embedded_falls_back_to_a_quiet_random_wan_placeholder(tmp_path, monkeypatch, capfd):
