@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt
+from PySide6.QtCore import QRegularExpression, Qt, QTimer
 from PySide6.QtGui import QColor, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -169,7 +169,6 @@ class ParamEditor(QWidget):
             slider.sliderReleased.connect(self._slider_released)
             self.slider = slider
             self._lo, self._hi = float(lo), float(hi)
-            self.spin.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)  # the slider steps it
             self.layout_.addWidget(slider, 3)
         self.layout_.addWidget(self.spin, 2 if self.slider else 1)
         self._show = self._show_number
@@ -256,6 +255,10 @@ class Inspector(QScrollArea):
         self.problem_labels: dict[str, QLabel] = {}
         self.setWidgetResizable(True)
         self.setMinimumWidth(280)
+        self._problem_timer = QTimer(self)  # one validation after a burst of changes, not one per change
+        self._problem_timer.setSingleShot(True)
+        self._problem_timer.setInterval(0)
+        self._problem_timer.timeout.connect(self._show_problems)
         session.graph_changed.connect(self._on_change)
         self.show_node(None)
 
@@ -379,7 +382,7 @@ class Inspector(QScrollArea):
             self.show_node(self.node_id)  # gone: shows the empty hint
             return
         if change.kind in ("link_added", "link_removed"):
-            self._show_problems()
+            self._problem_timer.start()
             return
         if change.kind != "node_changed" or change.node_id != self.node_id:
             return
@@ -396,7 +399,7 @@ class Inspector(QScrollArea):
             self.bypass.blockSignals(True)
             self.bypass.setChecked(node.bypassed)
             self.bypass.blockSignals(False)
-        self._show_problems()
+        self._problem_timer.start()
 
     def _show_problems(self) -> None:
         if self.node_id not in self.session.graph.nodes:

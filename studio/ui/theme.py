@@ -117,5 +117,6 @@ def apply(app: QApplication) -> None:
     pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#6c7586"))
     app.setPalette(pal)
     if THEME_FILE.exists():
-        app.setStyleSheet(THEME_FILE.read_text(encoding="utf-8"))
+        sheet = THEME_FILE.read_text(encoding="utf-8").replace("@ICONS@", ICON_DIR.as_posix())
+        app.setStyleSheet(sheet)
     app.setWindowIcon(icon("studio"))

@@ -16,13 +16,14 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
-from studio.graph import Graph, Group, NodeRegistry, NodeSpec, validate
+from studio.graph import Graph, Group, NodeRegistry, NodeSpec
 from studio.ui import clipboard, theme
 from studio.ui.files import FileActions
 from studio.ui.inspector import Inspector
 from studio.ui.items import GRID
 from studio.ui.logdock import LogPanel
 from studio.ui.preview import PreviewPanel
+from studio.ui.problems import ProblemChecker
 from studio.ui.recovery import Autosaver
 from studio.ui.render import RenderController
 from studio.ui.scene import GraphScene
@@ -46,6 +47,7 @@ class MainWindow(FileActions, QMainWindow):
         self.logs = LogPanel()
         self.preview = PreviewPanel()
         self.renderer = RenderController(self.session, engine, self)
+        self.checker = ProblemChecker(self.registry, self)
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
         self._build_docks()
@@ -57,6 +59,10 @@ class MainWindow(FileActions, QMainWindow):
         self._problem_timer.setSingleShot(True)
         self._problem_timer.setInterval(250)
         self._problem_timer.timeout.connect(self.refresh_problems)
+        self._selection_timer = QTimer(self)  # selecting 300 nodes is one inspector update
+        self._selection_timer.setSingleShot(True)
+        self._selection_timer.setInterval(0)
+        self._selection_timer.timeout.connect(self._show_selection)
         self._connect()
         self.init_files()
         self.update_title()
@@ -209,7 +215,7 @@ class MainWindow(FileActions, QMainWindow):
         s.dirty_changed.connect(lambda _d: self.update_title())
         s.path_changed.connect(lambda _p: self.update_title())
         s.changed.connect(self._problem_timer.start)
-        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.selectionChanged.connect(self._selection_timer.start)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
         self.scene.rename_request.connect(self.rename)
         self.scene.layout_changed.connect(self._update_counts)
@@ -218,6 +224,7 @@ class MainWindow(FileActions, QMainWindow):
         self.view.context_menu_requested.connect(self.canvas_menu)
         self.logs.node_activated.connect(self.focus_node)
         self.renderer.event.connect(self._run_event)
+        self.checker.found.connect(self.logs.set_problems)
         self.renderer.running_changed.connect(self._running_changed)
 
     # ---- titles and status
@@ -231,9 +238,9 @@ class MainWindow(FileActions, QMainWindow):
         self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")
 
     def refresh_problems(self) -> None:
-        self.logs.set_problems(validate(self.session.graph, self.registry))
+        self.checker.check(self.session.graph)
 
-    def _selection_changed(self) -> None:
+    def _show_selection(self) -> None:
         try:
             self.inspector.show_nodes(self.scene.selected_node_ids())
         except RuntimeError:  # the scene is being torn down

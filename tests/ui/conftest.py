@@ -57,6 +57,14 @@ def window(qtbot, registry, monkeypatch):
         win.renderer.wait(5)
 
 
+def settle() -> None:
+    """Let queued work run (the inspector follows the selection on the next event-loop turn)."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    QApplication.processEvents()
+
+
 def view_point(win, scene_pos: QPointF) -> QPoint:
     return win.view.mapFromScene(scene_pos)
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 
-def shoot(out: Path, with_states: bool = True) -> Path:
+def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shot-"))
     from studio.engine import NodeFinished, NodeProgress, NodeStarted, RunStarted
     from studio.ui.app import application, load_registry
@@ -28,6 +28,21 @@ def shoot(out: Path, with_states: bool = True) -> Path:
         window.open_path(found[0], confirmed=True, as_copy=True)
     app.processEvents()
     ids = list(window.session.graph.nodes)
+    if render:
+        # a real render with the embedded model; grab the window halfway through the steps
+        import time
+
+        from studio.engine import NodeProgress as Progress
+
+        halfway: list[bool] = []
+        window.renderer.event.connect(
+            lambda ev: halfway.append(True) if isinstance(ev, Progress) and ev.step * 2 >= ev.total else None)
+        window.render()
+        deadline = time.monotonic() + 300
+        while not halfway and window.renderer.running and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+        with_states = False
     if with_states and len(ids) >= 3:
         # what a render in progress looks like: one node done, one running, the rest queued
         scene = window.scene
@@ -43,12 +58,16 @@ def shoot(out: Path, with_states: bool = True) -> Path:
     for _ in range(5):
         app.processEvents()
     window.grab().save(str(out))
+    if window.renderer.running:
+        window.renderer.cancel()
+        window.renderer.wait(30)
     window.session.undo.setClean()
     window.close()
     return out
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "editor.png")
-    print(shoot(target))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    target = Path(args[0] if args else "editor.png")
+    print(shoot(target, render="--render" in sys.argv))
     QApplication.instance().quit()

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from studio.graph import Link, dumps, load_graph
 from studio.ui import files
 from studio.ui.recovery import pending_recoveries, recovery_dir
+from tests.ui.conftest import settle
 from tests.ui.test_canvas import add
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,6 +108,7 @@ def test_dropping_an_image_makes_its_node_and_a_graph_opens(window, tmp_path):
     nodes = list(window.session.graph.nodes.values())
     assert [n.type for n in nodes] == ["uitest.Picture"]
     assert nodes[0].params["path"] == str(image.resolve())
+    settle()
     assert window.inspector.editors["path"].line.text() == str(image.resolve())
     other = tmp_path / "other.studio.json"
     other.write_text(dumps(_two_nodes(window), window.registry), encoding="utf-8")

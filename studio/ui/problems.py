@@ -1,0 +1,64 @@
+"""Validation off the main thread: a large graph takes a noticeable time to check."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from studio.graph import Graph, NodeRegistry, validate
+
+
+class ProblemChecker(QObject):
+    """Validates a snapshot of the graph on a worker thread; the newest request wins."""
+
+    found = Signal(list)  # [Problem], on the main thread
+    _done = Signal(int, list)
+
+    def __init__(self, registry: NodeRegistry, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self._serial = 0
+        self._busy = False
+        self._pending: Graph | None = None
+        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    def check(self, graph: Graph) -> None:
+        snapshot = graph.copy()
+        if self._busy:
+            self._pending = snapshot  # checked when the current one ends
+            return
+        self._start(snapshot)
+
+    def _start(self, snapshot: Graph) -> None:
+        self._busy = True
+        self._serial += 1
+        serial = self._serial
+        registry = self.registry
+
+        def work() -> None:
+            try:
+                problems = validate(snapshot, registry)
+            except Exception as exc:  # a bug in validation must not take the editor down
+                problems = [exc]
+            self._done.emit(serial, problems)
+
+        threading.Thread(target=work, name="studio-validate", daemon=True).start()
+
+    def _deliver(self, serial: int, problems: list) -> None:
+        self._busy = False
+        if self._pending is not None:
+            snapshot, self._pending = self._pending, None
+            self._start(snapshot)
+            return
+        self.found.emit([p for p in problems if not isinstance(p, Exception)])
+
+    def wait_idle(self, timeout_ms: int = 5000) -> bool:
+        """For tests: process events until no check is running."""
+        from PySide6.QtCore import QDeadlineTimer
+        from PySide6.QtWidgets import QApplication
+
+        deadline = QDeadlineTimer(timeout_ms)
+        while (self._busy or self._pending is not None) and not deadline.hasExpired():
+            QApplication.processEvents()
+        return not self._busy
