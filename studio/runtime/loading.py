@@ -68,6 +68,14 @@ class LoadedModel:
     is_placeholder: bool = False
     _task_pipes: dict = field(default_factory=dict, repr=False)
     _previewer: Any = field(default=None, repr=False)
+    _device: torch.device | None = field(default=None, repr=False)
+
+    @property
+    def execution_device(self) -> torch.device:
+        """Where the pipeline computes; asked once, because diffusers walks every module to answer."""
+        if self._device is None:
+            self._device = torch.device(self.pipe._execution_device)
+        return self._device
 
     def task_pipeline(self, task: str):
         """The pipeline class for ``task``, sharing the loaded components (built once, via from_pipe)."""

@@ -118,7 +118,7 @@ def encode_prompt(
             do_classifier_free_guidance=with_negative,
             num_videos_per_prompt=1,
             max_sequence_length=spec.max_sequence_length(pipe),
-            device=pipe._execution_device,
+            device=model.execution_device,
         )
     except Exception as exc:  # noqa: BLE001
         _raise_translated(exc, "encoding the prompt", model)
@@ -194,7 +194,7 @@ def _expected_steps(model: LoadedModel, request: VideoRequest, task: str) -> int
 def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPreviewer:
     if model._previewer is None:
         pipe = _pipe(model)
-        device = pipe._execution_device
+        device = model.execution_device
         projection = preview.LatentProjection.load(
             preview.cache_path(model.weights_id), _latent_channels(pipe)
         )
@@ -217,7 +217,7 @@ def _renderer(
     pipe = _pipe(model)
     channels = _latent_channels(pipe)
     # Every family maps pipeline latents to VAE latents per channel (x * a + b): read a and b off once.
-    zeros = torch.zeros(1, channels, 1, 1, 1, device=pipe._execution_device)
+    zeros = torch.zeros(1, channels, 1, 1, 1, device=model.execution_device)
     shift = model.spec.to_vae_space(pipe, zeros).flatten()
     scale = model.spec.to_vae_space(pipe, zeros + 1).flatten() - shift
     return _previewer(model, geo).for_clip(scale, shift, num_frames, dims[0])
@@ -228,8 +228,7 @@ def _latent_channels(pipe) -> int:
     return int(getattr(cfg, "z_dim", None) or cfg.latent_channels)
 
 
-def _generator(pipe, seed: int) -> torch.Generator:
-    device = pipe._execution_device
+def _generator(device: torch.device, seed: int) -> torch.Generator:
     # CUDA generators keep GPU runs reproducible; MPS generators are unreliable, so MPS draws on the CPU.
     return torch.Generator(device="cuda" if device.type == "cuda" else "cpu").manual_seed(int(seed))
 
@@ -287,7 +286,7 @@ def sample(
         width=request.width,
         num_inference_steps=request.steps,
         guidance_scale=request.guidance,
-        generator=_generator(pipe, request.seed),
+        generator=_generator(model.execution_device, request.seed),
         output_type="latent",
         callback_on_step_end=on_step_end,
         callback_on_step_end_tensor_inputs=["latents"],
@@ -351,7 +350,7 @@ def decode(model: LoadedModel, latents: Latents) -> np.ndarray:
     pipe = _pipe(model)
     vae = pipe.vae
     try:
-        z = latents.tensor.to(device=pipe._execution_device, dtype=torch.float32).clone()
+        z = latents.tensor.to(device=model.execution_device, dtype=torch.float32).clone()
         z = model.spec.to_vae_space(pipe, z).to(vae.dtype)
         extra = model.spec.vae_decode_kwargs(pipe, z, latents.seed)
         video = vae.decode(z, **extra, return_dict=False)[0]
