@@ -53,6 +53,8 @@ class LinkItem(QGraphicsPathItem):
         self.highlight = False
         self._shape: QPainterPath | None = None
         self._points: list[tuple[float, float]] = []
+        self._segments: list[int] = []  # for each sampled point, the stretch (between reroutes) it is on
+        self.via: list[QPointF] = []  # reroute points the link passes through
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)  # for exposedRect
@@ -66,12 +68,33 @@ class LinkItem(QGraphicsPathItem):
             if self in end.links:
                 end.links.remove(self)
 
+    def set_via(self, points: list[QPointF]) -> None:
+        self.via = list(points)
+        self.update_path()
+
     def update_path(self) -> None:
         self._shape = None
-        p1 = self.src.port_scene_pos(OUT, self.link.src_port)
-        p2 = self.dst.port_scene_pos(IN, self.link.dst_port)
-        self._points = sample(p1, p2)
-        self.setPath(curve(p1, p2))
+        stops = [self.src.port_scene_pos(OUT, self.link.src_port), *self.via,
+                 self.dst.port_scene_pos(IN, self.link.dst_port)]
+        path = QPainterPath(stops[0])
+        points: list[tuple[float, float]] = []
+        segments: list[int] = []
+        for i in range(len(stops) - 1):
+            path.connectPath(curve(stops[i], stops[i + 1]))
+            part = sample(stops[i], stops[i + 1])
+            points.extend(part if i == 0 else part[1:])
+            segments.extend([i] * (len(part) if i == 0 else len(part) - 1))
+        self._points, self._segments = points, segments
+        self.setPath(path)
+
+    def stretch_at(self, pos: QPointF) -> int:
+        """Which stretch between reroute points lies nearest to ``pos`` (where a new point goes)."""
+        best, index = float("inf"), 0
+        for (x, y), seg in zip(self._points, self._segments, strict=True):
+            d = (x - pos.x()) ** 2 + (y - pos.y()) ** 2
+            if d < best:
+                best, index = d, seg
+        return index
 
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:

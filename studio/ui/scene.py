@@ -19,6 +19,7 @@ from studio.graph import GraphChange, Group, Link, check_link, compatible
 from studio.ui import theme
 from studio.ui.items import GRID, IN, OUT, NodeItem
 from studio.ui.links import DragLinkItem, GroupItem, LinkItem
+from studio.ui.reroutes import RerouteItem, points_of, set_points
 from studio.ui.session import EditSession
 
 
@@ -47,6 +48,7 @@ class GraphScene(QGraphicsScene):
         self.nodes: dict[str, NodeItem] = {}
         self.links: dict[Link, LinkItem] = {}
         self.groups: dict[str, GroupItem] = {}
+        self.reroutes: dict[Link, list[RerouteItem]] = {}
         self.snap = True
         self._drag: LinkDrag | None = None
         self._group_drag: tuple[GroupItem, QPointF, QPointF, dict[str, QPointF]] | None = None
@@ -60,6 +62,7 @@ class GraphScene(QGraphicsScene):
         self._mark_timer.timeout.connect(self._clear_marks)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         session.graph_changed.connect(self._on_change)
+        session.undo.indexChanged.connect(lambda _i: self.sync_reroutes())  # meta has no notifications
         self.rebuild()
 
     # ---- graph -> items
@@ -69,6 +72,7 @@ class GraphScene(QGraphicsScene):
         self.nodes.clear()
         self.links.clear()
         self.groups.clear()
+        self.reroutes.clear()
         graph = self.session.graph
         for node in graph.nodes.values():
             self._add_node(node.id)
@@ -91,6 +95,55 @@ class GraphScene(QGraphicsScene):
         item = LinkItem(link, src, dst)
         self.links[link] = item
         self.addItem(item)
+        if points_of(self.session.graph, link):
+            self._make_reroutes(link)
+
+    # ---- reroute points
+    def _make_reroutes(self, link: Link) -> None:
+        for old in self.reroutes.pop(link, []):
+            self.removeItem(old)
+        item = self.links.get(link)
+        if item is None:
+            return
+        dots = []
+        for i, (x, y) in enumerate(points_of(self.session.graph, link)):
+            dot = RerouteItem(link, i, QPointF(x, y), item.port_type)
+            dot.on_moved = self._reroute_moved
+            self.addItem(dot)
+            dots.append(dot)
+        if dots:
+            self.reroutes[link] = dots
+        item.set_via([d.pos() for d in dots])
+
+    def _reroute_moved(self, dot: RerouteItem) -> None:
+        item = self.links.get(dot.link)
+        if item is not None:
+            item.set_via([d.pos() for d in self.reroutes.get(dot.link, [])])
+
+    def sync_reroutes(self) -> None:
+        """Match reroute items to the graph's meta (after an edit, undo or redo)."""
+        graph = self.session.graph
+        for link in list(self.links):
+            have = [(d.pos().x(), d.pos().y()) for d in self.reroutes.get(link, [])]
+            if have != points_of(graph, link):
+                self._make_reroutes(link)
+
+    def add_reroute(self, link: Link, pos: QPointF) -> None:
+        item = self.links[link]
+        points = points_of(self.session.graph, link)
+        points.insert(item.stretch_at(pos), (pos.x(), pos.y()))
+        self.session.edit("Add reroute point", lambda g: set_points(g, link, points))
+
+    def remove_reroutes(self, graph, dots: list[RerouteItem]) -> None:  # noqa: ANN001 (inside an edit)
+        by_link: dict[Link, set[int]] = {}
+        for dot in dots:
+            by_link.setdefault(dot.link, set()).add(dot.index)
+        for link, gone in by_link.items():
+            kept = [p for i, p in enumerate(points_of(graph, link)) if i not in gone]
+            set_points(graph, link, kept)
+
+    def selected_reroutes(self) -> list[RerouteItem]:
+        return [d for dots in self.reroutes.values() for d in dots if d.isSelected()]
 
     def _sync_groups(self) -> None:
         for item in self.groups.values():
@@ -120,6 +173,8 @@ class GraphScene(QGraphicsScene):
         elif kind == "link_added" and change.link is not None:
             self._add_link(change.link)
         elif kind == "link_removed" and change.link in self.links:
+            for dot in self.reroutes.pop(change.link, []):
+                self.removeItem(dot)
             item = self.links.pop(change.link)
             item.detach()
             self.removeItem(item)
@@ -256,6 +311,12 @@ class GraphScene(QGraphicsScene):
         if item is None and group is not None:
             self.rename_request.emit("group", group.group_id)
             return
+        if item is None:
+            link = next((i for i in self.items(QRectF(pos.x() - 3, pos.y() - 3, 6, 6))
+                         if isinstance(i, LinkItem)), None)
+            if link is not None:
+                self.add_reroute(link.link, pos)
+                return
         super().mouseDoubleClickEvent(event)
 
     # ---- moving nodes
@@ -271,6 +332,20 @@ class GraphScene(QGraphicsScene):
         target, self._insert_target = self._insert_target, None
         if target is not None:
             target.set_highlight(False)
+        routes = {}
+        for link, dots in self.reroutes.items():
+            now = [(d.pos().x(), d.pos().y()) for d in dots]
+            if now != points_of(graph, link):
+                routes[link] = now
+        if routes:
+            def mutate(g):
+                for nid, (_, new) in moves.items():
+                    g.update_node(nid, position=new)
+                for link, pts in routes.items():
+                    set_points(g, link, pts)
+
+            self.session.edit("Move", mutate)
+            return
         if not moves:
             return
         if target is not None and len(moves) == 1:

@@ -280,10 +280,13 @@ class MainWindow(FileActions, QMainWindow):
         nodes = self.scene.selected_node_ids()
         links = self.scene.selected_links()
         groups = set(self.scene.selected_group_ids())
-        if not (nodes or links or groups):
+        dots = self.scene.selected_reroutes()
+        if not (nodes or links or groups or dots):
             return
 
         def mutate(graph: Graph) -> None:
+            if dots:
+                self.scene.remove_reroutes(graph, dots)
             for link in links:
                 if link in graph.links:
                     graph.disconnect(link)

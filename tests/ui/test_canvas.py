@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
 from PySide6.QtTest import QTest
 
 from studio.graph import Link
@@ -201,3 +201,31 @@ def test_bindings_refcount_guard_keeps_none_alive():
         assert sys.getrefcount(None) > 1 << 40
     else:
         assert sys.getrefcount(None) >= before - 10
+
+
+def test_reroute_points_add_move_undo_and_delete(window):
+    from studio.ui.reroutes import points_of
+
+    a = add(window, "test.Number", (-400, 0))
+    s = add(window, "test.Sink", (400, 200))
+    window.session.edit("link", lambda g: g.connect(a, "value", s, "x"))
+    link = Link(a, "value", s, "x")
+    on_link = window.scene.links[link].path().pointAtPercent(0.5)
+    QTest.mouseDClick(window.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                      view_point(window, on_link))
+    pts = points_of(window.session.graph, link)
+    assert len(pts) == 1 and abs(pts[0][0] - on_link.x()) < 2
+    dot = window.scene.reroutes[link][0]
+    drag(window, dot.pos(), dot.pos() + QPointF(0, 200))
+    moved = points_of(window.session.graph, link)[0]
+    assert abs(moved[1] - pts[0][1] - 200) < 2
+    assert window.scene.links[link].path().intersects(QRectF(moved[0] - 3, moved[1] - 3, 6, 6))
+    window.act_undo.trigger()
+    assert points_of(window.session.graph, link) == pts
+    assert window.scene.reroutes[link][0].pos() == QPointF(*pts[0])
+    window.scene.clearSelection()
+    window.scene.reroutes[link][0].setSelected(True)
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Delete)
+    assert points_of(window.session.graph, link) == [] and link not in window.scene.reroutes
+    assert window.session.graph.links == [link]
