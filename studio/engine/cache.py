@@ -95,6 +95,10 @@ class OutputCache:
         with self._lock:
             self._pinned = set(keys)
 
+    def pin_more(self, key: str) -> None:
+        with self._lock:
+            self._pinned.add(key)
+
     def unpin(self) -> None:
         with self._lock:
             self._pinned = set()

@@ -371,6 +371,7 @@ class Engine:
 
     def _memo(self, key: str, name: str, compute: Callable[[], Any]) -> Any:
         stats = self.memo_stats.setdefault(name, [0, 0])
+        self.cache.pin_more(key)  # what this run computed stays while it runs, even when memory runs short
         value = self.cache.get(key, _MISSING)
         if value is not _MISSING:
             stats[0] += 1

@@ -94,3 +94,27 @@ def test_cli_render_writes_the_clip(capsys, registry, tiny_wan, tmp_path):
         frames = sum(1 for _ in container.decode(stream))
         assert (stream.width, stream.height, frames) == (32, 32, 9)
         assert float(stream.average_rate) == 8.0
+
+
+def test_out_of_memory_in_decode_retries_without_sampling_again(registry, tiny_wan, monkeypatch):
+    from studio import runtime
+    from studio.errors import OutOfMemoryError
+
+    real_decode = runtime.decode
+    calls = []
+
+    def decode_once_short_of_memory(model, latents):
+        calls.append(latents)
+        if len(calls) == 1:
+            raise OutOfMemoryError("cuda ran out of memory while decoding", hint="vae_tiling")
+        return real_decode(model, latents)
+
+    monkeypatch.setattr(runtime, "decode", decode_once_short_of_memory)
+    engine = Engine(registry)
+    steps = []
+    result = engine.run(make_graph(registry, tiny_wan), listener=lambda e: isinstance(e, NodeProgress)
+                        and e.node_id == "generate" and steps.append(e.step))
+    assert result.ok
+    assert len(calls) == 2 and calls[0] is calls[1]  # the same latents decoded again
+    assert steps == list(range(1, STEPS + 1))  # sampled once
+    assert engine.memo_stats["sample"] == [1, 1]
