@@ -187,7 +187,17 @@ class GroupItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRect(QRectF(0, 0, self._rect.width(), self.HEADER))  # only the title bar is grabbable
+        path.addRect(QRectF(self._rect.width() - 14, self._rect.height() - 14, 14, 14))  # and the corner
         return path
+
+    def in_corner(self, scene_pos: QPointF) -> bool:
+        local = self.mapFromScene(scene_pos)
+        return abs(local.x() - self._rect.width()) <= 14 and abs(local.y() - self._rect.height()) <= 14
+
+    def set_size(self, width: float, height: float) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(0, 0, max(120.0, width), max(80.0, height))
+        self.update()
 
     def in_header(self, scene_pos: QPointF) -> bool:
         local = self.mapFromScene(scene_pos)
@@ -212,3 +222,7 @@ class GroupItem(QGraphicsItem):
         painter.setPen(theme.pen(theme.TEXT))
         text = QFontMetricsF(f).elidedText(self.title, Qt.TextElideMode.ElideRight, self._rect.width() - 20)
         painter.drawText(QRectF(10, 0, self._rect.width() - 20, self.HEADER), Qt.AlignmentFlag.AlignVCenter, text)
+        w, h = self._rect.width(), self._rect.height()
+        painter.setPen(theme.pen(theme.TEXT_DIM, 1.5))
+        for k in (6, 11):  # the resize grip
+            painter.drawLine(QPointF(w - k, h - 3), QPointF(w - 3, h - k))

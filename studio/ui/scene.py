@@ -53,6 +53,7 @@ class GraphScene(QGraphicsScene):
         self._drag: LinkDrag | None = None
         self._group_drag: tuple[GroupItem, QPointF, QPointF, dict[str, QPointF]] | None = None
         self._insert_target: LinkItem | None = None
+        self._resize: tuple[GroupItem, QPointF, object] | None = None
         self._layout_timer = QTimer(self)
         self._layout_timer.setSingleShot(True)
         self._layout_timer.setInterval(50)
@@ -268,6 +269,11 @@ class GraphScene(QGraphicsScene):
                 event.accept()
                 return
             if item is None:
+                corner = next((g for g in self.groups.values() if g.in_corner(pos)), None)
+                if corner is not None:
+                    self._resize = (corner, pos, corner.boundingRect().adjusted(2, 2, -2, -2).size())
+                    event.accept()
+                    return
                 group = next((g for g in self.groups.values() if g.in_header(pos)), None)
                 if group is not None:
                     self._start_group_drag(group, pos, event)
@@ -284,6 +290,12 @@ class GraphScene(QGraphicsScene):
             self._move_group_drag(event.scenePos())
             event.accept()
             return
+        if self._resize is not None:
+            group, start, size = self._resize
+            delta = event.scenePos() - start
+            group.set_size(size.width() + delta.x(), size.height() + delta.y())
+            event.accept()
+            return
         super().mouseMoveEvent(event)
         if event.buttons() & Qt.MouseButton.LeftButton:
             self._track_insert_target()
@@ -295,6 +307,16 @@ class GraphScene(QGraphicsScene):
             return
         if self._group_drag is not None and event.button() == Qt.MouseButton.LeftButton:
             self._finish_group_drag()
+            event.accept()
+            return
+        if self._resize is not None and event.button() == Qt.MouseButton.LeftButton:
+            group = self._resize[0]
+            self._resize = None
+            r = group.scene_rect()
+            gid = group.group_id
+            self.session.edit("Resize group", lambda g: g.set_groups(
+                [Group(x.id, x.title, (r.x(), r.y(), r.width(), r.height()), x.color) if x.id == gid else x
+                 for x in g.groups]))
             event.accept()
             return
         super().mouseReleaseEvent(event)

@@ -206,3 +206,14 @@ def test_inspector_shows_missing_inputs(window, qtbot):
     # the problems list is validated off the main thread, shortly after the edit
     qtbot.waitUntil(lambda: "input 'a'" in window.logs.problems.item(0).text(), timeout=3000)
     assert window.logs.tabText(0) == "Problems (1)"
+
+
+def test_group_corner_resizes_the_frame(window):
+    a = add(window, "test.Number", (0, 0))
+    window.scene.select_nodes([a])
+    key(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    x, y, w, h = window.session.graph.groups[0].rect
+    drag(window, QPointF(x + w - 4, y + h - 4), QPointF(x + w + 196, y + h + 96))
+    assert window.session.graph.groups[0].rect == (x, y, w + 200, h + 100)
+    window.act_undo.trigger()
+    assert window.session.graph.groups[0].rect == (x, y, w, h)
