@@ -1,0 +1,153 @@
+"""Trains the embedded model in resumable stages: VAE on frames, VAE on clips, latent cache, transformer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from studio.embedded import components as C
+from studio.embedded import vae_training as V
+
+STAGES = ("vae1", "vae2", "latents", "dit", "export")
+
+
+def log(out: Path, message: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {message}"
+    print(line, flush=True)
+    with open(out / "train.log", "a") as handle:
+        handle.write(line + "\n")
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    # A run killed mid-write must leave the previous checkpoint intact.
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def device_for(args: argparse.Namespace) -> torch.device:
+    if args.device:
+        return torch.device(args.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def warmup_lr(optimizer: torch.optim.Optimizer, step: int, peak: float, warmup: int) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = peak * min(1.0, (step + 1) / warmup)
+
+
+def load_vae(out: Path, sizes: C.ModelSizes, device: torch.device, name: str = "vae.pt"):  # type: ignore[no-untyped-def]
+    vae = C.build_vae(sizes).to(device)
+    state = torch.load(out / name, map_location=device, weights_only=False)
+    vae.load_state_dict(state["model"])
+    return vae, state
+
+
+def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, stage: str) -> None:
+    device = device_for(args)
+    ckpt = out / "vae.pt"
+    vae = C.build_vae(sizes).to(device)
+    peak = args.vae_lr if stage == "vae1" else args.vae_lr / 2
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=peak, weight_decay=0.0)
+    step = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        vae.load_state_dict(state["model"])
+        if state["stage"] == stage:
+            optimizer.load_state_dict(state["optimizer"])
+            step = state["step"]
+    total = args.vae1_steps if stage == "vae1" else args.vae2_steps
+    if step >= total:
+        return
+    log(out, f"{stage}: from step {step} to {total}, vae {C.parameter_count(vae)} parameters")
+    vae.train()
+    started, seen, running = time.time(), 0, 0.0
+    while step < total:
+        if stage == "vae1":
+            x, cover = V.frame_batch(step, args.vae1_batch, args.seed, args.vae1_crop)
+        else:
+            frames = 17 if step % 2 else 9
+            x, cover = V.clip_batch(step, args.vae2_batch, frames, args.seed)
+        x, cover = x.to(device), cover.to(device)
+        warmup_lr(optimizer, step, peak, 100)
+        loss, parts = V.vae_loss(vae, x, cover)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        optimizer.step()
+        step += 1
+        seen += 1
+        running += parts["mse"]
+        if step % 25 == 0 or step == total:
+            rate = (time.time() - started) / seen
+            log(out, f"{stage} step {step} mse {running / 25:.4f} kl {parts['kl']:.2f} {rate:.2f} s/step")
+            running = 0.0
+        if step % args.save_every == 0 or step == total:
+            atomic_save({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                         "stage": stage, "sizes": sizes.to_dict()}, ckpt)
+    if stage == "vae2" or args.check_vae:
+        from studio.embedded.evaluate import vae_reconstruction_report
+
+        vae.eval()
+        report = vae_reconstruction_report(vae, count=args.check_clips)
+        log(out, f"{stage} reconstruction check: {json.dumps(report)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    parser.add_argument("--stages", default=",".join(STAGES))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="")
+    parser.add_argument("--vae-lr", type=float, default=1e-3)
+    parser.add_argument("--vae1-steps", type=int, default=2000)
+    parser.add_argument("--vae1-batch", type=int, default=32)
+    parser.add_argument("--vae1-crop", type=int, default=32, help="0 trains on whole frames")
+    parser.add_argument("--vae2-steps", type=int, default=1000)
+    parser.add_argument("--vae2-batch", type=int, default=4)
+    parser.add_argument("--latent-clips", type=int, default=4000)
+    parser.add_argument("--dit-steps", type=int, default=4000)
+    parser.add_argument("--dit-batch", type=int, default=32)
+    parser.add_argument("--dit-lr", type=float, default=5e-4)
+    parser.add_argument("--save-every", type=int, default=100)
+    parser.add_argument("--check-vae", action="store_true", help="reconstruction check after stage 1 too")
+    parser.add_argument("--check-clips", type=int, default=32)
+    parser.add_argument("--export", type=Path, default=None, help="also write the pipeline folder here")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    out: Path = args.out
+    if out.exists() and any(out.iterdir()) and not args.resume:
+        raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    sizes_file = out / "sizes.json"
+    if sizes_file.exists():
+        sizes = C.ModelSizes(**json.loads(sizes_file.read_text()))
+    else:
+        sizes = C.ModelSizes()
+        sizes_file.write_text(json.dumps(sizes.to_dict(), indent=2) + "\n")
+    V.enable_fast_single_frames()
+    wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
+    for stage in STAGES:
+        if stage not in wanted:
+            continue
+        started = time.time()
+        if stage in ("vae1", "vae2"):
+            train_vae_stage(args, out, sizes, stage)
+        else:
+            from studio.embedded import dit_training as D
+
+            D.run_stage(stage, args, out, sizes)
+        log(out, f"{stage} finished in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

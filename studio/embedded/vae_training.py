@@ -1,0 +1,112 @@
+"""Training pieces for the tiny Wan VAE: world batches, unclamped decode, object-weighted loss, 2D fast path."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers import AutoencoderKLWan
+from diffusers.models.autoencoders import autoencoder_kl_wan
+
+from studio.embedded.world import object_at, render, render_frame, spec_for_seed, train_seed
+
+# Object pixels weigh this much more than background: without it a tiny VAE settles on drawing background only.
+OBJECT_WEIGHT = 16.0
+KL_WEIGHT = 1e-5
+
+_original_causal_forward = autoencoder_kl_wan.WanCausalConv3d.forward
+
+
+def _causal_forward_2d_fast(self, x, cache_x=None):  # type: ignore[no-untyped-def]
+    # A causal conv on one frame with no cache sees only zero padding before it: that is a 2D conv with the
+    # kernel's last temporal slice, about 3x cheaper. Same numbers, so inference code is unaffected.
+    if x.shape[2] == 1 and cache_x is None and self.kernel_size[0] > 1 and self._padding[4] == self.kernel_size[0] - 1:
+        pad = self._padding[:4]
+        y = F.conv2d(F.pad(x[:, :, 0], pad), self.weight[:, :, -1], self.bias, self.stride[1:])
+        return y.unsqueeze(2)
+    return _original_causal_forward(self, x, cache_x)
+
+
+def enable_fast_single_frames() -> None:
+    autoencoder_kl_wan.WanCausalConv3d.forward = _causal_forward_2d_fast
+
+
+def to_tensor(video: np.ndarray) -> torch.Tensor:
+    """uint8 [B, T, H, W, 3] to float [B, 3, T, H, W] in [-1, 1]."""
+    return torch.from_numpy(video).permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
+
+
+def frame_batch(step: int, batch: int, base_seed: int, crop: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Single frames from fresh training clips: ([B, 3, 1, H, W], object coverage [B, 1, 1, H, W]).
+
+    With crop > 0 each frame is cut to crop x crop, mostly around the object: the VAE is convolutional, so
+    crops teach the same drawing at a quarter of the cost, and centring them spends it on the object.
+    """
+    rng = random.Random(base_seed * 7919 + step)
+    images, covers = [], []
+    for i in range(batch):
+        spec = spec_for_seed(train_seed(step * batch + i, base_seed))
+        t = rng.randrange(17)
+        image, cover = render_frame(spec, t)
+        if crop:
+            size = image.shape[0]
+            if rng.random() < 0.8:
+                cx, cy, _ = object_at(spec, t)
+                x0 = int(cx) - crop // 2 + rng.randint(-crop // 4, crop // 4)
+                y0 = int(cy) - crop // 2 + rng.randint(-crop // 4, crop // 4)
+            else:
+                x0, y0 = rng.randint(0, size - crop), rng.randint(0, size - crop)
+            # Multiples of 8 keep the crop on the latent grid the full frame uses.
+            x0 = min(max(x0 // 8 * 8, 0), size - crop)
+            y0 = min(max(y0 // 8 * 8, 0), size - crop)
+            image = image[y0 : y0 + crop, x0 : x0 + crop]
+            cover = cover[y0 : y0 + crop, x0 : x0 + crop]
+        images.append(image[None])
+        covers.append(cover[None])
+    x = to_tensor(np.stack(images))
+    return x, torch.from_numpy(np.stack(covers))[:, None]
+
+
+def clip_batch(step: int, batch: int, frames: int, base_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole clips ([B, 3, T, H, W], object coverage [B, 1, T, H, W]); seeds apart from the frame stage's."""
+    videos, covers = [], []
+    for i in range(batch):
+        spec = spec_for_seed(train_seed(500_000 + step * batch + i, base_seed))
+        video, cover = render(spec, frames=17)
+        # Shorter clips are the start of a 17-frame clip, so they move at the same speed.
+        videos.append(video[:frames])
+        covers.append(cover[:frames])
+    return to_tensor(np.stack(videos)), torch.from_numpy(np.stack(covers))[:, None]
+
+
+def encode_mean(vae: AutoencoderKLWan, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    h = vae._encode(x)
+    mean, logvar = h.chunk(2, dim=1)
+    return mean, logvar.clamp(-30.0, 20.0)
+
+
+def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
+    """The VAE's own frame-by-frame decode, minus the final clamp (which would cut the gradient)."""
+    vae.clear_cache()
+    x = vae.post_quant_conv(z)
+    outs = []
+    for i in range(z.shape[2]):
+        vae._conv_idx = [0]
+        outs.append(
+            vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=(i == 0))
+        )
+    vae.clear_cache()
+    return torch.cat(outs, dim=2)
+
+
+def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, cover: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    mean, logvar = encode_mean(vae, x)
+    # Posterior mean only: the transformer trains on means and the pipelines encode with argmax.
+    recon = decode_unclamped(vae, mean)
+    weight = 1.0 + (OBJECT_WEIGHT - 1.0) * cover
+    mse = (weight * (recon - x).pow(2)).sum() / (weight.sum() * x.shape[1])
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+    loss = mse + KL_WEIGHT * kl
+    return loss, {"mse": float(mse.detach()), "kl": float(kl.detach())}
