@@ -22,7 +22,8 @@ PORT_TYPES = {
 }
 CONVERSIONS: set[tuple[str, str]] = {("FLOAT", "SIGNAL")}
 
-PARAM_KINDS = ("int", "float", "bool", "string", "text", "enum", "path", "seed", "color")
+# "json" holds structured data (a list of keyframes, a prompt schedule): lists, dicts, numbers, text.
+PARAM_KINDS = ("int", "float", "bool", "string", "text", "enum", "path", "seed", "color", "json")
 
 
 def compatible(out_type: str, in_type: str) -> bool:
@@ -85,6 +86,9 @@ class ParamSpec:
                 return [f"expects text, got {_show(value)}"]
             if kind == "color" and not _is_color(value):
                 return [f"expects a colour like #ff8800, got {value!r}"]
+        elif kind == "json":
+            if not isinstance(value, list | dict) or not _is_json_data(value):
+                return [f"expects a list or object of plain data, got {_show(value)}"]
         elif kind == "enum":
             if value not in self.choices:
                 return [f"must be one of {', '.join(self.choices)}, got {_show(value)}"]
@@ -109,7 +113,25 @@ class ParamSpec:
             if lowered in ("0", "false", "no", "off"):
                 return False
             raise ValueError(f"expected true or false, got {text!r}")
+        if kind == "json":
+            import json
+
+            return json.loads(text)
         return text
+
+
+def _is_json_data(value: Any, depth: int = 0) -> bool:
+    if depth > 20:
+        return False
+    if value is None or isinstance(value, bool | str):
+        return True
+    if isinstance(value, int | float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_json_data(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_data(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _is_color(value: str) -> bool:

@@ -126,3 +126,11 @@ def test_builtin_library_registers_and_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert int(out[0]) >= 6
     assert out[1] == "False", "importing the node library must not import torch (slow editor start-up)"
+
+
+def test_json_parameters_hold_structured_data():
+    keyframes = ParamSpec("keys", "json", [])
+    assert keyframes.problems([{"frame": 0, "zoom": 1.0}, {"frame": 16, "zoom": 1.5}]) == []
+    assert keyframes.problems("0:1.0") == ["expects a list or object of plain data, got '0:1.0'"]
+    assert keyframes.problems([float("inf")]) != []
+    assert keyframes.parse('[{"frame": 3}]') == [{"frame": 3}]
