@@ -131,13 +131,13 @@ class NodeItem(QGraphicsItem):
         ports = self.inputs if direction == IN else self.outputs
         return next((t for n, t, _ in ports if n == name), "ANY")
 
-    def port_at(self, scene_pos: QPointF) -> tuple[str, str] | None:
-        """The port under a scene point: (direction, name), or None."""
+    def port_at(self, scene_pos: QPointF, reach: float = PORT_HIT) -> tuple[str, str] | None:
+        """The port under a scene point: (direction, name), or None. ``reach`` grows when zoomed out."""
         local = self.mapFromScene(scene_pos)
         for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
             for name, _, _ in ports:
                 p = self.port_local(direction, name)
-                if abs(local.x() - p.x()) <= PORT_HIT and abs(local.y() - p.y()) <= PORT_H / 2:
+                if abs(local.x() - p.x()) <= reach and abs(local.y() - p.y()) <= PORT_H / 2:
                     return direction, name
         return None
 
@@ -236,6 +236,11 @@ class NodeItem(QGraphicsItem):
                     col, radius = theme.color(theme.REFUSED), PORT_R + 2
                 elif mark == "ok":
                     radius = PORT_R + 1.5
+                elif mark == "hint":  # could take the link being dragged
+                    painter.setPen(theme.pen(theme.ACCEPTED, 1.2))
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    painter.drawEllipse(p, PORT_R + 4, PORT_R + 4)
+                    mark = None
                 painter.setPen(theme.pen("#0c0e12", 1.5) if mark != "ok" else theme.pen(theme.ACCEPTED, 2.0))
                 painter.setBrush(QBrush(theme.color(theme.NODE_BODY)) if optional and mark is None else QBrush(col))
                 if optional and mark is None:

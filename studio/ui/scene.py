@@ -32,6 +32,7 @@ class LinkDrag:
         self.line = DragLinkItem(item.port_scene_pos(direction, port), direction, self.port_type)
         self.target: tuple[NodeItem, str, str] | None = None
         self.verdict: str | None = None  # None when the target may be linked, else why not
+        self.hints: set[tuple[str, str, str]] = set()  # (node, direction, port) that could take it
 
 
 class GraphScene(QGraphicsScene):
@@ -220,6 +221,12 @@ class GraphScene(QGraphicsScene):
                 return item
         return None
 
+    def port_reach(self) -> float:
+        """How far from a port a click still grabs it: about 11 screen pixels at any zoom."""
+        views = self.views()
+        zoom = views[0].transform().m11() if views else 1.0
+        return max(11.0, 11.0 / max(zoom, 0.05))
+
     def set_snap(self, on: bool) -> None:
         self.snap = on
         for item in self.nodes.values():
@@ -263,7 +270,7 @@ class GraphScene(QGraphicsScene):
         if event.button() == Qt.MouseButton.LeftButton:
             pos = event.scenePos()
             item = self.node_item_at(pos)
-            port = item.port_at(pos) if item is not None else None
+            port = item.port_at(pos, self.port_reach()) if item is not None else None
             if item is not None and port is not None:
                 self._start_link_drag(item, *port)
                 event.accept()
@@ -431,6 +438,26 @@ class GraphScene(QGraphicsScene):
             self._drag = LinkDrag(item, direction, port, None)
         self._drag.line.follow(self._drag.line.anchor)
         self.addItem(self._drag.line)
+        self._show_hints(self._drag)
+
+    def _show_hints(self, drag: LinkDrag) -> None:
+        """Ring the ports of nodes in view that could take the dragged link."""
+        views = self.views()
+        area = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else self.sceneRect()
+        want = IN if drag.direction == OUT else OUT
+        for item in self.items(area):
+            if not isinstance(item, NodeItem) or item is drag.item:
+                continue
+            for name, kind, _ in item.inputs if want == IN else item.outputs:
+                ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
+                if ok:
+                    item.set_mark(want, name, "hint")
+                    drag.hints.add((item.node_id, want, name))
+
+    def _clear_hints(self, drag: LinkDrag) -> None:
+        for node_id, direction, name in drag.hints:
+            if node_id in self.nodes:
+                self.nodes[node_id].set_mark(direction, name, None)
 
     def _candidate(self, pos: QPointF) -> tuple[NodeItem, str, str] | None:
         drag = self._drag
@@ -439,7 +466,7 @@ class GraphScene(QGraphicsScene):
         if item is None:
             return None
         want = OUT if drag.direction == IN else IN
-        port = item.port_at(pos)
+        port = item.port_at(pos, self.port_reach())
         if port is not None:
             return (item, port[0], port[1]) if port[0] == want else None
         # dropped on the body: the first port that would accept it
@@ -472,7 +499,9 @@ class GraphScene(QGraphicsScene):
         assert drag is not None
         target = self._candidate(pos)
         if drag.target is not None and (target is None or target[:3] != drag.target[:3]):
-            drag.target[0].set_mark(drag.target[1], drag.target[2], None)
+            old = drag.target
+            hinted = (old[0].node_id, old[1], old[2]) in drag.hints
+            old[0].set_mark(old[1], old[2], "hint" if hinted else None)
         drag.target = target
         if target is None:
             drag.line.follow(pos)
@@ -487,6 +516,8 @@ class GraphScene(QGraphicsScene):
 
     def _finish_link_drag(self, pos: QPointF) -> None:
         try:
+            assert self._drag is not None
+            self._clear_hints(self._drag)
             self._complete_link_drag(pos)
         finally:
             self._drag = None

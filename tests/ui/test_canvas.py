@@ -229,3 +229,41 @@ def test_reroute_points_add_move_undo_and_delete(window):
     QTest.keyClick(window.view, Qt.Key.Key_Delete)
     assert points_of(window.session.graph, link) == [] and link not in window.scene.reroutes
     assert window.session.graph.links == [link]
+
+
+def test_dragging_a_link_rings_the_ports_that_could_take_it(window):
+    a = add(window, "test.Number", (-300, 0))
+    b = add(window, "test.Add", (100, 0))
+    c = add(window, "uitest.ShowImage", (100, 300))
+    vp = window.view.viewport()
+    start = view_point(window, port(window, a, "out", "value"))
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(vp, start + QPoint(40, 60))
+    assert window.scene.nodes[b].marks == {("in", "a"): "hint", ("in", "b"): "hint"}
+    assert window.scene.nodes[c].marks == {}
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(40, 60))
+    assert window.scene.nodes[b].marks == {}
+
+
+def test_a_node_of_a_missing_type_is_shown_kept_and_saved_back(window, tmp_path):
+    import json
+
+    from studio.graph import dumps
+
+    doc = {"format": "studio.graph", "version": 1, "nodes": [
+        {"id": "n", "type": "test.Number", "position": [0, 0], "params": {"value": 2.0}},
+        {"id": "x", "type": "somepack.Magic", "position": [300, 0], "params": {"power": 9}, "extra": [1]}],
+        "links": [{"from": ["n", "value"], "to": ["x", "in"]}], "groups": []}
+    path = tmp_path / "m.studio.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert window.open_path(path, confirmed=True)
+    item = window.scene.nodes["x"]
+    assert item.missing and item.title == "Magic"
+    assert len(window.scene.links) == 1
+    window.scene.select_nodes(["x"])
+    from tests.ui.conftest import settle
+
+    settle()
+    assert "not installed" in window.inspector.widget().findChildren(type(window.inspector.general_problems))[1].text()
+    saved = json.loads(dumps(window.session.graph, window.registry))
+    assert saved["nodes"][1]["extra"] == [1] and saved["nodes"][1]["params"] == {"power": 9}
