@@ -39,6 +39,7 @@ class PreviewPanel(QWidget):
         self.image.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setEnabled(False)
+        self.slider.hide()  # shown once there is a clip to scrub
         self.slider.valueChanged.connect(self._show_frame)
         self.slider.sliderPressed.connect(lambda: setattr(self, "follow", False))
         self.caption = QLabel("")
@@ -58,6 +59,7 @@ class PreviewPanel(QWidget):
         self.slider.blockSignals(True)
         self.slider.setRange(0, count - 1)
         self.slider.setEnabled(count > 1)
+        self.slider.setVisible(count > 1)
         if self.follow or self.slider.value() >= count:
             self.slider.setValue(count - 1)
         self.slider.blockSignals(False)

@@ -64,7 +64,7 @@ class GraphScene(QGraphicsScene):
         self._mark_timer.timeout.connect(self._clear_marks)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         session.graph_changed.connect(self._on_change)
-        session.undo.indexChanged.connect(lambda _i: self.sync_reroutes())  # meta has no notifications
+        session.undo.indexChanged.connect(self._undo_index_changed)  # meta changes are not notified
         self.rebuild()
 
     # ---- graph -> items
@@ -121,6 +121,9 @@ class GraphScene(QGraphicsScene):
         item = self.links.get(dot.link)
         if item is not None:
             item.set_via([d.pos() for d in self.reroutes.get(dot.link, [])])
+
+    def _undo_index_changed(self, _index: int) -> None:
+        self.sync_reroutes()
 
     def sync_reroutes(self) -> None:
         """Match reroute items to the graph's meta (after an edit, undo or redo)."""
