@@ -19,7 +19,7 @@ FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
     outputs=[PortSpec("path", "ANY", "the file written")],
     params=[
         ParamSpec("path", "path", "clip.mp4", help="Where to write the clip (relative to the graph file).",
-                  file_filter="Video (*.mp4 *.mkv *.webm)"),
+                  file_filter="Video (*.mp4 *.mkv *.webm)", output_file=True),
         ParamSpec("format", "enum", "mp4", choices=("mp4", "mkv-ffv1", "webm"),
                   help="mp4: H.264 + AAC, signed. mkv-ffv1: lossless master. webm: VP9 + Opus. "
                        "Only MP4 carries Content Credentials."),

@@ -27,7 +27,7 @@ def preview(ctx, video: Video) -> Video:
     outputs=[PortSpec("path", "ANY", "the file written")],
     params=[
         ParamSpec("path", "path", "clip.mp4", help="Where to write the MP4 (relative to the graph file).",
-                  file_filter="MP4 video (*.mp4)"),
+                  file_filter="MP4 video (*.mp4)", output_file=True),
         ParamSpec("crf", "int", 18, minimum=0, maximum=51,
                   help="H.264 quality: 0 is lossless, 18 looks lossless, 23 is the usual default, 51 worst."),
     ],

@@ -249,6 +249,14 @@ class Engine:
             return self._finish(result, "failed", started, run_id, emit,
                                 message="; ".join(str(p) for p in problems))
 
+        missing = self._missing_files(graph, order, base_dir)
+        if missing:
+            for nid, message in missing:
+                result.failed.setdefault(nid, message)
+                emit(NodeFailed(run_id, nid, message))
+            return self._finish(result, "failed", started, run_id, emit,
+                                message="; ".join(f"node '{n}': {m}" for n, m in missing))
+
         keys: dict[str, str] = {}
         all_parts: dict[str, dict[str, Any]] = {}
         outputs: dict[str, dict[str, Any]] = {}
@@ -310,6 +318,26 @@ class Engine:
             self.cache.unpin()
         result.outputs = outputs
         return self._finish(result, "ok", started, run_id, emit)
+
+    def _missing_files(self, graph: Graph, order: list[str], base_dir: Path | None) -> list[tuple[str, str]]:
+        """Input files that do not exist, all of them, before anything slow (a model load) starts."""
+        missing = []
+        for nid in order:
+            node = graph.nodes[nid]
+            spec = self.registry.get(node.type)
+            if spec is None or node.bypassed:
+                continue
+            for pspec in spec.params:
+                value = node.params.get(pspec.name, pspec.default)
+                if pspec.kind != "path" or pspec.output_file or not isinstance(value, str) or not value:
+                    continue
+                path = Path(value).expanduser()
+                if not path.is_absolute() and base_dir is not None:
+                    path = base_dir / path
+                if not path.exists():
+                    missing.append((nid, f"file '{path}' of parameter '{pspec.name}' does not exist "
+                                         "(pick the file again, or move it back)"))
+        return missing
 
     def _finish(self, result: RunResult, status: str, started: float, run_id: int,
                 emit: Callable[[Event], None], message: str = "") -> RunResult:

@@ -56,6 +56,7 @@ class ParamSpec:
     file_filter: str = ""  # for kind "path": e.g. "Images (*.png *.jpg *.jpeg *.webp)"
     label: str = ""
     soft_maximum: float | None = None  # slider end in the inspector; typing may go up to maximum
+    output_file: bool = False  # kind "path": a file the node writes (need not exist) rather than reads
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:

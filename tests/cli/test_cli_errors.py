@@ -97,3 +97,16 @@ def test_nodes_lists_ports_and_parameters(capsys):
     gen = specs["studio.GenerateVideo"]
     assert [p["name"] for p in gen["inputs"]] == ["model", "prompt", "image", "guide"]
     assert next(p for p in gen["params"] if p["name"] == "steps")["max"] == 500
+
+
+def test_missing_reference_image_names_the_node_and_the_file(capsys, tmp_path):
+    doc = json.loads(EXAMPLE.read_text())
+    doc["nodes"].append({"id": "ref", "type": "studio.ReferenceImage", "position": [0, 400],
+                         "params": {"path": "pictures/hero.png", "fit": "crop"}})
+    doc["links"].append({"from": ["ref", "image"], "to": ["generate", "image"]})
+    path = tmp_path / "with-ref.studio.json"
+    path.write_text(json.dumps(doc))
+    code, _, err = run_cli(capsys, "render", path, "-o", tmp_path / "x.mp4", "-q")
+    assert code == 1
+    assert "node 'ref'" in err and str(tmp_path / "pictures" / "hero.png") in err
+    assert "does not exist" in err

@@ -225,3 +225,25 @@ def test_engine_reports_eviction_as_the_reason():
     engine.run(g)
     result = engine.run(g)
     assert "evicted" in result.reasons["n"]
+
+
+def test_missing_input_files_fail_before_anything_runs(tmp_path):
+    engine = Engine(registry())
+    g = Graph()
+    g.add_node(number, "n")
+    g.add_node(slow, "slow")
+    g.add_node(file_size, "f1", params={"path": "gone.bin"})
+    g.add_node(file_size, "f2", params={"path": str(tmp_path / "also-gone.bin")})
+    g.add_node(sink, "out")
+    g.add_node(add, "add")
+    g.connect("n", "value", "slow", "x")
+    g.connect("slow", "y", "add", "a")
+    g.connect("f1", "size", "add", "b")
+    g.connect("add", "sum", "out", "x")
+    g.add_node(sink, "out2")
+    g.connect("f2", "size", "out2", "x")
+    toy_nodes.CALLS.clear()
+    result = engine.run(g, base_dir=tmp_path)
+    assert result.status == "failed" and toy_nodes.CALLS == {}
+    assert set(result.failed) == {"f1", "f2"}
+    assert str(tmp_path / "gone.bin") in result.failed["f1"]
