@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -126,6 +127,8 @@ class ParamEditor(QWidget):
             self.text.textChanged.connect(lambda: self.commit(self.text.toPlainText()))
             self.layout_.addWidget(self.text, 1)
             self._show = self._show_text
+        elif kind == "json":
+            self._build_json()
         elif kind == "color":
             self.swatch = QPushButton()
             self.swatch.clicked.connect(self._pick_color)
@@ -142,6 +145,52 @@ class ParamEditor(QWidget):
                 browse.clicked.connect(self._browse)
                 self.layout_.addWidget(browse)
             self._show = lambda v: self.line.setText("" if v is None else str(v))
+
+    def _build_json(self) -> None:
+        """Structured data (keyframes, schedules) as JSON text; committed whenever it parses."""
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        self.text = QPlainTextEdit()
+        self.text.setFixedHeight(96)
+        self.text.setTabChangesFocus(True)
+        self.text.setFont(theme.font(8.5))
+        self.json_error = QLabel()
+        self.json_error.setObjectName("Problem")
+        self.json_error.setWordWrap(True)
+        self.json_error.hide()
+        column.addWidget(self.text)
+        column.addWidget(self.json_error)
+        self.layout_.addWidget(box, 1)
+        self.clock.window = 2.0
+        self.text.textChanged.connect(self._json_typed)
+        self._show = self._show_json
+
+    def _json_typed(self) -> None:
+        if self._quiet:
+            return
+        try:
+            value = json.loads(self.text.toPlainText())
+        except ValueError as exc:
+            self.json_error.setText(f"not valid JSON yet: {exc}")
+            self.json_error.show()
+            return
+        if not isinstance(value, list | dict):
+            self.json_error.setText("expects a list [...] or an object {...}")
+            self.json_error.show()
+            return
+        self.json_error.hide()
+        self.commit(value)
+
+    def _show_json(self, value: Any) -> None:
+        try:
+            current = json.loads(self.text.toPlainText())
+        except ValueError:
+            current = object()
+        if current != value:
+            self.text.setPlainText(json.dumps(value, indent=1, ensure_ascii=False))
+        self.json_error.hide()
 
     def _build_number(self, spec: ParamSpec) -> None:
         is_int = spec.kind == "int"

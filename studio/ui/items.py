@@ -39,6 +39,11 @@ def format_value(kind: str, value: Any) -> str:
         return f"{value:.4g}"
     if kind == "path" and isinstance(value, str):
         return os.path.basename(value) or value
+    if kind == "json":
+        if isinstance(value, list):
+            return f"[{len(value)} item{'s' if len(value) != 1 else ''}]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(value)[:40] + "}"
     if kind == "text" and isinstance(value, str):
         line = value.strip().splitlines()[0] if value.strip() else ""
         return f'"{line}"'
@@ -58,6 +63,7 @@ class NodeItem(QGraphicsItem):
         self.state_text = ""
         self.marks: dict[tuple[str, str], str] = {}  # (direction, port) -> "ok" | "bad"
         self.snap = True
+        self.problems: list[str] = []  # validation messages, shown as a badge on the title bar
         self._syncing = False
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -187,7 +193,10 @@ class NodeItem(QGraphicsItem):
             extra = f"\n{spec_port.help}" if spec_port is not None and spec_port.help else ""
             self.setToolTip(f"{name} ({kind} {'input' if direction == IN else 'output'}){extra}")
         elif self.state != "failed":
-            self.setToolTip(self.spec.help if self.spec is not None else f"unknown node type {self.type_name}")
+            tip = self.spec.help if self.spec is not None else f"unknown node type {self.type_name}"
+            if self.problems:
+                tip = "\n".join(["⚠ " + m for m in self.problems] + ([tip] if tip else []))
+            self.setToolTip(tip)
         super().hoverMoveEvent(event)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
@@ -220,8 +229,21 @@ class NodeItem(QGraphicsItem):
         painter.setFont(f)
         painter.setPen(theme.pen(theme.TEXT))
         title = self.title + ("  (bypassed)" if self.bypassed else "")
-        text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, WIDTH - 20)
-        painter.drawText(QRectF(10, 0, WIDTH - 20, TITLE_H), Qt.AlignmentFlag.AlignVCenter, text)
+        room = WIDTH - 20 - (22 if self.problems else 0)
+        text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, room)
+        painter.drawText(QRectF(10, 0, room, TITLE_H), Qt.AlignmentFlag.AlignVCenter, text)
+        if self.problems:
+            centre = QPointF(WIDTH - 16, TITLE_H / 2)
+            painter.setPen(theme.pen("#0c0e12", 1.2))
+            painter.setBrush(QBrush(theme.color("#f2c14e")))
+            painter.drawEllipse(centre, 7.5, 7.5)
+            painter.setPen(theme.pen("#14171e"))
+            painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def set_problems(self, messages: list[str]) -> None:
+        if messages != self.problems:
+            self.problems = messages
+            self.update()
 
     def _paint_ports(self, painter: QPainter) -> None:
         f = theme.font(8.0)

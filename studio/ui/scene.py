@@ -235,6 +235,15 @@ class GraphScene(QGraphicsScene):
         for item in self.nodes.values():
             item.snap = on
 
+    def show_problems(self, problems: list) -> None:  # noqa: ANN001 ([Problem])
+        """Badge the nodes that validation found problems on."""
+        found: dict[str, list[str]] = {}
+        for p in problems:
+            if p.node_id:
+                found.setdefault(p.node_id, []).append(f"{p.where}: {p.message}" if p.where else p.message)
+        for nid, item in self.nodes.items():
+            item.set_problems(found.get(nid, []))
+
     # ---- run state on the nodes
     def apply_run_event(self, event: object) -> None:
         if isinstance(event, RunStarted):

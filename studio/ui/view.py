@@ -39,6 +39,7 @@ class GraphView(QGraphicsView):
     files_dropped = Signal(list, QPointF)  # [Path], scene position
     node_chosen = Signal(object, QPointF, object)  # NodeSpec, scene position, link request | None
     context_menu_requested = Signal(QPoint, QPointF)  # global position, scene position
+    zoom_changed = Signal(float)
 
     def __init__(self, scene: GraphScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -87,6 +88,7 @@ class GraphView(QGraphicsView):
         after = self.mapFromScene(before)
         self.pan_by(after - anchor)
         self.minimap.update()
+        self.zoom_changed.emit(self.zoom)
 
     def pan_by(self, delta: QPoint) -> None:
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
@@ -108,6 +110,7 @@ class GraphView(QGraphicsView):
             self.scale(MIN_SCALE, MIN_SCALE)
         self.centerOn(rect.center())
         self.minimap.update()
+        self.zoom_changed.emit(self.zoom)
 
     def frame_all(self) -> None:
         self.frame_rect(self.graph_scene.nodes_rect())

@@ -150,6 +150,8 @@ class MainWindow(FileActions, QMainWindow):
         self.act_snap.toggled.connect(self.scene.set_snap)
         self.act_render = A("&Render", self.render, ["Ctrl+Return", "Ctrl+Enter"], "render",
                             tip="Render the graph (Ctrl+Enter)")
+        self.act_render_sel = A("Render &Selected", self.render_selected, ["Ctrl+Shift+Return"],
+                                tip="Render only what the selected nodes need")
         self.act_cancel = A("&Cancel Render", self.cancel_render, ["Esc"], "cancel",
                             tip="Stop the render at the next step (Esc)")
         self.act_cancel.setEnabled(False)
@@ -184,7 +186,7 @@ class MainWindow(FileActions, QMainWindow):
         view.addAction(self.preview_dock.toggleViewAction())
         view.addAction(self.log_dock.toggleViewAction())
         render = bar.addMenu("&Render")
-        render.addActions([self.act_render, self.act_cancel])
+        render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
 
@@ -225,6 +227,8 @@ class MainWindow(FileActions, QMainWindow):
         self.logs.node_activated.connect(self.focus_node)
         self.renderer.event.connect(self._run_event)
         self.checker.found.connect(self.logs.set_problems)
+        self.checker.found.connect(self.scene.show_problems)
+        self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.renderer.running_changed.connect(self._running_changed)
 
     # ---- titles and status
@@ -382,12 +386,21 @@ class MainWindow(FileActions, QMainWindow):
             return
         self.renderer.start()
 
+    def render_selected(self) -> None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            self.statusBar().showMessage("select the nodes to render first", 4000)
+            return
+        if not self.renderer.running:
+            self.renderer.start(ids)
+
     def cancel_render(self) -> None:
         if self.renderer.cancel():
             self.run_label.setText("cancelling…")
 
     def _running_changed(self, running: bool) -> None:
         self.act_render.setEnabled(not running)
+        self.act_render_sel.setEnabled(not running)
         self.act_cancel.setEnabled(running)
 
     def _run_event(self, event: object) -> None:

@@ -217,3 +217,27 @@ def test_group_corner_resizes_the_frame(window):
     assert window.session.graph.groups[0].rect == (x, y, w + 200, h + 100)
     window.act_undo.trigger()
     assert window.session.graph.groups[0].rect == (x, y, w, h)
+
+
+def test_json_parameters_edit_as_text_and_commit_when_valid(window, registry):
+    from studio.graph import NodeRegistry, ParamSpec, PortSpec, node
+
+    @node("uitest.Keys", title="Keys", category="Test", outputs=[PortSpec("v", "FLOAT")],
+          params=[ParamSpec("keys", "json", [[0, 1.0]])])
+    def keys(ctx, keys):
+        return 0.0
+
+    registry.register(keys)
+    k = add(window, "uitest.Keys", (0, 0))
+    window.scene.select_nodes([k])
+    settle()
+    editor = window.inspector.editors["keys"]
+    editor.text.setPlainText('[[0, 1.0], [12, 0.5')
+    assert editor.json_error.isVisibleTo(editor) and window.session.graph.nodes[k].params["keys"] == [[0, 1.0]]
+    editor.text.setPlainText('[[0, 1.0], [12, 0.5]]')
+    assert window.session.graph.nodes[k].params["keys"] == [[0, 1.0], [12, 0.5]]
+    assert not editor.json_error.isVisibleTo(editor)
+    assert window.scene.nodes[k].summary[0] == ("Keys", "[2 items]")
+    window.act_undo.trigger()
+    assert window.session.graph.nodes[k].params["keys"] == [[0, 1.0]]
+    assert isinstance(NodeRegistry, type)
