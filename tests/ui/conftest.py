@@ -33,6 +33,13 @@ def ui_registry() -> NodeRegistry:
     return registry
 
 
+@pytest.fixture(autouse=True)
+def empty_clipboard_after(qapp):
+    """Qt's offscreen platform crashes at exit when the clipboard still owns data: empty it."""
+    yield
+    qapp.clipboard().clear()
+
+
 @pytest.fixture
 def registry() -> NodeRegistry:
     return ui_registry()
