@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
@@ -31,6 +33,7 @@ from studio.ui.session import EditSession
 from studio.ui.shortcuts import ShortcutsDialog
 from studio.ui.view import GraphView
 
+log = logging.getLogger(__name__)
 WINDOWS: list[MainWindow] = []  # open windows, so a window made from a menu is not garbage-collected
 
 
@@ -51,6 +54,7 @@ class MainWindow(FileActions, QMainWindow):
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
         self._build_docks()
+        self.timeline = self._build_timeline()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -88,6 +92,30 @@ class MainWindow(FileActions, QMainWindow):
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.preview_dock], [520, 220], Qt.Orientation.Vertical)
+
+    def _build_timeline(self):  # noqa: ANN202 (TimelineDocks | None)
+        """The viewer and timeline docks (studio/ui/timeline), when that package is installed."""
+        try:
+            from studio.ui.timeline.dock import TimelineDocks
+        except ImportError:
+            return None
+        try:
+            docks = TimelineDocks(self, self.session)
+        except Exception:  # the canvas must open even if the timeline cannot
+            log.exception("the timeline failed to start")
+            return None
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, docks.timeline_dock)
+        self.tabifyDockWidget(self.log_dock, docks.timeline_dock)
+        docks.timeline_dock.raise_()
+        # the viewer shows live previews (and more): it takes the simple preview dock's place
+        self.removeDockWidget(self.preview_dock)
+        self.preview_dock.hide()
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks.viewer_dock)
+        self.splitDockWidget(self.inspector_dock, docks.viewer_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, docks.viewer_dock], [480, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([docks.timeline_dock], [230], Qt.Orientation.Vertical)
+        self.renderer.event.connect(lambda ev: docks.handle_event(ev, self.renderer.handle))
+        return docks
 
     def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
                 tip: str = "") -> QAction:
@@ -183,8 +211,12 @@ class MainWindow(FileActions, QMainWindow):
         view.addActions([self.act_minimap, self.act_snap])
         view.addSeparator()
         view.addAction(self.inspector_dock.toggleViewAction())
-        view.addAction(self.preview_dock.toggleViewAction())
+        if self.timeline is None:
+            view.addAction(self.preview_dock.toggleViewAction())
         view.addAction(self.log_dock.toggleViewAction())
+        if self.timeline is not None:
+            view.addAction(self.timeline.viewer_dock.toggleViewAction())
+            view.addAction(self.timeline.timeline_dock.toggleViewAction())
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
         help_menu = bar.addMenu("&Help")
