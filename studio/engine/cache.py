@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -12,7 +13,15 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BUDGET = 8 * 1024**3
+
+
+def default_budget() -> int:
+    """A third of physical memory, at most 16 GB: room for a model, its outputs and the editor beside it."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        physical = 12 * 1024**3
+    return int(min(physical // 3, 16 * 1024**3))
 
 
 def measure(value: Any, _depth: int = 0) -> int:
@@ -45,8 +54,8 @@ class Entry:
 class OutputCache:
     """Key -> value with a byte budget. Thread-safe; the engine pins what the running graph uses."""
 
-    def __init__(self, budget_bytes: int = DEFAULT_BUDGET) -> None:
-        self.budget_bytes = budget_bytes
+    def __init__(self, budget_bytes: int | None = None) -> None:
+        self.budget_bytes = default_budget() if budget_bytes is None else budget_bytes
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._lock = threading.RLock()
         self._pinned: set[str] = set()
