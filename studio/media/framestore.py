@@ -143,11 +143,17 @@ class FrameStore:
         """Replace frames in place (a live step); each gets a new version and listeners hear of them."""
         items = frames.items() if isinstance(frames, dict) else zip(itertools.count(start), frames, strict=False)
         encoded = [(i, self._encode(np.asarray(f))) for i, f in items if 0 <= i < len(self._slots)]
+        changed: list[int] = []
         with self._lock:
             for i, (kind, shape, data) in encoded:
+                slot = self._slots[i]
+                if kind == "raw" and slot.kind == "raw" and slot.shape == shape and slot.data == data:
+                    continue  # a step that left this frame alone: nothing to repaint
                 self._put(i, kind, shape, data)
+                changed.append(i)
             self._enforce_budget()
-        self._notify([i for i, _ in encoded])
+        if changed:
+            self._notify(changed)
 
     def put_encoded(self, index: int, jpeg: bytes, shape: tuple[int, int]) -> None:
         """Store an already-compressed frame (a file cache, a decoder that yields JPEG)."""

@@ -1,0 +1,188 @@
+"""The timeline panel (transport, ruler, lanes) and the two docks an editor window adds."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QScrollBar,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine import Event, RunFinished, RunHandle
+from studio.graph import GraphChange
+from studio.ui.timeline.camera import CHANNELS, COLORS, CameraLane, MoveKeyframe, find_camera_param
+from studio.ui.timeline.lanes import AudioLane, ThumbnailLane
+from studio.ui.timeline.live import LiveRender
+from studio.ui.timeline.model import Marker, TimeAxis, TimelineModel
+from studio.ui.timeline.playback import Playback
+from studio.ui.timeline.ruler import TimeRuler
+from studio.ui.timeline.transport import Transport
+from studio.ui.timeline.viewer import ViewerPanel
+from studio.values import Sound
+
+if TYPE_CHECKING:
+    from studio.ui.session import EditSession
+
+HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
+
+
+class TimelinePanel(QWidget):
+    """Transport on top, then the ruler and the lanes on one time axis, and a scroll bar."""
+
+    def __init__(self, model: TimelineModel, playback: Playback, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model, self.playback = model, playback
+        self.axis = TimeAxis(self)
+        self.transport = Transport(model, playback)
+        self.ruler = TimeRuler(model, self.axis)
+        self.thumbnails = ThumbnailLane(model, self.axis)
+        self.audio = AudioLane(model, self.axis)
+        self.camera = CameraLane(model, self.axis)
+        self.history = QSlider(Qt.Orientation.Horizontal)
+        self.history.setToolTip("Denoising history: drag to see the clip at an earlier step")
+        self.history.setEnabled(False)
+        self.scroll = QScrollBar(Qt.Orientation.Horizontal)
+        self.scroll.valueChanged.connect(self._scrolled)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(0)
+        grid.setVerticalSpacing(1)
+        rows = [("", self.ruler), ("Frames", self.thumbnails), ("Audio", self.audio), ("Camera", self.camera)]
+        legend = "<br>".join(f"<span style='color: rgb{COLORS[ch]}'>{ch.replace('_', ' ')}</span>" for ch in CHANNELS)
+        rows[-1] = ("Camera<br><small>" + legend + "</small>", self.camera)
+        for row, (name, widget) in enumerate(rows):
+            label = QLabel(name)
+            label.setObjectName("ParamHelp")
+            label.setFixedWidth(HEADER)
+            label.setContentsMargins(6, 0, 0, 0)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(widget, row, 1)
+        history_label = QLabel("Steps")
+        history_label.setObjectName("ParamHelp")
+        history_label.setContentsMargins(6, 0, 0, 0)
+        grid.addWidget(history_label, len(rows), 0)
+        grid.addWidget(self.history, len(rows), 1)
+        grid.addWidget(self.scroll, len(rows) + 1, 1)
+        grid.setRowStretch(len(rows) + 2, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.transport)
+        layout.addLayout(grid, 1)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.ruler.scrubbing.connect(self._scrubbing)
+        self.thumbnails.scrubbing.connect(self._scrubbing)
+        self.axis.changed.connect(self._axis_changed)
+        model.clip_changed.connect(lambda: self.axis.set_geometry(self.ruler.width(), model.count))
+        model.playhead_changed.connect(self.axis.ensure_visible)
+
+    def _scrubbing(self, on: bool) -> None:
+        if on:
+            self.playback.pause()
+        self.setFocus()
+
+    def _axis_changed(self) -> None:
+        span = max(1, round(self.axis.end - self.axis.start))
+        self.scroll.blockSignals(True)
+        self.scroll.setRange(0, max(0, self.model.count - span))
+        self.scroll.setPageStep(span)
+        self.scroll.setValue(max(0, round(self.axis.start)))
+        self.scroll.setVisible(not self.axis.fitted)
+        self.scroll.blockSignals(False)
+
+    def _scrolled(self, value: int) -> None:
+        self.axis.scroll(value - self.axis.start)
+
+
+class TimelineDocks(QObject):
+    """The viewer dock and the timeline dock for an editor window, and the wiring an editor needs:
+    ``handle_event`` for engine events, camera keyframes edited through the session's undo stack."""
+
+    def __init__(self, window: QMainWindow, session: EditSession | None = None) -> None:
+        super().__init__(window)
+        self.window, self.session = window, session
+        self.model = TimelineModel(parent=self)
+        self.playback = Playback(self.model, parent=self)
+        self.live = LiveRender(self.model, parent=self)
+        self.viewer = ViewerPanel(self.model)
+        self.timeline = TimelinePanel(self.model, self.playback)
+        self.timeline.transport.bind_keys(self.viewer, self.timeline)
+        self.viewer_dock = QDockWidget("Viewer", window)
+        self.viewer_dock.setObjectName("viewer")
+        self.viewer_dock.setWidget(self.viewer)
+        self.timeline_dock = QDockWidget("Timeline", window)
+        self.timeline_dock.setObjectName("timeline")
+        self.timeline_dock.setWidget(self.timeline)
+        self.live.previous_changed.connect(self.viewer.set_previous)
+        self.live.history_changed.connect(self._history_changed)
+        self.timeline.history.valueChanged.connect(self._history_moved)
+        self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
+        self.camera_param: tuple[str, str] | None = None
+        if session is not None:
+            session.graph_changed.connect(self._graph_changed)
+        self.viewer.set_previous(None)
+
+    # ---- engine
+    def handle_event(self, event: Event, handle: RunHandle | None = None) -> None:
+        self.live.handle(event)
+        if isinstance(event, RunFinished) and event.status == "ok":
+            self.live.watch(handle)
+
+    # ---- plain data the editor hands over
+    def set_sound(self, sound: Sound | None) -> None:
+        self.model.set_sound(sound)
+
+    def set_markers(self, sections: list[tuple[int, str]] = (), beats: list[int] = ()) -> None:  # type: ignore[assignment]
+        self.model.set_markers([Marker(f, "section", label) for f, label in sections]
+                               + [Marker(f, "beat") for f in beats])
+
+    def set_camera(self, keys: list[dict[str, Any]] | np.ndarray | None,
+                   source: tuple[str, str] | None = None) -> None:
+        """Keyframes (editable when ``source`` = (node id, parameter) is given) or matrices [T, 3, 3]."""
+        self.camera_param = source
+        if isinstance(keys, np.ndarray):
+            self.timeline.camera.set_matrices(keys)
+        else:
+            self.timeline.camera.set_keyframes(keys)
+
+    # ---- camera edits
+    def move_keyframe(self, index: int, changes: dict[str, Any]) -> None:
+        if self.session is None or self.camera_param is None:
+            return
+        node_id, param = self.camera_param
+        if node_id in self.session.graph.nodes:
+            self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
+
+    def _graph_changed(self, change: GraphChange) -> None:
+        if change.kind == "node_changed" and self.camera_param is not None:
+            node_id, param = self.camera_param
+            if change.node_id == node_id and change.detail.get("param") == param:
+                self.timeline.camera.set_keyframes(change.detail.get("new"))
+            return
+        if change.kind in ("node_added", "node_removed", "reset", "node_changed") and self.session is not None:
+            found = find_camera_param(self.session.graph)
+            if found != self.camera_param:
+                keys = self.session.graph.nodes[found[0]].params[found[1]] if found else None
+                self.set_camera(keys, found)
+
+    # ---- history of steps
+    def _history_changed(self, count: int) -> None:
+        slider = self.timeline.history
+        slider.blockSignals(True)
+        slider.setRange(0, max(0, count - 1))
+        if self.live.showing_step is None:
+            slider.setValue(max(0, count - 1))
+        slider.setEnabled(count > 1)
+        slider.blockSignals(False)
+
+    def _history_moved(self, value: int) -> None:
+        self.live.show_history(None if value >= self.timeline.history.maximum() else value)

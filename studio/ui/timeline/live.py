@@ -1,0 +1,173 @@
+"""Live steps: the engine's previews written into the frame store in place, then the final clip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from studio.engine import Event, NodeProgress, RunFinished, RunHandle, RunStarted
+from studio.media.framestore import FrameStore
+from studio.ui.timeline.model import TimelineModel
+from studio.values import Video
+
+
+def as_frames(preview: Any) -> np.ndarray | None:
+    """A preview as uint8 [T, H, W, 3], or None when it is not pictures (toy nodes send numbers)."""
+    if not isinstance(preview, np.ndarray) or preview.dtype != np.uint8:
+        return None
+    if preview.ndim == 3 and preview.shape[-1] == 3:
+        preview = preview[None]
+    if preview.ndim != 4 or preview.shape[-1] != 3 or 0 in preview.shape:
+        return None
+    return preview
+
+
+class LiveRender(QObject):
+    """Feeds a TimelineModel from engine events (already on the main thread).
+
+    The first picture of a run starts a new clip and keeps the last one as the "previous render"
+    for A/B; each step replaces frames in place; a cancelled run keeps its last preview; the final
+    video replaces the previews at full size. Each step's preview is kept (within ``history_bytes``)
+    so the person can scrub through the denoising itself.
+    """
+
+    previous_changed = Signal(object)  # FrameStore | None: the render before this one
+    history_changed = Signal(int)  # number of steps kept
+
+    def __init__(self, model: TimelineModel, history_bytes: int = 256 << 20, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.previous: FrameStore | None = None
+        self.history: list[tuple[int, int, np.ndarray]] = []  # (step, total, frames)
+        self.history_bytes = history_bytes
+        self.node_id: str | None = None
+        self.step = (0, 0)
+        self.showing_step: int | None = None  # a history step on screen instead of the newest
+        self._run_id: int | None = None
+        self._fresh = False  # this run has not shown a picture yet
+        self._poll: QTimer | None = None
+
+    # ---- events
+    def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._run_id, self._fresh, self.node_id = event.run_id, True, None
+        elif isinstance(event, NodeProgress):
+            frames = as_frames(event.preview)
+            if frames is not None:
+                self.show_step(event.node_id, event.step, event.total, frames)
+        elif isinstance(event, RunFinished):
+            done, total = self.step
+            if event.status == "cancelled" and total:
+                self.model.set_status(f"cancelled at step {done} of {total}")
+            elif event.status == "failed":
+                self.model.set_status("render failed" + (f" at step {done} of {total}" if total else ""))
+            else:
+                self.model.set_status("")
+
+    def show_step(self, node_id: str, step: int, total: int, frames: np.ndarray) -> None:
+        if self._fresh or self.node_id is None:
+            self._new_clip(len(frames))
+            self._fresh = False
+        self.node_id = node_id
+        self.step = (step, total)
+        store = self.model.store
+        if store.count != len(frames):
+            store.reset(len(frames))
+        self._remember(step, total, frames)
+        if self.showing_step is None:
+            store.set_frames(frames)
+        self.model.set_status(f"step {step} of {total}")
+
+    def _new_clip(self, count: int) -> None:
+        old = self.model.store
+        if old.count and old.size[0]:
+            store = FrameStore(old.settings)
+            store.fps = old.fps
+            store.reset(count)
+            self.model.set_store(store)
+            if self.previous is not None:
+                self.previous.close()
+            self.previous = old
+            self.previous_changed.emit(old)
+        else:
+            old.reset(count)
+        self.history.clear()
+        self.showing_step = None
+        self.history_changed.emit(0)
+
+    def _remember(self, step: int, total: int, frames: np.ndarray) -> None:
+        self.history = [h for h in self.history if h[0] != step]
+        self.history.append((step, total, frames.copy()))
+        while sum(h[2].nbytes for h in self.history) > self.history_bytes and len(self.history) > 1:
+            del self.history[len(self.history) // 2]  # thin the middle: first and latest steps matter most
+        self.history_changed.emit(len(self.history))
+
+    def show_history(self, position: int | None) -> None:
+        """Put the ``position``-th kept step on screen (None: the newest)."""
+        if not self.history:
+            return
+        if position is None or position >= len(self.history) - 1:
+            self.showing_step = None
+            step, total, frames = self.history[-1]
+        else:
+            self.showing_step = max(0, position)
+            step, total, frames = self.history[self.showing_step]
+        if self.model.store.count != len(frames) or self.model.store.size != (frames.shape[2], frames.shape[1]):
+            self.model.store.reset(len(frames))
+        self.model.store.set_frames(frames)
+        self.model.set_status(f"step {step} of {total}" + (" (history)" if self.showing_step is not None else ""))
+
+    # ---- the final clip
+    def show_video(self, video: Video) -> None:
+        """The render's result: full-size frames replace the previews (the store compresses them
+        in the background while it shows them from the video's own array)."""
+        frames = as_frames(video.frames)
+        if frames is None:
+            return
+        if self._fresh:  # a run served from the cache: no previews came, the clip is new all the same
+            self._new_clip(len(frames))
+            self._fresh = False
+        self.showing_step = None
+        self.model.store.load_clip(frames, video.fps)
+        self.model.set_fps(video.fps)
+        self.model.clip_changed.emit()
+        self.model.set_status("")
+
+    def watch(self, handle: RunHandle | None, pick: Callable[[dict[str, dict[str, Any]]], Video | None]
+              | None = None) -> None:
+        """After RunFinished, wait (without blocking) for the run's result and show its video."""
+        if handle is None:
+            return
+        pick = pick or self._pick_video
+        timer = QTimer(self)
+        timer.setInterval(5)
+        tries = [0]
+
+        def check() -> None:
+            tries[0] += 1
+            if not handle.done and tries[0] < 2000:
+                return
+            timer.stop()
+            timer.deleteLater()
+            result = handle.result
+            if result is not None and result.status == "ok":
+                video = pick(result.outputs)
+                if video is not None:
+                    self.show_video(video)
+
+        timer.timeout.connect(check)
+        timer.start()
+        self._poll = timer
+
+    def _pick_video(self, outputs: dict[str, dict[str, Any]]) -> Video | None:
+        videos = [(nid, v) for nid, values in outputs.items() for v in values.values() if isinstance(v, Video)]
+        if not videos:
+            return None
+        # the node that streamed the previews made it, or the last one that has a video
+        for nid, video in videos:
+            if nid == self.node_id:
+                return video
+        return videos[-1][1]

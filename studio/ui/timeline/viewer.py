@@ -1,0 +1,257 @@
+"""The viewer: the frame under the playhead at the clip's aspect, fit or 1:1, with an A/B compare."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from studio.media.framestore import FrameStore
+from studio.ui.timeline.model import TimelineModel, timecode
+
+BACKGROUND = QColor(18, 19, 22)
+
+
+def wrap(pixels: np.ndarray) -> QImage:
+    """A QImage over the array's memory, no copy (the caller keeps the array alive)."""
+    h, w, _ = pixels.shape
+    return QImage(pixels.data, w, h, pixels.strides[0], QImage.Format.Format_RGB888)
+
+
+def fit_rect(area: QRect, width: int, height: int) -> QRect:
+    """The largest rectangle of the clip's aspect centred in ``area``."""
+    if width <= 0 or height <= 0 or area.isEmpty():
+        return QRect()
+    scale = min(area.width() / width, area.height() / height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    return QRect(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h)
+
+
+class _Scaled:
+    """The last frame scaled to the screen, so a repaint for an overlay does not resize again."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.pixels: np.ndarray | None = None
+        self.image: QImage | None = None
+
+    def get(self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool) -> QImage | None:
+        key = (id(store), index, store.version(index), w, h, one_to_one)
+        if key == self.key:
+            return self.image
+        fh, fw = store.frame_shape(index)
+        if not fw or not fh:
+            return None
+        reduce = 1
+        if not one_to_one:  # decode no larger than needed: the JPEG's DCT scaling is nearly free
+            while reduce < 8 and fw // (reduce * 2) >= w and fh // (reduce * 2) >= h:
+                reduce *= 2
+        frame = store.frame(index, reduce)
+        if frame is None:
+            return None
+        if not one_to_one and (frame.shape[1], frame.shape[0]) != (w, h):
+            # latent-sized previews are blown up blocky (what the model has), real frames smoothly
+            up = w > frame.shape[1] * 1.5
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
+        self.pixels = np.ascontiguousarray(frame)
+        self.image = wrap(self.pixels)
+        self.key = key
+        return self.image
+
+
+class FrameViewer(QWidget):
+    """Paints ``model.store``'s frame at the playhead; in compare mode also ``compare_store``'s."""
+
+    painted = Signal(int)  # the frame index just painted (latency measurements, tests)
+    MODES = ("fit", "1:1")
+    COMPARES = ("off", "wipe", "side by side")
+
+    def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.mode = "fit"
+        self.compare = "off"
+        self.compare_store: FrameStore | None = None
+        self.compare_label = "previous render"
+        self.wipe = 0.5
+        self.shown_index = -1
+        self.shown_version = -1
+        self.painted_at = 0.0
+        self._a, self._b = _Scaled(), _Scaled()
+        self.setMinimumSize(160, 90)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # we fill every pixel ourselves
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        model.playhead_changed.connect(self._playhead_moved)
+        model.frames_changed.connect(self._frames_changed)
+        model.clip_changed.connect(self.update)
+        model.status_changed.connect(lambda _t: self.update())
+
+    # ---- reacting
+    def _playhead_moved(self, _index: int) -> None:
+        self.update()
+
+    def _frames_changed(self, indices: list[int]) -> None:
+        p = self.model.playhead
+        if self.shown_index != p or p in indices or self.shown_version != self.model.store.version(p):
+            self.update()
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        self.update()
+
+    def set_compare(self, compare: str, store: FrameStore | None = None) -> None:
+        self.compare = compare
+        if store is not None:
+            self.compare_store = store
+        self.update()
+
+    # ---- painting
+    def _image_rect(self) -> QRect:
+        w, h = self.model.store.size
+        return fit_rect(self.rect(), w, h)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), BACKGROUND)
+        store, index = self.model.store, self.model.playhead
+        w, h = store.size
+        if not w:
+            painter.setPen(QColor(140, 144, 152))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The clip appears here while a node renders.")
+            painter.end()
+            return
+        if self.compare == "side by side" and self.compare_store is not None:
+            half = QRect(0, 0, self.width() // 2 - 2, self.height())
+            self._draw(painter, self._a, store, index, fit_rect(half, w, h))
+            right = half.translated(self.width() - half.width(), 0)
+            bw, bh = self.compare_store.size
+            self._draw(painter, self._b, self.compare_store, index, fit_rect(right, bw or w, bh or h))
+            self._label(painter, fit_rect(right, bw or w, bh or h), self.compare_label)
+        else:
+            target = self._image_rect() if self.mode == "fit" else self._native_rect(w, h)
+            self._draw(painter, self._a, store, index, target)
+            if self.compare == "wipe" and self.compare_store is not None:
+                split = target.x() + round(target.width() * self.wipe)
+                painter.save()
+                painter.setClipRect(QRect(split, 0, self.width() - split, self.height()))
+                self._draw(painter, self._b, self.compare_store, index, target)
+                painter.restore()
+                painter.setPen(QColor(255, 255, 255, 200))
+                painter.drawLine(split, target.top(), split, target.bottom())
+                self._label(painter, QRect(split, target.y(), target.right() - split, target.height()),
+                            self.compare_label)
+        self._overlay(painter, index)
+        painter.end()
+        self.shown_index, self.shown_version = index, store.version(index)
+        self.painted_at = time.perf_counter()
+        self.painted.emit(index)
+
+    def _native_rect(self, w: int, h: int) -> QRect:
+        return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+
+    def _draw(self, painter: QPainter, cache: _Scaled, store: FrameStore, index: int, target: QRect) -> None:
+        if target.isEmpty():
+            return
+        dpr = self.devicePixelRatioF()
+        tw, th = max(1, round(target.width() * dpr)), max(1, round(target.height() * dpr))
+        image = cache.get(store, min(index, store.count - 1), tw, th, self.mode == "1:1")
+        if image is None:
+            painter.fillRect(target, QColor(34, 36, 42))
+            return
+        if image.width() == tw and image.height() == th:
+            painter.drawImage(target, image)
+        else:
+            painter.drawImage(QRectF(target), image)
+
+    def _label(self, painter: QPainter, rect: QRect, text: str) -> None:
+        painter.save()
+        painter.setFont(QFont(self.font().family(), 9))
+        painter.setPen(QColor(230, 230, 230))
+        painter.drawText(rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, text)
+        painter.restore()
+
+    def _overlay(self, painter: QPainter, index: int) -> None:
+        m = self.model
+        font = QFont(self.font().family(), 10)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        painter.setFont(font)
+        lines = [f"frame {index} / {max(0, m.count - 1)}   {timecode(index, m.fps)}"]
+        if m.status:
+            lines.insert(0, m.status)
+        metrics = painter.fontMetrics()
+        height = metrics.height() + 2
+        for k, text in enumerate(reversed(lines)):
+            y = self.height() - 8 - (k + 1) * height
+            box = QRect(8, y, metrics.horizontalAdvance(text) + 12, height)
+            painter.fillRect(box, QColor(0, 0, 0, 150))
+            painter.setPen(QColor(235, 235, 235))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    # ---- wipe handle
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        self._move_wipe(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._move_wipe(event)
+
+    def _move_wipe(self, event: QMouseEvent) -> None:
+        if self.compare != "wipe":
+            event.ignore()
+            return
+        rect = self._image_rect()
+        if rect.width() > 0:
+            self.wipe = min(max((event.position().x() - rect.x()) / rect.width(), 0.0), 1.0)
+            self.update()
+
+
+class ViewerPanel(QWidget):
+    """The viewer with its controls: fit or 1:1, and what to compare against."""
+
+    def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.viewer = FrameViewer(model, self)
+        self.size_box = QComboBox()
+        self.size_box.addItems(list(FrameViewer.MODES))
+        self.size_box.setToolTip("Fit the frame to the panel, or show it pixel for pixel")
+        self.size_box.currentTextChanged.connect(self.viewer.set_mode)
+        self.compare_box = QComboBox()
+        self.compare_box.addItems(list(FrameViewer.COMPARES))
+        self.compare_box.setToolTip("Compare with the previous render (A/B): drag in the picture to move the wipe")
+        self.compare_box.currentTextChanged.connect(lambda text: self.viewer.set_compare(text))
+        self.info = QLabel("")
+        self.info.setObjectName("ParamHelp")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 2, 6, 2)
+        bar.addWidget(self.info, 1)
+        bar.addSpacing(8)
+        bar.addWidget(QLabel("Compare"))
+        bar.addWidget(self.compare_box)
+        bar.addWidget(self.size_box)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.viewer, 1)
+        layout.addLayout(bar)
+        model.clip_changed.connect(self._describe)
+        model.frames_changed.connect(lambda _i: self._describe())
+        self._describe()
+
+    def set_previous(self, store: FrameStore | None) -> None:
+        self.viewer.compare_store = store
+        self.compare_box.setEnabled(store is not None)
+        if store is None:
+            self.compare_box.setCurrentText("off")
+        self.viewer.update()
+
+    def _describe(self) -> None:
+        w, h = self.model.store.size
+        text = f"{self.model.count} frames · {w}x{h} · {self.model.fps:g} fps" if w else ""
+        if text != self.info.text():
+            self.info.setText(text)

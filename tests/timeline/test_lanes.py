@@ -1,0 +1,119 @@
+"""Lanes: the waveform matches the audio; camera keyframes dragged edit the node, and undo restores."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from studio.ui.timeline import MoveKeyframe, WaveformEnvelope, find_camera_param, sample_keyframes
+from studio.values import Sound, Video
+from tests.timeline.conftest import KEYS, clip, registry, settle
+
+
+def test_the_waveform_lane_draws_the_min_and_max_of_the_samples(docks):
+    docks.live.show_video(Video(clip(192), 24.0))
+    rate = 48000
+    rng = np.random.default_rng(3)
+    samples = (rng.standard_normal((rate * 8, 2)) * 0.2).astype(np.float32)
+    samples[rate:rate + 400, 1] = 0.95  # a loud spot in the right channel at 1 s (frame 24)
+    docks.set_sound(Sound(samples, rate))
+    settle()
+    lane = docks.timeline.audio
+    x, y = lane.drawn()
+    assert len(x) and len(x) == len(y)
+    size = round((x[2] - x[0]) / 24.0 * rate)
+    assert size in [b for b, _, _ in lane.envelope.levels]
+    # each drawn pair is the min and max over all channels of that bin's samples
+    for k in (0, 7, len(y) // 4, len(y) // 2 - 2):
+        chunk = samples[k * size:(k + 1) * size]
+        assert y[2 * k] == pytest.approx(chunk.min()) and y[2 * k + 1] == pytest.approx(chunk.max())
+        assert x[2 * k] == pytest.approx(k * size / rate * 24.0)
+    loud = np.argmax(y[1::2])
+    assert abs(x[2 * loud] - 24.0) < 1.0 and y[2 * loud + 1] == pytest.approx(0.95)
+    # zoomed in, the same lane draws finer bins over the visible time only
+    docks.timeline.axis.zoom(8.0, lane.width() / 2)
+    x2, _ = lane.drawn()
+    step2 = x2[2] - x2[0]
+    assert step2 < x[2] - x[0] and x2.min() >= docks.timeline.axis.start - 1
+
+
+def test_a_long_sound_reduces_to_a_few_points_per_pixel():
+    rate = 48000
+    samples = np.sin(np.linspace(0, 2000 * np.pi, rate * 120)).astype(np.float32)[:, None]
+    env = WaveformEnvelope(Sound(samples, rate))
+    times, lo, hi = env.envelope(0.0, 120.0, 1000)
+    assert 1000 <= len(times) <= 4200
+    assert lo.min() == pytest.approx(-1, abs=1e-3) and hi.max() == pytest.approx(1, abs=1e-3)
+
+
+def test_keyframes_sample_with_their_interpolation():
+    curves = sample_keyframes(KEYS, 48)
+    assert curves["zoom"][0] == 1.0 and curves["zoom"][20] == pytest.approx(1.4)
+    assert curves["zoom"][47] == pytest.approx(0.9)  # held after the last keyframe
+    assert curves["pan_x"][30] == pytest.approx(0.1)  # linear: halfway between 0.4 and -0.2
+    assert curves["pan_x"][5] < 0.4 * 5 / 20  # ease: starts slower than linear
+
+
+def test_dragging_a_camera_keyframe_edits_the_node_and_undo_restores_it(docks, qtbot):
+    docks.live.show_video(Video(clip(48), 24.0))
+    session = docks.session
+    session.edit("add camera", lambda g: g.add_node(registry().get("tltest.Camera"), "cam",
+                                                     params={"keyframes": copy.deepcopy(KEYS)}))
+    settle()
+    assert docks.camera_param == ("cam", "keyframes") == find_camera_param(session.graph)
+    lane = docks.timeline.camera
+    assert len(lane.keys) == 3
+    start = lane.handle_pos(1, "zoom").toPoint()
+    end = start + QPoint(round(docks.timeline.axis.scale * 6), -12)  # six frames later, zoom up
+    moved = []
+    lane.keyframe_moved.connect(lambda i, ch: moved.append((i, ch)))
+    viewport = lane.plot.viewport()
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, 7):
+        QTest.mouseMove(viewport, start + (end - start) * (k / 6))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    settle()
+    assert moved and moved[-1][0] == 1
+    keys = session.graph.nodes["cam"].params["keyframes"]
+    assert keys[1]["frame"] == 26
+    assert keys[1]["zoom"] > 1.4
+    assert keys[0] == KEYS[0] and keys[2] == KEYS[2]
+    assert session.undo.undoText().startswith("Move camera keyframe")
+    session.undo.undo()
+    assert session.graph.nodes["cam"].params["keyframes"] == KEYS
+    assert lane.keys[1]["frame"] == 20  # the lane follows the node
+    session.undo.redo()
+    assert session.graph.nodes["cam"].params["keyframes"][1]["frame"] == 26
+
+
+def test_move_keyframe_works_on_a_bare_graph():
+    from PySide6.QtGui import QUndoStack
+
+    from studio.graph import Graph
+
+    g = Graph()
+    g.add_node(registry().get("tltest.Camera"), "cam", params={"keyframes": copy.deepcopy(KEYS)})
+    stack = QUndoStack()
+    stack.push(MoveKeyframe(g, "cam", "keyframes", 2, {"frame": 44, "roll": 3.5}))
+    assert g.nodes["cam"].params["keyframes"][2] == {**KEYS[2], "frame": 44, "roll": 3.5}
+    stack.undo()
+    assert g.nodes["cam"].params["keyframes"] == KEYS
+
+
+def test_markers_and_matrices_are_drawn(docks):
+    docks.live.show_video(Video(clip(48), 24.0))
+    docks.set_markers([(0, "dawn"), (24, "city")], beats=[6, 12, 18])
+    assert [m.frame for m in docks.model.markers] == [0, 6, 12, 18, 24]
+    t = np.linspace(0, 1, 48)
+    m = np.tile(np.eye(3), (48, 1, 1))
+    m[:, 0, 2] = t * 0.5
+    m[:, 0, 0] = m[:, 1, 1] = 1 + t
+    docks.set_camera(m)
+    curves = docks.timeline.camera.channels()
+    assert curves["pan_x"][-1] == pytest.approx(0.5) and curves["zoom"][-1] == pytest.approx(2.0)
+    assert curves["roll"][10] == pytest.approx(0.0)

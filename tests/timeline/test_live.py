@@ -1,0 +1,159 @@
+"""A real render's step events in the timeline: the frames shown, cancel, the final clip, A/B, history."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from studio.engine import CancelToken, Engine, NodeProgress, RunFinished, RunStarted
+from studio.graph import Graph, NodeRegistry
+from studio.values import Video
+from tests.timeline.conftest import clip, settle
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def real_registry():
+    return NodeRegistry.default()
+
+
+def make_graph(registry, model_dir, steps=STEPS, seed=1) -> Graph:
+    g = Graph()
+    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
+    g.add_node(registry.get("studio.Text"), "text", params={"prompt": "a red circle moves left"})
+    g.add_node(registry.get("studio.GenerateVideo"), "generate",
+               params={"num_frames": 9, "width": 32, "height": 32, "steps": steps, "seed": seed, "fps": 8.0})
+    g.add_node(registry.get("studio.Preview"), "preview")
+    g.connect("model", "model", "generate", "model")
+    g.connect("text", "prompt", "generate", "prompt")
+    g.connect("generate", "video", "preview", "video")
+    return g
+
+
+@pytest.fixture(scope="module")
+def renders(real_registry, tiny_wan):
+    """One engine, two real renders (one to the end, one cancelled at step 2): events recorded."""
+    engine = Engine(real_registry)
+    done: list = []
+    result = engine.run(make_graph(real_registry, tiny_wan), listener=done.append)
+    assert result.ok
+    token = CancelToken()
+    cancelled: list = []
+
+    def listen(event):
+        cancelled.append(event)
+        if isinstance(event, NodeProgress) and event.node_id == "generate" and event.step == 2:
+            token.cancel()
+
+    stopped = engine.run(make_graph(real_registry, tiny_wan, steps=6, seed=2), listener=listen, cancel=token)
+    assert stopped.status == "cancelled"
+    return done, result, cancelled
+
+
+def painted(docks) -> np.ndarray:
+    """The picture the viewer last painted, at screen size."""
+    return docks.viewer.viewer._a.pixels
+
+
+def expect_shown(docks, frame: np.ndarray) -> None:
+    shown = painted(docks)
+    h, w = shown.shape[:2]
+    up = w > frame.shape[1] * 1.5
+    want = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
+    assert np.abs(shown.astype(int) - want).mean() < 4
+    # and the screen has it: the centre of the picture on the widget
+    viewer = docks.viewer.viewer
+    rect = viewer._image_rect()
+    grab = viewer.grab().toImage()
+    c = grab.pixelColor(rect.center())
+    r, g, b = shown[h // 2, w // 2]
+    assert abs(c.red() - int(r)) < 12 and abs(c.green() - int(g)) < 12 and abs(c.blue() - int(b)) < 12
+
+
+def test_a_real_render_streams_into_the_viewer_and_the_final_clip_replaces_it(docks, renders):
+    events, result, _ = renders
+    steps = [e for e in events if isinstance(e, NodeProgress) and e.node_id == "generate"]
+    assert len(steps) == STEPS
+    docks.model.set_playhead(0)
+    for event in events:
+        docks.handle_event(event)
+        if isinstance(event, NodeProgress) and event.node_id == "generate":
+            assert docks.model.count == 9
+            docks.model.set_playhead(event.step * 2)
+            settle()
+            assert docks.viewer.viewer.shown_index == event.step * 2
+            expect_shown(docks, event.preview[event.step * 2])
+            assert docks.model.status == f"step {event.step} of {STEPS}"
+    video = result.outputs["preview"]["video"]
+    docks.live.show_video(video)
+    settle()
+    assert docks.model.status == "" and docks.model.store.size == (32, 32) and docks.model.fps == 8.0
+    docks.model.set_playhead(5)
+    settle()
+    expect_shown(docks, video.frames[5])
+    # the denoising history: every step kept, and the slider puts one back on screen
+    assert [h[0] for h in docks.live.history] == [1, 2, 3]
+    docks.timeline.history.setValue(0)
+    settle()
+    expect_shown(docks, steps[0].preview[5])
+    assert "step 1 of 3 (history)" in docks.model.status
+
+
+def test_a_cancelled_render_keeps_its_last_preview(docks, renders):
+    events = renders[2]
+    for event in events:
+        docks.handle_event(event)
+    settle()
+    last = [e for e in events if isinstance(e, NodeProgress) and e.node_id == "generate"][-1]
+    assert docks.model.status == "cancelled at step 2 of 6"
+    docks.model.set_playhead(4)
+    settle()
+    expect_shown(docks, last.preview[4])
+
+
+def test_the_previous_render_is_there_to_compare_and_only_changed_frames_repaint(docks, qtbot):
+    first = clip(seed=1)
+    docks.handle_event(RunStarted(1, ("gen",)))
+    docks.handle_event(NodeProgress(1, "gen", 1, 1, preview=first))
+    docks.handle_event(RunFinished(1, "ok", 0.1))
+    second = clip(seed=2)
+    second[..., 1] = 200
+    docks.handle_event(RunStarted(2, ("gen",)))
+    docks.handle_event(NodeProgress(2, "gen", 1, 2, preview=second))
+    assert docks.live.previous is not None and docks.viewer.compare_box.isEnabled()
+    docks.viewer.compare_box.setCurrentText("wipe")
+    docks.model.set_playhead(10)
+    viewer = docks.viewer.viewer
+    settle()
+    rect = viewer._image_rect()
+    image = viewer.grab().toImage()
+    left = image.pixelColor(rect.left() + rect.width() // 4, rect.center().y())
+    right = image.pixelColor(rect.left() + rect.width() * 3 // 4, rect.center().y())
+    assert left.green() > 150 and right.green() < 100  # A: this render, B: the one before
+
+    docks.viewer.compare_box.setCurrentText("off")
+    settle()
+    # the next step changes three frames: the thumbnails repaint those tiles only
+    lane = docks.timeline.thumbnails
+    tiles = lane.tiles()
+    assert len(tiles) > 6
+    changed = [tiles[1][0], tiles[4][0], tiles[5][0]]
+    updated = []
+    lane.update = lambda *a: updated.append(a)
+    third = second.copy()
+    third[changed] = 255
+    docks.handle_event(NodeProgress(2, "gen", 2, 2, preview=third))
+    assert sorted(r.x() for (r,) in updated) == sorted(r.x() for f, r in tiles if f in changed)
+    assert docks.model.store.versions()[changed[0]] > docks.model.store.versions()[changed[0] + 1]
+
+
+def test_toy_previews_and_other_events_are_ignored(docks):
+    docks.handle_event(RunStarted(1, ("n",)))
+    docks.handle_event(NodeProgress(1, "n", 1, 3, preview=[1.0, 2.0]))
+    docks.handle_event(NodeProgress(1, "n", 2, 3))
+    assert docks.model.count == 0
+    video = Video(clip(count=12), fps=12.0)
+    docks.live.show_video(video)
+    assert docks.model.count == 12 and docks.model.fps == 12.0

@@ -1,0 +1,129 @@
+"""Scrubbing with the mouse, the transport keys, and playback by the clock (frames dropped, no drift)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+
+from studio.ui.timeline import AudioOutput, timecode
+from studio.values import Sound, Video
+from tests.timeline.conftest import clip, settle
+
+
+def load(docks, count: int = 48, fps: float = 24.0) -> None:
+    docks.live.show_video(Video(clip(count), fps))
+    settle()
+
+
+def test_dragging_the_playhead_moves_the_viewer_with_it(docks):
+    load(docks)
+    ruler = docks.timeline.ruler
+    axis = docks.timeline.axis
+    y = ruler.height() // 2
+    at = lambda frame: QPoint(round(axis.x(frame)), y)  # noqa: E731
+    QTest.mousePress(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(10))
+    assert docks.model.playhead == 10
+    for frame in (14, 19, 25, 31):
+        QTest.mouseMove(ruler, at(frame))
+        settle(1)
+        assert docks.model.playhead == frame
+        assert docks.viewer.viewer.shown_index == frame  # painted before the next move
+    QTest.mouseRelease(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at(31))
+    # the frame painted is frame 31: its red channel says so
+    assert abs(int(docks.viewer.viewer._a.pixels[..., 0].mean()) - 31 * 5) <= 2
+    # a click in the thumbnail lane seeks too
+    lane = docks.timeline.thumbnails
+    QTest.mouseClick(lane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     QPoint(round(axis.x(40)), lane.height() // 2))
+    assert docks.model.playhead == 40
+
+
+def test_transport_keys(docks, qtbot):
+    load(docks, count=48)
+    panel = docks.timeline
+    panel.window().activateWindow()
+    panel.setFocus()
+    qtbot.waitUntil(panel.hasFocus, timeout=2000)
+    model, playback = docks.model, docks.playback
+
+    def key(k) -> None:
+        QTest.keyClick(panel, k)
+        settle(1)
+
+    key(Qt.Key.Key_Right)
+    key(Qt.Key.Key_Right)
+    assert model.playhead == 2
+    key(Qt.Key.Key_Left)
+    assert model.playhead == 1
+    key(Qt.Key.Key_End)
+    assert model.playhead == 47
+    key(Qt.Key.Key_Home)
+    assert model.playhead == 0
+    key(Qt.Key.Key_Space)
+    assert playback.playing and playback.rate == 1.0
+    key(Qt.Key.Key_Space)
+    assert not playback.playing
+    key(Qt.Key.Key_L)
+    key(Qt.Key.Key_L)
+    assert playback.rate == 2.0
+    key(Qt.Key.Key_K)
+    assert not playback.playing
+    model.set_playhead(30)
+    key(Qt.Key.Key_J)
+    assert playback.rate == -1.0
+    key(Qt.Key.Key_K)
+    # in and out points limit Home, End and playback
+    model.set_playhead(10)
+    key(Qt.Key.Key_I)
+    model.set_playhead(20)
+    key(Qt.Key.Key_O)
+    assert (model.in_point, model.out_point) == (10, 20)
+    key(Qt.Key.Key_Home)
+    assert model.playhead == 10
+    key(Qt.Key.Key_End)
+    assert model.playhead == 20
+    assert "in 10 out 20" in panel.transport.time_label.text()
+    # the viewer has the same keys
+    docks.viewer.viewer.setFocus()
+    QTest.keyClick(docks.viewer.viewer, Qt.Key.Key_Left)
+    assert model.playhead == 19
+
+
+def test_playback_follows_the_clock_and_drops_frames_when_late(docks):
+    load(docks, count=240, fps=24.0)
+    playback = docks.playback
+    now = [100.0]
+    playback.clock = lambda: now[0]
+    playback.loop = False
+    playback.play()
+    for _ in range(24):  # one second of ticks on time
+        now[0] += 1 / 24
+        playback._tick()
+    assert docks.model.playhead == 24 and playback.dropped == 0
+    now[0] += 0.5  # the machine stalled for half a second: jump, do not slow down
+    playback._tick()
+    assert docks.model.playhead == 36 and playback.dropped == 11
+    for _ in range(300):
+        now[0] += 1 / 24
+        playback._tick()
+    assert docks.model.playhead == 239 and not playback.playing  # stops at the end without loop
+
+
+def test_playback_in_real_time_with_sound_but_no_audio_device(docks, qtbot):
+    load(docks, count=96, fps=24.0)
+    docks.set_sound(Sound(np.zeros((48000 * 4, 2), np.float32), 48000))
+    playback = docks.playback
+    playback.play()
+    qtbot.wait(500)
+    frame = docks.model.playhead
+    playback.pause()
+    assert 8 <= frame <= 16  # about 12 frames in half a second at 24 fps
+    assert isinstance(playback.audio, AudioOutput)  # silent here, and nothing crashed
+
+
+def test_timecode():
+    assert timecode(0, 24) == "00:00:00:00"
+    assert timecode(24 * 61 + 5, 24) == "00:01:01:05"
+    assert timecode(3600 * 25, 25) == "01:00:00:00"
+
