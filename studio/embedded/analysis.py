@@ -130,6 +130,12 @@ def analyse(video: np.ndarray) -> ClipAnalysis:
         change = np.abs(frames[t + 1] - frames[t]).mean(axis=-1)[still].mean()
         flicker = max(flicker, float(change))
     return ClipAnalysis(
-        colour=colour, shape=shape, motion=motion, displacement=displacement, area_ratio=area_ratio,
-        object_pixels=object_pixels, background_flicker=flicker, centroids=centroids,
+        colour=colour,
+        shape=shape,
+        motion=motion,
+        displacement=displacement,
+        area_ratio=area_ratio,
+        object_pixels=object_pixels,
+        background_flicker=flicker,
+        centroids=centroids,
     )

@@ -101,8 +101,15 @@ def compact_prompt_embeds(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings for the real tokens plus one zero pad token, and the attention bias that makes them
     equivalent to WanPipeline's zero padding to padded_lengths (default MAX_SEQUENCE_LENGTH) tokens."""
-    inputs = tokenizer(prompts, padding="longest", add_special_tokens=True, return_attention_mask=True,
-                       return_tensors="pt", truncation=True, max_length=C.MAX_SEQUENCE_LENGTH)
+    inputs = tokenizer(
+        prompts,
+        padding="longest",
+        add_special_tokens=True,
+        return_attention_mask=True,
+        return_tensors="pt",
+        truncation=True,
+        max_length=C.MAX_SEQUENCE_LENGTH,
+    )
     ids, mask = inputs.input_ids, inputs.attention_mask
     lengths = mask.sum(dim=1)
     batch, longest = ids.shape
@@ -150,7 +157,9 @@ def dit_step_loss(
     frame_mask[:, :, 0] = 1.0 - with_image.view(batch, 1, 1, 1)
     xt = frame_mask * xt + (1.0 - frame_mask) * x0
     tokens_per_frame = (height // 2) * (width // 2)
-    timestep = (frame_mask[:, 0, :, 0, 0] * sigmas[:, None] * 1000.0).repeat_interleave(tokens_per_frame, dim=1)
+    timestep = (frame_mask[:, 0, :, 0, 0] * sigmas[:, None] * 1000.0).repeat_interleave(
+        tokens_per_frame, dim=1
+    )
     # Random padded lengths teach the model to ignore how many zero pads follow the prompt, so a runtime
     # may pass a short max_sequence_length (much cheaper cross-attention) and get the same clip.
     choices = torch.tensor(PADDED_LENGTHS)
@@ -161,7 +170,9 @@ def dit_step_loss(
         sink.bias = bias.to(x0)
     else:
         embeds = C.encode_prompts(tokenizer, text_encoder, captions)
-    pred = transformer(hidden_states=xt, timestep=timestep, encoder_hidden_states=embeds, return_dict=False)[0]
+    pred = transformer(hidden_states=xt, timestep=timestep, encoder_hidden_states=embeds, return_dict=False)[
+        0
+    ]
     weight = frame_mask.expand_as(x0)
     return ((pred - target).pow(2) * weight).sum() / weight.sum()
 
@@ -173,9 +184,15 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
 
 
 def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
-    device = torch.device(args.device) if args.device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        torch.device(args.device)
+        if args.device
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     data = torch.load(out / "latents.pt", weights_only=False)
-    latents = ((data["latents"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)).to(device)
+    latents = ((data["latents"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)).to(
+        device
+    )
     captions: list[str] = data["captions"]
     tokenizer = C.build_tokenizer()
     transformer = C.build_transformer(sizes).to(device)
@@ -196,8 +213,11 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         step = state["step"]
     if step >= args.dit_steps:
         return
-    _log(out, f"dit: from step {step} to {args.dit_steps}, transformer {C.parameter_count(transformer)}, "
-              f"text encoder {C.parameter_count(text_encoder)}, {len(captions)} clips")
+    _log(
+        out,
+        f"dit: from step {step} to {args.dit_steps}, transformer {C.parameter_count(transformer)}, "
+        f"text encoder {C.parameter_count(text_encoder)}, {len(captions)} clips",
+    )
     generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
     rng = random.Random(args.seed * 31 + step)
     transformer.train()
@@ -208,8 +228,9 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         batch_captions = ["" if rng.random() < CAPTION_DROPOUT else captions[i] for i in index]
         for group in optimizer.param_groups:
             group["lr"] = args.dit_lr * min(1.0, (step + 1) / 200)
-        loss = dit_step_loss(transformer, text_encoder, tokenizer, latents[index], batch_captions,
-                             sizes.flow_shift, generator)
+        loss = dit_step_loss(
+            transformer, text_encoder, tokenizer, latents[index], batch_captions, sizes.flow_shift, generator
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -224,9 +245,18 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
             _log(out, f"dit step {step} loss {running / 50:.4f} {(time.time() - started) / seen:.2f} s/step")
             running = 0.0
         if step % args.save_every == 0 or step == args.dit_steps:
-            _save({"transformer": transformer.state_dict(), "text_encoder": text_encoder.state_dict(),
-                   "ema_transformer": ema_transformer.state_dict(), "ema_text_encoder": ema_text.state_dict(),
-                   "optimizer": optimizer.state_dict(), "step": step, "sizes": sizes.to_dict()}, ckpt)
+            _save(
+                {
+                    "transformer": transformer.state_dict(),
+                    "text_encoder": text_encoder.state_dict(),
+                    "ema_transformer": ema_transformer.state_dict(),
+                    "ema_text_encoder": ema_text.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "sizes": sizes.to_dict(),
+                },
+                ckpt,
+            )
 
 
 def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
@@ -235,8 +265,9 @@ def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
 
     vae, _ = load_vae(out, sizes, torch.device("cpu"))
     data = torch.load(out / "latents.pt", weights_only=False)
-    vae.register_to_config(latents_mean=[float(v) for v in data["mean"]],
-                           latents_std=[float(v) for v in data["std"]])
+    vae.register_to_config(
+        latents_mean=[float(v) for v in data["mean"]], latents_std=[float(v) for v in data["std"]]
+    )
     tokenizer = C.build_tokenizer()
     transformer = C.build_transformer(sizes)
     text_encoder = C.build_text_encoder(sizes, len(tokenizer))

@@ -65,21 +65,30 @@ def _summarise(specs: list[ClipSpec], videos: list[np.ndarray]) -> dict:
     }
 
 
-def vae_reconstruction_report(vae: torch.nn.Module, count: int = 32) -> dict:
-    """Colour/motion adherence of VAE reconstructions of real held-out clips (the VAE's own API, clamped)."""
+def vae_reconstruction_report(vae: torch.nn.Module, count: int = 32, per_frame: bool = False) -> dict:
+    """Colour/motion adherence of VAE reconstructions of real held-out clips (the VAE's own API, clamped).
+
+    per_frame encodes every frame as its own one-frame clip: the check for the single-frame stage, whose
+    temporal layers are still untrained."""
     specs = eval_specs(count)
     videos = []
     for spec in specs:
         video, _ = render(spec, FRAMES, SIZE)
         x = torch.from_numpy(video).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1.0)
+        if per_frame:
+            x = x.permute(2, 1, 0, 3, 4)  # frames become the batch, each a one-frame clip
         with torch.no_grad():
             z = vae.encode(x).latent_dist.mode()
             recon = vae.decode(z).sample
+        if per_frame:
+            recon = recon.permute(2, 1, 0, 3, 4)
         out = ((recon[0].permute(1, 2, 3, 0).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
         videos.append(out)
     report = _summarise(specs, videos)
     originals = [render(s, FRAMES, SIZE)[0].astype(np.float32) for s in specs]
-    report["mean_abs_error"] = float(np.mean([np.abs(o - v).mean() for o, v in zip(originals, videos, strict=True)]))
+    report["mean_abs_error"] = float(
+        np.mean([np.abs(o - v).mean() for o, v in zip(originals, videos, strict=True)])
+    )
     return report
 
 
@@ -95,9 +104,27 @@ def _quiet(pipe) -> None:  # type: ignore[no-untyped-def]
 
 def text_to_video(pipe, spec: ClipSpec, steps: int, guidance: float) -> np.ndarray:  # type: ignore[no-untyped-def]
     generator = torch.Generator().manual_seed(spec.seed)
-    out = pipe(prompt=spec.caption, height=SIZE, width=SIZE, num_frames=FRAMES, num_inference_steps=steps,
-               guidance_scale=guidance, generator=generator, output_type="np")
+    out = pipe(
+        prompt=spec.caption,
+        height=SIZE,
+        width=SIZE,
+        num_frames=FRAMES,
+        num_inference_steps=steps,
+        guidance_scale=guidance,
+        generator=generator,
+        output_type="np",
+    )
     return _to_uint8(out.frames[0])
+
+
+def quick_text_to_video_report(
+    folder: Path, count: int = 8, steps: int = 20, guidance: float = DEFAULT_GUIDANCE
+) -> dict:
+    """Text-to-video figures only, on the first held-out clips: the regression test's check."""
+    pipe = load_pipeline(folder)
+    _quiet(pipe)
+    specs = eval_specs(count)
+    return _summarise(specs, [text_to_video(pipe, s, steps, guidance) for s in specs])
 
 
 def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
@@ -121,9 +148,17 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
     for spec in specs:
         real, _ = render(spec, FRAMES, SIZE)
         generator = torch.Generator().manual_seed(spec.seed)
-        out = i2v(image=Image.fromarray(real[0]), prompt=spec.caption, height=SIZE, width=SIZE,
-                  num_frames=FRAMES, num_inference_steps=settings.steps, guidance_scale=settings.guidance,
-                  generator=generator, output_type="np")
+        out = i2v(
+            image=Image.fromarray(real[0]),
+            prompt=spec.caption,
+            height=SIZE,
+            width=SIZE,
+            num_frames=FRAMES,
+            num_inference_steps=settings.steps,
+            guidance_scale=settings.guidance,
+            generator=generator,
+            output_type="np",
+        )
         video = _to_uint8(out.frames[0])
         i2v_videos.append(video)
         fidelity.append(float(np.abs(video[0].astype(np.float32) - real[0].astype(np.float32)).mean()))
@@ -147,9 +182,17 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
         target = ClipSpec(**{**guide.__dict__, "colour": new_colour})
         prompt = caption_for(new_colour, guide.shape, guide.motion, guide.background, guide.background_to)
         generator = torch.Generator().manual_seed(guide.seed)
-        out = v2v(video=[Image.fromarray(f) for f in video], prompt=prompt, height=SIZE, width=SIZE,
-                  num_inference_steps=settings.steps, guidance_scale=settings.guidance, strength=settings.strength,
-                  generator=generator, output_type="np")
+        out = v2v(
+            video=[Image.fromarray(f) for f in video],
+            prompt=prompt,
+            height=SIZE,
+            width=SIZE,
+            num_inference_steps=settings.steps,
+            guidance_scale=settings.guidance,
+            strength=settings.strength,
+            generator=generator,
+            output_type="np",
+        )
         targets.append(target)
         v2v_videos.append(_to_uint8(out.frames[0]))
     report["video_to_video"] = _summarise(targets, v2v_videos)
@@ -178,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("model", type=Path, help="pipeline folder (or, with --vae, a training run folder)")
     parser.add_argument("--vae", action="store_true", help="check VAE reconstructions of real clips only")
+    parser.add_argument("--per-frame", action="store_true", help="with --vae: each frame as a one-frame clip")
     parser.add_argument("--count", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--draft-steps", type=int, default=6)
@@ -198,10 +242,16 @@ def main(argv: list[str] | None = None) -> None:
             from diffusers import AutoencoderKLWan
 
             vae = AutoencoderKLWan.from_pretrained(args.model / "vae", use_safetensors=True)
-        report = vae_reconstruction_report(vae.eval(), args.count)
+        report = vae_reconstruction_report(vae.eval(), args.count, args.per_frame)
     else:
-        settings = EvalSettings(count=args.count, steps=args.steps, draft_steps=args.draft_steps,
-                                guidance=args.guidance, strength=args.strength, threads=args.threads)
+        settings = EvalSettings(
+            count=args.count,
+            steps=args.steps,
+            draft_steps=args.draft_steps,
+            guidance=args.guidance,
+            strength=args.strength,
+            threads=args.threads,
+        )
         report = evaluate_model(args.model, settings)
     text = json.dumps(report, indent=2)
     print(text)

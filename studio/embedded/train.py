@@ -61,6 +61,9 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
         if state["stage"] == stage:
             optimizer.load_state_dict(state["optimizer"])
             step = state["step"]
+        elif stage == "vae2":
+            V.init_temporal_layers(vae)
+            log(out, "vae2: temporal layers set to repeat the per-frame VAE")
     total = args.vae1_steps if stage == "vae1" else args.vae2_steps
     if step >= total:
         return
@@ -71,8 +74,8 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
         if stage == "vae1":
             x, cover = V.frame_batch(step, args.vae1_batch, args.seed, args.vae1_crop)
         else:
-            frames = 17 if step % 2 else 9
-            x, cover = V.clip_batch(step, args.vae2_batch, frames, args.seed)
+            frames = args.vae2_frames if args.vae2_crop or step % 2 else 9
+            x, cover = V.clip_batch(step, args.vae2_batch, frames, args.seed, args.vae2_crop)
         x, cover = x.to(device), cover.to(device)
         warmup_lr(optimizer, step, peak, 100)
         loss, parts = V.vae_loss(vae, x, cover)
@@ -88,8 +91,16 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
             log(out, f"{stage} step {step} mse {running / 25:.4f} kl {parts['kl']:.2f} {rate:.2f} s/step")
             running = 0.0
         if step % args.save_every == 0 or step == total:
-            atomic_save({"model": vae.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                         "stage": stage, "sizes": sizes.to_dict()}, ckpt)
+            atomic_save(
+                {
+                    "model": vae.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "stage": stage,
+                    "sizes": sizes.to_dict(),
+                },
+                ckpt,
+            )
     if stage == "vae2" or args.check_vae:
         from studio.embedded.evaluate import vae_reconstruction_report
 
@@ -107,12 +118,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="")
     parser.add_argument("--vae-lr", type=float, default=1e-3)
-    parser.add_argument("--vae1-steps", type=int, default=2000)
+    parser.add_argument("--vae1-steps", type=int, default=1000)
     parser.add_argument("--vae1-batch", type=int, default=32)
     parser.add_argument("--vae1-crop", type=int, default=32, help="0 trains on whole frames")
-    parser.add_argument("--vae2-steps", type=int, default=1000)
+    parser.add_argument("--vae2-steps", type=int, default=300)
     parser.add_argument("--vae2-batch", type=int, default=4)
-    parser.add_argument("--latent-clips", type=int, default=4000)
+    parser.add_argument("--vae2-frames", type=int, default=9, help="clip length (with a crop; else 9 and 17)")
+    parser.add_argument("--vae2-crop", type=int, default=32, help="0 trains on whole frames")
+    parser.add_argument("--latent-clips", type=int, default=2000)
     parser.add_argument("--dit-steps", type=int, default=4000)
     parser.add_argument("--dit-batch", type=int, default=32)
     parser.add_argument("--dit-lr", type=float, default=5e-4)

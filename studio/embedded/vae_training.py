@@ -22,7 +22,12 @@ _original_causal_forward = autoencoder_kl_wan.WanCausalConv3d.forward
 def _causal_forward_2d_fast(self, x, cache_x=None):  # type: ignore[no-untyped-def]
     # A causal conv on one frame with no cache sees only zero padding before it: that is a 2D conv with the
     # kernel's last temporal slice, about 3x cheaper. Same numbers, so inference code is unaffected.
-    if x.shape[2] == 1 and cache_x is None and self.kernel_size[0] > 1 and self._padding[4] == self.kernel_size[0] - 1:
+    if (
+        x.shape[2] == 1
+        and cache_x is None
+        and self.kernel_size[0] > 1
+        and self._padding[4] == self.kernel_size[0] - 1
+    ):
         pad = self._padding[:4]
         y = F.conv2d(F.pad(x[:, :, 0], pad), self.weight[:, :, -1], self.bias, self.stride[1:])
         return y.unsqueeze(2)
@@ -31,6 +36,26 @@ def _causal_forward_2d_fast(self, x, cache_x=None):  # type: ignore[no-untyped-d
 
 def enable_fast_single_frames() -> None:
     autoencoder_kl_wan.WanCausalConv3d.forward = _causal_forward_2d_fast
+
+
+def init_temporal_layers(vae: AutoencoderKLWan) -> None:
+    """Start the clip stage from a per-frame VAE: the single-frame stage used only the last temporal tap of
+    every causal conv, so zero the earlier taps, and make the temporal down/upsamplers keep the later frame and
+    repeat it. The VAE then already reconstructs clips as steps of frames, and the clip stage only refines."""
+    with torch.no_grad():
+        for module in vae.modules():
+            if isinstance(module, autoencoder_kl_wan.WanResample) and hasattr(module, "time_conv"):
+                conv = module.time_conv
+                conv.weight.zero_()
+                conv.bias.zero_()
+                eye = torch.eye(conv.weight.shape[1])
+                for half in range(conv.weight.shape[0] // conv.weight.shape[1]):
+                    rows = slice(half * eye.shape[0], (half + 1) * eye.shape[0])
+                    conv.weight[rows, :, 2, 0, 0] = eye
+        for module in vae.modules():
+            if isinstance(module, autoencoder_kl_wan.WanCausalConv3d) and module.kernel_size[0] == 3:
+                if module.kernel_size[1:] != (1, 1):
+                    module.weight[:, :, :2] = 0.0
 
 
 def to_tensor(video: np.ndarray) -> torch.Tensor:
@@ -69,15 +94,31 @@ def frame_batch(step: int, batch: int, base_seed: int, crop: int = 0) -> tuple[t
     return x, torch.from_numpy(np.stack(covers))[:, None]
 
 
-def clip_batch(step: int, batch: int, frames: int, base_seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Whole clips ([B, 3, T, H, W], object coverage [B, 1, T, H, W]); seeds apart from the frame stage's."""
+def clip_batch(
+    step: int, batch: int, frames: int, base_seed: int, crop: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Whole clips ([B, 3, T, H, W], object coverage [B, 1, T, H, W]); seeds apart from the frame stage's.
+
+    With crop > 0 the clip is cut to crop x crop around the object's mean position over those frames, which
+    trains the temporal layers at a fraction of the cost of full frames."""
+    rng = random.Random(base_seed * 104729 + step)
     videos, covers = [], []
     for i in range(batch):
         spec = spec_for_seed(train_seed(500_000 + step * batch + i, base_seed))
         video, cover = render(spec, frames=17)
         # Shorter clips are the start of a 17-frame clip, so they move at the same speed.
-        videos.append(video[:frames])
-        covers.append(cover[:frames])
+        video, cover = video[:frames], cover[:frames]
+        if crop:
+            size = video.shape[1]
+            centres = [object_at(spec, t) for t in range(frames)]
+            cx = sum(c[0] for c in centres) / frames + rng.randint(-4, 4)
+            cy = sum(c[1] for c in centres) / frames + rng.randint(-4, 4)
+            x0 = min(max(int(cx - crop / 2) // 8 * 8, 0), size - crop)
+            y0 = min(max(int(cy - crop / 2) // 8 * 8, 0), size - crop)
+            video = video[:, y0 : y0 + crop, x0 : x0 + crop]
+            cover = cover[:, y0 : y0 + crop, x0 : x0 + crop]
+        videos.append(video)
+        covers.append(cover)
     return to_tensor(np.stack(videos)), torch.from_numpy(np.stack(covers))[:, None]
 
 
@@ -95,13 +136,17 @@ def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     for i in range(z.shape[2]):
         vae._conv_idx = [0]
         outs.append(
-            vae.decoder(x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=(i == 0))
+            vae.decoder(
+                x[:, :, i : i + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx, first_chunk=(i == 0)
+            )
         )
     vae.clear_cache()
     return torch.cat(outs, dim=2)
 
 
-def vae_loss(vae: AutoencoderKLWan, x: torch.Tensor, cover: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def vae_loss(
+    vae: AutoencoderKLWan, x: torch.Tensor, cover: torch.Tensor
+) -> tuple[torch.Tensor, dict[str, float]]:
     mean, logvar = encode_mean(vae, x)
     # Posterior mean only: the transformer trains on means and the pipelines encode with argmax.
     recon = decode_unclamped(vae, mean)

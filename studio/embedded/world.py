@@ -73,7 +73,9 @@ class ClipSpec:
         return asdict(self) | {"caption": self.caption}
 
 
-def caption_for(colour: str, shape: str, motion: str, background: str, background_to: str | None = None) -> str:
+def caption_for(
+    colour: str, shape: str, motion: str, background: str, background_to: str | None = None
+) -> str:
     if background_to is None:
         where = f"on a {background} background"
     else:
@@ -127,8 +129,19 @@ def spec_for_seed(seed: int, split: str = "train") -> ClipSpec:
         y0 = y1 = rng.uniform(18.0, 46.0)
         size0, size1 = (small, large) if motion == "grows" else (large, small)
     return ClipSpec(
-        seed=seed, shape=shape, colour=colour, motion=motion, background=background,
-        background_to=background_to, camera="static", x0=x0, y0=y0, x1=x1, y1=y1, size0=size0, size1=size1,
+        seed=seed,
+        shape=shape,
+        colour=colour,
+        motion=motion,
+        background=background,
+        background_to=background_to,
+        camera="static",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+        size0=size0,
+        size1=size1,
     )
 
 

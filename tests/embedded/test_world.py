@@ -52,7 +52,9 @@ def test_analysis_reads_real_clips_correctly() -> None:
     # The evaluator's image analysis must agree with the world before it can judge a model.
     for spec in eval_specs(40):
         found = analyse(render(spec)[0])
-        assert (found.colour, found.shape, found.motion) == (spec.colour, spec.shape, spec.motion), spec.caption
+        assert (found.colour, found.shape, found.motion) == (spec.colour, spec.shape, spec.motion), (
+            spec.caption
+        )
         assert found.background_flicker < 1.0
 
 
@@ -80,9 +82,13 @@ def test_compact_training_prompts_equal_the_pipelines_padding() -> None:
     with torch.no_grad():
         embeds, bias = compact_prompt_embeds(tokenizer, text_encoder, prompts)
         install_pad_sink(transformer).bias = bias
-        fast = transformer(hidden_states=x, timestep=timestep, encoder_hidden_states=embeds, return_dict=False)[0]
+        fast = transformer(
+            hidden_states=x, timestep=timestep, encoder_hidden_states=embeds, return_dict=False
+        )[0]
         for block in transformer.blocks:
             block.attn2.set_processor(WanAttnProcessor())
         full = C.encode_prompts(tokenizer, text_encoder, prompts)
-        slow = transformer(hidden_states=x, timestep=timestep, encoder_hidden_states=full, return_dict=False)[0]
+        slow = transformer(hidden_states=x, timestep=timestep, encoder_hidden_states=full, return_dict=False)[
+            0
+        ]
     assert torch.allclose(fast, slow, atol=1e-5)

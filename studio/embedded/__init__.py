@@ -1,0 +1,1 @@
+"""The embedded default model: procedural world, training, evaluation and model card."""
