@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.graph import Graph, NodeRegistry, validate
@@ -41,7 +43,9 @@ class ProblemChecker(QObject):
                 problems = validate(snapshot, registry)
             except Exception as exc:  # a bug in validation must not take the editor down
                 problems = [exc]
-            self._done.emit(serial, problems)
+            if shiboken6.isValid(self):  # the window may have closed meanwhile
+                with contextlib.suppress(RuntimeError):
+                    self._done.emit(serial, problems)
 
         threading.Thread(target=work, name="studio-validate", daemon=True).start()
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import deque
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.engine import Engine, Event, NodeProgress, RunFinished, RunHandle
@@ -72,7 +74,9 @@ class RenderController(QObject):
             if self._woken:
                 return
             self._woken = True
-        self._wake.emit()
+        if shiboken6.isValid(self):  # the window may be closing
+            with contextlib.suppress(RuntimeError):
+                self._wake.emit()
 
     # ---- main thread
     def _drain(self) -> None:
