@@ -8,7 +8,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -75,6 +75,7 @@ class FrameStore:
         self._playhead = 0
         self._direction = 1
         self._reduce = 1
+        self._settle = 0.0
         self._hint = threading.Condition(self._lock)
         self._hint_serial = 0
         self._closed = False
@@ -231,6 +232,15 @@ class FrameStore:
                 self._drop_decoded(key)
 
     # ---- budget
+    def set_budget(self, budget_bytes: int) -> None:
+        """Change this store's budget (a previous render kept for A/B gets a smaller one): what no
+        longer fits is spilled to disk at once."""
+        with self._lock:
+            self.settings = replace(self.settings, budget_bytes=int(budget_bytes))
+            while self._decoded and self._decoded_bytes > self.decoded_budget:
+                self._drop_decoded(self._farthest_decoded())
+            self._enforce_budget()
+
     @property
     def decoded_budget(self) -> int:
         return int(self.settings.budget_bytes * self.settings.decoded_share)
@@ -387,6 +397,9 @@ class FrameStore:
         """Where the person is looking, which way it moves, and at what size it is shown:
         the worker decodes what comes next."""
         with self._hint:
+            # a jump (scrubbing) waits for the playhead to rest before decoding around it, so the
+            # worker does not take the CPU from the frame being painted now
+            self._settle = 0.06 if abs(index - self._playhead) > 2 else 0.0
             self._playhead, self._direction = index, (1 if direction >= 0 else -1)
             self._reduce = reduce if reduce in (1, 2, 4, 8) else 1
             self._hint_serial += 1
@@ -414,6 +427,10 @@ class FrameStore:
                 if self._closed:
                     return
                 seen = self._hint_serial
+                if self._settle:
+                    self._hint.wait(self._settle)
+                    if self._hint_serial != seen:
+                        continue
                 wanted, reduce = self._wanted(), self._reduce
             for i in wanted:
                 if self._hint_serial != seen or self._closed:

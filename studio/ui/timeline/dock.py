@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine import Event, RunFinished, RunHandle
+from studio.engine import Event, NodeProgress, RunFinished, RunHandle
 from studio.graph import GraphChange
 from studio.ui.timeline.camera import CHANNELS, COLORS, CameraLane, MoveKeyframe, find_camera_param
 from studio.ui.timeline.lanes import AudioLane, ThumbnailLane
@@ -129,10 +129,17 @@ class TimelineDocks(QObject):
         self.camera_param: tuple[str, str] | None = None
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
+            self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path
         self.viewer.set_previous(None)
 
     # ---- engine
     def handle_event(self, event: Event, handle: RunHandle | None = None) -> None:
+        if isinstance(event, NodeProgress) and event.preview is not None and self.session is not None:
+            # the clip's rate is known before its frames are: the node's own fps parameter
+            node = self.session.graph.nodes.get(event.node_id)
+            fps = node.params.get("fps") if node is not None else None
+            if isinstance(fps, int | float) and fps > 0:
+                self.model.set_fps(float(fps))
         self.live.handle(event)
         if isinstance(event, RunFinished) and event.status == "ok":
             self.live.watch(handle)

@@ -84,12 +84,13 @@ class LiveRender(QObject):
     def _new_clip(self, count: int) -> None:
         old = self.model.store
         if old.count and old.size[0]:
-            store = FrameStore(old.settings)
+            store = FrameStore(self.model.settings)
             store.fps = old.fps
             store.reset(count)
             self.model.set_store(store)
             if self.previous is not None:
                 self.previous.close()
+            old.set_budget(old.settings.budget_bytes // 4)  # only looked at in A/B: it may live on disk
             self.previous = old
             self.previous_changed.emit(old)
         else:
