@@ -1,4 +1,4 @@
-"""Generation nodes: sample a clip with a video model, streaming every denoising step."""
+"""Generation nodes: sample a clip with a video model, steered by image, guide clip or camera path."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from studio.values import Picture, Prompt, Video
         PortSpec("model", "MODEL", "the video model"),
         PortSpec("prompt", "PROMPT", "what to show"),
         PortSpec("image", "IMAGE", "first frame (image-to-video)", optional=True),
-        PortSpec("guide", "VIDEO", "a clip to follow (video-to-video at the given strength)", optional=True),
+        PortSpec("guide", "VIDEO", "a clip to follow (video-to-video at the given strength), or a Camera "
+                 "Guide: the camera move is then remade at this node's size, length and fps", optional=True),
     ],
     outputs=[PortSpec("video", "VIDEO", "the generated clip")],
     params=[
         ParamSpec("num_frames", "int", 0, minimum=0, maximum=1025, soft_maximum=161,
-                  help="Length in frames; 0 uses the model's recommended length. Wan models take 4k+1 frames."),
+                  help="Length in frames; 0 uses the model's recommended length, or the soundtrack's length when "
+                       "a Camera Guide with audio is connected. Wan models take 4k+1 frames."),
         ParamSpec("width", "int", 0, minimum=0, maximum=4096, soft_maximum=1280,
                   help="Frame width in pixels; 0 uses the model's recommended size."),
         ParamSpec("height", "int", 0, minimum=0, maximum=4096, soft_maximum=1280,
@@ -32,20 +34,29 @@ from studio.values import Picture, Prompt, Video
         ParamSpec("seed", "seed", 0, minimum=0, maximum=2**63 - 1,
                   help="The same seed and settings give the same clip."),
         ParamSpec("strength", "float", 0.7, minimum=0, maximum=1,
-                  help="With a guide clip: how far to move away from it (0 keeps it, 1 ignores it)."),
+                  help="With a guide clip (or a Camera Guide steering by 'guide'): how far to move away from it "
+                       "(0 keeps it, 1 ignores it)."),
         ParamSpec("preview", "bool", True, help="Stream a preview of the whole clip at every step."),
     ],
 )
 def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Video | None, num_frames: int,
                    width: int, height: int, fps: float, steps: int, guidance: float, seed: int,
                    strength: float, preview: bool) -> Video:
-    """Text-, image- or video-to-video with the connected model."""
+    """Text-, image- or video-to-video with the connected model, optionally along a camera path."""
     from studio import runtime
     from studio.media.image import fit_image
 
     defaults = model.defaults
     width = width or defaults["width"]
     height = height or defaults["height"]
+    camera_guide = None
+    if guide is not None and getattr(guide, "camera", None) is not None:
+        # A Camera Guide: its frames are only a preview; the move is remade below at this clip's settings.
+        camera_guide, guide = guide, None
+        if not num_frames and camera_guide.seconds:
+            from studio.directing.steering import frame_step, frames_for_seconds
+
+            num_frames = frames_for_seconds(camera_guide.seconds, fps, frame_step(model))
     request = runtime.VideoRequest(
         num_frames=num_frames or defaults["num_frames"], height=height, width=width, steps=steps,
         guidance=guidance, seed=seed, strength=strength, preview=preview,
@@ -60,12 +71,18 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     def on_step(update) -> None:
         ctx.progress(update.step, update.total, update.preview)
 
+    mode = None
+    if camera_guide is not None:
+        mode = camera_guide.steer
+        embeds = _steer_with_camera(ctx, model, embeds, request, camera_guide, fps, steps, guidance, seed)
+
     # Latents are memoized apart from the decode, so a failed decode (out of memory) retries
     # without sampling again.
     latents = ctx.memo(
         "sample",
         [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"),
-         request.num_frames, width, height, steps, guidance, seed, strength if guide is not None else None],
+         request.num_frames, width, height, steps, guidance, seed,
+         strength if request.video is not None else None, mode, fps if mode else None],
         lambda: runtime.sample(model, embeds, request, on_step=on_step, is_cancelled=ctx.is_cancelled),
     )
     ctx.check_cancelled()
@@ -74,10 +91,56 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         "model": model.name, "model_id": model.weights_id, "prompt": prompt.text,
         "negative_prompt": prompt.negative, "seed": seed, "steps": steps, "guidance": guidance,
         "size": f"{width}x{height}", "num_frames": int(frames.shape[0]), "fps": fps,
-        "mode": "v2v" if guide is not None else "i2v" if image is not None else "t2v",
+        "mode": "v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
         "reference_image": image.source if image is not None else None,
     }
+    if camera_guide is not None:
+        info.update(camera=camera_guide.camera.label, camera_mode=mode)
+        if image is None and camera_guide.info.get("reference_image"):
+            info["reference_image"] = camera_guide.info["reference_image"]
     return Video(frames, fps, info)
+
+
+def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, steps: int, guidance: float,
+                       seed: int):
+    """Turn a camera move into a guide clip (v2v) or into moving starting noise; returns the embeds to use."""
+    from studio.directing import steering
+    from studio.directing.warp import guide_clip
+    from studio.errors import NodeError
+    from studio.media.image import fit_image
+
+    mode = camera_guide.steer
+    track = camera_guide.camera.track(request.num_frames, fps)
+    if camera_guide.picture is not None:
+        # The Camera Guide's picture is what the camera looks at; in noise mode it is the first frame.
+        request.image = fit_image(camera_guide.picture, request.width, request.height, camera_guide.fit)
+    model_key = ctx.input_key("model")
+    if mode == "guide" and "v2v" not in model.capabilities:
+        raise NodeError(f"the model '{model.name}' cannot follow a guide clip (no video-to-video)", port="guide",
+                        hint="set the Camera Guide's 'steer' to 'noise'")
+    if mode == "noise":
+        if request.image is not None and "i2v" not in model.capabilities:
+            raise NodeError(f"steering by noise keeps the picture as the first frame, but the model '{model.name}' "
+                            "cannot do image-to-video", port="guide",
+                            hint="set the Camera Guide's 'steer' to 'guide', or remove its picture")
+        noise = ctx.memo("camera_noise", [model_key, ctx.input_key("guide"), request.num_frames, fps,
+                                          request.width, request.height, seed],
+                         lambda: steering.noise_for(model, track, request.num_frames, request.height,
+                                                    request.width, seed))
+        return steering.with_starting_noise(embeds, request, noise)
+    start = request.image
+    if start is None:
+        start = ctx.memo(
+            "camera_keyframe",
+            [model_key, ctx.input_key("prompt"), request.width, request.height, steps, guidance, seed],
+            lambda: steering.keyframe_from_text(
+                model, embeds, request.width, request.height, steps, guidance, seed,
+                on_step=lambda u: ctx.progress(u.step, u.total, message="drawing the first frame for the camera"),
+                is_cancelled=ctx.is_cancelled))
+    request.video = ctx.memo("camera_guide", [start, ctx.input_key("guide"), request.num_frames, fps],
+                             lambda: guide_clip(start, track, is_cancelled=ctx.is_cancelled))
+    request.image = None  # the picture now lives in the guide clip's first frame
+    return embeds
 
 
 def _fit_clip(guide: Video, width: int, height: int, fit_image):

@@ -1,0 +1,104 @@
+"""Camera nodes: a camera path (presets or keyframes, shake, parallax, signal-driven zoom and shake)."""
+
+from __future__ import annotations
+
+from studio.graph import ParamSpec, PortSpec, node
+
+# Kept in step with studio.directing.camera (not imported here: node modules load at editor start-up).
+PRESET_CHOICES = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "dolly_in",
+                  "dolly_out", "orbit_left", "orbit_right", "crane_up", "crane_down", "handheld", "keyframes")
+EASE_CHOICES = ("linear", "ease_in", "ease_out", "ease_in_out", "smooth", "hold")
+EXAMPLE_KEYFRAMES = [
+    {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
+    {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
+    {"time": 2.5, "pan_x": -0.3, "zoom": 1.4, "roll": 3.0, "ease": "ease_in_out"},
+]
+
+
+@node(
+    "studio.CameraPath",
+    title="Camera Path",
+    category="Directing",
+    inputs=[
+        PortSpec("zoom_signal", "SIGNAL", "pulses the zoom: zoom x (1 + zoom pulse x signal), e.g. on every beat",
+                 optional=True),
+        PortSpec("shake_signal", "SIGNAL", "scales the handheld shake frame by frame", optional=True),
+    ],
+    outputs=[PortSpec("camera", "CAMERA", "the camera path; Generate Video samples it at its own length and fps")],
+    params=[
+        ParamSpec("preset", "enum", "pan_right", choices=PRESET_CHOICES,
+                  help="A ready-made move over the whole clip, or 'keyframes' to use the keyframe list below."),
+        ParamSpec("amount", "float", 0.25, minimum=0, maximum=1,
+                  help="How far a preset goes: pans a share of the frame, zoom 1 + 2 x amount, orbit 60 x amount "
+                       "degrees, handheld shake strength."),
+        ParamSpec("ease", "enum", "ease_in_out", choices=EASE_CHOICES,
+                  help="How a preset starts and stops: linear, ease in/out, smooth spline, or hold (a cut)."),
+        ParamSpec("keyframes", "json", EXAMPLE_KEYFRAMES,
+                  help="With preset 'keyframes': a list of {time (seconds), pan_x, pan_y, zoom, roll, dolly, "
+                       "orbit, crane, ease}. A field left out keeps the previous keyframe's value; 'ease' shapes "
+                       "the segment arriving at that keyframe (linear, ease_in, ease_out, ease_in_out, smooth, hold)."),
+        ParamSpec("shake", "float", 0.0, minimum=0, maximum=1,
+                  help="Handheld shake added to any path (0 is a locked-off camera)."),
+        ParamSpec("shake_seed", "seed", 0, minimum=0, maximum=2**31 - 1, help="Which shake: same seed, same wobble."),
+        ParamSpec("parallax", "float", 0.0, minimum=0, maximum=1,
+                  help="Depth for dolly, orbit and crane: near things (bottom of the picture) move more than far "
+                       "ones (top). 0 moves the picture as a flat card."),
+        ParamSpec("zoom_pulse", "float", 0.15, minimum=-1, maximum=1,
+                  help="With a zoom signal: how much the zoom swells when the signal is 1."),
+    ],
+)
+def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease: str, keyframes, shake: float,
+                shake_seed: int, parallax: float, zoom_pulse: float):
+    """Where the camera goes over the clip: pan, tilt, zoom, roll, dolly, orbit, crane, handheld shake."""
+    from studio.directing.camera import build_path
+    from studio.directing.signal import as_signal
+
+    return build_path(preset, keyframes, amount=amount, ease=ease, shake=shake, shake_seed=shake_seed,
+                      parallax=parallax, zoom_signal=as_signal(zoom_signal), zoom_pulse=zoom_pulse,
+                      shake_signal=as_signal(shake_signal))
+
+
+@node(
+    "studio.CameraGuide",
+    title="Camera Guide",
+    category="Directing",
+    inputs=[
+        PortSpec("camera", "CAMERA", "the camera path"),
+        PortSpec("image", "IMAGE", "the picture the camera looks at; without one, Generate Video first draws a "
+                 "frame from its prompt", optional=True),
+        PortSpec("audio", "AUDIO", "a soundtrack: Generate Video (num_frames 0) then lasts as long as the sound",
+                 optional=True),
+    ],
+    outputs=[PortSpec("guide", "VIDEO", "connect to Generate Video's 'guide'; shows the move as a preview")],
+    params=[
+        ParamSpec("steer", "enum", "guide", choices=("guide", "noise"),
+                  help="guide: warp the picture along the path and render video-to-video from it (at Generate "
+                       "Video's strength); works with every model. noise: move the starting noise with the camera "
+                       "and keep the picture as the first frame (image-to-video); gentler, model permitting."),
+        ParamSpec("num_frames", "int", 0, minimum=0, maximum=1025, soft_maximum=161,
+                  help="Length of the preview; 0 follows the audio, else 33. Generate Video remakes the move at "
+                       "its own length, size and fps."),
+        ParamSpec("width", "int", 0, minimum=0, maximum=4096, help="Preview width; 0 keeps the picture's (or 256)."),
+        ParamSpec("height", "int", 0, minimum=0, maximum=4096, help="Preview height; 0 keeps the picture's (or 144)."),
+        ParamSpec("fps", "float", 16.0, minimum=1, maximum=120, help="Frame rate of the preview."),
+    ],
+)
+def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: int, height: int, fps: float):
+    """Steer Generate Video along a camera path: a guide clip of the picture (or the prompt's first frame)."""
+    from studio.directing.steering import CameraGuideClip, grid_picture
+    from studio.directing.warp import guide_clip
+    from studio.media.image import fit_image
+
+    if image is not None:
+        pixels = image.pixels
+        if width or height:
+            pixels = fit_image(pixels, width or pixels.shape[1], height or pixels.shape[0], image.fit)
+    else:
+        pixels = grid_picture(width or 256, height or 144)
+    seconds = audio.seconds if audio is not None else None
+    count = num_frames or (max(1, round(seconds * fps)) if seconds else 33)
+    frames = guide_clip(pixels, camera.track(count, fps), is_cancelled=ctx.is_cancelled)
+    info = {"mode": "camera-guide", "camera": camera.label, "steer": steer,
+            "reference_image": image.source if image is not None else None}
+    return CameraGuideClip(frames, fps, info, camera=camera, picture=None if image is None else image.pixels,
+                           fit=image.fit if image is not None else "crop", steer=steer, seconds=seconds)

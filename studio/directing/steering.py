@@ -1,0 +1,117 @@
+"""How directing values steer a loaded model: clip length from audio, guide clips, warped starting noise.
+
+The runtime (and torch) are imported inside the functions: this module loads with the node library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from studio.directing import DirectingError
+from studio.directing.camera import CameraPath, CameraTrack
+from studio.directing.warp import warped_noise
+from studio.values import Video
+
+CAMERA_MODES = ("guide", "noise")
+MAX_FRAMES_FROM_AUDIO = 1025
+
+
+@dataclass(frozen=True, eq=False)
+class CameraGuideClip(Video):
+    """A guide clip that knows how it was made, so a generator can remake it at its own size and length.
+
+    ``frames`` are a preview (the picture, or a grid, seen through the camera); Generate Video warps
+    ``picture`` (or a first frame it draws from the prompt when there is none) along ``camera`` at its
+    own frame count, size and fps, then steers with it as ``steer`` says.
+    """
+
+    camera: CameraPath | None = None
+    picture: np.ndarray | None = None  # uint8 [H, W, 3], before fitting
+    fit: str = "crop"
+    steer: str = "guide"  # guide | noise
+    seconds: float | None = None  # the clip's length when it should follow a soundtrack
+
+
+def grid_picture(width: int, height: int, cells: int = 8) -> np.ndarray:
+    """A chequered grid with a bright centre cross: what a camera preview shows when there is no picture."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    size = max(2, min(width, height) // cells)
+    board = ((xs // size + ys // size) % 2).astype(np.uint8)
+    pixels = np.stack([60 + 80 * board, 70 + 80 * board, 90 + 80 * board], axis=-1).astype(np.uint8)
+    pixels[height // 2 - 1: height // 2 + 1, :] = (230, 200, 40)
+    pixels[:, width // 2 - 1: width // 2 + 1] = (230, 200, 40)
+    return pixels
+
+
+def frame_step(model: Any) -> int:
+    """Valid clip lengths are step*k + 1 for this model."""
+    from studio.runtime import families
+
+    geo = families.geometry(model.spec, model.pipe)
+    return geo.temporal * geo.latent_frame_multiple
+
+
+def frames_for_seconds(seconds: float, fps: float, step: int) -> int:
+    """The valid length (step*k + 1 frames) nearest to ``seconds`` at ``fps``."""
+    wanted = max(1.0, seconds * fps)
+    k = max(0, int(round((wanted - 1) / step)))
+    return min(k * step + 1, (MAX_FRAMES_FROM_AUDIO - 1) // step * step + 1)
+
+
+def noise_for(model: Any, track: CameraTrack, num_frames: int, height: int, width: int, seed: int):
+    """Starting latents that move with the camera, shaped as the model's pipeline takes them (a torch tensor)."""
+    import torch
+
+    from studio.runtime import families
+
+    pipe = model.pipe
+    geo = families.geometry(model.spec, pipe)
+    cfg = pipe.vae.config
+    channels = int(getattr(cfg, "z_dim", None) or cfg.latent_channels)
+    frames = geo.latent_frames(num_frames)
+    h, w = height // geo.spatial, width // geo.spatial
+    noise = warped_noise(track, channels, frames, h, w, geo.temporal, seed)  # [C, F, h, w]
+    layout = model.spec.layout
+    if layout == "bcfhw":
+        tensor = torch.from_numpy(noise)[None]
+    elif layout == "bfchw":
+        extra = (-frames) % geo.latent_frame_multiple
+        if extra:  # CogVideoX 1.5 pads latent frames at the front; canonical_latents drops them again
+            pad = np.random.default_rng(seed + 1).standard_normal((channels, extra, h, w)).astype(np.float32)
+            noise = np.concatenate([pad, noise], axis=1)
+        tensor = torch.from_numpy(np.ascontiguousarray(noise.transpose(1, 0, 2, 3)))[None]
+    elif layout == "packed":
+        tensor = torch.from_numpy(np.ascontiguousarray(noise.transpose(1, 2, 3, 0).reshape(-1, channels)))[None]
+    else:
+        raise DirectingError(f"noise warping does not know the latent layout '{layout}'")
+    return tensor
+
+
+def with_starting_noise(embeds: Any, request: Any, latents: Any) -> Any:
+    """Hand the starting latents to the sampler.
+
+    The runtime's VideoRequest has no field for them yet, and sample() passes the encoded prompt's
+    tensors to the pipeline as keyword arguments, so the latents ride along there. When the runtime
+    grows a ``noise`` field this uses it instead.
+    """
+    if "noise" in getattr(type(request), "__dataclass_fields__", {}):
+        request.noise = latents
+        return embeds
+    return replace(embeds, tensors={**embeds.tensors, "latents": latents})
+
+
+def keyframe_from_text(model: Any, embeds: Any, width: int, height: int, steps: int, guidance: float, seed: int,
+                       on_step=None, is_cancelled=lambda: False) -> np.ndarray:
+    """One frame rendered from the prompt alone: what the camera looks at when no reference image is given."""
+    from studio import runtime
+
+    if "t2v" not in model.capabilities:
+        raise DirectingError(f"the model '{model.name}' cannot draw a first frame from text for the camera",
+                             hint="connect a reference image, or use camera mode 'noise'")
+    request = runtime.VideoRequest(num_frames=1, height=height, width=width, steps=steps, guidance=guidance,
+                                   seed=seed, preview=False)
+    latents = runtime.sample(model, embeds, request, on_step=on_step, is_cancelled=is_cancelled)
+    return runtime.decode(model, latents)[0]
