@@ -73,6 +73,7 @@ class NodeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.setZValue(1)
+        self.status = StatusItem(self)
         self.sync(node)
 
     # ---- model -> item
@@ -97,6 +98,7 @@ class NodeItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._rect = QRectF(0, 0, WIDTH, height)
         self._bounds = self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
+        self.status.place(height)
         self._body = QPainterPath()
         self._body.addRoundedRect(self._rect, 6, 6)
         head = QPainterPath()
@@ -151,9 +153,13 @@ class NodeItem(QGraphicsItem):
     def set_state(self, state: str, text: str = "", progress: tuple[int, int] = (0, 0)) -> None:
         if (state, text, progress) == (self.state, self.state_text, self.progress):
             return
+        changed = state != self.state
         self.state, self.state_text, self.progress = state, text, progress
-        self.setToolTip(text if state == "failed" else "")
-        self.update()
+        if changed:
+            self.setToolTip(text if state == "failed" else "")
+            self.status.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, not state)
+            self.update()  # the border shows the state
+        self.status.update()  # each step repaints only the little status strip
 
     def set_mark(self, direction: str, name: str, mark: str | None) -> None:
         key = (direction, name)
@@ -222,7 +228,6 @@ class NodeItem(QGraphicsItem):
         self._paint_title(painter)
         self._paint_ports(painter)
         self._paint_summary(painter)
-        self._paint_status(painter)
 
     def _paint_title(self, painter: QPainter) -> None:
         f = theme.font(9.0, True)
@@ -296,22 +301,42 @@ class NodeItem(QGraphicsItem):
                 painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, value)
             y += PARAM_H
 
-    def _paint_status(self, painter: QPainter) -> None:
-        if not self.state:
+
+class StatusItem(QGraphicsItem):
+    """The run-state strip at the bottom of a node: its own item, so a progress step repaints
+    a few hundred pixels instead of re-rendering the whole cached node."""
+
+    def __init__(self, node: NodeItem) -> None:
+        super().__init__(node)
+        self.node = node
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)  # until there is a state to show
+        self._rect = QRectF()
+
+    def place(self, node_height: float) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(8, node_height - STATUS_H - PAD + 2, WIDTH - 16, STATUS_H - 4)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        node = self.node
+        if not node.state or option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
             return
-        rect = QRectF(8, self._rect.height() - STATUS_H - PAD + 2, WIDTH - 16, STATUS_H - 4)
-        col = theme.color(theme.STATE_COLORS.get(self.state, theme.TEXT_DIM))
-        if self.state == "running":
+        rect = self.boundingRect()
+        col = theme.color(theme.STATE_COLORS.get(node.state, theme.TEXT_DIM))
+        if node.state == "running":
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(theme.color("#14171e")))
             painter.drawRoundedRect(rect, 3, 3)
-            step, total = self.progress
+            step, total = node.progress
             if total > 0:
                 done = QRectF(rect.x(), rect.y(), rect.width() * min(1.0, step / total), rect.height())
                 painter.setBrush(QBrush(col))
                 painter.drawRoundedRect(done, 3, 3)
-        painter.setFont(theme.font(7.5, self.state == "failed"))
-        painter.setPen(theme.pen(theme.TEXT) if self.state == "running" else theme.pen(col.name()))
-        text = QFontMetricsF(theme.font(7.5)).elidedText(self.state_text or self.state,
+        painter.setFont(theme.font(7.5, node.state == "failed"))
+        painter.setPen(theme.pen(theme.TEXT) if node.state == "running" else theme.pen(col.name()))
+        text = QFontMetricsF(theme.font(7.5)).elidedText(node.state_text or node.state,
                                                          Qt.TextElideMode.ElideRight, rect.width() - 8)
         painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)

@@ -39,7 +39,7 @@ WINDOWS: list[MainWindow] = []  # open windows, so a window made from a menu is 
 
 class MainWindow(FileActions, QMainWindow):
     def __init__(self, registry: NodeRegistry, engine: Engine | None = None,
-                 autosave_ms: int | None = None) -> None:
+                 autosave_ms: int | None = None, timeline: bool = True) -> None:
         super().__init__()
         self.registry = registry
         self.session = EditSession(registry, self)
@@ -54,7 +54,7 @@ class MainWindow(FileActions, QMainWindow):
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
         self._build_docks()
-        self.timeline = self._build_timeline()
+        self.timeline = self._build_timeline() if timeline else None
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -447,7 +447,7 @@ class MainWindow(FileActions, QMainWindow):
             self.run_label.setText(f"rendering {event.node_id}…")
         elif isinstance(event, NodeProgress):
             self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}")
-            if event.preview is not None:
+            if event.preview is not None and self.timeline is None:  # else the timeline's viewer shows it
                 self.preview.show_preview(event.node_id, event.step, event.total, event.preview)
         elif isinstance(event, NodeCached):
             log(f"{event.node_id}: cached")

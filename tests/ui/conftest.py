@@ -51,7 +51,7 @@ def window(qtbot, registry, monkeypatch):
     from studio.ui.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
-    win = MainWindow(registry, autosave_ms=200)
+    win = MainWindow(registry, autosave_ms=200, timeline=False)  # the timeline has tests of its own
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()

@@ -102,3 +102,26 @@ def test_examples_open_with_the_real_node_library_and_every_inspector_builds(qtb
         nid = win.add_node(spec, QPointF(0, 0))
         settle()
         assert win.inspector.node_id == nid and set(win.inspector.editors) == {p.name for p in spec.params}
+
+
+def test_the_timeline_docks_join_the_window_and_get_run_events(qtbot, registry, monkeypatch):
+    import importlib.util
+
+    import pytest
+
+    from studio.ui import files
+    from studio.ui.window import MainWindow
+
+    if importlib.util.find_spec("studio.ui.timeline") is None:
+        pytest.skip("no timeline package")
+    monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
+    win = MainWindow(registry)
+    qtbot.addWidget(win)
+    win.show()
+    assert win.timeline is not None and not win.timeline.timeline_dock.isHidden()
+    assert win.preview_dock.isHidden()
+    seen = []
+    monkeypatch.setattr(win.timeline, "handle_event", lambda ev, handle=None: seen.append(ev))
+    frames = np.zeros((3, 8, 8, 3), np.uint8)
+    win.renderer.event.emit(NodeProgress(1, "gen", 1, 2, preview=frames))
+    assert len(seen) == 1
