@@ -17,11 +17,15 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from studio.graph import NodeSpec
+from studio.ui import theme
 from studio.ui.minimap import Minimap
 from studio.ui.scene import GraphScene
 from studio.ui.search import NodeSearch
 
 MIN_SCALE, MAX_SCALE = 0.08, 4.0
+EMPTY_HINT = ("Press Tab or double-click to add a node\n"
+              "Drop an image, a sound or a .studio.json here\n"
+              "File ▸ Examples opens a ready-made graph")
 
 
 def _shift_as_ctrl(event: QMouseEvent) -> QMouseEvent:
@@ -274,6 +278,13 @@ class GraphView(QGraphicsView):
             painter.save()
             painter.resetTransform()
             self.minimap.paint(painter)
+            painter.restore()
+        if not self.graph_scene.nodes:
+            painter.save()
+            painter.resetTransform()
+            painter.setFont(theme.font(11.0))
+            painter.setPen(theme.pen(theme.TEXT_DIM))
+            painter.drawText(QRectF(self.viewport().rect()), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
             painter.restore()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802

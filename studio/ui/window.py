@@ -71,6 +71,7 @@ class MainWindow(FileActions, QMainWindow):
         self.init_files()
         self.update_title()
         self.refresh_problems()
+        self._update_counts()
         self.resize(1400, 860)
         WINDOWS.append(self)
 

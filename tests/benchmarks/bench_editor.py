@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @node("bench.Generate", title="Generate (bench)", category="Generate", inputs=[PortSpec("x", "FLOAT")],
       outputs=[PortSpec("y", "FLOAT")],
-      params=[ParamSpec("steps", "int", 60, minimum=1, maximum=1000), ParamSpec("seed", "seed", 0)])
+      params=[ParamSpec("steps", "int", 150, minimum=1, maximum=1000), ParamSpec("seed", "seed", 0)])
 def busy(ctx, x, steps, seed):
     """Denoising-like work on the worker thread with a whole-clip preview at every step."""
     rng = np.random.default_rng(seed)
@@ -177,9 +177,41 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
     window.session.undo.setClean()
     window.close()
     found = {"render_s": seconds, "ticks": len(gaps), "gap_p50_ms": percentile(gaps, 50),
+             "gap_p95_ms": percentile(gaps, 95),
              "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps), "progress_delivered": len(progress_seen),
              "progress_coalesced": window.renderer.coalesced}
     return {prefix + k: v for k, v in found.items()}
+
+
+def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
+    """The same 16 ms timer with nothing running: the machine's own noise floor for the stall figures."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from studio.ui.app import application
+
+    app = application()
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(16)
+    timer.timeout.connect(tick)
+    timer.start()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        app.processEvents()
+        time.sleep(0.001)
+    timer.stop()
+    gaps = gaps[1:]
+    return {"idle_gap_p50_ms": percentile(gaps, 50), "idle_gap_p99_ms": percentile(gaps, 99),
+            "idle_gap_max_ms": max(gaps)}
 
 
 def bench_cold_start(runs: int = 3) -> dict[str, float]:
@@ -205,6 +237,7 @@ def main() -> None:
         results.update(bench_load_and_pan(spread=20, prefix="stress_"))
     results.update(bench_render_stall())
     results.update(bench_render_stall(timeline=False, prefix="canvas_only_"))
+    results.update(bench_idle_ticks())
     results.update(bench_cold_start())
     width = max(len(k) for k in results)
     for key, value in results.items():
