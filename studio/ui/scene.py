@@ -15,27 +15,16 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
-from studio.graph import GraphChange, Group, Link, check_link, compatible
+from studio.graph import GraphChange, Group, Link, compatible
 from studio.ui import theme
 from studio.ui.items import GRID, IN, OUT, NodeItem
-from studio.ui.links import DragLinkItem, GroupItem, LinkItem
+from studio.ui.linkdrag import LinkDrag, LinkDragging
+from studio.ui.links import GroupItem, LinkItem
 from studio.ui.reroutes import RerouteItem, points_of, set_points
 from studio.ui.session import EditSession
 
 
-class LinkDrag:
-    """A link being dragged from a port."""
-
-    def __init__(self, item: NodeItem, direction: str, port: str, detached: Link | None) -> None:
-        self.item, self.direction, self.port, self.detached = item, direction, port, detached
-        self.port_type = item.port_type(direction, port)
-        self.line = DragLinkItem(item.port_scene_pos(direction, port), direction, self.port_type)
-        self.target: tuple[NodeItem, str, str] | None = None
-        self.verdict: str | None = None  # None when the target may be linked, else why not
-        self.hints: set[tuple[str, str, str]] = set()  # (node, direction, port) that could take it
-
-
-class GraphScene(QGraphicsScene):
+class GraphScene(LinkDragging, QGraphicsScene):
     """Items for nodes, links and groups, rebuilt from GraphChange notifications."""
 
     message = Signal(str)  # for the status bar
@@ -437,142 +426,6 @@ class GraphScene(QGraphicsScene):
 
         self.session.edit(f"Insert '{nid}' into link", mutate)
         return True
-
-    # ---- link dragging
-    def _start_link_drag(self, item: NodeItem, direction: str, port: str) -> None:
-        detached = None
-        if direction == IN:
-            detached = self.session.graph.link_into(item.node_id, port)
-        if detached is not None and detached.src in self.nodes:
-            self.links[detached].setVisible(False)
-            self._drag = LinkDrag(self.nodes[detached.src], OUT, detached.src_port, detached)
-        else:
-            self._drag = LinkDrag(item, direction, port, None)
-        self._drag.line.follow(self._drag.line.anchor)
-        self.addItem(self._drag.line)
-        self._show_hints(self._drag)
-
-    def _show_hints(self, drag: LinkDrag) -> None:
-        """Ring the ports of nodes in view that could take the dragged link."""
-        views = self.views()
-        area = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else self.sceneRect()
-        want = IN if drag.direction == OUT else OUT
-        for item in self.items(area):
-            if not isinstance(item, NodeItem) or item is drag.item:
-                continue
-            for name, kind, _ in item.inputs if want == IN else item.outputs:
-                ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
-                if ok:
-                    item.set_mark(want, name, "hint")
-                    drag.hints.add((item.node_id, want, name))
-
-    def _clear_hints(self, drag: LinkDrag) -> None:
-        for node_id, direction, name in drag.hints:
-            if node_id in self.nodes:
-                self.nodes[node_id].set_mark(direction, name, None)
-
-    def _candidate(self, pos: QPointF) -> tuple[NodeItem, str, str] | None:
-        drag = self._drag
-        assert drag is not None
-        item = self.node_item_at(pos)
-        if item is None:
-            return None
-        want = OUT if drag.direction == IN else IN
-        port = item.port_at(pos, self.port_reach())
-        if port is not None:
-            return (item, port[0], port[1]) if port[0] == want else None
-        # dropped on the body: the first port that would accept it
-        ports = item.inputs if want == IN else item.outputs
-        for name, kind, _ in ports:
-            ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
-            if ok:
-                return item, want, name
-        return (item, want, ports[0][0]) if ports else None
-
-    def _link_for(self, target: tuple[NodeItem, str, str]) -> Link:
-        drag = self._drag
-        assert drag is not None
-        item, _, name = target
-        if drag.direction == OUT:
-            return Link(drag.item.node_id, drag.port, item.node_id, name)
-        return Link(item.node_id, name, drag.item.node_id, drag.port)
-
-    def _verdict(self, link: Link) -> str | None:
-        drag = self._drag
-        graph = self.session.graph
-        if drag is not None and drag.detached is not None and drag.detached != link:
-            trial = graph.copy()  # the link being moved is not there any more
-            trial.disconnect(drag.detached)
-            return check_link(trial, self.session.registry, link)
-        return check_link(graph, self.session.registry, link)
-
-    def _move_link_drag(self, pos: QPointF) -> None:
-        drag = self._drag
-        assert drag is not None
-        target = self._candidate(pos)
-        if drag.target is not None and (target is None or target[:3] != drag.target[:3]):
-            old = drag.target
-            hinted = (old[0].node_id, old[1], old[2]) in drag.hints
-            old[0].set_mark(old[1], old[2], "hint" if hinted else None)
-        drag.target = target
-        if target is None:
-            drag.line.follow(pos)
-            drag.verdict = None
-            return
-        item, direction, name = target
-        drag.verdict = self._verdict(self._link_for(target))
-        item.set_mark(direction, name, "bad" if drag.verdict else "ok")
-        drag.line.follow(item.port_scene_pos(direction, name))
-        if drag.verdict:
-            self.message.emit(drag.verdict)
-
-    def _finish_link_drag(self, pos: QPointF) -> None:
-        try:
-            assert self._drag is not None
-            self._clear_hints(self._drag)
-            self._complete_link_drag(pos)
-        finally:
-            self._drag = None
-
-    def _complete_link_drag(self, pos: QPointF) -> None:
-        drag = self._drag
-        assert drag is not None
-        self.removeItem(drag.line)
-        if drag.detached is not None and drag.detached in self.links:
-            self.links[drag.detached].setVisible(True)
-        target = self._candidate(pos)
-        if drag.target is not None:
-            drag.target[0].set_mark(drag.target[1], drag.target[2], None)
-        if target is None:
-            if self.node_item_at(pos) is not None:
-                self.message.emit("that node has no port for this link")
-                return
-            if drag.detached is not None:
-                self.session.edit("Disconnect", lambda g: g.disconnect(drag.detached))
-            else:
-                self.compatible_request.emit(pos, drag.item.node_id, drag.port, drag.direction, drag.port_type)
-            return
-        link = self._link_for(target)
-        if link == drag.detached:
-            return
-        verdict = self._verdict(link)
-        if verdict:
-            target[0].set_mark(target[1], target[2], "bad")
-            self._mark_timer.start(1500)
-            self.message.emit(f"link refused: {verdict}")
-            return
-
-        def mutate(graph):
-            if drag.detached is not None and drag.detached in graph.links:
-                graph.disconnect(drag.detached)
-            graph.connect(link.src, link.src_port, link.dst, link.dst_port)
-
-        self.session.edit("Connect", mutate)
-        self.message.emit(f"connected {link}")
-
-    def _clear_marks(self) -> None:
-        for item in self.nodes.values():
-            item.clear_marks()
 
     # ---- group frames
     def _start_group_drag(self, group: GroupItem, pos: QPointF, event: QGraphicsSceneMouseEvent) -> None:
