@@ -48,12 +48,13 @@ def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
     problem = ""
     if registry is None:
         registry, problem = load_registry()
-    window = MainWindow(registry)
+    window = MainWindow(registry, timeline=False)
     for message in ([problem] if problem else []) + registry.load_errors:
         window.logs.append(message, logging.WARNING)
     window.show()
     if path:
         window.open_path(Path(path), confirmed=True)
+    QTimer.singleShot(0, window.attach_timeline)  # after the first paint: the canvas is usable first
     QTimer.singleShot(0, window.offer_recovery)
     return app.exec()
 

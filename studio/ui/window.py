@@ -20,7 +20,7 @@ from studio.engine import (
 )
 from studio.graph import Graph, Group, NodeRegistry, NodeSpec
 from studio.ui import clipboard, theme
-from studio.ui.files import FileActions
+from studio.ui.files import FileActions, settings
 from studio.ui.inspector import Inspector
 from studio.ui.items import GRID
 from studio.ui.logdock import LogPanel
@@ -54,7 +54,7 @@ class MainWindow(FileActions, QMainWindow):
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
         self._build_docks()
-        self.timeline = self._build_timeline() if timeline else None
+        self.timeline = None
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -69,6 +69,8 @@ class MainWindow(FileActions, QMainWindow):
         self._selection_timer.timeout.connect(self._show_selection)
         self._connect()
         self.init_files()
+        if timeline:
+            self.attach_timeline()
         self.update_title()
         self.refresh_problems()
         self._update_counts()
@@ -94,8 +96,12 @@ class MainWindow(FileActions, QMainWindow):
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.preview_dock], [520, 220], Qt.Orientation.Vertical)
 
-    def _build_timeline(self):  # noqa: ANN202 (TimelineDocks | None)
-        """The viewer and timeline docks (studio/ui/timeline), when that package is installed."""
+    def attach_timeline(self):  # noqa: ANN201 (TimelineDocks | None)
+        """Add the viewer and timeline docks (studio/ui/timeline) when that package is installed.
+
+        The app calls this just after the window shows: the canvas is usable while it loads."""
+        if self.timeline is not None:
+            return self.timeline
         try:
             from studio.ui.timeline.dock import TimelineDocks
         except ImportError:
@@ -116,6 +122,13 @@ class MainWindow(FileActions, QMainWindow):
         self.resizeDocks([self.inspector_dock, docks.viewer_dock], [480, 300], Qt.Orientation.Vertical)
         self.resizeDocks([docks.timeline_dock], [230], Qt.Orientation.Vertical)
         self.renderer.event.connect(lambda ev: docks.handle_event(ev, self.renderer.handle))
+        self.view_menu.addAction(docks.viewer_dock.toggleViewAction())
+        self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
+        self.preview_toggle.setVisible(False)
+        self.timeline = docks
+        state = settings().value("state")
+        if state is not None:  # the saved layout places these docks too
+            self.restoreState(state)
         return docks
 
     def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
@@ -212,12 +225,10 @@ class MainWindow(FileActions, QMainWindow):
         view.addActions([self.act_minimap, self.act_snap])
         view.addSeparator()
         view.addAction(self.inspector_dock.toggleViewAction())
-        if self.timeline is None:
-            view.addAction(self.preview_dock.toggleViewAction())
+        self.preview_toggle = self.preview_dock.toggleViewAction()
+        view.addAction(self.preview_toggle)
         view.addAction(self.log_dock.toggleViewAction())
-        if self.timeline is not None:
-            view.addAction(self.timeline.viewer_dock.toggleViewAction())
-            view.addAction(self.timeline.timeline_dock.toggleViewAction())
+        self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
         help_menu = bar.addMenu("&Help")
@@ -478,8 +489,9 @@ class MainWindow(FileActions, QMainWindow):
         event.accept()
 
     def new_window(self) -> MainWindow:
-        window = MainWindow(self.registry)
+        window = MainWindow(self.registry, timeline=False)
         window.show()
+        QTimer.singleShot(0, window.attach_timeline)
         return window
 
     def canvas_menu(self, global_pos: QPoint, scene_pos: QPointF) -> QMenu:

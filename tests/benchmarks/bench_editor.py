@@ -215,19 +215,22 @@ def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
 
 
 def bench_cold_start(runs: int = 3) -> dict[str, float]:
+    # as studio.ui.app.main does it: the window paints first, the timeline docks join right after
     code = ("import time,sys; t=time.perf_counter();"
             "from studio.ui.app import application, load_registry; app=application();"
-            "from studio.ui.window import MainWindow; reg,_=load_registry(); w=MainWindow(reg); w.show();"
-            "app.processEvents(); w.view.viewport().repaint();"
-            "print(time.perf_counter()-t); w.session.undo.setClean(); w.close()")
-    walls, inner = [], []
+            "from studio.ui.window import MainWindow; reg,_=load_registry(); w=MainWindow(reg, timeline=False);"
+            "w.show(); app.processEvents(); w.view.viewport().repaint();"
+            "print(time.time()); w.attach_timeline(); app.processEvents();"
+            "print(time.time()); w.session.undo.setClean(); w.close()")
+    usable, complete = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t = time.time()  # wall clock: the child reports the moments it reaches, on the same clock
         out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                              env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
-        walls.append(time.perf_counter() - t)
-        inner.append(float(out.stdout.strip().splitlines()[-1]))
-    return {"cold_start_wall_s": min(walls), "cold_start_in_python_s": min(inner)}
+        painted, with_timeline = (float(x) for x in out.stdout.split()[-2:])
+        usable.append(painted - t)
+        complete.append(with_timeline - t)
+    return {"cold_start_to_usable_window_s": min(usable), "cold_start_with_timeline_s": min(complete)}
 
 
 def main() -> None:
