@@ -156,6 +156,7 @@ def test_recovery_after_the_process_is_killed(window, qtbot, monkeypatch, studio
     asked = []
     monkeypatch.setattr(files, "ask_restore", lambda parent, rec: asked.append(rec) or True)
     assert window.offer_recovery() == 1
+    assert len(asked) == 1 and "Untitled" in asked[0].describe()  # the user was offered it
     graph = window.session.graph
     assert sorted(graph.nodes) == ["add", "number"]
     assert graph.nodes["number"].params["value"] == 42.0

@@ -125,3 +125,15 @@ def test_the_timeline_docks_join_the_window_and_get_run_events(qtbot, registry, 
     frames = np.zeros((3, 8, 8, 3), np.uint8)
     win.renderer.event.emit(NodeProgress(1, "gen", 1, 2, preview=frames))
     assert len(seen) == 1
+
+
+def test_screenshot_script_saves_the_editor_with_an_example(tmp_path, qtbot):
+    from PySide6.QtGui import QImage
+
+    from tests.ui.screenshot import shoot
+
+    out = shoot(tmp_path / "editor.png")
+    image = QImage(str(out))
+    assert image.width() >= 1400 and image.height() >= 850
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 41)}
+    assert len(colours) > 30  # a real picture, not a blank window
