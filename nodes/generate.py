@@ -75,6 +75,10 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     if camera_guide is not None:
         mode = camera_guide.steer
         embeds = _steer_with_camera(ctx, model, embeds, request, camera_guide, fps, steps, guidance, seed)
+    if len(getattr(prompt, "sections", ())) > 1:
+        frames = _render_schedule(ctx, model, prompt, request, embeds, fps, guidance, mode)
+        return Video(frames, fps, _info(model, prompt, request, image, camera_guide, mode, frames, fps) | {
+            "prompt_schedule": [list(section) for section in prompt.sections], "blend": prompt.blend})
 
     # Latents are memoized apart from the decode, so a failed decode (out of memory) retries
     # without sampling again.
@@ -87,10 +91,17 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     )
     ctx.check_cancelled()
     frames = runtime.decode(model, latents)
+    return Video(frames, fps, _info(model, prompt, request, image, camera_guide, mode, frames, fps))
+
+
+def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, mode: str | None, frames,
+          fps: float) -> dict:
+    """What made the clip, for provenance and the inspector."""
     info = {
         "model": model.name, "model_id": model.weights_id, "prompt": prompt.text,
-        "negative_prompt": prompt.negative, "seed": seed, "steps": steps, "guidance": guidance,
-        "size": f"{width}x{height}", "num_frames": int(frames.shape[0]), "fps": fps,
+        "negative_prompt": prompt.negative, "seed": request.seed, "steps": request.steps,
+        "guidance": request.guidance, "size": f"{request.width}x{request.height}",
+        "num_frames": int(frames.shape[0]), "fps": fps,
         "mode": "v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
         "reference_image": image.source if image is not None else None,
     }
@@ -98,7 +109,27 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         info.update(camera=camera_guide.camera.label, camera_mode=mode)
         if image is None and camera_guide.info.get("reference_image"):
             info["reference_image"] = camera_guide.info["reference_image"]
-    return Video(frames, fps, info)
+    return info
+
+
+def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):
+    """A prompt schedule, rendered as chained segments (memoized as frames: there is no single latent)."""
+    from studio import runtime
+    from studio.directing.chain import render_schedule
+
+    model_key = ctx.input_key("model")
+
+    def encode(text: str):
+        return ctx.memo("encode_prompt", [model_key, text, prompt.negative, guidance > 1.0],
+                        lambda: runtime.encode_prompt(model, text, prompt.negative, guidance))
+
+    noise = (getattr(request, "noise", None) or embeds.tensors.get("latents")) if mode == "noise" else None
+    key = [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"), request.num_frames,
+           request.width, request.height, request.steps, guidance, request.seed, mode, fps]
+    return ctx.memo("schedule", key, lambda: render_schedule(
+        model, prompt, request, fps, encode, noise=noise,
+        on_progress=lambda step, total, preview: ctx.progress(step, total, preview),
+        is_cancelled=ctx.is_cancelled))
 
 
 def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, steps: int, guidance: float,

@@ -8,7 +8,7 @@ import pytest
 from studio.engine import Engine
 from studio.graph import Graph, NodeRegistry
 
-SIZE = {"num_frames": 9, "width": 32, "height": 32, "steps": 2, "fps": 8.0, "seed": 3}
+SIZE = {"num_frames": 9, "width": 32, "height": 32, "steps": 2, "fps": 8.0, "seed": 3, "preview": False}
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +44,14 @@ def write_clicks(path, seconds=2.0, rate=22_050):
     sf.write(str(path), x, rate)
 
 
-def test_camera_guide_and_noise_modes_render_and_differ_from_plain(registry, tiny_wan):
+def test_camera_guide_and_noise_modes_render_and_differ_from_plain(registry, tiny_ti2v):
     engine = Engine(registry)
-    plain = engine.run(clip_graph(registry, tiny_wan))
+    plain = engine.run(clip_graph(registry, tiny_ti2v))
     assert plain.ok, plain.failed
     base = plain.outputs["preview"]["video"].frames
     results = {}
     for mode in ("guide", "noise"):
-        g = clip_graph(registry, tiny_wan, camera={"preset": "pan_left", "amount": 0.4}, steer=mode)
+        g = clip_graph(registry, tiny_ti2v, camera={"preset": "pan_left", "amount": 0.4}, steer=mode)
         result = engine.run(g)
         assert result.ok, result.failed
         video = result.outputs["preview"]["video"]
@@ -62,17 +62,17 @@ def test_camera_guide_and_noise_modes_render_and_differ_from_plain(registry, tin
         results[mode] = video.frames
     assert engine.memo_stats["camera_keyframe"][1] == 1  # the first frame was drawn from the text once
     # a camera change re-renders, and only the camera-dependent work repeats
-    g = clip_graph(registry, tiny_wan, camera={"preset": "pan_right", "amount": 0.4})
+    g = clip_graph(registry, tiny_ti2v, camera={"preset": "pan_right", "amount": 0.4})
     again = engine.run(g)
     assert again.ok and engine.memo_stats["camera_keyframe"] == [1, 1]
 
 
-def test_camera_guide_starts_from_the_reference_image(registry, tiny_wan, tmp_path):
+def test_camera_guide_starts_from_the_reference_image(registry, tiny_ti2v, tmp_path):
     from PIL import Image
 
     image = tmp_path / "red.png"
     Image.new("RGB", (48, 32), (230, 20, 20)).save(image)
-    g = clip_graph(registry, tiny_wan, camera={"preset": "zoom_in"}, generate={"strength": 0.5, "steps": 4})
+    g = clip_graph(registry, tiny_ti2v, camera={"preset": "zoom_in"}, generate={"strength": 0.5, "steps": 4})
     g.add_node(registry.get("studio.ReferenceImage"), "image", params={"path": str(image)})
     g.connect("image", "image", "camera_guide", "image")
     engine = Engine(registry)
@@ -83,10 +83,11 @@ def test_camera_guide_starts_from_the_reference_image(registry, tiny_wan, tmp_pa
     assert "camera_keyframe" not in engine.memo_stats
     preview = result.outputs["camera_guide"]["guide"]
     assert preview.frames.shape == (33, 32, 48, 3) and preview.frames[0, 16, 24, 0] > 200
-    # steering by noise keeps the picture as the first frame: this text-to-video model says it cannot
+    # steering by noise keeps the picture as the first frame: image-to-video from the red picture
     g.set_param("camera_guide", "steer", "noise")
     noise = engine.run(g)
-    assert "cannot do image-to-video" in noise.failed["generate"] and "'guide'" in noise.failed["generate"]
+    assert noise.ok, noise.failed
+    assert noise.outputs["preview"]["video"].info["mode"] == "i2v"
 
 
 def test_camera_guide_node_previews_the_warp(registry, tmp_path):
@@ -109,10 +110,10 @@ def test_camera_guide_node_previews_the_warp(registry, tmp_path):
     assert frames[-1, 24, 32, 0] < frames[0, 24, 32, 0] - 40  # darker (left) content slid to the centre
 
 
-def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny_wan, tmp_path):
+def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny_ti2v, tmp_path):
     wav = tmp_path / "clicks.wav"
     write_clicks(wav, seconds=2.0)
-    g = clip_graph(registry, tiny_wan, camera={"preset": "static", "zoom_pulse": 0.3},
+    g = clip_graph(registry, tiny_ti2v, camera={"preset": "static", "zoom_pulse": 0.3},
                    generate={"num_frames": 0})
     g.add_node(registry.get("studio.Audio"), "audio", params={"path": str(wav), "signal": "beats", "fps": 8.0})
     g.add_node(registry.get("studio.SignalMath"), "math", params={"smooth": 0.0, "scale": 1.0})
@@ -129,7 +130,29 @@ def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny
     assert [int(f) for f in np.flatnonzero(zoom >= 1.3 - 1e-6)] == [2, 6, 10, 14]
 
 
-def test_bad_inputs_name_the_node_and_the_file(registry, tiny_wan, tmp_path):
+def test_prompt_schedule_renders_chained_segments(registry, tiny_ti2v):
+    g = clip_graph(registry, tiny_ti2v, generate={"num_frames": 17, "steps": 2})
+    g.set_param("text", "schedule", [{"time": 1.0, "prompt": "a green square on a white field"}])
+    g.set_param("text", "blend", 0.5)
+    engine = Engine(registry)
+    steps = []
+    result = engine.run(g, listener=lambda e: getattr(e, "node_id", "") == "generate"
+                        and hasattr(e, "step") and steps.append((e.step, e.total)))
+    assert result.ok, result.failed
+    video = result.outputs["preview"]["video"]
+    assert video.num_frames == 17
+    assert video.info["prompt_schedule"] == [[0.0, "a red circle on a blue sky"],
+                                             [1.0, "a green square on a white field"]]
+    # 8 fps: the change at frame 8, one blend segment of 4 frames, then the new prompt: 3 segments
+    assert steps[-1] == (6, 6)
+    assert engine.memo_stats["encode_prompt"][1] == 2  # each prompt encoded once
+    # the plain prompt path is unchanged: no schedule, one sample
+    g.set_param("text", "schedule", [])
+    plain = engine.run(g)
+    assert plain.ok and "prompt_schedule" not in plain.outputs["preview"]["video"].info
+
+
+def test_bad_inputs_name_the_node_and_the_file(registry, tiny_ti2v, tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 10)
     g = Graph()
@@ -142,16 +165,16 @@ def test_bad_inputs_name_the_node_and_the_file(registry, tiny_wan, tmp_path):
 
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    g = clip_graph(registry, tiny_wan, camera={"preset": "keyframes", "keyframes": []})
+    g = clip_graph(registry, tiny_ti2v, camera={"preset": "keyframes", "keyframes": []})
     result = Engine(registry).run(g)
     assert result.failed.get("camera", "").startswith("the camera path is empty")
 
-    g = clip_graph(registry, tiny_wan, camera={"preset": "keyframes",
+    g = clip_graph(registry, tiny_ti2v, camera={"preset": "keyframes",
                                                "keyframes": [{"time": 1}, {"time": 0.5, "pan_x": 1}]})
     result = Engine(registry).run(g)
     assert "out of order" in result.failed.get("camera", "")
 
-    g = clip_graph(registry, tiny_wan)
+    g = clip_graph(registry, tiny_ti2v)
     g.add_node(registry.get("studio.ReferenceImage"), "picture", params={"path": str(empty)})
     g.connect("picture", "image", "generate", "image")
     result = Engine(registry).run(g)

@@ -1,0 +1,115 @@
+"""Prompt schedules: different prompts over time with blends, planned as chained segments a model can render."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.directing import DirectingError
+from studio.values import Prompt
+
+
+@dataclass(frozen=True)
+class PromptSchedule(Prompt):
+    """A Prompt whose text changes over time. ``text`` is the first section's, so plain consumers still work.
+
+    ``sections`` are (start seconds, prompt) pairs, the first at 0; ``blend`` is how many seconds a
+    change takes.
+    """
+
+    sections: tuple[tuple[float, str], ...] = field(default=())
+    blend: float = 0.0
+
+
+def parse_schedule(data: Any, first_prompt: str) -> tuple[tuple[float, str], ...]:
+    """Sections from JSON data like [{"time": 2.0, "prompt": "..."}]; the node's own prompt plays from 0."""
+    if not isinstance(data, list):
+        raise DirectingError('a prompt schedule must be a list like [{"time": 2.0, "prompt": "at sunset"}]')
+    sections: list[tuple[float, str]] = [(0.0, first_prompt)] if first_prompt else []
+    for index, item in enumerate(data):
+        where = f"schedule entry {index + 1}"
+        if not isinstance(item, dict) or set(item) - {"time", "prompt"}:
+            raise DirectingError(f"{where} must be an object with 'time' (seconds) and 'prompt'")
+        time, prompt = item.get("time"), item.get("prompt")
+        if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time) or time < 0:
+            raise DirectingError(f"{where} needs a 'time' in seconds, 0 or more (got {time!r})")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise DirectingError(f"{where} needs a non-empty 'prompt'")
+        if sections and time <= sections[-1][0]:
+            if time == 0 and index == 0 and sections[0][0] == 0:
+                sections[0] = (0.0, prompt.strip())  # an entry at 0 replaces the node's prompt
+                continue
+            raise DirectingError(f"schedule entries are out of order: {where} at {time:g} s does not come after "
+                                 f"{sections[-1][0]:g} s", hint="sort the entries by time")
+        sections.append((float(time), prompt.strip()))
+    if not sections:
+        raise DirectingError("the prompt schedule is empty", hint="write a prompt or add schedule entries")
+    if sections[0][0] > 0:
+        sections.insert(0, (0.0, sections[0][1]))
+    return tuple(sections)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One piece of a chained render: frames [start, end] (inclusive), with prompt weights {section: weight}."""
+
+    start: int
+    end: int
+    weights: tuple[tuple[int, float], ...]
+
+    @property
+    def num_frames(self) -> int:
+        return self.end - self.start + 1
+
+
+def plan_segments(sections: tuple[tuple[float, str], ...], blend: float, num_frames: int, fps: float,
+                  step: int) -> list[Segment]:
+    """Split a clip into chained segments of valid length (step*k + 1) that share their boundary frame.
+
+    Each prompt change becomes a boundary at the nearest multiple of ``step``; a blend of ``blend``
+    seconds becomes short transition segments whose prompt weights ramp from the old prompt to the new.
+    """
+    if (num_frames - 1) % step:
+        raise DirectingError(f"a chained render needs {step}k+1 frames (got {num_frames})")
+    last = num_frames - 1
+    bounds: list[tuple[int, int]] = []  # (frame, section index that starts there)
+    for index, (time, _prompt) in enumerate(sections):
+        frame = int(round(time * fps / step)) * step
+        if index == 0:
+            frame = 0
+        elif frame <= (bounds[-1][0] if bounds else 0) or frame >= last:
+            continue  # too close to the previous change (or past the end): merged away
+        bounds.append((frame, index))
+    ramp = max(0, int(round(blend * fps / step)))  # transition segments per change, each `step` frames
+    segments: list[Segment] = []
+    for position, (frame, index) in enumerate(bounds):
+        end = bounds[position + 1][0] if position + 1 < len(bounds) else last
+        start = frame
+        if position > 0 and ramp:
+            previous = bounds[position - 1][1]
+            room = (end - start) // step - 1  # keep at least one plain step of the new prompt
+            for k in range(min(ramp, max(room, 0))):
+                share = (k + 1) / (min(ramp, room) + 1)
+                segments.append(Segment(start, start + step, ((previous, 1.0 - share), (index, share))))
+                start += step
+        if end > start:
+            segments.append(Segment(start, end, ((index, 1.0),)))
+    if not segments:
+        segments.append(Segment(0, last, ((0, 1.0),)))
+    return segments
+
+
+def mix_embeddings(parts: list[tuple[Any, float]]) -> dict:
+    """The weighted sum of encoded prompts' tensors (attention masks are joined, not mixed)."""
+    first = parts[0][0]
+    mixed = {}
+    for name, tensor in first.tensors.items():
+        if "mask" in name:
+            out = tensor
+            for embeds, _w in parts[1:]:
+                out = out.maximum(embeds.tensors[name])
+        else:
+            out = sum(embeds.tensors[name] * float(weight) for embeds, weight in parts)
+        mixed[name] = out
+    return mixed
