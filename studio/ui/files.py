@@ -63,6 +63,7 @@ class FileActions:
     # ---- commands
     def file_new(self: MainWindow) -> None:
         if self.confirm_discard("starting a new graph"):
+            self.renderer.cancel()  # its events would land on the new graph's nodes
             self.autosaver.discard()
             self.session.new()
             self.scene.clear_run_states()
@@ -83,6 +84,7 @@ class FileActions:
         except StudioError as exc:
             self.show_error("Cannot open the graph", str(exc))
             return False
+        self.renderer.cancel()  # a run of the previous graph must not paint states on this one
         self.autosaver.discard()
         if not as_copy:
             self.add_recent(Path(path).resolve())

@@ -87,6 +87,10 @@ class LinkItem(QGraphicsPathItem):
         self._points, self._segments = points, segments
         self.setPath(path)
 
+    def sampled(self) -> list[tuple[float, float]]:
+        """Points along the drawn curve, for hit tests."""
+        return self._points
+
     def stretch_at(self, pos: QPointF) -> int:
         """Which stretch between reroute points lies nearest to ``pos`` (where a new point goes)."""
         best, index = float("inf"), 0

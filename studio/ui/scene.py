@@ -349,6 +349,18 @@ class GraphScene(LinkDragging, QGraphicsScene):
                 return
         super().mouseDoubleClickEvent(event)
 
+    def cut_links(self, line: QLineF) -> list[Link]:
+        """Disconnect every link the knife line crosses, as one undo step."""
+        box = QRectF(line.p1(), line.p2()).normalized().adjusted(-2, -2, 2, 2)
+        cut = []
+        for item in self.items(box):
+            if isinstance(item, LinkItem) and _crosses(item.sampled(), line):
+                cut.append(item.link)
+        if cut:
+            self.session.edit(f"Cut {len(cut)} link(s)", lambda g: [g.disconnect(lk) for lk in cut if lk in g.links])
+            self.message.emit(f"cut {len(cut)} link(s)")
+        return cut
+
     # ---- moving nodes
     def commit_moves(self) -> None:
         """Turn positions the user dragged to into one undoable move (or a link insertion)."""
@@ -493,3 +505,12 @@ class GraphScene(LinkDragging, QGraphicsScene):
                 y += step
             painter.setPen(theme.pen(colour, 0))
             painter.drawLines(lines)
+
+
+def _crosses(points: list[tuple[float, float]], line: QLineF) -> bool:
+    """Whether a polyline crosses a segment."""
+    for (xa, ya), (xb, yb) in zip(points, points[1:], strict=False):
+        kind, _ = QLineF(xa, ya, xb, yb).intersects(line)
+        if kind == QLineF.IntersectionType.BoundedIntersection:
+            return True
+    return False

@@ -21,6 +21,7 @@ CANVAS_GESTURES = [
     ("Move a link's end / disconnect", "drag from a connected input"),
     ("Insert a node into a link", "drag an unconnected node onto the link"),
     ("Rename a node or group", "double-click its title"),
+    ("Cut links", "Ctrl + right-drag across them"),
     ("Add a reroute point", "double-click a link (drag it; Delete removes it)"),
     ("Resize a group", "drag its bottom-right corner"),
     ("Pan", "middle-drag  or  Space + drag"),

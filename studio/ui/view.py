@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
     QDragEnterEvent,
@@ -14,7 +14,7 @@ from PySide6.QtGui import (
     QPainter,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsView, QWidget
 
 from studio.graph import NodeSpec
 from studio.ui import theme
@@ -66,6 +66,7 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._minimap_drag = False
+        self._knife: QGraphicsLineItem | None = None  # ctrl + right-drag cuts the links it crosses
         self._space = False
         self.minimap = Minimap(self)
         self.search = NodeSearch(self)
@@ -190,11 +191,25 @@ class GraphView(QGraphicsView):
         if self._start_pan(event):
             event.accept()
             return
+        if (event.button() == Qt.MouseButton.RightButton
+                and event.modifiers() & Qt.KeyboardModifier.ControlModifier):
+            start = self.mapToScene(event.position().toPoint())
+            self._knife = QGraphicsLineItem(QLineF(start, start))
+            self._knife.setPen(theme.pen(theme.REFUSED, 0, Qt.PenStyle.DashLine))
+            self._knife.setZValue(10)
+            self.graph_scene.addItem(self._knife)
+            event.accept()
+            return
         super().mousePressEvent(_shift_as_ctrl(event))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._minimap_drag:
             self.minimap.navigate(event.position())
+            event.accept()
+            return
+        if self._knife is not None:
+            line = self._knife.line()
+            self._knife.setLine(QLineF(line.p1(), self.mapToScene(event.position().toPoint())))
             event.accept()
             return
         if self._pan_from is not None:
@@ -209,6 +224,12 @@ class GraphView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._minimap_drag:
             self._minimap_drag = False
+            event.accept()
+            return
+        if self._knife is not None and event.button() == Qt.MouseButton.RightButton:
+            knife, self._knife = self._knife, None
+            self.graph_scene.removeItem(knife)
+            self.graph_scene.cut_links(knife.line())
             event.accept()
             return
         if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton,
@@ -228,6 +249,9 @@ class GraphView(QGraphicsView):
         super().mouseDoubleClickEvent(event)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:  # ctrl + right is the knife
+            event.accept()
+            return
         self.context_menu_requested.emit(event.globalPos(), self.mapToScene(event.pos()))
         event.accept()
 

@@ -267,3 +267,19 @@ def test_a_node_of_a_missing_type_is_shown_kept_and_saved_back(window, tmp_path)
     assert "not installed" in window.inspector.widget().findChildren(type(window.inspector.general_problems))[1].text()
     saved = json.loads(dumps(window.session.graph, window.registry))
     assert saved["nodes"][1]["extra"] == [1] and saved["nodes"][1]["params"] == {"power": 9}
+
+
+def test_ctrl_right_drag_cuts_the_links_it_crosses(window):
+    a = add(window, "test.Number", (-400, 0))
+    b = add(window, "test.Add", (300, 0))
+    window.session.edit("links", lambda g: (g.connect(a, "value", b, "a"), g.connect(a, "value", b, "b")))
+    vp = window.view.viewport()
+    top, bottom = view_point(window, QPointF(0, -200)), view_point(window, QPointF(0, 300))
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    QTest.mousePress(vp, Qt.MouseButton.RightButton, ctrl, top)
+    QTest.mouseMove(vp, (top + bottom) / 2)
+    QTest.mouseMove(vp, bottom)
+    QTest.mouseRelease(vp, Qt.MouseButton.RightButton, ctrl, bottom)
+    assert window.session.graph.links == []
+    window.act_undo.trigger()
+    assert len(window.session.graph.links) == 2
