@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QContextMenuEvent,
     QDragEnterEvent,
@@ -67,6 +67,10 @@ class GraphView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._minimap_drag = False
         self._knife: QGraphicsLineItem | None = None  # ctrl + right-drag cuts the links it crosses
+        self._edge = QPoint()  # while dragging near an edge, the view scrolls that way
+        self._edge_timer = QTimer(self)
+        self._edge_timer.setInterval(16)
+        self._edge_timer.timeout.connect(lambda: self.pan_by(self._edge))
         self._space = False
         self.minimap = Minimap(self)
         self.search = NodeSearch(self)
@@ -219,9 +223,27 @@ class GraphView(QGraphicsView):
             self.minimap.update()
             event.accept()
             return
+        self._edge_scroll(event)
         super().mouseMoveEvent(event)
 
+    def _edge_scroll(self, event: QMouseEvent) -> None:
+        """Dragging a node, a link or a selection box near an edge scrolls the view that way
+        (Qt replays the drag as the view scrolls, so what is dragged stays under the cursor)."""
+        if not event.buttons() & Qt.MouseButton.LeftButton:
+            self._edge_timer.stop()
+            return
+        pos, rect, margin, step = event.position().toPoint(), self.viewport().rect(), 24, 12
+        dx = -step if pos.x() < margin else step if pos.x() > rect.width() - margin else 0
+        dy = -step if pos.y() < margin else step if pos.y() > rect.height() - margin else 0
+        self._edge = QPoint(dx, dy)
+        if dx or dy:
+            if not self._edge_timer.isActive():
+                self._edge_timer.start()
+        else:
+            self._edge_timer.stop()
+
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._edge_timer.stop()
         if self._minimap_drag:
             self._minimap_drag = False
             event.accept()

@@ -283,3 +283,19 @@ def test_ctrl_right_drag_cuts_the_links_it_crosses(window):
     assert window.session.graph.links == []
     window.act_undo.trigger()
     assert len(window.session.graph.links) == 2
+
+
+def test_dragging_to_the_edge_scrolls_the_view(window, qtbot):
+    a = add(window, "test.Number", (0, 0))
+    vp = window.view.viewport()
+    grab = view_point(window, window.scene.nodes[a].mapToScene(QPointF(60, 10)))
+    before = window.view.mapToScene(vp.rect().center())
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, grab)
+    edge = QPoint(vp.width() - 5, grab.y())
+    QTest.mouseMove(vp, (grab + edge) / 2)
+    QTest.mouseMove(vp, edge)
+    qtbot.wait(250)
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, edge)
+    after = window.view.mapToScene(vp.rect().center())
+    assert after.x() - before.x() > 50
+    assert not window.view._edge_timer.isActive()
