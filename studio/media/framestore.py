@@ -31,6 +31,7 @@ class FrameStoreSettings:
     decoded_share: float = 0.12  # of the budget, for decoded frames around the playhead
     prefetch_ahead: int = 24
     prefetch_behind: int = 4
+    proxy_rest: float = 0.3  # seconds the playhead rests before the worker makes proxies (not during playback)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class FrameStore:
         self._playhead = 0
         self._direction = 1
         self._reduce = 1
+        self._view_size: tuple[int, int] | None = None
         self._settle = 0.0
         self._hint = threading.Condition(self._lock)
         self._hint_serial = 0
@@ -155,6 +157,7 @@ class FrameStore:
             self._enforce_budget()
         if changed:
             self._notify(changed)
+            self._poke()
 
     def put_encoded(self, index: int, jpeg: bytes, shape: tuple[int, int]) -> None:
         """Store an already-compressed frame (a file cache, a decoder that yields JPEG)."""
@@ -162,6 +165,7 @@ class FrameStore:
             self._put(index, "jpeg", shape, bytes(jpeg))
             self._enforce_budget()
         self._notify([index])
+        self._poke()
 
     def load_clip(self, frames: np.ndarray, fps: float) -> None:
         """Take a whole clip (a render's final video). It is shown at once from the caller's array,
@@ -202,6 +206,7 @@ class FrameStore:
         with self._lock:
             if self._clip_id == clip_id:
                 self._borrowed = None
+        self._poke()
 
     def _near_playhead_first(self, count: int) -> list[int]:
         p = min(max(self._playhead, 0), max(count - 1, 0))
@@ -297,11 +302,13 @@ class FrameStore:
         return None
 
     # ---- reading
-    def frame(self, index: int, reduce: int = 1) -> np.ndarray | None:
+    def frame(self, index: int, reduce: int = 1, size: tuple[int, int] | None = None) -> np.ndarray | None:
         """Frame ``index`` as uint8 [H, W, 3] RGB, or None when it is not there yet.
 
         ``reduce`` (1, 2, 4 or 8) asks for a JPEG frame decoded at 1/reduce size, which is faster
-        when the viewer is small; raw and borrowed frames come at full size. Do not write into it.
+        when the viewer is small; ``size`` (width, height) also scales it to the screen, so the
+        prefetch worker does that work too. Raw and borrowed frames come as they are. Do not write
+        into it.
         """
         if not 0 <= index < len(self._slots):
             return None
@@ -314,7 +321,7 @@ class FrameStore:
                 return np.frombuffer(slot.data, np.uint8).reshape(*slot.shape, 3)
             if slot.kind != "jpeg":
                 return None
-            key = (index, reduce)
+            key = (index, reduce, size)
             hit = self._decoded.get(key)
             if hit is not None and hit[0] == slot.version:
                 self._decoded.move_to_end(key)
@@ -324,17 +331,19 @@ class FrameStore:
         if data is None:
             return None
         pixels = _decode(data, reduce)
+        if size is not None and (pixels.shape[1], pixels.shape[0]) != size:
+            pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
         self._remember(key, version, pixels)
         return pixels
 
-    def is_decoded(self, index: int, reduce: int = 1) -> bool:
-        """Whether ``frame(index, reduce)`` would return without decoding."""
+    def is_decoded(self, index: int, reduce: int = 1, size: tuple[int, int] | None = None) -> bool:
+        """Whether ``frame(index, reduce, size)`` would return without decoding."""
         if not 0 <= index < len(self._slots):
             return False
         slot = self._slots[index]
         if slot.kind in ("raw", "borrowed"):
             return True
-        hit = self._decoded.get((index, reduce))
+        hit = self._decoded.get((index, reduce, size))
         return hit is not None and hit[0] == slot.version
 
     def proxy(self, index: int) -> np.ndarray | None:
@@ -367,7 +376,7 @@ class FrameStore:
                 self._enforce_budget()
         return small
 
-    def _remember(self, key: tuple[int, int], version: int, pixels: np.ndarray) -> None:
+    def _remember(self, key: tuple[int, int, tuple[int, int] | None], version: int, pixels: np.ndarray) -> None:
         with self._lock:
             slot = self._slots[key[0]] if key[0] < len(self._slots) else None
             if slot is None or slot.version != version:
@@ -379,7 +388,7 @@ class FrameStore:
             while self._decoded_bytes > self.decoded_budget and len(self._decoded) > 1:
                 self._drop_decoded(self._farthest_decoded())
 
-    def _farthest_decoded(self) -> tuple[int, int]:
+    def _farthest_decoded(self) -> tuple[int, int, tuple[int, int] | None]:
         # the least recently used of the frames far from the playhead goes first
         p, ahead, behind = self._playhead, self.settings.prefetch_ahead, self.settings.prefetch_behind
         lo, hi = (p - behind, p + ahead) if self._direction >= 0 else (p - ahead, p + behind)
@@ -388,20 +397,22 @@ class FrameStore:
                 return key
         return next(iter(self._decoded))
 
-    def _drop_decoded(self, key: tuple[int, int]) -> None:
+    def _drop_decoded(self, key: tuple[int, int, tuple[int, int] | None]) -> None:
         _, pixels = self._decoded.pop(key)
         self._decoded_bytes -= pixels.nbytes
 
     # ---- prefetch
-    def set_playhead(self, index: int, direction: int = 1, reduce: int = 1) -> None:
-        """Where the person is looking, which way it moves, and at what size it is shown:
-        the worker decodes what comes next."""
+    def set_playhead(self, index: int, direction: int = 1, reduce: int = 1,
+                     size: tuple[int, int] | None = None) -> None:
+        """Where the person is looking, which way it moves, and at what size it is shown
+        (as for ``frame``): the worker decodes what comes next."""
         with self._hint:
             # a jump (scrubbing) waits for the playhead to rest before decoding around it, so the
             # worker does not take the CPU from the frame being painted now
             self._settle = 0.06 if abs(index - self._playhead) > 2 else 0.0
             self._playhead, self._direction = index, (1 if direction >= 0 else -1)
             self._reduce = reduce if reduce in (1, 2, 4, 8) else 1
+            self._view_size = size
             self._hint_serial += 1
             self._hint.notify()
 
@@ -413,8 +424,8 @@ class FrameStore:
         else:
             order = [p + k for k in range(ahead + 1)] + [p - k for k in range(1, behind + 1)]
         # the decoded budget bounds how far ahead is worth decoding
-        shape = self.size
-        per = max(1, shape[0] * shape[1] * 3 // (self._reduce * self._reduce))
+        w, h = self._view_size or self.size
+        per = max(1, w * h * 3 // (1 if self._view_size else self._reduce * self._reduce))
         limit = max(2, int(self.decoded_budget * 0.8) // per)
         return [i for i in order if 0 <= i < n][:limit]
 
@@ -431,20 +442,53 @@ class FrameStore:
                     self._hint.wait(self._settle)
                     if self._hint_serial != seen:
                         continue
-                wanted, reduce = self._wanted(), self._reduce
+                wanted, reduce, size = self._wanted(), self._reduce, self._view_size
+            moved = False
             for i in wanted:
                 if self._hint_serial != seen or self._closed:
-                    break  # the playhead moved: start again from there
-                if not self.is_decoded(i, reduce):
+                    moved = True  # the playhead moved: start again from there
+                    break
+                if not self.is_decoded(i, reduce, size):
                     try:
-                        self.frame(i, reduce)
-                    except (IndexError, cv2.error):  # the clip changed under us
+                        self.frame(i, reduce, size)
+                    except (IndexError, cv2.error, ValueError):  # the clip changed under us
+                        moved = True
                         break
+            if not moved:
+                self._make_proxies(seen)
+
+    def _make_proxies(self, seen: int) -> None:
+        """Once the playhead rests, give every frame its proxy, nearest first: scrubbing paints
+        them at once and refines to the full frame when it stops."""
+        with self._hint:
+            self._hint.wait(self.settings.proxy_rest)
+            if self._hint_serial != seen or self._closed:
+                return
+            p = self._playhead
+            todo = sorted((i for i, slot in enumerate(self._slots) if slot.kind == "jpeg" and slot.proxy is None),
+                          key=lambda i: abs(i - p))
+        for i in todo:
+            if self._hint_serial != seen or self._closed:
+                return
+            try:
+                self.proxy(i)
+            except (IndexError, cv2.error, ValueError):
+                return
+
+    def _poke(self) -> None:
+        """New frames: the worker looks again (for their proxies)."""
+        with self._hint:
+            self._settle = 0.0
+            self._hint_serial += 1
+            self._hint.notify()
+
+    def has_proxy(self, index: int) -> bool:
+        return 0 <= index < len(self._slots) and self._slots[index].proxy is not None
 
     def prefetch_idle(self) -> bool:
         """Whether everything around the playhead is decoded (tests, benchmarks)."""
         with self._lock:
-            return all(self.is_decoded(i, self._reduce) for i in self._wanted())
+            return all(self.is_decoded(i, self._reduce, self._view_size) for i in self._wanted())
 
     # ---- lifetime
     def close(self) -> None:

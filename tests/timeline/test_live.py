@@ -60,7 +60,7 @@ def painted(docks) -> np.ndarray:
 def expect_shown(docks, frame: np.ndarray) -> None:
     shown = painted(docks)
     h, w = shown.shape[:2]
-    up = w > frame.shape[1] * 1.5
+    up = w >= frame.shape[1] * 3.5
     want = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
     assert np.abs(shown.astype(int) - want).mean() < 4
     # and the screen has it: the centre of the picture on the widget

@@ -127,3 +127,57 @@ def test_timecode():
     assert timecode(24 * 61 + 5, 24) == "00:01:01:05"
     assert timecode(3600 * 25, 25) == "01:00:00:00"
 
+
+
+class FakeAudio(AudioOutput):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, float]] = []
+
+    def start(self, sound, seconds: float) -> bool:
+        self.calls.append(("start", round(seconds, 4)))
+        return True
+
+    def stop(self) -> None:
+        self.calls.append(("stop", 0.0))
+
+
+def test_sound_starts_where_the_playhead_is_and_only_at_normal_speed(docks):
+    load(docks, count=96, fps=24.0)
+    docks.set_sound(Sound(np.zeros((48000 * 4, 1), np.float32), 48000))
+    playback = docks.playback
+    playback.audio = fake = FakeAudio()
+    docks.model.set_playhead(36)
+    playback.play()
+    assert ("start", 1.5) in fake.calls  # frame 36 at 24 fps
+    fake.calls.clear()
+    playback.shuttle(1)  # faster: the sound stops rather than play at the wrong speed
+    assert playback.rate == 2.0 and fake.calls[-1] == ("stop", 0.0)
+    playback.pause()
+    assert fake.calls[-1] == ("stop", 0.0)
+
+
+def test_without_an_audio_device_the_output_stays_silent(qtbot):
+    out = AudioOutput()
+    sound = Sound(np.zeros((4800, 2), np.float32), 48000)
+    audible = out.start(sound, 0.0)
+    if not audible:  # CI and this machine: no device, or QtMultimedia not installed
+        assert out.reason
+    out.stop()
+    assert out.start(sound, 5.0) is False  # past the end
+
+
+def test_without_qtmultimedia_playback_goes_on_silently(docks, monkeypatch):
+    import sys
+
+    import PySide6
+
+    monkeypatch.delattr(PySide6, "QtMultimedia", raising=False)
+    monkeypatch.setitem(sys.modules, "PySide6.QtMultimedia", None)  # as if PySide6-Addons were absent
+    load(docks, count=48)
+    docks.set_sound(Sound(np.zeros((48000, 2), np.float32), 48000))
+    docks.playback.audio = AudioOutput()
+    docks.playback.play()
+    assert docks.playback.playing and not docks.playback.audio.available
+    assert "no audio output" in docks.playback.audio.reason
+    docks.playback.pause()

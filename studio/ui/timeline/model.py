@@ -48,7 +48,8 @@ class TimelineModel(QObject):
         self._unsubscribe = self.store.subscribe(self._frames_changed)
         self.playhead = 0
         self.direction = 1
-        self.reduce = 1  # the size the viewer decodes at, passed to the store's prefetch
+        # how the viewer asks for frames (reduce, (width, height)), so the store's prefetch matches
+        self.view: tuple[int, tuple[int, int] | None] = (1, None)
         self.in_point: int | None = None
         self.out_point: int | None = None
         self.markers: list[Marker] = []
@@ -109,7 +110,7 @@ class TimelineModel(QObject):
         if frame != self.playhead:
             self.direction = 1 if frame > self.playhead else -1
             self.playhead = frame
-            self.store.set_playhead(frame, self.direction, self.reduce)
+            self.store.set_playhead(frame, self.direction, *self.view)
             self.playhead_changed.emit(frame)
         return frame
 

@@ -40,29 +40,39 @@ class _Scaled:
         self.image: QImage | None = None
         self.draft = False  # the picture was decoded at half the size it is shown at
 
+    @staticmethod
+    def view(store: FrameStore, index: int, w: int, h: int, one_to_one: bool) -> tuple[int, tuple[int, int] | None]:
+        """How to ask the store for this frame: the JPEG decoded no larger than needed (its DCT
+        scaling is nearly free) and scaled to the screen, or as it is for 1:1."""
+        fh, fw = store.frame_shape(index)
+        if one_to_one or not fw:
+            return 1, None
+        reduce = 1
+        while reduce < 8 and fw // (reduce * 2) >= w and fh // (reduce * 2) >= h:
+            reduce *= 2
+        return reduce, (w, h)
+
     def get(self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool,
             draft: bool = False) -> QImage | None:
         fh, fw = store.frame_shape(index)
         if not fw or not fh:
             return None
-        reduce = 1
-        if not one_to_one:  # decode no larger than needed: the JPEG's DCT scaling is nearly free
-            while reduce < 8 and fw // (reduce * 2) >= w and fh // (reduce * 2) >= h:
-                reduce *= 2
-        # while scrubbing, a frame not decoded yet is decoded at half size (about 4x faster) and
-        # refined when the playhead rests: the picture keeps up with the hand
-        draft = draft and not one_to_one and reduce < 8 and not store.is_decoded(index, reduce)
-        if draft:
+        reduce, size = self.view(store, index, w, h, one_to_one)
+        # while scrubbing, a frame not decoded yet is drawn from its proxy (or decoded at half size)
+        # and refined when the playhead rests: the picture keeps up with the hand
+        draft = draft and not one_to_one and reduce < 8 and not store.is_decoded(index, reduce, size)
+        source = "proxy" if draft and store.has_proxy(index) else "frame"
+        if draft and source == "frame":
             reduce *= 2
-        key = (id(store), index, store.version(index), w, h, one_to_one, reduce)
+        key = (id(store), index, store.version(index), w, h, one_to_one, reduce, source)
         if key == self.key:
             return self.image
-        frame = store.frame(index, reduce)
+        frame = store.proxy(index) if source == "proxy" else store.frame(index, reduce, size)
         if frame is None:
             return None
         if not one_to_one and (frame.shape[1], frame.shape[0]) != (w, h):
-            # latent-sized previews are blown up blocky (what the model has), real frames smoothly
-            up = w > frame.shape[1] * 1.5
+            # latent-sized previews are blown up blocky (what the model has), frames and proxies smoothly
+            up = w >= frame.shape[1] * 3.5
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
         self.pixels = np.ascontiguousarray(frame)
         self.image = wrap(self.pixels)
@@ -92,6 +102,7 @@ class FrameViewer(QWidget):
         self._a, self._b = _Scaled(), _Scaled()
         self._moved_at = 0.0
         self._scrubbing = False
+        self.draft_paints = 0  # paints at half resolution while scrubbing (benchmarks)
         self._refine = QTimer(self)
         self._refine.setSingleShot(True)
         self._refine.setInterval(90)
@@ -180,8 +191,12 @@ class FrameViewer(QWidget):
             return
         dpr = self.devicePixelRatioF()
         tw, th = max(1, round(target.width() * dpr)), max(1, round(target.height() * dpr))
-        image = cache.get(store, min(index, store.count - 1), tw, th, self.mode == "1:1", self._scrubbing)
+        index = min(index, store.count - 1)
+        if store is self.model.store:
+            self.model.view = cache.view(store, index, tw, th, self.mode == "1:1")
+        image = cache.get(store, index, tw, th, self.mode == "1:1", self._scrubbing)
         if cache.draft:
+            self.draft_paints += 1
             self._refine.start()
         if image is None:
             painter.fillRect(target, QColor(34, 36, 42))
