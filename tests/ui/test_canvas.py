@@ -299,3 +299,16 @@ def test_dragging_to_the_edge_scrolls_the_view(window, qtbot):
     after = window.view.mapToScene(vp.rect().center())
     assert after.x() - before.x() > 50
     assert not window.view._edge_timer.isActive()
+
+
+def test_typing_in_the_search_box_does_not_trigger_canvas_shortcuts(window, qtbot):
+    a = add(window, "test.Number", (0, 0))
+    window.scene.select_nodes([a])
+    window.activateWindow()
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    QTest.keyClicks(window.view.search.edit, "mslow")
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Backspace)
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Delete)
+    assert window.view.search.edit.text() == "mslo"
+    assert window.act_minimap.isChecked() and a in window.session.graph.nodes

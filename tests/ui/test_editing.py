@@ -241,3 +241,76 @@ def test_json_parameters_edit_as_text_and_commit_when_valid(window, registry):
     window.act_undo.trigger()
     assert window.session.graph.nodes[k].params["keys"] == [[0, 1.0]]
     assert isinstance(NodeRegistry, type)
+
+
+def test_random_edit_sequences_undo_and_redo_exactly(window):
+    """Forty random edits of every kind, three times: each undo and redo lands on the exact state."""
+    import random
+
+    from studio.graph import Group, check_link
+    from studio.ui.reroutes import set_points
+
+    session, graph, reg = window.session, window.session.graph, window.registry
+    types = ["test.Number", "test.Add", "test.Slow", "test.Sink", "uitest.Picture", "uitest.ShowImage"]
+    for seed in range(3):
+        rnd = random.Random(seed)
+        window.act_new.trigger()
+        states = [state(window)]
+        for _ in range(40):
+            kind = rnd.choice(["add", "add", "connect", "connect", "param", "move", "bypass", "remove",
+                               "group", "reroute", "disconnect", "rename"])
+            ids = list(graph.nodes)
+            if kind == "add" or not ids:
+                spec, x = reg.get(rnd.choice(types)), rnd.randint(0, 900) * 1.0
+                session.edit("add", lambda g, spec=spec, x=x: g.add_node(spec, position=(x, 0.0)))
+            elif kind == "connect":
+                outs = [(n, p.name) for n in ids for p in reg.get(graph.nodes[n].type).outputs]
+                ins = [(n, p.name) for n in ids for p in reg.get(graph.nodes[n].type).inputs]
+                pairs = [(o, i) for o in outs for i in ins
+                         if check_link(graph, reg, Link(o[0], o[1], i[0], i[1])) is None]
+                if not pairs:
+                    continue
+                (s, sp), (d, dp) = rnd.choice(pairs)
+                session.edit("connect", lambda g, s=s, sp=sp, d=d, dp=dp: g.connect(s, sp, d, dp))
+            elif kind == "param":
+                nid = rnd.choice(ids)
+                spec = reg.get(graph.nodes[nid].type)
+                if not spec.params:
+                    continue
+                p = spec.params[0]
+                value = {"float": rnd.random(), "int": rnd.randint(1, 9), "path": f"/tmp/{rnd.randint(0, 99)}.png"}.get(
+                    p.kind, p.default)
+                session.set_param(nid, p.name, value)
+            elif kind == "move":
+                nid = rnd.choice(ids)
+                session.move({nid: (graph.nodes[nid].position, (rnd.random() * 500, rnd.random() * 500))})
+            elif kind == "bypass":
+                nid = rnd.choice(ids)
+                session.edit("bypass", lambda g, nid=nid: g.update_node(nid, bypassed=not g.nodes[nid].bypassed))
+            elif kind == "remove":
+                nid = rnd.choice(ids)
+                session.edit("remove", lambda g, nid=nid: g.remove_node(nid))
+            elif kind == "group":
+                gid = f"g{rnd.randint(0, 999)}"
+                session.edit("group", lambda g, gid=gid: g.set_groups([*g.groups, Group(gid, gid, (0, 0, 300, 200))]))
+            elif kind == "reroute" and graph.links:
+                link, x = rnd.choice(graph.links), rnd.random() * 300
+                session.edit("reroute", lambda g, link=link, x=x: set_points(g, link, [(x, 50.0)]))
+            elif kind == "disconnect" and graph.links:
+                link = rnd.choice(graph.links)
+                session.edit("disconnect", lambda g, link=link: g.disconnect(link))
+            elif kind == "rename":
+                nid, title = rnd.choice(ids), f"n{rnd.randint(0, 9)}"
+                session.edit("rename", lambda g, nid=nid, title=title: g.update_node(nid, title=title))
+            if state(window) != states[-1]:
+                states.append(state(window))
+        steps = session.undo.count()
+        assert steps == len(states) - 1
+        for i in range(steps, 0, -1):
+            session.undo.undo()
+            assert state(window) == states[i - 1]
+            assert set(window.scene.nodes) == set(graph.nodes) and set(window.scene.links) == set(graph.links)
+        for i in range(1, steps + 1):
+            session.undo.redo()
+            assert state(window) == states[i]
+        window.session.undo.setClean()
