@@ -486,7 +486,12 @@ class GraphScene(LinkDragging, QGraphicsScene):
 
     # ---- background
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        views = self.views()
+        if views:  # Qt may ask for far more than shows (the bounding box of scattered updates)
+            rect = rect.intersected(views[0].mapToScene(views[0].viewport().rect()).boundingRect())
         painter.fillRect(rect, QBrush(theme.color(theme.CANVAS_BG)))
+        # grid lines are axis-aligned hairlines: antialiasing only makes them slow (5 ms a frame)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         scale = painter.worldTransform().m11()
         steps = [(GRID * 5, theme.GRID_MAJOR)]
         if scale >= 0.55:
@@ -505,6 +510,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
                 y += step
             painter.setPen(theme.pen(colour, 0))
             painter.drawLines(lines)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
 
 def _crosses(points: list[tuple[float, float]], line: QLineF) -> bool:
