@@ -53,6 +53,7 @@ class LinkItem(QGraphicsPathItem):
         self.highlight = False
         self._shape: QPainterPath | None = None
         self._points: list[tuple[float, float]] = []
+        self._chunks: list[tuple[float, float, float, float, int, int]] = []
         self._segments: list[int] = []  # for each sampled point, the stretch (between reroutes) it is on
         self.via: list[QPointF] = []  # reroute points the link passes through
         self.setZValue(0)
@@ -85,6 +86,12 @@ class LinkItem(QGraphicsPathItem):
             points.extend(part if i == 0 else part[1:])
             segments.extend([i] * (len(part) if i == 0 else len(part) - 1))
         self._points, self._segments = points, segments
+        # boxes around runs of 8 segments: a paint skips the runs outside what it must draw
+        self._chunks = []
+        for start in range(0, len(points) - 1, 8):
+            part = points[start:start + 9]
+            xs, ys = [p[0] for p in part], [p[1] for p in part]
+            self._chunks.append((min(xs), min(ys), max(xs), max(ys), start, start + len(part) - 1))
         self.setPath(path)
 
     def sampled(self) -> list[tuple[float, float]]:
@@ -131,17 +138,21 @@ class LinkItem(QGraphicsPathItem):
         right, bottom = exposed.right() + 4, exposed.bottom() + 4
         pts = self._points
         run: list[QPointF] = []
-        for i in range(len(pts) - 1):
-            (xa, ya), (xb, yb) = pts[i], pts[i + 1]
-            inside = (min(xa, xb) <= right and max(xa, xb) >= left and min(ya, yb) <= bottom
-                      and max(ya, yb) >= top)
-            if inside:
-                if not run:
-                    run.append(QPointF(xa, ya))
-                run.append(QPointF(xb, yb))
-            elif run:
-                painter.drawPolyline(QPolygonF(run))
-                run = []
+        last = -1  # index of the last point in ``run``
+        for x0, y0, x1, y1, start, end in self._chunks:
+            if x0 > right or x1 < left or y0 > bottom or y1 < top:
+                continue
+            for i in range(start, end):
+                (xa, ya), (xb, yb) = pts[i], pts[i + 1]
+                if (min(xa, xb) <= right and max(xa, xb) >= left and min(ya, yb) <= bottom
+                        and max(ya, yb) >= top):
+                    if run and last != i:
+                        painter.drawPolyline(QPolygonF(run))
+                        run = []
+                    if not run:
+                        run.append(QPointF(xa, ya))
+                    run.append(QPointF(xb, yb))
+                    last = i + 1
         if run:
             painter.drawPolyline(QPolygonF(run))
 

@@ -312,3 +312,33 @@ def test_typing_in_the_search_box_does_not_trigger_canvas_shortcuts(window, qtbo
     QTest.keyClick(window.view.search.edit, Qt.Key.Key_Delete)
     assert window.view.search.edit.text() == "mslo"
     assert window.act_minimap.isChecked() and a in window.session.graph.nodes
+
+
+def test_panning_paints_the_same_picture_as_a_full_repaint(window):
+    """Links draw only the stretches a pan exposes; the result must match painting everything."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.reroutes import set_points
+
+    ids = [add(window, "test.Number", (0, i * 160)) for i in range(4)]
+    adds = [add(window, "test.Add", (700, i * 160)) for i in range(4)]
+    for i, nid in enumerate(adds):  # long crossing links, one with a reroute point
+        window.session.edit("l", lambda g, i=i, nid=nid: (g.connect(ids[3 - i], "value", nid, "a"),
+                                                          g.connect(ids[i], "value", nid, "b")))
+    window.session.edit("r", lambda g: set_points(g, Link(ids[0], "value", adds[0], "b"), [(350.0, 700.0)]))
+    view, app = window.view, QApplication.instance()
+    window.act_minimap.setChecked(False)
+    view.centerOn(350, 300)
+    app.processEvents()
+    for _ in range(30):
+        view.pan_by(QPoint(7, 5))
+        app.processEvents()
+    panned = view.viewport().grab().toImage()
+    view.viewport().repaint()
+    full = view.viewport().grab().toImage()
+    differing = 0
+    for y in range(0, panned.height(), 2):
+        for x in range(0, panned.width(), 2):
+            a, b = panned.pixelColor(x, y), full.pixelColor(x, y)
+            differing += abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) > 90
+    assert differing == 0
