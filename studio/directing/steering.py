@@ -115,3 +115,30 @@ def keyframe_from_text(model: Any, embeds: Any, width: int, height: int, steps: 
                                    seed=seed, preview=False)
     latents = runtime.sample(model, embeds, request, on_step=on_step, is_cancelled=is_cancelled)
     return runtime.decode(model, latents)[0]
+
+
+def render_along(model: Any, prompt: str, track: CameraTrack, method: str, *, width: int, height: int,
+                 steps: int, guidance: float, seed: int, strength: float = 0.7,
+                 picture: np.ndarray | None = None, negative: str = "") -> np.ndarray:
+    """Render one clip steered along ``track`` by ``method`` (none | guide | noise), outside the engine.
+
+    The same steps the Generate Video node takes, for benchmarks and adherence tests: ``picture``
+    (uint8, already at width x height) is the first frame; without it, guide mode draws one from the prompt.
+    """
+    from studio import runtime
+
+    if method not in ("none", *CAMERA_MODES):
+        raise DirectingError(f"unknown steering method '{method}'", hint="use none, guide or noise")
+    from studio.directing.warp import guide_clip
+
+    embeds = runtime.encode_prompt(model, prompt, negative, guidance)
+    num_frames = track.num_frames
+    request = runtime.VideoRequest(num_frames=num_frames, height=height, width=width, steps=steps,
+                                   guidance=guidance, seed=seed, strength=strength, preview=False, image=picture)
+    if method == "guide":
+        start = picture if picture is not None else keyframe_from_text(model, embeds, width, height, steps,
+                                                                       guidance, seed)
+        request.video, request.image = guide_clip(start, track), None
+    elif method == "noise":
+        embeds = with_starting_noise(embeds, request, noise_for(model, track, num_frames, height, width, seed))
+    return runtime.decode(model, runtime.sample(model, embeds, request))

@@ -205,9 +205,13 @@ def _spectral_flux(mono: np.ndarray) -> tuple[np.ndarray, float]:
     count = 1 + (padded.size - N_FFT) // HOP
     if count < 2:
         return np.zeros(max(count, 1)), ANALYSIS_RATE / HOP
+    from scipy import fft
+
+    padded = padded.astype(np.float32)
     frames = np.lib.stride_tricks.as_strided(padded, (count, N_FFT), (padded.strides[0] * HOP, padded.strides[0]))
-    spectra = np.log1p(100.0 * np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)))
-    rise = np.maximum(np.diff(spectra, axis=0), 0.0).sum(axis=1)
+    spectra = np.abs(fft.rfft(frames * np.hanning(N_FFT).astype(np.float32), axis=1, workers=-1))
+    spectra = np.log1p(spectra * np.float32(100.0), out=spectra)
+    rise = np.maximum(np.diff(spectra, axis=0), 0.0).sum(axis=1, dtype=np.float64)
     if rise.size > 1:
         rise[0] = rise[1]  # the first window straddles the mirrored edge: its rise means nothing
     return np.concatenate([[rise[0]], rise]), ANALYSIS_RATE / HOP
@@ -236,11 +240,12 @@ def _beats(flux: np.ndarray, rate: float, onset_times: np.ndarray) -> tuple[floa
     if onset_times.size < 2:
         return 0.0, onset_times
     centred = flux - flux.mean()
-    corr = np.correlate(centred, centred, mode="full")[centred.size - 1:]
-    low, high = int(rate * 60 / 220), min(int(rate * 60 / 40), corr.size - 1)
+    low, high = int(rate * 60 / 220), min(int(rate * 60 / 40), centred.size - 1)
     if high <= low:
         return 0.0, onset_times
-    lag = low + int(np.argmax(corr[low:high]))
+    # Only the lags of plausible tempi: a full autocorrelation of a long song is quadratic.
+    corr = np.array([centred[:-lag] @ centred[lag:] for lag in range(low, high)])
+    lag = low + int(np.argmax(corr))
     period = lag / rate
     # The grid's phase: the onset that most other onsets agree with (land near a whole number of periods).
     best_phase, best_score = onset_times[0], -1.0
