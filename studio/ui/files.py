@@ -231,7 +231,7 @@ class FileActions:
             target.session.restore(graph, rec.source)
             target.view.frame_all()
             target.logs.append(f"restored unsaved work: {rec.describe()}")
-            target.autosaver.write_now()
+            target.autosaver.write_now(wait=True)
             rec.discard()
             restored += 1
         return restored

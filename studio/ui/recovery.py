@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio import paths
@@ -104,6 +106,10 @@ class Autosaver(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(delay_ms)
         self.timer.timeout.connect(self.write_now)
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._serial = 0  # snapshots taken
+        self._written = 0  # the newest snapshot on disk
         session.changed.connect(self._schedule)
         session.dirty_changed.connect(self._dirty_changed)
 
@@ -125,22 +131,46 @@ class Autosaver(QObject):
         if not self.timer.isActive():
             self.timer.start()
 
-    def write_now(self) -> None:
+    def write_now(self, wait: bool = False) -> None:
+        """Snapshot the graph now; the disk write (with its fsync) happens on a worker thread."""
         session = self.session
         if not session.dirty:
             self.discard()
             return
         try:
-            write_text_atomic(self.graph_file, dumps(session.graph, session.registry))
-            info = {"source": str(session.path) if session.path else None, "written": time.time(),
-                    "pid": os.getpid(), "title": session.display_name}
-            write_text_atomic(self.info_file, json.dumps(info, indent=2))
-        except (OSError, GraphFileError):
-            return  # a full disk must not interrupt editing; the next change tries again
-        self.written.emit(self.graph_file)
+            text = dumps(session.graph, session.registry)
+        except GraphFileError:
+            return
+        info = json.dumps({"source": str(session.path) if session.path else None, "written": time.time(),
+                           "pid": os.getpid(), "title": session.display_name}, indent=2)
+        generation = self._generation
+        self._serial += 1
+        serial = self._serial
+        graph_file, info_file = self.graph_file, self.info_file
+
+        def write() -> None:
+            with self._lock:
+                if generation != self._generation or serial < self._written:  # discarded, or older
+                    return
+                self._written = serial
+                try:
+                    write_text_atomic(graph_file, text)
+                    write_text_atomic(info_file, info)
+                except OSError:
+                    return  # a full disk must not interrupt editing; the next change tries again
+            if shiboken6.isValid(self):
+                with contextlib.suppress(RuntimeError):
+                    self.written.emit(graph_file)
+
+        job = threading.Thread(target=write, name="studio-autosave", daemon=True)
+        job.start()
+        if wait:
+            job.join()
 
     def discard(self) -> None:
         self.timer.stop()
-        for path in (self.graph_file, self.info_file):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        with self._lock:
+            self._generation += 1  # a write still queued will not happen
+            for path in (self.graph_file, self.info_file):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
