@@ -129,6 +129,8 @@ class MainWindow(FileActions, QMainWindow):
         state = settings().value("state")
         if state is not None:  # the saved layout places these docks too
             self.restoreState(state)
+            self.removeDockWidget(self.preview_dock)  # a layout saved without the timeline may show it
+            self.preview_dock.hide()
         return docks
 
     def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
