@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +18,7 @@ import numpy as np
 
 from studio import paths
 
+log = logging.getLogger(__name__)
 Listener = Callable[[list[int]], None]
 _store_ids = itertools.count(1)
 
@@ -430,6 +433,14 @@ class FrameStore:
         return [i for i in order if 0 <= i < n][:limit]
 
     def _prefetch_loop(self) -> None:
+        while not self._closed:
+            try:
+                self._prefetch_round()
+            except Exception:  # a clip replaced mid-read, a disk error: the worker must live on
+                log.exception("frame prefetch failed; going on")
+                time.sleep(0.05)
+
+    def _prefetch_round(self) -> None:
         seen = -1
         while True:
             with self._hint:

@@ -75,6 +75,7 @@ def test_dragging_a_camera_keyframe_edits_the_node_and_undo_restores_it(docks, q
     QTest.mouseMove(viewport, start)
     QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
     for k in range(1, 7):
+        QTest.qWait(15)  # pyqtgraph drops mouse moves faster than 100 Hz (its mouseRateLimit)
         QTest.mouseMove(viewport, start + (end - start) * (k / 6))
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
     settle()

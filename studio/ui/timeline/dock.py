@@ -35,6 +35,17 @@ if TYPE_CHECKING:
 HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
 
 
+def memory_budget() -> int:
+    """The frame store's budget in bytes: the editor setting ``timeline/memory_budget_mb`` (1024)."""
+    from studio.ui.files import settings
+
+    try:
+        mb = int(settings().value("timeline/memory_budget_mb", 1024))
+    except (TypeError, ValueError):
+        mb = 1024
+    return max(64, mb) << 20
+
+
 class TimelinePanel(QWidget):
     """Transport on top, then the ruler and the lanes on one time axis, and a scroll bar."""
 
@@ -111,6 +122,8 @@ class TimelineDocks(QObject):
         super().__init__(window)
         self.window, self.session = window, session
         self.model = TimelineModel(parent=self)
+        self.model.settings.budget_bytes = memory_budget()
+        self.model.store.set_budget(self.model.settings.budget_bytes)
         self.playback = Playback(self.model, parent=self)
         self.live = LiveRender(self.model, parent=self)
         self.viewer = ViewerPanel(self.model)
