@@ -74,6 +74,7 @@ class NodeSearch(QFrame):
         layout.addWidget(self.list)
         self.resize(300, 320)
         self._specs: list[NodeSpec] = []
+        self.recent: list[str] = []  # type ids added lately: listed first while nothing is typed
         self.edit.textChanged.connect(self._refilter)
         self.edit.installEventFilter(self)
         self.list.itemClicked.connect(lambda _item: self.accept())
@@ -99,7 +100,11 @@ class NodeSearch(QFrame):
 
     def _refilter(self, text: str) -> None:
         self.list.clear()
-        for spec in rank(text, self._specs):
+        found = rank(text, self._specs)
+        if not text.strip() and self.recent:
+            order = {type_id: i for i, type_id in enumerate(self.recent)}
+            found.sort(key=lambda s: order.get(s.type_id, len(order)))  # stable: the rest keep their order
+        for spec in found:
             item = QListWidgetItem(f"{spec.title}    ·  {spec.category}")
             item.setData(Qt.ItemDataRole.UserRole, spec.type_id)
             item.setToolTip(f"{spec.type_id}\n{spec.help}".strip())
@@ -118,6 +123,7 @@ class NodeSearch(QFrame):
         spec = self.current()
         self.hide()
         if spec is not None:
+            self.recent = [spec.type_id] + [t for t in self.recent if t != spec.type_id][:7]
             self.chosen.emit(spec)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)

@@ -342,3 +342,16 @@ def test_panning_paints_the_same_picture_as_a_full_repaint(window):
             a, b = panned.pixelColor(x, y), full.pixelColor(x, y)
             differing += abs(a.red() - b.red()) + abs(a.green() - b.green()) + abs(a.blue() - b.blue()) > 90
     assert differing == 0
+
+
+def test_search_lists_recently_added_types_first(window):
+    window.view.setFocus()
+    for name in ("slow", "sink"):
+        QTest.keyClick(window.view, Qt.Key.Key_Tab)
+        QTest.keyClicks(window.view.search.edit, name)
+        QTest.keyClick(window.view.search.edit, Qt.Key.Key_Return)
+    QTest.keyClick(window.view, Qt.Key.Key_Tab)
+    first = [window.view.search.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(2)]
+    assert first == ["test.Sink", "test.Slow"]
+    QTest.keyClick(window.view.search.edit, Qt.Key.Key_Escape)
+    assert not window.view.search.isVisible()
