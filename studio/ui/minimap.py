@@ -1,8 +1,7 @@
-"""An overview of the whole graph in a corner of the canvas; click or drag it to move there.
+"""An overview of the whole graph in a corner of the canvas; click or drag it to move there."""
 
-It is painted by the view as foreground, not as a child widget: a widget over the viewport
-would stop Qt from scrolling the viewport's pixels when panning (every pan would repaint all).
-"""
+# It is painted by the view as foreground, not as a child widget: a widget over the viewport
+# would stop Qt from scrolling the viewport's pixels when panning (every pan would repaint all).
 
 from __future__ import annotations
 

@@ -1,13 +1,12 @@
-"""A guard against a reference-count bug in the installed PySide6 that crashes long sessions.
+"""A guard against a reference-count bug in the installed PySide6 that crashes long sessions."""
 
-PySide6 6.12 as installed here returns None (and sometimes True or False) from many methods
-without taking a reference: every ``painter.setPen(...)``, ``item.setPos(...)`` or
-``signal.emit(...)`` drops one reference to that singleton. On Python 3.11 those singletons are
-not immortal, so after some hundred thousand calls (a minute of painting a large graph) the
-interpreter aborts with "deallocating None". Python 3.12 made them immortal; on older
-interpreters we give them a reference count no session can exhaust. The probe keeps this off
-where the bindings behave.
-"""
+# PySide6 6.12 as installed here returns None (and sometimes True or False) from many methods
+# without taking a reference: every ``painter.setPen(...)``, ``item.setPos(...)`` or
+# ``signal.emit(...)`` drops one reference to that singleton. On Python 3.11 those singletons are
+# not immortal, so after some hundred thousand calls (a minute of painting a large graph) the
+# interpreter aborts with "deallocating None". Python 3.12 made them immortal; on older
+# interpreters we give them a reference count no session can exhaust. The probe keeps this off
+# where the bindings behave.
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""Editor figures: load and pan time of a 300-node graph, main-thread stalls during a render, cold start.
+"""Editor figures: load and pan of a 300-node graph, main-thread stalls while rendering, cold start."""
 
-Run on demand: ``QT_QPA_PLATFORM=offscreen python -m tests.benchmarks.bench_editor``.
-"""
+# Run on demand: QT_QPA_PLATFORM=offscreen python -m tests.benchmarks.bench_editor [--stress]
 
 from __future__ import annotations
 
