@@ -38,14 +38,18 @@ class Minimap:
         return QRect(vp.width() - w - MARGIN, vp.height() - h - MARGIN, w, h)
 
     def isVisible(self) -> bool:  # noqa: N802 (reads like the widget it replaces)
-        return self.visible
+        """Shown for larger graphs, and only while part of the graph is out of view."""
+        if not self.visible:
+            return False
+        view = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        return not view.contains(self._world)
 
     def set_wanted(self, on: bool) -> None:
         self.wanted = on
         self.refresh()
 
     def update(self) -> None:
-        if self.visible:
+        if self.visible:  # also when it just went out of sight, to erase it
             self.view.viewport().update(self.rect().adjusted(-2, -2, 2, 2))
 
     def refresh(self) -> None:
@@ -89,7 +93,7 @@ class Minimap:
 
     def paint(self, painter: QPainter) -> None:
         """Draw in viewport coordinates (the caller has reset the transform)."""
-        if not self.visible:
+        if not self.isVisible():
             return
         box = self.rect()
         painter.drawPixmap(box.topLeft(), self._nodes)
@@ -100,7 +104,7 @@ class Minimap:
         painter.drawRect(shown)
 
     def contains(self, pos: QPoint) -> bool:
-        return self.visible and self.rect().contains(pos)
+        return self.isVisible() and self.rect().contains(pos)
 
     def navigate(self, pos: QPointF) -> None:
         box = self.rect()

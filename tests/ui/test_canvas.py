@@ -182,6 +182,10 @@ def test_minimap_appears_for_larger_graphs_and_clicking_it_moves_the_view(window
                      box.topLeft() + QPoint(box.width() - 20, box.height() // 2))
     after = window.view.mapToScene(window.view.viewport().rect().center())
     assert after.x() - before.x() > 500
+    window.view.frame_all()
+    assert not mini.isVisible()  # everything is in view: no overview needed
+    window.view.zoom_at(3.0)
+    assert mini.isVisible()
     window.act_minimap.setChecked(False)
     assert not mini.isVisible()
 
