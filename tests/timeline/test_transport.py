@@ -141,6 +141,34 @@ class FakeAudio(AudioOutput):
     def stop(self) -> None:
         self.calls.append(("stop", 0.0))
 
+    heard: float | None = None
+
+    def position(self) -> float | None:
+        return self.heard
+
+
+def test_while_sound_plays_the_picture_follows_the_sound_device_clock(docks):
+    load(docks, count=240, fps=24.0)
+    docks.set_sound(Sound(np.zeros((48000 * 10, 1), np.float32), 48000))
+    playback = docks.playback
+    playback.audio = fake = FakeAudio()
+    now = [50.0]
+    playback.clock = lambda: now[0]
+    playback.play()
+    for _ in range(24):
+        now[0] += 1 / 24
+        playback._tick()
+    assert docks.model.playhead == 24 and playback.resyncs == 0  # no sound heard yet: the clock leads
+    fake.heard = 0.8  # the device has played 0.8 s only (its latency): the picture waits for it
+    now[0] += 1 / 24
+    playback._tick()
+    assert docks.model.playhead == round(0.8 * 24) and playback.resyncs == 1
+    for _ in range(12):
+        now[0] += 1 / 24
+        fake.heard += 1 / 24
+        playback._tick()
+    assert docks.model.playhead == round(0.8 * 24) + 12 and playback.resyncs == 1
+
 
 def test_sound_starts_where_the_playhead_is_and_only_at_normal_speed(docks):
     load(docks, count=96, fps=24.0)

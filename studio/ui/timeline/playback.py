@@ -24,7 +24,8 @@ class AudioOutput(QObject):
         super().__init__(parent)
         self._sink: Any = None
         self._buffer: Any = None
-        self._format_key: tuple[int, int] | None = None
+        self._start = 0.0  # seconds into the sound where this play began
+        self._bytes_per_second = 1
         self.available = True
         self.reason = ""
         self.muted = False
@@ -71,12 +72,23 @@ class AudioOutput(QObject):
         self._buffer.setData(QByteArray(data))
         self._buffer.open(QIODevice.OpenModeFlag.ReadOnly)
         self._sink = qm.QAudioSink(device, fmt, self)
+        self._start = start / sound.rate
+        self._bytes_per_second = max(1, fmt.bytesPerFrame() * fmt.sampleRate())
         self._sink.start(self._buffer)
         if self._sink.error() != qm.QAudio.Error.NoError:
             self.reason = f"audio output failed ({self._sink.error().name})"
             self.stop()
             return False
         return True
+
+    def position(self) -> float | None:
+        """Seconds into the sound that the device has played, or None when nothing plays."""
+        sink = self._sink
+        if sink is None:
+            return None
+        processed = sink.processedUSecs() / 1e6
+        buffered = max(0, sink.bufferSize() - sink.bytesFree()) / self._bytes_per_second
+        return self._start + max(0.0, processed - buffered)
 
     def stop(self) -> None:
         if self._sink is not None:
@@ -104,6 +116,9 @@ class Playback(QObject):
         self.loop = True
         self.dropped = 0  # frames the clock skipped because the previous one came late
         self.advanced = 0
+        self.resyncs = 0  # times the picture was re-anchored to the sound's clock
+        self._audible = False
+        self._audio_from = 0.0
         self._t0 = 0.0
         self._f0 = 0
         self._timer = QTimer(self)
@@ -161,8 +176,10 @@ class Playback(QObject):
 
     def _restart_clock(self) -> None:
         self._t0, self._f0 = self.clock(), self.model.playhead
+        self._audible = False
         if self.rate == 1.0:
-            self.audio.start(self.model.sound, self._f0 / self.model.fps)
+            self._audible = self.audio.start(self.model.sound, self._f0 / self.model.fps)
+            self._audio_from = self._f0 / self.model.fps
         else:
             self.audio.stop()  # sound at other speeds is noise; NLEs mute it too
         self._schedule(0.0)
@@ -173,6 +190,21 @@ class Playback(QObject):
 
     def _due(self) -> float:
         return self._f0 + (self.clock() - self._t0) * self.model.fps * self.rate
+
+    def _follow_audio(self, due: float) -> float:
+        """While sound plays, its device's clock leads: the picture is re-anchored to it when they
+        differ by more than a frame and a half (output latency, a device running fast or slow)."""
+        if not self._audible:
+            return due
+        heard = self.audio.position()
+        if heard is None or heard <= self._audio_from + 0.05:  # not started yet: do not wait on it
+            return due
+        frame = heard * self.model.fps
+        if abs(frame - due) > 1.5:
+            self.resyncs += 1
+            self._t0, self._f0 = self.clock(), frame
+            return frame
+        return due
 
     def _schedule(self, due: float) -> None:
         # wake at the next frame boundary rather than on a fixed tick: no beat between timer and clip
@@ -185,7 +217,7 @@ class Playback(QObject):
         if not self.playing:
             return
         m = self.model
-        due = self._due()
+        due = self._follow_audio(self._due())
         target = math.floor(due + 1e-9) if self.rate > 0 else math.ceil(due - 1e-9)
         first, last = m.first, m.last
         if target > last or target < first:
