@@ -23,7 +23,7 @@ def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
     window = MainWindow(registry)
     window.resize(1500, 900)
     window.show()
-    found = examples()
+    found = sorted(examples(), key=lambda p: not p.name.startswith("first-clip"))  # the simplest first
     if found:
         window.open_path(found[0], confirmed=True, as_copy=True)
     app.processEvents()
