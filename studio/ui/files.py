@@ -44,6 +44,12 @@ def ask_save(parent, name: str, doing: str) -> str:  # noqa: ANN001
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
+def ask_revert(parent, name: str) -> QMessageBox.StandardButton:  # noqa: ANN001
+    buttons = QMessageBox.StandardButton
+    return QMessageBox.question(parent, "Revert", f"Drop the unsaved changes to {name} and reload it?",
+                                buttons.Yes | buttons.No, buttons.No)
+
+
 def ask_restore(parent, recovery: Recovery) -> bool:  # noqa: ANN001
     """Whether to restore unsaved work found after a crash (tests replace this function)."""
     buttons = QMessageBox.StandardButton
@@ -67,6 +73,16 @@ class FileActions:
             self.autosaver.discard()
             self.session.new()
             self.scene.clear_run_states()
+
+    def file_revert(self: MainWindow) -> bool:
+        """Drop the unsaved changes and reload the file (asks first)."""
+        path = self.session.path
+        if path is None or not self.session.dirty:
+            return False
+        buttons = QMessageBox.StandardButton
+        if ask_revert(self, path.name) != buttons.Yes:
+            return False
+        return self.open_path(path, confirmed=True)
 
     def file_open(self: MainWindow) -> None:
         if not self.confirm_discard("opening another graph"):

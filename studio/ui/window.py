@@ -160,6 +160,7 @@ class MainWindow(FileActions, QMainWindow):
         self.act_open = A("&Open…", self.file_open, [K.Open], "open", tip="Open a graph file")
         self.act_save = A("&Save", self.file_save, [K.Save], "save", tip="Save the graph")
         self.act_save_as = A("Save &As…", self.file_save_as, [K.SaveAs])
+        self.act_revert = A("Re&vert to Saved", self.file_revert, [])
         self.act_quit = A("&Quit", self.close, [K.Quit])
         undo = self.session.undo
         self.act_undo = A("&Undo", undo.undo, [K.Undo], "undo")
@@ -210,7 +211,7 @@ class MainWindow(FileActions, QMainWindow):
         self.examples_menu = file_menu.addMenu("&Examples")
         self.examples_menu.aboutToShow.connect(self.fill_examples_menu)
         file_menu.addSeparator()
-        file_menu.addActions([self.act_save, self.act_save_as])
+        file_menu.addActions([self.act_save, self.act_save_as, self.act_revert])
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")

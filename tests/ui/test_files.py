@@ -181,3 +181,14 @@ def test_declining_recovery_discards_it_and_older_ones_are_not_offered(window, m
     monkeypatch.setattr(files, "ask_restore", lambda parent, rec: False)
     assert window.offer_recovery() == 0
     assert pending_recoveries() == [] and not list(d.iterdir())
+
+
+def test_revert_reloads_the_saved_file(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    a = add(window, "test.Number", (0, 0))
+    window.session.save(tmp_path / "r.studio.json")
+    window.session.set_param(a, "value", 9.0)
+    monkeypatch.setattr(files, "ask_revert", lambda *args: QMessageBox.StandardButton.Yes)
+    window.act_revert.trigger()
+    assert window.session.graph.nodes[a].params["value"] == 1.0 and not window.session.dirty
