@@ -118,3 +118,50 @@ def test_markers_and_matrices_are_drawn(docks):
     curves = docks.timeline.camera.channels()
     assert curves["pan_x"][-1] == pytest.approx(0.5) and curves["zoom"][-1] == pytest.approx(2.0)
     assert curves["roll"][10] == pytest.approx(0.0)
+
+
+def drag_handle(lane, index: int, channel: str, frames: float, dy: int) -> None:
+    start = lane.handle_pos(index, channel).toPoint()
+    end = start + QPoint(round(lane.axis.scale * frames), dy)
+    viewport = lane.plot.viewport()
+    QTest.mouseMove(viewport, start)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for k in range(1, 7):
+        QTest.qWait(15)  # pyqtgraph drops mouse moves faster than 100 Hz
+        QTest.mouseMove(viewport, start + (end - start) * (k / 6))
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+    settle()
+
+
+def test_the_camera_path_node_is_shown_as_it_renders_and_its_keyframes_drag_in_seconds(docks):
+    from studio.directing.camera import build_path, parse_keyframes
+    from studio.graph import NodeRegistry
+
+    docks.live.show_video(Video(clip(64), 16.0))
+    keys = [{"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
+            {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
+            {"time": 2.5, "pan_x": -0.3, "zoom": 1.4, "roll": 3.0, "ease": "ease_in_out"}]
+    spec = NodeRegistry.default().get("studio.CameraPath")
+    session = docks.session
+    session.edit("add path", lambda g: g.add_node(spec, "path", params={"preset": "keyframes",
+                                                                         "keyframes": copy.deepcopy(keys)}))
+    settle()
+    lane = docks.timeline.camera
+    assert docks.camera_param == ("path", "keyframes") and len(lane.keys) == 3
+    track = build_path("keyframes", keys).track(64, 16.0)
+    _, zoom = lane.curves["zoom"].getData()
+    np.testing.assert_allclose(lane.from_y("zoom", zoom), track.channel("zoom"), atol=1e-9)
+    assert list(lane.handles["zoom"].data["x"]) == [0.0, 16.0, 40.0]  # seconds at 16 fps
+    drag_handle(lane, 1, "zoom", 4, -10)
+    moved = session.graph.nodes["path"].params["keyframes"]
+    assert moved[1]["time"] == pytest.approx(1.25) and moved[1]["zoom"] > 1.1
+    assert moved[1]["pan_x"] == -0.2 and moved[1]["ease"] == "smooth"  # the rest of it is untouched
+    parse_keyframes(moved)  # still a path the node accepts
+    session.undo.undo()
+    assert session.graph.nodes["path"].params["keyframes"] == keys
+    # a preset is drawn (read-only) as the node will sample it
+    session.set_param("path", "preset", "pan_right")
+    settle()
+    _, pan = lane.curves["pan_x"].getData()
+    assert lane.from_y("pan_x", pan[0]) == pytest.approx(0.0) and lane.from_y("pan_x", pan[-1]) == pytest.approx(0.25)
+    assert lane.handles["pan_x"].data.size == 0

@@ -15,10 +15,13 @@ from studio.graph import Graph
 from studio.ui.timeline.lanes import AxisPlot
 from studio.ui.timeline.model import TimeAxis, TimelineModel
 
-CHANNELS = ("pan_x", "pan_y", "zoom", "roll")
-COLORS = {"pan_x": (240, 120, 110), "pan_y": (120, 200, 120), "zoom": (110, 160, 250), "roll": (230, 200, 90)}
-DEFAULTS = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 1.0, "roll": 0.0}
-MIN_SPAN = {"pan_x": 0.5, "pan_y": 0.5, "zoom": 0.5, "roll": 20.0}  # so a flat curve is not blown up
+CHANNELS = ("pan_x", "pan_y", "zoom", "roll")  # always drawn
+EXTRA = ("dolly", "orbit", "crane")  # drawn when a path uses them (the Camera Path node has them)
+COLORS = {"pan_x": (240, 120, 110), "pan_y": (120, 200, 120), "zoom": (110, 160, 250), "roll": (230, 200, 90),
+          "dolly": (200, 130, 230), "orbit": (90, 210, 210), "crane": (200, 200, 200)}
+DEFAULTS = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 1.0, "roll": 0.0, "dolly": 0.0, "orbit": 0.0, "crane": 0.0}
+MIN_SPAN = {"pan_x": 0.5, "pan_y": 0.5, "zoom": 0.5, "roll": 20.0, "dolly": 0.5, "orbit": 20.0, "crane": 0.5}
+CAMERA_NODE = "studio.CameraPath"
 
 
 def _ease(t: np.ndarray, interp: str) -> np.ndarray:
@@ -29,25 +32,52 @@ def _ease(t: np.ndarray, interp: str) -> np.ndarray:
     return t
 
 
+def resolved(keys: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Every channel's value at each keyframe: a channel a keyframe leaves out keeps the previous one's."""
+    current = dict(DEFAULTS)
+    out = []
+    for key in keys:
+        for ch in DEFAULTS:
+            if isinstance(key.get(ch), int | float):
+                current[ch] = float(key[ch])
+        out.append(dict(current))
+    return out
+
+
 def sample_keyframes(keys: list[dict[str, Any]], count: int) -> dict[str, np.ndarray]:
-    """Each channel's value at every frame 0..count-1; a keyframe's ``interp`` shapes the way to the next."""
+    """Frame-keyed keyframes ({"frame", ..., "interp"}) sampled at frames 0..count-1; ``interp`` shapes the
+    way from a keyframe to the next."""
     frames = np.arange(max(0, count), dtype=np.float64)
     keys = sorted((k for k in keys if "frame" in k), key=lambda k: k["frame"])
+    values_at = resolved(keys)
     out: dict[str, np.ndarray] = {}
-    for ch in CHANNELS:
+    for ch in DEFAULTS:
         values = np.full(len(frames), DEFAULTS[ch])
         if keys:
-            values[:] = float(keys[0].get(ch, DEFAULTS[ch]))
-            for a, b in zip(keys, keys[1:], strict=False):
-                fa, fb = float(a["frame"]), float(b["frame"])
-                va, vb = float(a.get(ch, DEFAULTS[ch])), float(b.get(ch, DEFAULTS[ch]))
+            values[:] = values_at[0][ch]
+            for i in range(len(keys) - 1):
+                fa, fb = float(keys[i]["frame"]), float(keys[i + 1]["frame"])
+                va, vb = values_at[i][ch], values_at[i + 1][ch]
                 inside = (frames >= fa) & (frames <= fb)
                 if fb > fa:
-                    t = _ease((frames[inside] - fa) / (fb - fa), str(a.get("interp", "linear")))
+                    t = _ease((frames[inside] - fa) / (fb - fa), str(keys[i].get("interp", "linear")))
                     values[inside] = va + (vb - va) * t
-            values[frames > keys[-1]["frame"]] = float(keys[-1].get(ch, DEFAULTS[ch]))
+            values[frames > keys[-1]["frame"]] = values_at[-1][ch]
         out[ch] = values
     return out
+
+
+def sample_node(params: dict[str, Any], count: int, fps: float) -> dict[str, np.ndarray]:
+    """What a Camera Path node does over ``count`` frames at ``fps``, by the node's own code
+    (presets, easing, splines, shake): the lane shows exactly what the render will get."""
+    from studio.directing.camera import CHANNELS as ALL
+    from studio.directing.camera import build_path
+
+    path = build_path(str(params.get("preset", "keyframes")), params.get("keyframes"),
+                      amount=float(params.get("amount", 0.25)), ease=str(params.get("ease", "ease_in_out")),
+                      shake=float(params.get("shake", 0.0)), shake_seed=int(params.get("shake_seed", 0)))
+    track = path.track(max(1, count), fps)
+    return {name: track.values[:, i] for i, name in enumerate(ALL)}
 
 
 def channels_of_matrices(matrices: np.ndarray) -> dict[str, np.ndarray]:
@@ -82,8 +112,7 @@ class _Handles(pg.ScatterPlotItem):
     """Keyframe dots of one channel; dragging one moves it in time (x) and value (y)."""
 
     def __init__(self, lane: CameraLane, channel: str) -> None:
-        color = COLORS[channel]
-        super().__init__(size=9, pen=pg.mkPen(20, 20, 20), brush=pg.mkBrush(*color), hoverable=True,
+        super().__init__(size=9, pen=pg.mkPen(20, 20, 20), brush=pg.mkBrush(*COLORS[channel]), hoverable=True,
                          hoverSize=12)
         self.lane, self.channel = lane, channel
         self._index: int | None = None
@@ -111,8 +140,9 @@ class _Handles(pg.ScatterPlotItem):
 class CameraLane(AxisPlot):
     """Curves of the camera path (each channel scaled to the lane's height) and draggable keyframes.
 
-    Emits ``keyframe_moved(index, changes)`` when a drag ends, e.g. (2, {"frame": 40, "zoom": 1.3});
-    the editor turns it into a ``MoveKeyframe`` on its undo stack.
+    Keyframes come as the Camera Path node keeps them ({"time": seconds, ..., "ease"}) or keyed by
+    frame ({"frame": n, ..., "interp"}). A drag ends in ``keyframe_moved(index, changes)`` in the
+    keyframe's own format, e.g. (2, {"time": 1.75, "zoom": 1.3}); the editor pushes a MoveKeyframe.
     """
 
     keyframe_moved = Signal(int, object)
@@ -120,46 +150,80 @@ class CameraLane(AxisPlot):
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, 84, parent)
         self.keys: list[dict[str, Any]] = []
+        self.node_params: dict[str, Any] | None = None  # a Camera Path node's parameters
         self.matrices: np.ndarray | None = None
-        self.ranges: dict[str, tuple[float, float]] = {ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2,
-                                                            DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in CHANNELS}
-        self.curves = {ch: pg.PlotDataItem(pen=pg.mkPen(COLORS[ch], width=1.5)) for ch in CHANNELS}
-        self.handles = {ch: _Handles(self, ch) for ch in CHANNELS}
-        for ch in CHANNELS:
+        self.problem = ""
+        self.ranges = {ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2, DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in DEFAULTS}
+        self.curves = {ch: pg.PlotDataItem(pen=pg.mkPen(COLORS[ch], width=1.5)) for ch in DEFAULTS}
+        self.handles = {ch: _Handles(self, ch) for ch in DEFAULTS}
+        for ch in DEFAULTS:
             self.view.addItem(self.curves[ch])
             self.view.addItem(self.handles[ch])
         self.view.setYRange(-0.08, 1.08, padding=0)
         self._dragging = False
-        model.clip_changed.connect(self.redraw)
+        model.clip_changed.connect(self._refit)
 
     # ---- data in
     def set_keyframes(self, keys: list[dict[str, Any]] | None) -> None:
-        """Keyframes as the Camera Path node keeps them: [{"frame", "pan_x", "pan_y", "zoom", "roll", "interp"}]."""
-        self.keys = copy.deepcopy(list(keys or []))
-        self.matrices = None
-        if not self._dragging:
-            self._fit_ranges()
-        self.redraw()
+        """Editable keyframes, in either format (see the class)."""
+        self._take(keys, None, None)
+
+    def set_node(self, params: dict[str, Any] | None) -> None:
+        """A Camera Path node's parameters: its preset or keyframes as the render will sample them;
+        keyframes are editable when its preset is 'keyframes'."""
+        keys = params.get("keyframes") if params and params.get("preset") == "keyframes" else None
+        self._take(keys if isinstance(keys, list) else None, dict(params) if params else None, None)
 
     def set_matrices(self, matrices: np.ndarray | None) -> None:
         """A per-frame camera [T, 3, 3] with no keyframes (shown, not editable)."""
-        self.matrices = None if matrices is None else np.asarray(matrices)
-        self.keys = []
+        self._take(None, None, None if matrices is None else np.asarray(matrices))
+
+    def _take(self, keys: list | None, params: dict | None, matrices: np.ndarray | None) -> None:
+        self.keys = [k for k in copy.deepcopy(keys or []) if isinstance(k, dict)]
+        self.node_params, self.matrices = params, matrices
+        if not self._dragging:
+            self._refit()
+        else:
+            self.redraw()
+
+    def _refit(self) -> None:
         self._fit_ranges()
         self.redraw()
 
+    # ---- time
+    def frame_of(self, key: dict[str, Any]) -> float:
+        if "frame" in key:
+            return float(key["frame"])
+        return float(key.get("time", 0.0)) * self.model.fps
+
     def _count(self) -> int:
-        last = max((int(k["frame"]) for k in self.keys), default=0) + 1
-        return max(self.model.count, last)
+        last = max((self.frame_of(k) for k in self.keys), default=0.0)
+        return max(self.model.count, int(np.ceil(last)) + 1)
 
     def channels(self) -> dict[str, np.ndarray]:
-        if self.matrices is not None:
-            return channels_of_matrices(self.matrices)
-        return sample_keyframes(self.keys, self._count()) if self.keys else {}
+        """Each channel's value at every frame of the lane."""
+        self.problem = ""
+        try:
+            if self.matrices is not None:
+                return channels_of_matrices(self.matrices)
+            if self.node_params is not None and (self.node_params.get("preset") != "keyframes" or self.keys):
+                params = {**self.node_params, "keyframes": self.keys} if self.keys else self.node_params
+                return sample_node(params, self._count(), self.model.fps)
+            if self.keys and all("frame" in k for k in self.keys):
+                return sample_keyframes(self.keys, self._count())
+            if self.keys:  # time-keyed keyframes without the node around them
+                return sample_node({"preset": "keyframes", "keyframes": self.keys}, self._count(), self.model.fps)
+        except Exception as exc:  # a half-typed keyframe list: say so, draw nothing
+            self.problem = str(exc)
+        return {}
+
+    def _shown(self, data: dict[str, np.ndarray]) -> list[str]:
+        extra = [ch for ch in EXTRA if ch in data and (np.ptp(data[ch]) > 1e-9 or abs(data[ch][0]) > 1e-9)]
+        return [ch for ch in CHANNELS if ch in data] + extra
 
     def _fit_ranges(self) -> None:
         data = self.channels()
-        for ch in CHANNELS:
+        for ch in DEFAULTS:
             values = data.get(ch)
             lo, hi = (float(values.min()), float(values.max())) if values is not None and len(values) else (
                 DEFAULTS[ch], DEFAULTS[ch])
@@ -178,25 +242,28 @@ class CameraLane(AxisPlot):
     # ---- drawing
     def redraw(self) -> None:
         data = self.channels()
-        for ch in CHANNELS:
+        shown = self._shown(data)
+        self.setToolTip(self.problem or "Drag a keyframe: sideways moves it in time, up and down changes "
+                        "that curve's value")
+        values_at = resolved(self.keys)
+        for ch in DEFAULTS:
             values = data.get(ch)
-            if values is None or not len(values):
+            if ch not in shown or values is None or not len(values):
                 self.curves[ch].setData([], [])
                 self.handles[ch].setData([], [])
                 continue
             self.curves[ch].setData(np.arange(len(values), dtype=np.float64), self.to_y(ch, values))
             if self.keys:
-                xs = [float(k["frame"]) for k in self.keys]
-                ys = [float(self.to_y(ch, float(k.get(ch, DEFAULTS[ch])))) for k in self.keys]
+                xs = [self.frame_of(k) for k in self.keys]
+                ys = [float(self.to_y(ch, v[ch])) for v in values_at]
                 self.handles[ch].setData(x=xs, y=ys, data=list(range(len(self.keys))))
             else:
                 self.handles[ch].setData([], [])
 
     def handle_pos(self, index: int, channel: str) -> QPointF:
         """Where keyframe ``index`` of ``channel`` is drawn, in this widget's pixels (tests)."""
-        key = self.keys[index]
-        scene = self.view.mapViewToScene(QPointF(float(key["frame"]),
-                                                 float(self.to_y(channel, float(key.get(channel, DEFAULTS[channel]))))))
+        value = resolved(self.keys)[index][channel]
+        scene = self.view.mapViewToScene(QPointF(self.frame_of(self.keys[index]), float(self.to_y(channel, value))))
         return QPointF(self.plot.mapFromScene(scene))
 
     # ---- editing
@@ -204,26 +271,33 @@ class CameraLane(AxisPlot):
         if not 0 <= index < len(self.keys):
             return
         self._dragging = not finished
-        frames = sorted(int(k["frame"]) for k in self.keys)
-        own = int(self.keys[index]["frame"])
-        below = max((f for f in frames if f < own), default=-1)
-        above = min((f for f in frames if f > own), default=10**9)
+        key = self.keys[index]
+        below = self.frame_of(self.keys[index - 1]) if index > 0 else -1.0
+        above = self.frame_of(self.keys[index + 1]) if index + 1 < len(self.keys) else 1e9
         # a keyframe stays between its neighbours, so indices keep their meaning during the drag
-        frame = int(min(max(round(x), below + 1, 0), above - 1))
+        frame = int(min(max(round(x), np.floor(below) + 1, 0), np.ceil(above) - 1))
         value = round(self.from_y(channel, min(max(y, -0.05), 1.05)), 4)
-        self.keys[index]["frame"] = frame
-        self.keys[index][channel] = value
+        if "frame" in key:
+            changes: dict[str, Any] = {"frame": frame}
+        else:
+            changes = {"time": round(frame / self.model.fps, 4)}
+        changes[channel] = value
+        key.update(changes)
         self.redraw()
         if finished:
-            self.keyframe_moved.emit(index, {"frame": frame, channel: value})
+            self.keyframe_moved.emit(index, changes)
 
 
 def find_camera_param(graph: Graph) -> tuple[str, str] | None:
-    """The first node parameter that holds camera keyframes (a list of dicts with "frame")."""
+    """The camera path to show: a Camera Path node's keyframes, else the first parameter holding a
+    list of keyframe dicts ("frame" or "time" and a camera channel)."""
+    for nid, node in graph.nodes.items():
+        if node.type == CAMERA_NODE:
+            return nid, "keyframes"
     for nid, node in graph.nodes.items():
         for name, value in node.params.items():
-            if (isinstance(value, list) and value and all(isinstance(k, dict) and "frame" in k for k in value)
-                    and any(ch in value[0] for ch in CHANNELS)):
+            if (isinstance(value, list) and value
+                    and all(isinstance(k, dict) and ("frame" in k or "time" in k) for k in value)
+                    and any(ch in value[0] for ch in DEFAULTS)):
                 return nid, name
     return None
-

@@ -19,7 +19,14 @@ from PySide6.QtWidgets import (
 
 from studio.engine import Event, NodeProgress, RunFinished, RunHandle
 from studio.graph import GraphChange
-from studio.ui.timeline.camera import CHANNELS, COLORS, CameraLane, MoveKeyframe, find_camera_param
+from studio.ui.timeline.camera import (
+    CAMERA_NODE,
+    CHANNELS,
+    COLORS,
+    CameraLane,
+    MoveKeyframe,
+    find_camera_param,
+)
 from studio.ui.timeline.lanes import AudioLane, ThumbnailLane
 from studio.ui.timeline.live import LiveRender
 from studio.ui.timeline.model import Marker, TimeAxis, TimelineModel
@@ -183,16 +190,27 @@ class TimelineDocks(QObject):
             self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
 
     def _graph_changed(self, change: GraphChange) -> None:
-        if change.kind == "node_changed" and self.camera_param is not None:
-            node_id, param = self.camera_param
-            if change.node_id == node_id and change.detail.get("param") == param:
-                self.timeline.camera.set_keyframes(change.detail.get("new"))
+        if self.session is None:
             return
-        if change.kind in ("node_added", "node_removed", "reset", "node_changed") and self.session is not None:
+        if (change.kind == "node_changed" and self.camera_param is not None
+                and change.node_id == self.camera_param[0] and "param" in change.detail):
+            self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
+            return
+        if change.kind in ("node_added", "node_removed", "reset", "node_changed"):
             found = find_camera_param(self.session.graph)
             if found != self.camera_param:
-                keys = self.session.graph.nodes[found[0]].params[found[1]] if found else None
-                self.set_camera(keys, found)
+                self.camera_param = found
+                self._show_camera()
+
+    def _show_camera(self) -> None:
+        lane = self.timeline.camera
+        node = self.session.graph.nodes.get(self.camera_param[0]) if self.session and self.camera_param else None
+        if node is None or self.camera_param is None:
+            lane.set_keyframes(None)
+        elif node.type == CAMERA_NODE:
+            lane.set_node(node.params)
+        else:
+            lane.set_keyframes(node.params.get(self.camera_param[1]))
 
     # ---- history of steps
     def _history_changed(self, count: int) -> None:

@@ -181,7 +181,8 @@ class AudioLane(AxisPlot):
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, 56, parent)
         self.envelope: WaveformEnvelope | None = None
-        self.curve = pg.PlotDataItem(pen=pg.mkPen((110, 200, 150), width=1), connect="pairs")
+        # one zigzag through each bin's min and max: the diagonals fill between bins, so it reads as a solid shape
+        self.curve = pg.PlotDataItem(pen=pg.mkPen((110, 200, 150), width=1))
         self.view.addItem(self.curve)
         self.view.setYRange(-1.0, 1.0, padding=0.02)
         model.sound_changed.connect(self._sound_changed)
