@@ -22,6 +22,7 @@ IMAGE_CONDITION_RATE = 0.5  # share of samples trained as image-to-video (first 
 EMA_DECAY = 0.999
 PADDED_LENGTHS = (32, 64, 128, 256, 512)
 ENCODE_CHUNK = 250
+LATENT_MINUTES = 10.0  # default time budget for encoding; parts already encoded are kept and reused
 
 
 def _log(out: Path, message: str) -> None:
@@ -49,10 +50,15 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
     vae.eval()
     count = args.latent_clips
     started = time.time()
+    budget = getattr(args, "latent_minutes", LATENT_MINUTES) * 60.0
     for first in range(0, count, ENCODE_CHUNK):
         part = parts / f"{first:07d}.pt"
         if part.exists():
             continue
+        if first > 0 and time.time() - started > budget:
+            # On a shared CPU the transformer needs the time more; delete latents.pt and rerun to encode more.
+            _log(out, f"latents: time budget spent, stopping at {first} clips")
+            break
         latents, captions = [], []
         for index in range(first, min(first + ENCODE_CHUNK, count)):
             # Seeds apart from the VAE stages' so the transformer sees clips the VAE never trained on.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -64,6 +65,16 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
         elif stage == "vae2":
             V.init_temporal_layers(vae)
             log(out, "vae2: temporal layers set to repeat the per-frame VAE")
+            atomic_save(
+                {
+                    "model": vae.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": 0,
+                    "stage": stage,
+                    "sizes": sizes.to_dict(),
+                },
+                ckpt,
+            )
     total = args.vae1_steps if stage == "vae1" else args.vae2_steps
     if step >= total:
         return
@@ -71,8 +82,12 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
     vae.train()
     started, seen, running = time.time(), 0, 0.0
     while step < total:
-        if stage == "vae1":
+        if stage == "vae1" and step < total - args.vae1_full_steps:
             x, cover = V.frame_batch(step, args.vae1_batch, args.seed, args.vae1_crop)
+        elif stage == "vae1":
+            # Whole frames at the end: crops centred on the object leave far background (dark colours,
+            # gradient ends) badly drawn, which whole frames fix in a few hundred steps.
+            x, cover = V.frame_batch(step, args.vae1_full_batch, args.seed, 0)
         else:
             frames = args.vae2_frames if args.vae2_crop or step % 2 else 9
             x, cover = V.clip_batch(step, args.vae2_batch, frames, args.seed, args.vae2_crop)
@@ -101,6 +116,8 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
                 },
                 ckpt,
             )
+    # Keep each stage's result: a later stage that goes wrong must not cost the earlier one.
+    shutil.copyfile(ckpt, out / f"{stage}-final.pt")
     if stage == "vae2" or args.check_vae:
         from studio.embedded.evaluate import vae_reconstruction_report
 
@@ -118,14 +135,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="")
     parser.add_argument("--vae-lr", type=float, default=1e-3)
-    parser.add_argument("--vae1-steps", type=int, default=1000)
+    parser.add_argument("--vae1-steps", type=int, default=1450, help="single-frame steps in all")
+    parser.add_argument("--vae1-full-steps", type=int, default=400, help="of which the last on whole frames")
+    parser.add_argument("--vae1-full-batch", type=int, default=8)
     parser.add_argument("--vae1-batch", type=int, default=32)
     parser.add_argument("--vae1-crop", type=int, default=32, help="0 trains on whole frames")
-    parser.add_argument("--vae2-steps", type=int, default=300)
+    parser.add_argument(
+        "--vae2-steps",
+        type=int,
+        default=0,
+        help="clip steps after the temporal init (0: the init alone, as shipped)",
+    )
     parser.add_argument("--vae2-batch", type=int, default=4)
     parser.add_argument("--vae2-frames", type=int, default=9, help="clip length (with a crop; else 9 and 17)")
     parser.add_argument("--vae2-crop", type=int, default=32, help="0 trains on whole frames")
     parser.add_argument("--latent-clips", type=int, default=2000)
+    parser.add_argument("--latent-minutes", type=float, default=10.0, help="time budget for encoding clips")
     parser.add_argument("--dit-steps", type=int, default=4000)
     parser.add_argument("--dit-batch", type=int, default=32)
     parser.add_argument("--dit-lr", type=float, default=5e-4)
