@@ -157,3 +157,20 @@ def test_toy_previews_and_other_events_are_ignored(docks):
     video = Video(clip(count=12), fps=12.0)
     docks.live.show_video(video)
     assert docks.model.count == 12 and docks.model.fps == 12.0
+
+
+def test_a_finished_render_brings_its_sound_beats_and_prompt_sections(docks):
+    from studio.directing.prompts import PromptSchedule
+    from studio.directing.signal import Signal
+    from studio.values import Sound
+
+    docks.live.show_video(Video(clip(48), 24.0))
+    sound = Sound(np.full((48000 * 2, 2), 0.25, np.float32), 48000)
+    beats = Signal(np.zeros(32, np.float32), 16.0, label="beats", events=(0, 8, 16, 24))
+    schedule = PromptSchedule("a forest", sections=((0.0, "a forest"), (1.0, "a city at night, neon, rain, "
+                                                                             "reflections on the street")))
+    docks.take_outputs({"audio": {"audio": sound, "signal": beats}, "text": {"prompt": schedule}})
+    assert docks.model.sound is sound
+    got = [(m.frame, m.kind, m.label) for m in docks.model.markers]
+    assert (0, "section", "a forest") in got and (24, "section", "a city at night, neon, rain…") in got
+    assert sorted(f for f, kind, _ in got if kind == "beat") == [0, 12, 24, 36]  # 16 fps events at 24 fps

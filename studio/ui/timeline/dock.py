@@ -144,6 +144,7 @@ class TimelineDocks(QObject):
         self.timeline_dock.setWidget(self.timeline)
         self.live.previous_changed.connect(self.viewer.set_previous)
         self.live.history_changed.connect(self._history_changed)
+        self.live.result_ready.connect(self.take_outputs)
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
         self.camera_param: tuple[str, str] | None = None
@@ -163,6 +164,27 @@ class TimelineDocks(QObject):
         self.live.handle(event)
         if isinstance(event, RunFinished) and event.status == "ok":
             self.live.watch(handle)
+
+    def take_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
+        """What a finished render made besides its video: the soundtrack for the audio lane, beats
+        (a signal's events) and prompt-schedule sections for the markers. Read by shape, not by node
+        type, so any node that outputs these shows up."""
+        values = [v for ports in outputs.values() for v in ports.values()]
+        sounds = [v for v in values if isinstance(v, Sound)]
+        if sounds:
+            self.set_sound(sounds[-1])
+        fps = self.model.fps
+        sections: list[tuple[int, str]] = []
+        beats: set[int] = set()
+        for value in values:
+            for start, prompt in getattr(value, "sections", ()) or ():
+                label = prompt if len(prompt) <= 28 else prompt[:27] + "…"
+                sections.append((round(float(start) * fps), label))
+            events, rate = getattr(value, "events", None), getattr(value, "fps", None)
+            if events and isinstance(rate, int | float) and rate > 0:
+                beats.update(round(int(e) / rate * fps) for e in events)
+        if sections or beats:
+            self.set_markers(sorted(set(sections)), sorted(beats))
 
     # ---- plain data the editor hands over
     def set_sound(self, sound: Sound | None) -> None:

@@ -35,6 +35,7 @@ class LiveRender(QObject):
     """
 
     previous_changed = Signal(object)  # FrameStore | None: the render before this one
+    result_ready = Signal(object)  # a finished run's outputs {node id: {port: value}}, after its video
     history_changed = Signal(int)  # number of steps kept
 
     def __init__(self, model: TimelineModel, history_bytes: int = 256 << 20, parent: QObject | None = None) -> None:
@@ -158,6 +159,7 @@ class LiveRender(QObject):
                 video = pick(result.outputs)
                 if video is not None:
                     self.show_video(video)
+                self.result_ready.emit(result.outputs)
 
         timer.timeout.connect(check)
         timer.start()
