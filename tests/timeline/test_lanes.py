@@ -165,3 +165,18 @@ def test_the_camera_path_node_is_shown_as_it_renders_and_its_keyframes_drag_in_s
     _, pan = lane.curves["pan_x"].getData()
     assert lane.from_y("pan_x", pan[0]) == pytest.approx(0.0) and lane.from_y("pan_x", pan[-1]) == pytest.approx(0.25)
     assert lane.handles["pan_x"].data.size == 0
+
+
+def test_after_a_render_the_camera_lane_shows_the_path_it_used(docks):
+    from studio.directing.camera import build_path
+    from studio.directing.signal import Signal
+
+    docks.live.show_video(Video(clip(32), 16.0))
+    pulses = np.zeros(32, np.float32)
+    pulses[[8, 16, 24]] = 1.0
+    path = build_path("static", zoom_signal=Signal(pulses, 16.0), zoom_pulse=0.2)
+    docks.take_outputs({"camera": {"camera": path}})
+    lane = docks.timeline.camera
+    _, zoom = lane.curves["zoom"].getData()
+    values = lane.from_y("zoom", zoom)
+    assert values[16] == pytest.approx(1.2) and values[12] == pytest.approx(1.0)  # the beat pulses show

@@ -209,3 +209,24 @@ def test_without_qtmultimedia_playback_goes_on_silently(docks, monkeypatch):
     assert docks.playback.playing and not docks.playback.audio.available
     assert "no audio output" in docks.playback.audio.reason
     docks.playback.pause()
+
+
+def test_in_and_out_points_set_what_export_writes_and_undo_with_it(docks):
+    from studio.graph import NodeRegistry
+
+    load(docks, count=48)
+    session = docks.session
+    spec = NodeRegistry.default().get("studio.Export")
+    session.edit("add export", lambda g: g.add_node(spec, "export"))
+    model = docks.model
+    model.set_playhead(10)
+    docks.timeline.transport.mark_in()
+    model.set_playhead(20)
+    docks.timeline.transport.mark_out()
+    params = session.graph.nodes["export"].params
+    assert (params["in_frame"], params["out_frame"]) == (10, 21)  # out_frame is the frame to stop before
+    session.undo.undo()  # the out point
+    assert session.graph.nodes["export"].params["out_frame"] == 0 and model.out_point is None
+    assert model.in_point == 10
+    session.set_param("export", "in_frame", 5)  # typed in the inspector: the timeline follows
+    assert model.in_point == 5

@@ -152,6 +152,7 @@ class CameraLane(AxisPlot):
         self.keys: list[dict[str, Any]] = []
         self.node_params: dict[str, Any] | None = None  # a Camera Path node's parameters
         self.matrices: np.ndarray | None = None
+        self.rendered: dict[str, np.ndarray] | None = None  # what the last render used (signal pulses included)
         self.problem = ""
         self.ranges = {ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2, DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in DEFAULTS}
         self.curves = {ch: pg.PlotDataItem(pen=pg.mkPen(COLORS[ch], width=1.5)) for ch in DEFAULTS}
@@ -178,7 +179,14 @@ class CameraLane(AxisPlot):
         """A per-frame camera [T, 3, 3] with no keyframes (shown, not editable)."""
         self._take(None, None, None if matrices is None else np.asarray(matrices))
 
+    def set_rendered(self, channels: dict[str, np.ndarray] | None) -> None:
+        """The camera values a render actually used, per frame (a zoom pulsing on the beats comes
+        from a signal the parameters do not hold); shown until the path is edited."""
+        self.rendered = channels
+        self._refit()
+
     def _take(self, keys: list | None, params: dict | None, matrices: np.ndarray | None) -> None:
+        self.rendered = None
         self.keys = [k for k in copy.deepcopy(keys or []) if isinstance(k, dict)]
         self.node_params, self.matrices = params, matrices
         if not self._dragging:
@@ -204,6 +212,8 @@ class CameraLane(AxisPlot):
         """Each channel's value at every frame of the lane."""
         self.problem = ""
         try:
+            if self.rendered is not None:
+                return self.rendered
             if self.matrices is not None:
                 return channels_of_matrices(self.matrices)
             if self.node_params is not None and (self.node_params.get("preset") != "keyframes" or self.keys):

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.engine import Event, NodeProgress, RunFinished, RunHandle
-from studio.graph import GraphChange
+from studio.graph import Graph, GraphChange
 from studio.ui.timeline.camera import (
     CAMERA_NODE,
     CHANNELS,
@@ -39,6 +39,7 @@ from studio.values import Sound
 if TYPE_CHECKING:
     from studio.ui.session import EditSession
 
+EXPORT_NODE = "studio.Export"
 HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
 
 
@@ -148,6 +149,8 @@ class TimelineDocks(QObject):
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
         self.camera_param: tuple[str, str] | None = None
+        self._syncing_range = False
+        self.model.range_changed.connect(self._range_to_export)
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
             self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path
@@ -185,6 +188,15 @@ class TimelineDocks(QObject):
                 beats.update(round(int(e) / rate * fps) for e in events)
         if sections or beats:
             self.set_markers(sorted(set(sections)), sorted(beats))
+        paths = [v for v in values if callable(getattr(v, "track", None)) and hasattr(v, "keyframes")]
+        if paths and self.model.count:
+            try:
+                from studio.directing.camera import CHANNELS as NAMES
+
+                track = paths[-1].track(self.model.count, fps)
+                self.timeline.camera.set_rendered({n: track.values[:, i] for i, n in enumerate(NAMES)})
+            except Exception:  # a path this lane does not understand: keep showing the parameters
+                pass
 
     # ---- plain data the editor hands over
     def set_sound(self, sound: Sound | None) -> None:
@@ -211,9 +223,50 @@ class TimelineDocks(QObject):
         if node_id in self.session.graph.nodes:
             self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
 
+    # ---- in and out points <-> the Export node
+    def _export_nodes(self) -> list[str]:
+        graph = self.session.graph if self.session is not None else None
+        return [nid for nid, n in graph.nodes.items() if n.type == EXPORT_NODE] if graph is not None else []
+
+    def _range_to_export(self) -> None:
+        """I and O limit what Export writes: its in_frame and out_frame (one undo step)."""
+        if self._syncing_range or self.session is None:
+            return
+        m = self.model
+        want = {"in_frame": m.in_point or 0, "out_frame": (m.out_point + 1) if m.out_point is not None else 0}
+        todo = [nid for nid in self._export_nodes()
+                if any(self.session.graph.nodes[nid].params.get(k) != v for k, v in want.items())]
+        if not todo:
+            return
+
+        def mutate(graph: Graph) -> None:
+            for nid in todo:
+                for name, value in want.items():
+                    graph.set_param(nid, name, value)
+
+        self._syncing_range = True
+        try:
+            self.session.edit("Set in and out points", mutate)
+        finally:
+            self._syncing_range = False
+
+    def _range_from_export(self, node_id: str) -> None:
+        params = self.session.graph.nodes[node_id].params if self.session is not None else {}
+        first, stop = int(params.get("in_frame") or 0), int(params.get("out_frame") or 0)
+        self._syncing_range = True
+        try:
+            self.model.set_in(first or None)
+            self.model.set_out(stop - 1 if stop > 0 else None)
+        finally:
+            self._syncing_range = False
+
     def _graph_changed(self, change: GraphChange) -> None:
         if self.session is None:
             return
+        if (change.kind == "node_changed" and not self._syncing_range
+                and change.detail.get("param") in ("in_frame", "out_frame")
+                and change.node_id in self._export_nodes()):
+            self._range_from_export(change.node_id)  # typed in the inspector, or undone
         if (change.kind == "node_changed" and self.camera_param is not None
                 and change.node_id == self.camera_param[0] and "param" in change.detail):
             self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
