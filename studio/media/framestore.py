@@ -285,6 +285,7 @@ class FrameStore:
         if self._spill_fd is None:
             folder = self._cache_dir or paths.cache_dir() / "frames"
             folder.mkdir(parents=True, exist_ok=True)
+            _remove_orphans(folder)
             self._spill_path = folder / f"clip-{os.getpid()}-{next(_store_ids)}.bin"
             self._spill_fd = os.open(self._spill_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         assert slot.data is not None
@@ -528,6 +529,19 @@ class FrameStore:
         return {"count": len(self._slots), "memory": self.memory_bytes(), "compressed": self._memory,
                 "decoded": self._decoded_bytes, "decoded_frames": len(self._decoded), "spilled": self._spilled,
                 "borrowed": self.borrowed_bytes, **{f"kind_{k}": v for k, v in kinds.items()}}
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Spill files of processes that are gone (a crash leaves them; they can be gigabytes)."""
+    for path in folder.glob("clip-*-*.bin"):
+        try:
+            pid = int(path.name.split("-")[1])
+            if pid != os.getpid():
+                os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            continue
 
 
 def _decode(data: bytes, reduce: int) -> np.ndarray:

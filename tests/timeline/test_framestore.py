@@ -163,3 +163,15 @@ def docks_budget(qtbot):
     d = TimelineDocks(win)
     yield d
     d.model.close()
+
+
+def test_spill_files_of_dead_processes_are_removed(tmp_path):
+    orphan = tmp_path / "clip-999999999-1.bin"
+    orphan.write_bytes(b"x" * 100)
+    store = FrameStore(FrameStoreSettings(budget_bytes=256 << 10, decoded_share=0.1), cache_dir=tmp_path)
+    store.reset(40)
+    blob = jpeg(synthetic(1, 360, 640))
+    for i in range(40):
+        store.put_encoded(i, blob, (360, 640))
+    assert store.spilled > 0 and not orphan.exists()
+    store.close()

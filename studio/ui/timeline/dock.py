@@ -156,6 +156,13 @@ class TimelineDocks(QObject):
             self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path
         self.viewer.set_previous(None)
 
+    def close(self) -> None:
+        """Stop playback and let go of the frames (their disk cache too); the window is closing."""
+        self.playback.pause()
+        if self.live.previous is not None:
+            self.live.previous.close()
+        self.model.close()
+
     # ---- engine
     def handle_event(self, event: Event, handle: RunHandle | None = None) -> None:
         if isinstance(event, NodeProgress) and event.preview is not None and self.session is not None:
