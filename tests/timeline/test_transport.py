@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
@@ -230,3 +231,22 @@ def test_in_and_out_points_set_what_export_writes_and_undo_with_it(docks):
     assert model.in_point == 10
     session.set_param("export", "in_frame", 5)  # typed in the inspector: the timeline follows
     assert model.in_point == 5
+
+
+def test_zooming_the_time_axis_keeps_every_lane_aligned_and_follows_the_playhead(docks):
+    load(docks, count=480)
+    panel, axis = docks.timeline, docks.timeline.axis
+    assert axis.fitted and axis.frame_at(0) == pytest.approx(-0.5)
+    x = panel.ruler.width() / 2
+    under = axis.frame_at(x)
+    axis.zoom(8.0, x)
+    assert not axis.fitted and axis.frame_at(x) == pytest.approx(under)  # zoom about the cursor
+    settle()
+    assert panel.scroll.isVisible()
+    # the pyqtgraph lanes show the same frames as the ruler
+    lo, hi = panel.audio.view.viewRange()[0]
+    assert lo == pytest.approx(axis.start) and hi == pytest.approx(axis.frame_at(panel.audio.width()), rel=1e-3)
+    docks.model.set_playhead(470)  # off screen: the view scrolls to it
+    assert axis.start <= 470 <= axis.end
+    axis.zoom(0.01, x)
+    assert axis.fitted and not panel.scroll.isVisibleTo(panel)
