@@ -60,14 +60,15 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
             _log(out, f"latents: time budget spent, stopping at {first} clips")
             break
         latents, captions = [], []
-        for index in range(first, min(first + ENCODE_CHUNK, count)):
+        indices = list(range(first, min(first + ENCODE_CHUNK, count)))
+        for start in range(0, len(indices), 10):
             # Seeds apart from the VAE stages' so the transformer sees clips the VAE never trained on.
-            spec = spec_for_seed(train_seed(300_000 + index, args.seed))
-            video, _ = render(spec)
+            specs = [spec_for_seed(train_seed(300_000 + i, args.seed)) for i in indices[start : start + 10]]
+            videos = np.stack([render(spec)[0] for spec in specs])
             with torch.no_grad():
-                mean, _ = V.encode_mean(vae, V.to_tensor(video[None]))
-            latents.append(mean[0])
-            captions.append(spec.caption)
+                means = V.encode_clip_means(vae, V.to_tensor(videos))
+            latents.extend(means)
+            captions.extend(spec.caption for spec in specs)
         _save({"latents": torch.stack(latents), "captions": captions}, part)
         _log(out, f"latents: {min(first + ENCODE_CHUNK, count)}/{count} clips, {time.time() - started:.0f} s")
     chunks = [torch.load(p, weights_only=False) for p in sorted(parts.glob("*.pt"))]

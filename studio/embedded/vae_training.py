@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 
 import numpy as np
@@ -56,6 +57,26 @@ def init_temporal_layers(vae: AutoencoderKLWan) -> None:
             if isinstance(module, autoencoder_kl_wan.WanCausalConv3d) and module.kernel_size[0] == 3:
                 if module.kernel_size[1:] != (1, 1):
                     module.weight[:, :, :2] = 0.0
+
+
+def is_per_frame(vae: AutoencoderKLWan) -> bool:
+    """True while the VAE is exactly the per-frame one init_temporal_layers makes (no clip training since)."""
+    reference = copy.deepcopy(vae)
+    init_temporal_layers(reference)
+    return all(torch.equal(a, b) for a, b in zip(vae.parameters(), reference.parameters(), strict=True))
+
+
+def encode_clip_means(vae: AutoencoderKLWan, x: torch.Tensor) -> torch.Tensor:
+    """Posterior means of clips [B, 3, T, H, W]. For a per-frame VAE, latent frame k is the encoding of frame
+    4k alone (earlier causal taps are zero and the temporal downsamplers keep the later frame), so encode just
+    those frames as single images: the same numbers, about ten times cheaper on a CPU."""
+    if not is_per_frame(vae):
+        return encode_mean(vae, x)[0]
+    batch, channels, frames = x.shape[:3]
+    keep = list(range(0, frames, 4))
+    singles = x[:, :, keep].transpose(1, 2).reshape(batch * len(keep), channels, 1, *x.shape[3:])
+    means = encode_mean(vae, singles)[0]
+    return means.reshape(batch, len(keep), *means.shape[1:]).squeeze(3).transpose(1, 2)
 
 
 def to_tensor(video: np.ndarray) -> torch.Tensor:

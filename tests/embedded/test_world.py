@@ -92,3 +92,19 @@ def test_compact_training_prompts_equal_the_pipelines_padding() -> None:
             0
         ]
     assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_per_frame_vae_encodes_clips_as_single_frames() -> None:
+    # The latent cache relies on it: after the temporal init, latent frame k is frame 4k encoded alone.
+    from studio.embedded import vae_training as V
+
+    torch.manual_seed(0)
+    vae = C.build_vae(C.ModelSizes()).eval()
+    V.init_temporal_layers(vae)
+    assert V.is_per_frame(vae)
+    x = V.to_tensor(np.stack([render(spec)[0][:9, :32, :32] for spec in eval_specs(2)]))
+    with torch.no_grad():
+        full = V.encode_mean(vae, x)[0]
+        cheap = V.encode_clip_means(vae, x)
+    assert full.shape == cheap.shape == (2, 16, 3, 4, 4)
+    assert torch.allclose(full, cheap, atol=1e-4)
