@@ -18,7 +18,7 @@ as a turning camera has none.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -197,11 +197,16 @@ class CameraPath:
     zoom_pulse: float = 0.0  # zoom multiplies by (1 + zoom_pulse * signal)
     shake_signal: Signal | None = None  # multiplies the shake strength per frame
     label: str = ""
-    nbytes: int = field(default=1024, compare=False)
 
     def __post_init__(self) -> None:
         if not self.keyframes:
             raise DirectingError("the camera path is empty: it has no keyframes")
+
+    @property
+    def nbytes(self) -> int:
+        """Size for the engine's cache budget: small, apart from the signals it holds."""
+        signals = sum(s.nbytes for s in (self.zoom_signal, self.shake_signal) if s is not None)
+        return 256 * len(self.keyframes) + signals
 
     @property
     def duration(self) -> float | None:

@@ -30,23 +30,42 @@ def phase_shifts(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+ESTIMATE_SIZE = 320  # larger frames are measured at this longer side: subpixel methods lose little
+
+
 def similarity_steps(frames: np.ndarray, min_points: int = 12) -> np.ndarray:
     """Frame-to-frame similarity transforms [T-1, 3, 3] (shift, zoom, roll) from tracked corners.
 
     Corners are tracked with pyramidal Lucas-Kanade both ways (a point that does not come back is
-    dropped), and a similarity is fitted with RANSAC. Where too few corners survive (flat frames),
-    the step falls back to phase correlation's translation.
+    dropped), and a similarity is fitted with RANSAC; it competes with intensity-based estimates
+    (phase correlation, ECC) and the one that best explains the next frame wins.
     """
     import cv2
 
     gray = (_gray(frames) * 255).astype(np.uint8)
+    height, width = gray.shape[1:]
+    k = min(1.0, ESTIMATE_SIZE / max(height, width))
+    if k < 1.0:
+        size = (max(8, round(width * k)), max(8, round(height * k)))
+        gray = np.stack([cv2.resize(g, size, interpolation=cv2.INTER_AREA) for g in gray])
+        small = similarity_steps_at(gray, min_points)
+        # a step measured on frames scaled by k, in full-size pixels: S^-1 M S
+        scale = np.diag([size[0] / width, size[1] / height, 1.0])
+        return np.linalg.inv(scale) @ small @ scale
+    return similarity_steps_at(gray, min_points)
+
+
+def similarity_steps_at(gray: np.ndarray, min_points: int = 12) -> np.ndarray:
+    """similarity_steps on uint8 grey frames [T, H, W] at their own size."""
+    import cv2
+
     height, width = gray.shape[1:]
     out = np.tile(np.eye(3), (gray.shape[0] - 1, 1, 1))
     spacing = max(3, min(height, width) // 40)
     for t in range(1, gray.shape[0]):
         prev, cur = gray[t - 1], gray[t]
         points = cv2.goodFeaturesToTrack(prev, maxCorners=400, qualityLevel=0.01, minDistance=spacing, blockSize=5)
-        fitted = None
+        fitted: list[np.ndarray] = []
         if points is not None and len(points) >= min_points:
             params = dict(winSize=(21, 21), maxLevel=3,
                           criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 0.001))
@@ -57,13 +76,88 @@ def similarity_steps(frames: np.ndarray, min_points: int = 12) -> np.ndarray:
                 matrix, _inliers = cv2.estimateAffinePartial2D(points[good], moved[good], method=cv2.RANSAC,
                                                                ransacReprojThreshold=0.5, refineIters=20)
                 if matrix is not None:
-                    fitted = np.vstack([matrix, [0, 0, 1]])
-        if fitted is None:
-            window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-            (dx, dy), _ = cv2.phaseCorrelate(prev.astype(np.float32), cur.astype(np.float32), window)
-            fitted = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], dtype=np.float64)
-        out[t - 1] = fitted
+                    fitted.append(np.vstack([matrix, [0, 0, 1]]))
+                # an orbit turns the picture in depth: only a homography describes that
+                homography, _mask = cv2.findHomography(points[good], moved[good], cv2.RANSAC, 0.5)
+                if homography is not None and abs(homography[2, 2]) > 1e-9:
+                    fitted.append(homography / homography[2, 2])
+        out[t - 1] = _aligned(prev, cur, fitted)
     return out
+
+
+def _residual(prev: np.ndarray, cur: np.ndarray, step: np.ndarray) -> float:
+    """Mean absolute difference between the current frame and the previous one moved by ``step``, inside the frame."""
+    import cv2
+
+    height, width = prev.shape
+    inner = (slice(height // 10, height - height // 10), slice(width // 10, width - width // 10))
+    moved = cv2.warpPerspective(prev.astype(np.float32), step, (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT_101)
+    return float(np.abs(moved[inner] - cur.astype(np.float32)[inner]).mean())
+
+
+def _aligned(prev: np.ndarray, cur: np.ndarray, corners: list[np.ndarray] = ()) -> np.ndarray:
+    """The step that best explains ``cur`` from ``prev`` among a few estimates, by photometric residual.
+
+    Flat frames (a shape on a plain background) have few corners, and corners on a smooth edge slide
+    along it; so phase correlation gives a shift, ECC refines a translation from it and then a full
+    affine step (which also catches a zoom or roll from the shape's edges), and the corner fit, when
+    there is one, competes too. ECC alone can stall on nearly uniform frames, hence the contest.
+    """
+    import cv2
+
+    height, width = prev.shape
+    a, b = prev.astype(np.float32) / 255.0, cur.astype(np.float32) / 255.0
+    window = cv2.createHanningWindow((width, height), cv2.CV_32F)
+    (dx, dy), _ = cv2.phaseCorrelate(a - a.mean(), b - b.mean(), window)
+    candidates = [np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]], dtype=np.float64)]
+    candidates.extend(corners)
+    if float(a.std()) > 1e-3:
+        # ECC finds W with cur(W x) = prev(x): W carries a point of the previous frame to the current one.
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 1e-6)
+        warp = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
+        for motion_type in (cv2.MOTION_TRANSLATION, cv2.MOTION_AFFINE):
+            try:
+                _, warp = cv2.findTransformECC(a, b, warp.copy(), motion_type, criteria, None, 5)
+            except cv2.error:
+                break
+            step = np.vstack([warp.astype(np.float64), [0, 0, 1]])
+            if np.all(np.isfinite(step)) and abs(np.linalg.det(step[:2, :2]) - 1.0) < 0.5:
+                candidates.append(step)
+        candidates.append(_zoom_search(prev, cur, a, b, window))
+    return min(candidates, key=lambda step: _residual(prev, cur, step))
+
+
+def _zoom_search(prev: np.ndarray, cur: np.ndarray, a: np.ndarray, b: np.ndarray, window: np.ndarray,
+                 low: float = 0.8, high: float = 1.25) -> np.ndarray:
+    """Scale about the centre plus a phase-correlated shift, searched coarse to fine by residual.
+
+    For flat frames, where neither corners nor ECC see a zoom reliably: a shape's edges still do.
+    """
+    import cv2
+
+    height, width = a.shape
+    cx, cy = width / 2.0, height / 2.0
+
+    b_centred = b - b.mean()
+
+    def step_for(scale: float) -> np.ndarray:
+        zoom = np.array([[scale, 0, cx * (1 - scale)], [0, scale, cy * (1 - scale)], [0, 0, 1]])
+        zoomed = cv2.warpAffine(a, zoom[:2], (width, height), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REFLECT_101)
+        (dx, dy), _ = cv2.phaseCorrelate(zoomed - zoomed.mean(), b_centred, window)
+        shifted = np.array([[1, 0, dx], [0, 1, dy], [0, 0, 1]]) @ zoom
+        # a nearly uniform frame can fool the correlation: the pure zoom competes with it
+        return min((shifted, zoom), key=lambda step: _residual(prev, cur, step))
+
+    logs = np.linspace(np.log(low), np.log(high), 15)
+    best = min(logs, key=lambda v: _residual(prev, cur, step_for(float(np.exp(v)))))
+    spacing = logs[1] - logs[0]
+    for _ in range(3):
+        spacing /= 4
+        best = min(best + spacing * np.arange(-3, 4),
+                   key=lambda v: _residual(prev, cur, step_for(float(np.exp(v)))))
+    return step_for(float(np.exp(best)))
 
 
 def _apply(matrices: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ def registry():
 @pytest.mark.parametrize("name, frames", [
     pytest.param("camera-move", 9, marks=pytest.mark.slow),  # its nodes are covered in test_render
     pytest.param("prompt-schedule", 17, marks=pytest.mark.slow),
-    ("beat-zoom", 0),
+    pytest.param("beat-zoom", 0, marks=pytest.mark.slow),  # audio, signal and camera covered in test_render
 ])
 def test_example_renders(registry, tiny_ti2v, tmp_path, name, frames):
     import soundfile as sf
