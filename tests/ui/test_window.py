@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QTimer
+from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtWidgets import QApplication
 
 from studio.engine import NodeProgress, RunStarted
@@ -22,16 +24,20 @@ def test_main_opens_the_editor_on_a_file_and_returns_when_closed(qtbot, registry
     path.write_text(dumps(g, registry), encoding="utf-8")
     seen = []
 
-    def look_and_close() -> None:
+    def run_the_loop_a_while(*_args) -> int:
+        # stands in for app.exec(): quitting the test runner's application would stop the
+        # event loops of every later test
+        qtbot.wait(300)
         win = window.WINDOWS[-1]
-        seen.append((list(win.session.graph.nodes), win.windowTitle(), win.isVisible()))
+        seen.append((list(win.session.graph.nodes), win.windowTitle(), win.isVisible(),
+                     win.timeline is not None or importlib.util.find_spec("studio.ui.timeline") is None))
         for w in list(window.WINDOWS):
             w.close()
-        QApplication.instance().quit()
+        return 0
 
-    QTimer.singleShot(300, look_and_close)
+    monkeypatch.setattr(QApplication, "exec", run_the_loop_a_while)
     assert app.main(str(path), registry=registry) == 0
-    assert seen == [(["n"], "start.studio.json[*] — Studio", True)]
+    assert seen == [(["n"], "start.studio.json[*] — Studio", True, True)]
     assert QApplication.instance().styleSheet()  # the dark theme is on
 
 
