@@ -14,8 +14,9 @@ def guide_clip(image: np.ndarray, track: CameraTrack,
                is_cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
     """The picture seen through the moving camera: uint8 [T, H, W, 3] at the picture's own size.
 
-    Areas the picture does not cover (a pan past its edge, a zoom out) are filled by mirroring its
-    border, which the video model repaints more gracefully than black bars.
+    Areas the picture does not cover (a pan past its edge, a zoom out) repeat its edge pixels: the
+    video model repaints a smear more gracefully than black bars, and unlike a mirror it does not
+    invent a second copy of a subject near the edge for the model to keep.
     """
     import cv2
 
@@ -31,7 +32,7 @@ def guide_clip(image: np.ndarray, track: CameraTrack,
             raise Cancelled()
         sx, sy = track.source_coords(t, width, height, xs, ys)
         frames[t] = cv2.remap(image, sx.astype(np.float32), sy.astype(np.float32), cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT_101)
+                              borderMode=cv2.BORDER_REPLICATE)
     return frames
 
 
