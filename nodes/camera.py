@@ -102,3 +102,42 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
             "reference_image": image.source if image is not None else None}
     return CameraGuideClip(frames, fps, info, camera=camera, picture=None if image is None else image.pixels,
                            fit=image.fit if image is not None else "crop", steer=steer, seconds=seconds)
+
+
+@node(
+    "studio.CameraAdherence",
+    title="Camera Adherence",
+    category="Directing",
+    inputs=[
+        PortSpec("video", "VIDEO", "the rendered clip"),
+        PortSpec("guide", "VIDEO", "the Camera Guide the clip was asked to follow"),
+    ],
+    outputs=[
+        PortSpec("error", "FLOAT", "mean error between measured and requested motion, pixels per frame"),
+        PortSpec("signal", "SIGNAL", "the error frame by frame, 0..1 (1 = as far off as the requested motion)"),
+    ],
+    params=[
+        ParamSpec("method", "enum", "similarity", choices=("similarity", "phase"),
+                  help="similarity: shift, zoom, roll and perspective (tracked corners and image alignment); "
+                       "phase: shift only (phase correlation), faster."),
+    ],
+    is_output=True,
+)
+def camera_adherence(ctx, video, guide, method: str):
+    """How closely a render followed its camera path, measured on the frames."""
+    from studio.directing.motion import adherence
+    from studio.directing.signal import Signal
+    from studio.errors import NodeError
+
+    camera = getattr(guide, "camera", None)
+    if camera is None:
+        raise NodeError("the guide is not a Camera Guide: there is no camera path to compare with", port="guide")
+    if video.num_frames < 2:
+        raise NodeError("the clip has a single frame: there is no motion to measure", port="video")
+    ctx.progress(0, 1, message="measuring motion")
+    result = adherence(video.frames, camera.track(video.num_frames, video.fps), method=method)
+    ctx.warn(f"camera adherence: {result.mean_error_px:.2f} px/frame off (requested {result.requested_px:.2f}, "
+             f"measured {result.measured_px:.2f} px/frame, direction agreement {result.direction_agreement:+.2f})")
+    per_frame = result.per_step / max(result.requested_px, 1e-6)
+    values = [0.0, *[min(1.0, float(v)) for v in per_frame]]
+    return {"error": result.mean_error_px, "signal": Signal(values, video.fps, label="camera adherence error")}

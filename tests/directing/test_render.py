@@ -110,6 +110,30 @@ def test_camera_guide_node_previews_the_warp(registry, tmp_path):
     assert frames[-1, 24, 32, 0] < frames[0, 24, 32, 0] - 40  # darker (left) content slid to the centre
 
 
+def test_camera_adherence_node_measures_a_render(registry, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    image = tmp_path / "texture.png"
+    Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)).resize((64, 48), Image.BICUBIC).save(image)
+    g = Graph()
+    g.add_node(registry.get("studio.ReferenceImage"), "image", params={"path": str(image)})
+    g.add_node(registry.get("studio.CameraPath"), "camera", params={"preset": "pan_right", "amount": 0.2})
+    g.add_node(registry.get("studio.CameraGuide"), "guide", params={"num_frames": 9, "fps": 8.0})
+    g.add_node(registry.get("studio.CameraAdherence"), "adherence")
+    g.connect("image", "image", "guide", "image")
+    g.connect("camera", "camera", "guide", "camera")
+    g.connect("guide", "guide", "adherence", "video")  # the guide itself follows the path exactly
+    g.connect("guide", "guide", "adherence", "guide")
+    warnings = []
+    result = Engine(registry).run(g, listener=lambda e: hasattr(e, "message") and getattr(e, "node_id", "")
+                                  == "adherence" and type(e).__name__ == "NodeWarning" and warnings.append(e.message))
+    assert result.ok, result.failed
+    assert result.outputs["adherence"]["error"] < 0.5
+    assert result.outputs["adherence"]["signal"].num_frames == 9
+    assert warnings and "px/frame" in warnings[0]
+
+
 def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny_ti2v, tmp_path):
     wav = tmp_path / "clicks.wav"
     write_clicks(wav, seconds=2.0)
