@@ -27,6 +27,7 @@ class AudioOutput(QObject):
         self._start = 0.0  # seconds into the sound where this play began
         self._bytes_per_second = 1
         self.available = True
+        self._no_device_until = 0.0
         self.reason = ""
         self.muted = False
 
@@ -49,9 +50,12 @@ class AudioOutput(QObject):
             return False
         from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 
+        if time.monotonic() < self._no_device_until:
+            return False
         device = qm.QMediaDevices.defaultAudioOutput()
         if device.isNull():
-            self.reason = "no audio device"
+            # asking again at every play can block (a sound server that is not there): wait a while
+            self.reason, self._no_device_until = "no audio device", time.monotonic() + 10.0
             return False
         samples = np.asarray(sound.samples, np.float32)
         if samples.ndim == 1:
@@ -175,13 +179,14 @@ class Playback(QObject):
             self.play(float(direction))
 
     def _restart_clock(self) -> None:
-        self._t0, self._f0 = self.clock(), self.model.playhead
+        self._f0 = self.model.playhead
         self._audible = False
         if self.rate == 1.0:
             self._audible = self.audio.start(self.model.sound, self._f0 / self.model.fps)
             self._audio_from = self._f0 / self.model.fps
         else:
             self.audio.stop()  # sound at other speeds is noise; NLEs mute it too
+        self._t0 = self.clock()  # after the sound has started: opening a device can take a while
         self._schedule(0.0)
 
     def _clip_changed(self) -> None:
