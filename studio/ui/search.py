@@ -29,10 +29,15 @@ def _token_score(token: str, text: str) -> float | None:
 
 def fuzzy_score(query: str, spec: NodeSpec) -> float | None:
     """Score of a node type for a query; None when some word of the query does not match at all."""
+    return score_fields(query, ((spec.title, 3.0), (spec.type_id, 1.5), (spec.category, 1.0)))
+
+
+def score_fields(query: str, fields: tuple[tuple[str, float], ...]) -> float | None:
+    """Every word of the query must match one of the weighted fields; the best matches add up."""
     words = query.lower().split()
     if not words:
         return 0.0
-    fields = ((spec.title.lower(), 3.0), (spec.type_id.lower(), 1.5), (spec.category.lower(), 1.0))
+    fields = tuple((text.lower(), weight) for text, weight in fields)
     total = 0.0
     for word in words:
         best = None
@@ -145,3 +150,36 @@ class NodeSearch(QFrame):
         if watched is self.edit and event.type() == QEvent.Type.FocusOut and not self.list.underMouse():
             self.hide()
         return super().eventFilter(watched, event)
+
+
+class NodeFinder(NodeSearch):
+    """The same box over the nodes of the graph (Ctrl+F): pick one to select it and go there."""
+
+    found = Signal(str)  # node id
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.edit.setPlaceholderText("Find a node: name, id or type…")
+        self._nodes: list[tuple[str, str, str]] = []  # id, title, type id
+
+    def open_nodes(self, at: QPoint, nodes: list[tuple[str, str, str]]) -> None:
+        self._nodes = nodes
+        self.open_at(at, [])
+
+    def _refilter(self, text: str) -> None:
+        self.list.clear()
+        scored = [(score_fields(text, ((title, 3.0), (nid, 2.0), (kind, 1.0))), nid, title, kind)
+                  for nid, title, kind in getattr(self, "_nodes", [])]
+        for _, nid, title, kind in sorted((x for x in scored if x[0] is not None), key=lambda x: (-x[0], x[1])):
+            item = QListWidgetItem(f"{title}    ·  {nid}")
+            item.setData(Qt.ItemDataRole.UserRole, nid)
+            item.setToolTip(kind)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def accept(self) -> None:
+        item = self.list.currentItem()
+        self.hide()
+        if item is not None:
+            self.found.emit(item.data(Qt.ItemDataRole.UserRole))

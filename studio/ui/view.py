@@ -20,7 +20,7 @@ from studio.graph import NodeSpec
 from studio.ui import theme
 from studio.ui.minimap import Minimap
 from studio.ui.scene import GraphScene
-from studio.ui.search import NodeSearch
+from studio.ui.search import NodeFinder, NodeSearch
 
 MIN_SCALE, MAX_SCALE = 0.08, 4.0
 EMPTY_HINT = ("Press Tab or double-click to add a node\n"
@@ -75,6 +75,8 @@ class GraphView(QGraphicsView):
         self.minimap = Minimap(self)
         self.search = NodeSearch(self)
         self.search.chosen.connect(self._on_search_chosen)
+        self.finder = NodeFinder(self)
+        self.finder.found.connect(self.go_to_node)
         self._search_pos = QPointF()
         self._search_link: tuple[str, str, str] | None = None
         scene.compatible_request.connect(self._offer_compatible)
@@ -146,6 +148,22 @@ class GraphView(QGraphicsView):
         at = self.mapFromScene(self._search_pos)
         self.search.open_at(at, specs)
 
+    def open_finder(self) -> None:
+        graph, registry = self.graph_scene.session.graph, self.graph_scene.session.registry
+        nodes = []
+        for nid, node in graph.nodes.items():
+            spec = registry.get(node.type)
+            nodes.append((nid, node.title or (spec.title if spec else node.type), node.type))
+        self.finder.open_nodes(QPoint(20, 20), nodes)
+
+    def go_to_node(self, node_id: str) -> None:
+        item = self.graph_scene.nodes.get(node_id)
+        if item is not None:
+            self.graph_scene.select_nodes([node_id])
+            self.centerOn(item)
+            self.minimap.update()
+            self.setFocus()
+
     def _offer_compatible(self, pos: QPointF, node_id: str, port: str, direction: str, port_type: str) -> None:
         registry = self.graph_scene.session.registry
         found = registry.compatible_with(port_type, "output" if direction == "out" else "input")
@@ -185,8 +203,9 @@ class GraphView(QGraphicsView):
         return False
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self.search.isVisible():
-            self.search.hide()
+        for box in (self.search, self.finder):
+            if box.isVisible():
+                box.hide()
         if event.button() == Qt.MouseButton.LeftButton and self.minimap.contains(event.position().toPoint()):
             self._minimap_drag = True
             self.minimap.navigate(event.position())
@@ -318,6 +337,7 @@ class GraphView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
         super().resizeEvent(event)
         self.search.keep_inside()
+        self.finder.keep_inside()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         if self.minimap.isVisible():

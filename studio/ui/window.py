@@ -178,6 +178,7 @@ class MainWindow(FileActions, QMainWindow):
         self.act_duplicate = A("&Duplicate", self.duplicate, ["Ctrl+D"], canvas=True)
         self.act_delete = A("De&lete", self.delete_selected, ["Delete", "Backspace"], canvas=True)
         self.act_select_all = A("Select &All", self.select_all, [K.SelectAll], canvas=True)
+        self.act_find = A("&Find Node…", self.view.open_finder, [K.Find], canvas=True)
         self.act_bypass = A("&Bypass", self.toggle_bypass, ["Ctrl+B"], canvas=True)
         self.act_group = A("&Group", self.group_selected, ["Ctrl+G"], canvas=True)
         self.act_frame_all = A("&Frame All", self.view.frame_all, [], "frame", tip="Show the whole graph (F)")
@@ -218,7 +219,7 @@ class MainWindow(FileActions, QMainWindow):
         edit.addActions([self.act_undo, self.act_redo])
         edit.addSeparator()
         edit.addActions([self.act_add, self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
-                         self.act_delete, self.act_select_all])
+                         self.act_delete, self.act_select_all, self.act_find])
         edit.addSeparator()
         edit.addActions([self.act_bypass, self.act_group])
         view = bar.addMenu("&View")
@@ -420,9 +421,7 @@ class MainWindow(FileActions, QMainWindow):
                     [Group(x.id, text, x.rect, x.color) if x.id == ident else x for x in g.groups]))
 
     def focus_node(self, node_id: str) -> None:
-        if node_id in self.scene.nodes:
-            self.scene.select_nodes([node_id])
-            self.view.centerOn(self.scene.nodes[node_id])
+        self.view.go_to_node(node_id)
 
     # ---- rendering
     def render(self) -> None:

@@ -359,3 +359,18 @@ def test_search_lists_recently_added_types_first(window):
     assert first == ["test.Sink", "test.Slow"]
     QTest.keyClick(window.view.search.edit, Qt.Key.Key_Escape)
     assert not window.view.search.isVisible()
+
+
+def test_ctrl_f_finds_a_node_by_name_and_goes_there(window):
+    add(window, "test.Number", (0, 0))
+    far = add(window, "test.Slow", (3000, 2000))
+    window.session.edit("rename", lambda g: g.update_node(far, title="Denoiser"))
+    window.activateWindow()
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.finder.isVisible()
+    QTest.keyClicks(window.view.finder.edit, "denois")
+    QTest.keyClick(window.view.finder.edit, Qt.Key.Key_Return)
+    assert window.scene.selected_node_ids() == [far]
+    visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
+    assert visible.contains(window.scene.nodes[far].sceneBoundingRect().center())
