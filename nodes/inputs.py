@@ -12,26 +12,32 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
     "studio.Text",
     title="Text",
     category="Inputs",
+    inputs=[PortSpec("cue", "SIGNAL", "schedule entries with a 'cue' take over where this signal rises past 0.5 "
+                     "(a drop in the music)", optional=True)],
     outputs=[PortSpec("prompt", "PROMPT", "the prompt and negative prompt")],
     params=[
         ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style."),
         ParamSpec("negative_prompt", "text", "", help="What to keep out of the clip."),
         ParamSpec("schedule", "json", [],
                   help="Prompt changes over time: a list like [{\"time\": 2.0, \"prompt\": \"the sun sets\"}]. "
-                       "The prompt above plays from 0 s; each entry takes over at its time (seconds). The clip is "
+                       "The prompt above plays from 0 s; each entry takes over at its time (seconds), or with "
+                       "{\"cue\": 1, ...} where the cue signal first rises. The clip is "
                        "rendered in chained segments (each starts on the previous one's last frame), which needs "
                        "a model that does image-to-video. Empty: one prompt for the whole clip."),
         ParamSpec("blend", "float", 0.5, minimum=0, maximum=10,
                   help="Seconds a prompt change takes: the text embeddings are mixed step by step over it."),
     ],
 )
-def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5) -> Prompt:
+def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5, cue=None) -> Prompt:
     """A prompt and a negative prompt for a video model, optionally changing over time."""
     if not schedule:
         return Prompt(prompt.strip(), negative_prompt.strip())
-    from studio.directing.prompts import PromptSchedule, parse_schedule
+    from studio.directing.prompts import PromptSchedule, cue_times, parse_schedule
+    from studio.directing.signal import as_signal
 
-    sections = parse_schedule(schedule, prompt.strip())
+    signal = as_signal(cue)
+    cues = None if signal is None else cue_times(signal.values, signal.fps)
+    sections = parse_schedule(schedule, prompt.strip(), cues)
     if len(sections) == 1:
         return Prompt(sections[0][1], negative_prompt.strip())
     return PromptSchedule(sections[0][1], negative_prompt.strip(), sections=sections, blend=float(blend))

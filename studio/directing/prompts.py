@@ -22,16 +22,43 @@ class PromptSchedule(Prompt):
     blend: float = 0.0
 
 
-def parse_schedule(data: Any, first_prompt: str) -> tuple[tuple[float, str], ...]:
-    """Sections from JSON data like [{"time": 2.0, "prompt": "..."}]; the node's own prompt plays from 0."""
+def cue_times(values: Any, fps: float, level: float = 0.5) -> list[float]:
+    """Seconds at which a signal rises through ``level``: the cues a schedule entry can wait for."""
+    import numpy as np
+
+    above = np.asarray(values, dtype=np.float64) >= level
+    rises = np.flatnonzero(above[1:] & ~above[:-1]) + 1
+    if above.size and above[0]:
+        rises = np.concatenate([[0], rises])
+    return [float(f) / fps for f in rises]
+
+
+def parse_schedule(data: Any, first_prompt: str, cues: list[float] | None = None) -> tuple[tuple[float, str], ...]:
+    """Sections from JSON data like [{"time": 2.0, "prompt": "..."}]; the node's own prompt plays from 0.
+
+    An entry may give {"cue": n} instead of a time: it takes over when the cue signal rises for the
+    n-th time (a drop in the music, say); ``cues`` are those moments in seconds.
+    """
     if not isinstance(data, list):
         raise DirectingError('a prompt schedule must be a list like [{"time": 2.0, "prompt": "at sunset"}]')
     sections: list[tuple[float, str]] = [(0.0, first_prompt)] if first_prompt else []
     for index, item in enumerate(data):
         where = f"schedule entry {index + 1}"
-        if not isinstance(item, dict) or set(item) - {"time", "prompt"}:
-            raise DirectingError(f"{where} must be an object with 'time' (seconds) and 'prompt'")
+        if not isinstance(item, dict) or set(item) - {"time", "prompt", "cue"}:
+            raise DirectingError(f"{where} must be an object with 'time' (seconds) or 'cue', and 'prompt'")
         time, prompt = item.get("time"), item.get("prompt")
+        if "cue" in item:
+            cue = item["cue"]
+            if isinstance(cue, bool) or not isinstance(cue, int) or cue < 1:
+                raise DirectingError(f"{where}: 'cue' must be 1 for the first rise of the cue signal, 2 for the "
+                                     f"second, ... (got {cue!r})")
+            if cues is None:
+                raise DirectingError(f"{where} waits for cue {cue}, but no cue signal is connected",
+                                     hint="connect a signal to the Text node's 'cue' input, or give a time")
+            if cue > len(cues):
+                raise DirectingError(f"{where} waits for cue {cue}, but the cue signal rises only {len(cues)} "
+                                     "time(s)", hint="lower the cue number or the Signal Math threshold")
+            time = cues[cue - 1]
         if isinstance(time, bool) or not isinstance(time, int | float) or not math.isfinite(time) or time < 0:
             raise DirectingError(f"{where} needs a 'time' in seconds, 0 or more (got {time!r})")
         if not isinstance(prompt, str) or not prompt.strip():

@@ -20,6 +20,22 @@ def test_schedule_parsing():
             parse_schedule(bad, "day")
 
 
+def test_cue_entries_take_their_time_from_a_signal():
+    from studio.directing.prompts import cue_times
+
+    signal = [0, 0, 1, 1, 0, 0, 0.7, 0, 0, 0]
+    cues = cue_times(signal, fps=4)
+    assert cues == [0.5, 1.5]
+    schedule = [{"cue": 2, "prompt": "the drop"}, {"time": 2.0, "prompt": "after"}]
+    assert parse_schedule(schedule, "intro", cues) == ((0.0, "intro"), (1.5, "the drop"), (2.0, "after"))
+    with pytest.raises(DirectingError, match="rises only 2"):
+        parse_schedule([{"cue": 3, "prompt": "x"}], "intro", cues)
+    with pytest.raises(DirectingError, match="no cue signal"):
+        parse_schedule([{"cue": 1, "prompt": "x"}], "intro", None)
+    with pytest.raises(DirectingError, match="out of order"):
+        parse_schedule([{"time": 1.8, "prompt": "x"}, {"cue": 2, "prompt": "y"}], "intro", cues)
+
+
 def test_segments_have_valid_lengths_share_boundaries_and_cover_the_clip():
     sections = ((0.0, "a"), (2.0, "b"), (3.1, "c"))
     for blend in (0.0, 0.5, 1.0):

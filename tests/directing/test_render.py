@@ -176,6 +176,19 @@ def test_prompt_schedule_renders_chained_segments(registry, tiny_ti2v):
     assert plain.ok and "prompt_schedule" not in plain.outputs["preview"]["video"].info
 
 
+def test_a_beat_cues_a_prompt_change(registry, tmp_path):
+    wav = tmp_path / "clicks.wav"
+    write_clicks(wav, seconds=2.0)  # clicks at 0.25, 0.75, 1.25, 1.75 s
+    g = Graph()
+    g.add_node(registry.get("studio.Audio"), "audio", params={"path": str(wav), "signal": "beats", "fps": 8.0})
+    g.add_node(registry.get("studio.Text"), "text", params={
+        "prompt": "calm sea", "schedule": [{"cue": 3, "prompt": "storm"}], "blend": 0.0})
+    g.connect("audio", "signal", "text", "cue")
+    result = Engine(registry).run(g, targets=["text"])
+    assert result.ok, result.failed
+    assert result.outputs["text"]["prompt"].sections == ((0.0, "calm sea"), (1.25, "storm"))
+
+
 def test_bad_inputs_name_the_node_and_the_file(registry, tiny_ti2v, tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n" * 10)
