@@ -75,6 +75,9 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
             graph.set_param(nid, name, value)
     window.resize(1500, 900)
     window.show()
+    if whole_window:
+        app.processEvents()
+        window.view.frame_all()
     if not whole_window:
         window.resizeDocks([docks.viewer_dock], [760], Qt.Orientation.Horizontal)
         window.resizeDocks([docks.timeline_dock], [330], Qt.Orientation.Vertical)

@@ -252,3 +252,10 @@ def test_zooming_the_time_axis_keeps_every_lane_aligned_and_follows_the_playhead
     assert axis.start <= 470 <= axis.end
     axis.zoom(0.01, x)
     assert axis.fitted and not panel.scroll.isVisibleTo(panel)
+
+
+def test_hiding_the_window_stops_playback(docks):
+    load(docks, count=96)
+    docks.playback.play()
+    docks.window.hide()
+    assert not docks.playback.playing

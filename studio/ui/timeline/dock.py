@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QGridLayout,
     QLabel,
@@ -155,6 +156,15 @@ class TimelineDocks(QObject):
             session.graph_changed.connect(self._graph_changed)
             self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path
         self.viewer.set_previous(None)
+        window.installEventFilter(self)  # a hidden window stops playing (and its sound)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.close)  # frames spilled to disk go with the app
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.window and event.type() in (QEvent.Type.Hide, QEvent.Type.Close):
+            self.playback.pause()
+        return False
 
     def close(self) -> None:
         """Stop playback and let go of the frames (their disk cache too); the window is closing."""

@@ -215,7 +215,7 @@ class FrameViewer(QWidget):
 
     def _overlay(self, painter: QPainter, index: int) -> None:
         m = self.model
-        font = QFont(self.font().family(), 10)
+        font = QFont(self.font().family(), 10 if self.height() >= 240 else 8)  # a small viewer keeps its picture
         font.setStyleHint(QFont.StyleHint.Monospace)
         painter.setFont(font)
         lines = [f"frame {index} / {max(0, m.count - 1)}   {timecode(index, m.fps)}"]
