@@ -179,6 +179,12 @@ class MainWindow(FileActions, QMainWindow):
         self.act_delete = A("De&lete", self.delete_selected, ["Delete", "Backspace"], canvas=True)
         self.act_select_all = A("Select &All", self.select_all, [K.SelectAll], canvas=True)
         self.act_find = A("&Find Node…", self.view.open_finder, [K.Find], canvas=True)
+        self.align_actions = [
+            A("Align &Left Edges", lambda: self.align("left"), []),
+            A("Align &Top Edges", lambda: self.align("top"), []),
+            A("Distribute &Horizontally", lambda: self.align("spread_x"), []),
+            A("Distribute &Vertically", lambda: self.align("spread_y"), []),
+        ]
         self.act_bypass = A("&Bypass", self.toggle_bypass, ["Ctrl+B"], canvas=True)
         self.act_group = A("&Group", self.group_selected, ["Ctrl+G"], canvas=True)
         self.act_frame_all = A("&Frame All", self.view.frame_all, [], "frame", tip="Show the whole graph (F)")
@@ -222,6 +228,8 @@ class MainWindow(FileActions, QMainWindow):
                          self.act_delete, self.act_select_all, self.act_find])
         edit.addSeparator()
         edit.addActions([self.act_bypass, self.act_group])
+        align = edit.addMenu("Ali&gn")
+        align.addActions(self.align_actions)
         view = bar.addMenu("&View")
         view.addActions([self.act_frame_all, self.act_frame_sel, self.act_zoom_in, self.act_zoom_out,
                          self.act_zoom_reset])
@@ -400,6 +408,31 @@ class MainWindow(FileActions, QMainWindow):
         group = Group(gid, title, (rect.x(), rect.y(), rect.width(), rect.height()))
         self.session.edit("Group", lambda g: g.set_groups([*g.groups, group]))
         return gid
+
+    def align(self, how: str) -> None:
+        """Line up the selected nodes (left or top edges) or space them evenly, as one undo step."""
+        ids = self.scene.selected_node_ids()
+        if len(ids) < 2:
+            self.statusBar().showMessage("select two or more nodes to align", 4000)
+            return
+        graph = self.session.graph
+        pos = {nid: graph.nodes[nid].position for nid in ids}
+        new = dict(pos)
+        if how == "left":
+            x = min(p[0] for p in pos.values())
+            new = {nid: (x, p[1]) for nid, p in pos.items()}
+        elif how == "top":
+            y = min(p[1] for p in pos.values())
+            new = {nid: (p[0], y) for nid, p in pos.items()}
+        else:
+            axis = 0 if how == "spread_x" else 1
+            order = sorted(ids, key=lambda n: pos[n][axis])
+            first, last = pos[order[0]][axis], pos[order[-1]][axis]
+            step = (last - first) / (len(order) - 1)
+            for i, nid in enumerate(order):
+                value = round((first + i * step) / GRID) * GRID if self.scene.snap else first + i * step
+                new[nid] = (value, pos[nid][1]) if axis == 0 else (pos[nid][0], value)
+        self.session.move({nid: (pos[nid], new[nid]) for nid in ids})
 
     def rename(self, kind: str, ident: str) -> None:
         graph = self.session.graph
