@@ -8,6 +8,7 @@ from studio.graph import ParamSpec, PortSpec, node
 PRESET_CHOICES = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "dolly_in",
                   "dolly_out", "orbit_left", "orbit_right", "crane_up", "crane_down", "handheld", "keyframes")
 EASE_CHOICES = ("linear", "ease_in", "ease_out", "ease_in_out", "smooth", "hold")
+PREVIEW_SIDE = 512
 EXAMPLE_KEYFRAMES = [
     {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
     {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
@@ -64,8 +65,8 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
     category="Directing",
     inputs=[
         PortSpec("camera", "CAMERA", "the camera path"),
-        PortSpec("image", "IMAGE", "the picture the camera looks at; without one, Generate Video first draws a "
-                 "frame from its prompt", optional=True),
+        PortSpec("image", "IMAGE", "the picture the camera looks at (it takes the place of Generate Video's "
+                 "image); without one, Generate Video first draws a frame from its prompt", optional=True),
         PortSpec("audio", "AUDIO", "a soundtrack: Generate Video (num_frames 0) then lasts as long as the sound",
                  optional=True),
     ],
@@ -78,8 +79,10 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
         ParamSpec("num_frames", "int", 0, minimum=0, maximum=1025, soft_maximum=161,
                   help="Length of the preview; 0 follows the audio, else 33. Generate Video remakes the move at "
                        "its own length, size and fps."),
-        ParamSpec("width", "int", 0, minimum=0, maximum=4096, help="Preview width; 0 keeps the picture's (or 256)."),
-        ParamSpec("height", "int", 0, minimum=0, maximum=4096, help="Preview height; 0 keeps the picture's (or 144)."),
+        ParamSpec("width", "int", 0, minimum=0, maximum=4096,
+                  help="Preview width; 0 keeps the picture's shape within 512 pixels (or 256 without one)."),
+        ParamSpec("height", "int", 0, minimum=0, maximum=4096,
+                  help="Preview height; 0 keeps the picture's shape within 512 pixels (or 144 without one)."),
         ParamSpec("fps", "float", 16.0, minimum=1, maximum=120, help="Frame rate of the preview."),
     ],
 )
@@ -91,8 +94,11 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
 
     if image is not None:
         pixels = image.pixels
-        if width or height:
-            pixels = fit_image(pixels, width or pixels.shape[1], height or pixels.shape[0], image.fit)
+        if not (width or height):
+            # only a preview: a 24-megapixel photo need not be warped 33 times at full size
+            shrink = min(1.0, PREVIEW_SIDE / max(pixels.shape[:2]))
+            width, height = round(pixels.shape[1] * shrink), round(pixels.shape[0] * shrink)
+        pixels = fit_image(pixels, width or pixels.shape[1], height or pixels.shape[0], image.fit)
     else:
         pixels = grid_picture(width or 256, height or 144)
     seconds = audio.seconds if audio is not None else None

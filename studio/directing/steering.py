@@ -34,6 +34,10 @@ class CameraGuideClip(Video):
     steer: str = "guide"  # guide | noise
     seconds: float | None = None  # the clip's length when it should follow a soundtrack
 
+    @property
+    def nbytes(self) -> int:
+        return int(self.frames.nbytes) + (0 if self.picture is None else int(self.picture.nbytes))
+
 
 def grid_picture(width: int, height: int, cells: int = 8) -> np.ndarray:
     """A chequered grid with a bright centre cross: what a camera preview shows when there is no picture."""
