@@ -2,6 +2,7 @@
 
 Run on demand:
   python tests/benchmarks/bench_directing.py adherence [--source embedded] [--size 64] [--frames 17] [--steps 20]
+                                                      [--picture] [--seeds 2] [--strengths 0.5,0.7,0.9]
   python tests/benchmarks/bench_directing.py speed
 Adherence renders each camera preset with no guidance, a v2v guide clip (at several strengths) and warped
 noise, and reports the mean error in pixels per frame between the measured and the requested motion.
@@ -22,8 +23,17 @@ PRESETS = ("pan_left", "pan_right", "tilt_up", "zoom_in", "dolly_out")
 PROMPT = "a red circle on a gray background"
 
 
+def disc_picture(size: int) -> np.ndarray:
+    """A red disc on grey, drawn like the embedded model's world: the first frame for i2v and the guide."""
+    import cv2
+
+    picture = np.full((size, size, 3), 128, np.uint8)
+    cv2.circle(picture, (size // 2, size // 2), size // 6, (225, 30, 30), -1, lineType=cv2.LINE_AA)
+    return picture
+
+
 def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds: int, strengths: list[float],
-              amount: float) -> dict:
+              amount: float, picture: bool = False) -> dict:
     from studio.directing.camera import build_path
     from studio.directing.motion import adherence as measure
     from studio.directing.steering import render_along
@@ -39,7 +49,8 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
             for seed in range(seeds):
                 start = time.perf_counter()
                 clip = render_along(model, PROMPT, track, method, width=size, height=size, steps=steps,
-                                    guidance=5.0, seed=seed, strength=strength or 0.7)
+                                    guidance=5.0, seed=seed, strength=strength or 0.7,
+                                    picture=disc_picture(size) if picture else None)
                 seconds.append(time.perf_counter() - start)
                 result = measure(clip, track)
                 errors.append(result.mean_error_px)
@@ -54,7 +65,8 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
     summary = {}
     for row in rows:
         summary.setdefault(row["method"], []).append(row["error_px_per_frame"])
-    return {"model": model.name, "placeholder": model.is_placeholder, "size": size, "frames": frames,
+    return {"model": model.name, "placeholder": model.is_placeholder, "picture": picture, "size": size,
+            "frames": frames,
             "steps": steps, "seeds": seeds, "rows": rows,
             "mean_error_by_method": {k: round(float(np.mean(v)), 3) for k, v in summary.items()}}
 
@@ -114,13 +126,15 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--amount", type=float, default=0.3)
     parser.add_argument("--strengths", default="0.5,0.7,0.9")
+    parser.add_argument("--picture", action="store_true",
+                        help="start from a red-disc picture (i2v for none/noise, the guide's source) instead of text")
     args = parser.parse_args()
     if args.what == "speed":
         print(json.dumps(speed(), indent=2))
     else:
         strengths = [float(s) for s in args.strengths.split(",") if s]
         report = adherence(args.source, args.size, args.frames, args.steps, args.fps, args.seeds, strengths,
-                           args.amount)
+                           args.amount, args.picture)
         print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=2))
 
 
