@@ -128,6 +128,12 @@ class LinkItem(QGraphicsPathItem):
         else:
             painter.setPen(theme.pen(colour, 2.4))
         painter.setBrush(Qt.BrushStyle.NoBrush)
+        view = widget.parentWidget() if widget is not None else None
+        if getattr(view, "moving", False):  # panning or zooming: speed now, smoothness when it rests
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            painter.drawPath(self.path())
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            return
         exposed = option.exposedRect
         if exposed.contains(self.boundingRect()):
             painter.drawPath(self.path())

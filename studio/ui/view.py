@@ -67,6 +67,13 @@ class GraphView(QGraphicsView):
         self._pan_from: QPoint | None = None
         self._minimap_drag = False
         self._knife: QGraphicsLineItem | None = None  # ctrl + right-drag cuts the links it crosses
+        # While the view moves, links are drawn without antialiasing (30x cheaper for a long
+        # curve); once it rests, one repaint draws them smooth again.
+        self.moving = False
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(120)
+        self._settle.timeout.connect(self._rest)
         self._edge = QPoint()  # while dragging near an edge, the view scrolls that way
         self._edge_timer = QTimer(self)
         self._edge_timer.setInterval(16)
@@ -94,12 +101,21 @@ class GraphView(QGraphicsView):
         if abs(factor - 1.0) < 1e-6:
             return
         anchor = anchor if anchor is not None else self.viewport().rect().center()
+        self._moved()
         before = self.mapToScene(anchor)
         self.scale(factor, factor)
         after = self.mapFromScene(before)
         self.pan_by(after - anchor)
         self.minimap.update()
         self.zoom_changed.emit(self.zoom)
+
+    def _moved(self) -> None:
+        self.moving = True
+        self._settle.start()
+
+    def _rest(self) -> None:
+        self.moving = False
+        self.viewport().update()
 
     def pan_by(self, delta: QPoint) -> None:
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
@@ -354,6 +370,7 @@ class GraphView(QGraphicsView):
             painter.restore()
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
+        self._moved()
         super().scrollContentsBy(dx, dy)
         self.minimap.update()  # it stays put while the scene scrolls under it
 

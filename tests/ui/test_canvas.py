@@ -318,8 +318,9 @@ def test_typing_in_the_search_box_does_not_trigger_canvas_shortcuts(window, qtbo
     assert window.act_minimap.isChecked() and a in window.session.graph.nodes
 
 
-def test_panning_paints_the_same_picture_as_a_full_repaint(window):
-    """Links draw only the stretches a pan exposes; the result must match painting everything."""
+def test_panning_paints_the_same_picture_as_a_full_repaint(window, qtbot):
+    """Links draw fast while the view moves and smooth once it rests: the rested picture must
+    match painting everything."""
     from PySide6.QtWidgets import QApplication
 
     from studio.ui.reroutes import set_points
@@ -337,6 +338,9 @@ def test_panning_paints_the_same_picture_as_a_full_repaint(window):
     for _ in range(30):
         view.pan_by(QPoint(7, 5))
         app.processEvents()
+    assert view.moving
+    qtbot.waitUntil(lambda: not view.moving, timeout=2000)
+    app.processEvents()
     panned = view.viewport().grab().toImage()
     view.viewport().repaint()
     full = view.viewport().grab().toImage()
