@@ -82,8 +82,9 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def bench_scrub(docks: TimelineDocks, seeks: int) -> dict[str, float]:
-    """Random seeks by dragging on the ruler: mouse move to the viewer having painted that frame."""
+def bench_scrub(docks: TimelineDocks, seeks: int, rest: float = 0.0) -> dict[str, float]:
+    """Random seeks by dragging on the ruler: mouse move to the viewer having painted that frame.
+    With ``rest`` seconds between seeks (clicks, not a drag) every frame is painted at full size."""
     ruler, axis, model = docks.timeline.ruler, docks.timeline.axis, docks.model
     rng = np.random.default_rng(7)
     y = ruler.height() // 2
@@ -99,6 +100,10 @@ def bench_scrub(docks: TimelineDocks, seeks: int) -> dict[str, float]:
         QTest.mouseMove(ruler, QPoint(int(x), y))
         painted = wait_painted(docks, target)
         times.append((painted - t0) * 1000)
+        end = time.perf_counter() + rest
+        while time.perf_counter() < end:
+            QApplication.processEvents()
+            time.sleep(0.005)
     QTest.mouseRelease(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(5, y))
     drafts = docks.viewer.viewer.draft_paints - drafts
     return {"p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "max_ms": max(times), "seeks": len(times),
@@ -201,6 +206,9 @@ def main() -> None:
         print(f"  scrub with proxies: p50 {scrub['p50_ms']:.1f} ms, p99 {scrub['p99_ms']:.1f} ms, "
               f"max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks ({scrub['drafts']} drafts from proxies, "
               f"refined at rest)")
+        clicks = bench_scrub(docks, 20 if quick else 60, rest=0.3)
+        print(f"  click to a random frame, painted at full size (no draft): p50 {clicks['p50_ms']:.1f} ms, "
+              f"p99 {clicks['p99_ms']:.1f} ms, max {clicks['max_ms']:.1f} ms over {clicks['seeks']} clicks")
         print(f"  store memory {store.memory_bytes() / 2**20:.0f} MiB of {store.settings.budget_bytes / 2**20:.0f}"
               f" MiB budget, spilled {store.spilled}")
         play = bench_playback(docks, 4.0 if quick else 10.0)
