@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.engine import Engine, Event, NodeProgress, RunFinished, RunHandle
 from studio.ui.session import EditSession
+
+DELIVERY_HZ = 30  # engine events reach the widgets at most this often
 
 
 class RenderController(QObject):
@@ -34,6 +37,10 @@ class RenderController(QObject):
         self._woken = False
         self._dropped = 0
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._last_drain = 0.0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._drain)
 
     @property
     def running(self) -> bool:
@@ -80,6 +87,14 @@ class RenderController(QObject):
 
     # ---- main thread
     def _drain(self) -> None:
+        """Deliver what arrived, at most DELIVERY_HZ times a second: a fast worker then costs
+        the main thread a bounded amount of work, and progress events merge while they wait."""
+        wait_ms = int((self._last_drain + 1.0 / DELIVERY_HZ - time.monotonic()) * 1000)
+        if wait_ms > 0:
+            if not self._later.isActive():
+                self._later.start(wait_ms)
+            return
+        self._last_drain = time.monotonic()
         with self._lock:
             events = list(self._queue)
             self._queue.clear()
