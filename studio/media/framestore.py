@@ -145,10 +145,15 @@ class FrameStore:
     def set_frame(self, index: int, frame: np.ndarray) -> None:
         self.set_frames({index: frame})
 
-    def set_frames(self, frames: dict[int, np.ndarray] | np.ndarray, start: int = 0) -> None:
-        """Replace frames in place (a live step); each gets a new version and listeners hear of them."""
+    def set_frames(self, frames: dict[int, np.ndarray] | np.ndarray, start: int = 0, raw: bool = False) -> None:
+        """Replace frames in place (a live step); each gets a new version and listeners hear of them.
+
+        ``raw`` keeps them uncompressed whatever their size: a step's previews come many times a
+        second and are replaced at the next step, so the main thread should not spend time on a codec
+        (the caller checks that they fit the budget).
+        """
         items = frames.items() if isinstance(frames, dict) else zip(itertools.count(start), frames, strict=False)
-        encoded = [(i, self._encode(np.asarray(f))) for i, f in items if 0 <= i < len(self._slots)]
+        encoded = [(i, self._encode(np.asarray(f), raw)) for i, f in items if 0 <= i < len(self._slots)]
         changed: list[int] = []
         with self._lock:
             for i, (kind, shape, data) in encoded:
@@ -215,11 +220,11 @@ class FrameStore:
         p = min(max(self._playhead, 0), max(count - 1, 0))
         return sorted(range(count), key=lambda i: abs(i - p))
 
-    def _encode(self, frame: np.ndarray) -> tuple[str, tuple[int, int], bytes]:
+    def _encode(self, frame: np.ndarray, raw: bool = False) -> tuple[str, tuple[int, int], bytes]:
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
             raise ValueError(f"a frame must be uint8 [H, W, 3], not {frame.dtype} {list(frame.shape)}")
         shape = (int(frame.shape[0]), int(frame.shape[1]))
-        if frame.nbytes < self.settings.raw_below:
+        if raw or frame.nbytes < self.settings.raw_below:
             return "raw", shape, np.ascontiguousarray(frame).tobytes()
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])

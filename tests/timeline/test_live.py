@@ -174,3 +174,12 @@ def test_a_finished_render_brings_its_sound_beats_and_prompt_sections(docks):
     got = [(m.frame, m.kind, m.label) for m in docks.model.markers]
     assert (0, "section", "a forest") in got and (24, "section", "a city at night, neon, rain…") in got
     assert sorted(f for f, kind, _ in got if kind == "beat") == [0, 12, 24, 36]  # 16 fps events at 24 fps
+
+
+def test_large_previews_stay_raw_so_a_step_costs_no_codec_time(docks):
+    big = clip(count=24, h=180, w=320)
+    docks.handle_event(RunStarted(1, ("gen",)))
+    docks.handle_event(NodeProgress(1, "gen", 1, 4, preview=big))
+    stats = docks.model.store.stats()
+    assert stats.get("kind_raw") == 24 and not stats.get("kind_jpeg")
+    np.testing.assert_array_equal(docks.model.store.frame(7), big[7])

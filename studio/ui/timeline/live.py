@@ -79,7 +79,7 @@ class LiveRender(QObject):
             store.reset(len(frames))
         self._remember(step, total, frames)
         if self.showing_step is None:
-            store.set_frames(frames)
+            store.set_frames(frames, raw=self._raw_fits(frames))
         self.model.set_status(f"step {step} of {total}")
 
     def _new_clip(self, count: int) -> None:
@@ -100,6 +100,11 @@ class LiveRender(QObject):
         self.showing_step = None
         self.history_changed.emit(0)
 
+    def _raw_fits(self, frames: np.ndarray) -> bool:
+        # previews stay uncompressed (no codec on the main thread at every step) while they take
+        # a quarter of the budget at most; larger ones are compressed to stay within it
+        return frames.nbytes <= self.model.store.settings.budget_bytes // 4
+
     def _remember(self, step: int, total: int, frames: np.ndarray) -> None:
         self.history = [h for h in self.history if h[0] != step]
         self.history.append((step, total, frames.copy()))
@@ -119,7 +124,7 @@ class LiveRender(QObject):
             step, total, frames = self.history[self.showing_step]
         if self.model.store.count != len(frames) or self.model.store.size != (frames.shape[2], frames.shape[1]):
             self.model.store.reset(len(frames))
-        self.model.store.set_frames(frames)
+        self.model.store.set_frames(frames, raw=self._raw_fits(frames))
         self.model.set_status(f"step {step} of {total}" + (" (history)" if self.showing_step is not None else ""))
 
     # ---- the final clip
