@@ -55,8 +55,13 @@ def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
         window.scene.select_nodes([ids[2]])
     window.view.frame_all()
     window.view.centerOn(window.view.mapToScene(window.view.viewport().rect().center()) + QPointF(0, 0))
-    for _ in range(5):
-        app.processEvents()
+    import time as _time
+
+    deadline = _time.monotonic() + 2.0
+    while (window.view.moving or _time.monotonic() < deadline - 1.7) and _time.monotonic() < deadline:
+        app.processEvents()  # let the view rest: links are drawn smooth once it stops moving
+        _time.sleep(0.01)
+    app.processEvents()
     window.grab().save(str(out))
     if window.renderer.running:
         window.renderer.cancel()
