@@ -146,8 +146,9 @@ def test_proxies_are_made_in_the_background_once_the_playhead_rests(tmp_path):
     store.close()
 
 
-def test_the_budget_setting_reaches_the_store(docks_budget):
-    assert docks_budget.model.store.settings.budget_bytes == 300 << 20
+def test_the_budget_setting_covers_the_clip_the_previous_render_and_the_history(docks_budget):
+    live = docks_budget.live
+    assert docks_budget.model.store.settings.budget_bytes + live.previous_bytes + live.history_bytes == 300 << 20
 
 
 @pytest.fixture

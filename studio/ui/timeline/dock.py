@@ -130,11 +130,14 @@ class TimelineDocks(QObject):
     def __init__(self, window: QMainWindow, session: EditSession | None = None) -> None:
         super().__init__(window)
         self.window, self.session = window, session
+        # one budget for all the timeline holds: half for the clip, a quarter each for the previous
+        # render (A/B) and the history of steps
+        budget = memory_budget()
         self.model = TimelineModel(parent=self)
-        self.model.settings.budget_bytes = memory_budget()
-        self.model.store.set_budget(self.model.settings.budget_bytes)
+        self.model.settings.budget_bytes = budget // 2
+        self.model.store.set_budget(budget // 2)
         self.playback = Playback(self.model, parent=self)
-        self.live = LiveRender(self.model, parent=self)
+        self.live = LiveRender(self.model, history_bytes=budget // 4, previous_bytes=budget // 4, parent=self)
         self.viewer = ViewerPanel(self.model)
         self.timeline = TimelinePanel(self.model, self.playback)
         self.timeline.transport.bind_keys(self.viewer, self.timeline)

@@ -38,12 +38,14 @@ class LiveRender(QObject):
     result_ready = Signal(object)  # a finished run's outputs {node id: {port: value}}, after its video
     history_changed = Signal(int)  # number of steps kept
 
-    def __init__(self, model: TimelineModel, history_bytes: int = 256 << 20, parent: QObject | None = None) -> None:
+    def __init__(self, model: TimelineModel, history_bytes: int = 256 << 20, previous_bytes: int = 256 << 20,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = model
         self.previous: FrameStore | None = None
         self.history: list[tuple[int, int, np.ndarray]] = []  # (step, total, frames)
         self.history_bytes = history_bytes
+        self.previous_bytes = previous_bytes
         self.node_id: str | None = None
         self.step = (0, 0)
         self.showing_step: int | None = None  # a history step on screen instead of the newest
@@ -91,7 +93,7 @@ class LiveRender(QObject):
             self.model.set_store(store)
             if self.previous is not None:
                 self.previous.close()
-            old.set_budget(old.settings.budget_bytes // 4)  # only looked at in A/B: it may live on disk
+            old.set_budget(self.previous_bytes)  # only looked at in A/B: most of it may live on disk
             self.previous = old
             self.previous_changed.emit(old)
         else:
