@@ -8,13 +8,38 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QUndoCommand
 
-from studio.graph import Graph
+from studio.graph import Graph, Group, Node
 
 if TYPE_CHECKING:
     from studio.ui.session import EditSession
 
 MOVE_ID = 1001
 PARAM_ID = 1002
+
+
+def _plain_copy(value: Any) -> Any:
+    """Copy parameter data (numbers, text, lists, dicts) much faster than copy.deepcopy."""
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, str | int | float | bool | tuple) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+def snapshot(graph: Graph) -> Graph:
+    """A detached copy of the graph's content for undo (Graph.copy's deepcopy is ~10x slower)."""
+    other = Graph()
+    other.nodes = {
+        nid: Node(n.id, n.type, _plain_copy(n.params), tuple(n.position), n.title, n.bypassed, n.version,
+                  copy.deepcopy(n.unknown) if n.unknown is not None else None)
+        for nid, n in graph.nodes.items()
+    }
+    other.links = list(graph.links)
+    other.groups = [Group(g.id, g.title, tuple(g.rect), g.color) for g in graph.groups]
+    other.meta = _plain_copy(graph.meta)
+    return other
 
 
 def same_content(a: Graph, b: Graph) -> bool:
@@ -79,13 +104,13 @@ class GraphEdit(QUndoCommand):
     def redo(self) -> None:
         graph = self._session.graph
         if self._after is None:
-            self._before = graph.copy()
+            self._before = snapshot(graph)
             try:
                 self._mutate(graph)
             except Exception as exc:  # leave the graph as it was; the pusher re-raises
                 apply_state(graph, self._before)
                 self._errors.append(exc)
-            self._after = graph.copy()
+            self._after = snapshot(graph)
             if self._errors or same_content(self._before, self._after):
                 self.setObsolete(True)
         else:

@@ -9,6 +9,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.graph import Graph, NodeRegistry, validate
+from studio.ui.commands import snapshot as take_snapshot
 
 
 class ProblemChecker(QObject):
@@ -26,7 +27,7 @@ class ProblemChecker(QObject):
         self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def check(self, graph: Graph) -> None:
-        snapshot = graph.copy()
+        snapshot = take_snapshot(graph)
         if self._busy:
             self._pending = snapshot  # checked when the current one ends
             return
