@@ -113,8 +113,9 @@ def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, m
 
 
 def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):
-    """A prompt schedule, rendered as chained segments (memoized as frames: there is no single latent)."""
+    """A prompt schedule: in one pass with timed cross-attention on Wan models, else as chained segments."""
     from studio import runtime
+    from studio.directing import timed_text
     from studio.directing.chain import render_schedule
 
     model_key = ctx.input_key("model")
@@ -125,7 +126,30 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
 
     noise = (getattr(request, "noise", None) or embeds.tensors.get("latents")) if mode == "noise" else None
     key = [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"), request.num_frames,
-           request.width, request.height, request.steps, guidance, request.seed, mode, fps]
+           request.width, request.height, request.steps, guidance, request.seed, request.strength, mode, fps]
+
+    def on_step(update) -> None:
+        ctx.progress(update.step, update.total, update.preview)
+
+    if timed_text.supports(model):
+        from studio.directing.steering import with_starting_noise
+        from studio.runtime import families
+
+        geo = families.geometry(model.spec, model.pipe)
+        weights = timed_text.latent_weights(
+            timed_text.section_weights(prompt.sections, prompt.blend, request.num_frames, fps),
+            geo.temporal, geo.latent_frames(request.num_frames))
+        combined, text_len = timed_text.side_by_side([encode(text) for _time, text in prompt.sections])
+        if noise is not None:
+            combined = with_starting_noise(combined, request, noise)
+
+        def sample():
+            with timed_text.timed_text(model, weights, text_len):
+                return runtime.sample(model, combined, request, on_step=on_step, is_cancelled=ctx.is_cancelled)
+
+        latents = ctx.memo("sample_timed_text", key, sample)
+        ctx.check_cancelled()
+        return runtime.decode(model, latents)
     return ctx.memo("schedule", key, lambda: render_schedule(
         model, prompt, request, fps, encode, noise=noise,
         on_progress=lambda step, total, preview: ctx.progress(step, total, preview),

@@ -21,11 +21,11 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
         ParamSpec("schedule", "json", [],
                   help="Prompt changes over time: a list like [{\"time\": 2.0, \"prompt\": \"the sun sets\"}]. "
                        "The prompt above plays from 0 s; each entry takes over at its time (seconds), or with "
-                       "{\"cue\": 1, ...} where the cue signal first rises. The clip is "
-                       "rendered in chained segments (each starts on the previous one's last frame), which needs "
-                       "a model that does image-to-video. Empty: one prompt for the whole clip."),
+                       "{\"cue\": 1, ...} where the cue signal first rises. Wan models render it in one pass, each "
+                       "frame reading its own blend of the prompts; other models render chained segments (each "
+                       "starting on the previous one's last frame), which needs image-to-video. Empty: one prompt."),
         ParamSpec("blend", "float", 0.5, minimum=0, maximum=10,
-                  help="Seconds a prompt change takes: the text embeddings are mixed step by step over it."),
+                  help="Seconds a prompt change takes: the prompts' text conditioning is mixed over it."),
     ],
 )
 def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5, cue=None) -> Prompt:

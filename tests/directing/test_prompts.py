@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from studio.directing import DirectingError
@@ -71,3 +72,19 @@ def test_embedding_mix_is_a_weighted_sum_and_joins_masks():
     mixed = mix_embeddings([(a, 0.25), (b, 0.75)])
     assert torch.allclose(mixed["prompt_embeds"], torch.full((1, 2, 3), 0.25))
     assert mixed["prompt_attention_mask"].tolist() == [[1, 1]]
+
+
+def test_timed_weights_sum_to_one_and_ramp_over_the_blend():
+    from studio.directing.timed_text import latent_weights, section_weights
+
+    sections = ((0.0, "a"), (1.0, "b"), (2.0, "c"))
+    w = section_weights(sections, blend=0.5, num_frames=41, fps=16)
+    assert w.shape == (3, 41) and np.allclose(w.sum(axis=0), 1.0)
+    assert w[:, 0].tolist() == [1, 0, 0] and w[:, 24].tolist() == [0, 1, 0] and w[:, 40].tolist() == [0, 0, 1]
+    ramp = w[1, 8:24]  # b fades in from 0.75 s to 1.25 s
+    assert np.all(np.diff(ramp) >= 0) and w[1, 16] == pytest.approx(0.5)
+    hard = section_weights(sections, blend=0.0, num_frames=41, fps=16)
+    assert hard[:, 15].tolist() == [1, 0, 0] and hard[:, 16].tolist() == [0, 1, 0]
+    latent = latent_weights(w, temporal=4, latent_frames=9)
+    assert latent.shape == (3, 9) and np.allclose(latent.sum(axis=0), 1.0)
+    assert latent[:, 0].tolist() == [1, 0, 0] and latent[1, 4] == pytest.approx(w[1, 13:17].mean())
