@@ -378,3 +378,25 @@ def test_ctrl_f_finds_a_node_by_name_and_goes_there(window):
     assert window.scene.selected_node_ids() == [far]
     visible = window.view.mapToScene(window.view.viewport().rect()).boundingRect()
     assert visible.contains(window.scene.nodes[far].sceneBoundingRect().center())
+
+
+def test_space_drag_pans_and_shift_f_frames_the_selection(window):
+    near = add(window, "test.Number", (0, 0))
+    far = add(window, "test.Number", (4000, 3000))
+    view, vp = window.view, window.view.viewport()
+    view.setFocus()
+    centre = view.mapToScene(vp.rect().center())
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    start = vp.rect().center()
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(vp, start + QPoint(-120, -80))
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(-120, -80))
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    moved = view.mapToScene(vp.rect().center())
+    assert abs(moved.x() - centre.x() - 120) < 2 and abs(moved.y() - centre.y() - 80) < 2
+    assert window.session.graph.nodes[near].position == (0.0, 0.0)  # panning moved no node
+    window.scene.select_nodes([far])
+    QTest.keyClick(view, Qt.Key.Key_F, Qt.KeyboardModifier.ShiftModifier)
+    visible = view.mapToScene(vp.rect()).boundingRect()
+    assert visible.contains(window.scene.nodes[far].sceneBoundingRect())
+    assert not visible.contains(window.scene.nodes[near].sceneBoundingRect())
