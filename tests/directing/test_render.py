@@ -154,10 +154,10 @@ def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny
     assert [int(f) for f in np.flatnonzero(zoom >= 1.3 - 1e-6)] == [2, 6, 10, 14]
 
 
-def schedule_graph(registry, model_dir, first: str, second: str, frames: int = 17) -> Graph:
+def schedule_graph(registry, model_dir, first: str, second: str, frames: int = 9) -> Graph:
     g = clip_graph(registry, model_dir, generate={"num_frames": frames, "steps": 2})
     g.set_param("text", "prompt", first)
-    g.set_param("text", "schedule", [{"time": 1.0, "prompt": second}])
+    g.set_param("text", "schedule", [{"time": 0.5, "prompt": second}])
     g.set_param("text", "blend", 0.5)
     return g
 
@@ -166,7 +166,7 @@ def test_prompt_schedule_on_wan_renders_in_one_pass(registry, tiny_ti2v):
     from studio.directing import timed_text
 
     engine = Engine(registry)
-    plain = engine.run(clip_graph(registry, tiny_ti2v, generate={"num_frames": 17, "steps": 2}))
+    plain = engine.run(clip_graph(registry, tiny_ti2v, generate={"num_frames": 9, "steps": 2}))
     same = engine.run(schedule_graph(registry, tiny_ti2v, "a red circle on a blue sky", "a red circle on a blue sky"))
     assert plain.ok and same.ok, (plain.failed, same.failed)
     # the same prompt twice mixes to exactly the plain render: the timed attention is a true blend
@@ -178,8 +178,8 @@ def test_prompt_schedule_on_wan_renders_in_one_pass(registry, tiny_ti2v):
                          and steps.append(e.total))
     assert changed.ok, changed.failed
     video = changed.outputs["preview"]["video"]
-    assert video.num_frames == 17 and set(steps) == {2}  # one pass
-    assert video.info["prompt_schedule"] == [[0.0, "a red circle on a blue sky"], [1.0, "a green square"]]
+    assert video.num_frames == 9 and set(steps) == {2}  # one pass
+    assert video.info["prompt_schedule"] == [[0.0, "a red circle on a blue sky"], [0.5, "a green square"]]
     assert not np.array_equal(video.frames, plain.outputs["preview"]["video"].frames)
     # the model is left as it was: no timed processors behind
     model = changed.outputs["model"]["model"]
@@ -196,9 +196,10 @@ def test_prompt_schedule_elsewhere_renders_chained_segments(registry, tiny_ti2v,
                         listener=lambda e: getattr(e, "node_id", "") == "generate" and hasattr(e, "step")
                         and steps.append((e.step, e.total)))
     assert result.ok, result.failed
-    assert result.outputs["preview"]["video"].num_frames == 17
-    # 8 fps: the change at frame 8, one blend segment of 4 frames, then the new prompt: 3 segments
-    assert steps[-1] == (6, 6)
+    assert result.outputs["preview"]["video"].num_frames == 9
+    # 8 fps: the change at frame 4; a ramp segment would leave the new prompt no segment of its own,
+    # so the blend is skipped: 2 segments
+    assert steps[-1] == (4, 4)
     assert engine.memo_stats["encode_prompt"][1] == 2  # each prompt encoded once
 
 
