@@ -272,6 +272,7 @@ class ViewerPanel(QWidget):
         bar.addWidget(QLabel("Compare"))
         bar.addWidget(self.compare_box)
         bar.addWidget(self.size_box)
+        self.viewer.setMinimumHeight(200)  # docked under the inspector, the picture must stay a picture
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
