@@ -107,7 +107,8 @@ def preset_keyframes(name: str, amount: float = 0.25, ease: str = "ease_in_out")
     }.get(name, {})
     start = Keyframe(0.0, dict(NEUTRAL))
     if not end:
-        return [start], (a if name == "handheld" else 0.0)
+        # amount 0.25 (the default) is a gentle hand: about 1.5% of the frame at the widest swing
+        return [start], (min(1.0, 2.0 * a) if name == "handheld" else 0.0)
     return [start, Keyframe(1.0, {**NEUTRAL, **end}, ease)], 0.0
 
 
