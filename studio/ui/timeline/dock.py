@@ -33,7 +33,7 @@ from studio.ui.timeline.live import LiveRender
 from studio.ui.timeline.model import Marker, TimeAxis, TimelineModel
 from studio.ui.timeline.playback import Playback
 from studio.ui.timeline.ruler import TimeRuler
-from studio.ui.timeline.transport import Transport
+from studio.ui.timeline.transport import KEYS, Transport
 from studio.ui.timeline.viewer import ViewerPanel
 from studio.values import Sound
 
@@ -169,6 +169,12 @@ class TimelineDocks(QObject):
             self.playback.pause()
         return False
 
+    @staticmethod
+    def shortcuts() -> list[tuple[str, str]]:
+        """(what it does, key) of the transport keys, for a shortcuts list; they act while the
+        viewer or the timeline has focus."""
+        return [(what, key) for key, (_method, _arg, what) in KEYS.items()]
+
     def close(self) -> None:
         """Stop playback and let go of the frames (their disk cache too); the window is closing."""
         self.playback.pause()
@@ -291,7 +297,8 @@ class TimelineDocks(QObject):
                 and change.node_id == self.camera_param[0] and "param" in change.detail):
             self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
             return
-        if change.kind in ("node_added", "node_removed", "reset", "node_changed"):
+        structural = change.kind in ("node_added", "node_removed", "reset")
+        if structural or (change.kind == "node_changed" and "param" in change.detail):  # not node drags
             found = find_camera_param(self.session.graph)
             if found != self.camera_param:
                 self.camera_param = found
