@@ -157,14 +157,16 @@ class MoveNodes(QUndoCommand):
 
 
 class SetParam(QUndoCommand):
-    """One parameter changed; a slider drag or a typing burst merges into one step via ``merge_key``."""
+    """A parameter set on one or more nodes (of one type); a slider drag or a typing burst merges
+    into one step via ``merge_key``."""
 
-    def __init__(self, session: EditSession, node_id: str, name: str, old: Any, new: Any,
+    def __init__(self, session: EditSession, olds: dict[str, Any], name: str, new: Any,
                  merge_key: object | None = None) -> None:
-        super().__init__(f"Set {name} of '{node_id}'")
+        ids = list(olds)
+        super().__init__(f"Set {name} of " + (f"'{ids[0]}'" if len(ids) == 1 else f"{len(ids)} nodes"))
         self._session = session
-        self.node_id, self.name = node_id, name
-        self.old, self.new = copy.deepcopy(old), copy.deepcopy(new)
+        self.olds = {nid: copy.deepcopy(v) for nid, v in olds.items()}
+        self.name, self.new = name, copy.deepcopy(new)
         self.merge_key = merge_key
 
     def id(self) -> int:
@@ -173,15 +175,17 @@ class SetParam(QUndoCommand):
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt's name)
         if not isinstance(other, SetParam) or self.merge_key is None or other.merge_key != self.merge_key:
             return False
-        if (other.node_id, other.name) != (self.node_id, self.name):
+        if set(other.olds) != set(self.olds) or other.name != self.name:
             return False
         self.new = other.new
-        if self.new == self.old:
+        if all(old == self.new for old in self.olds.values()):
             self.setObsolete(True)
         return True
 
     def redo(self) -> None:
-        self._session.graph.set_param(self.node_id, self.name, copy.deepcopy(self.new))
+        for nid in self.olds:
+            self._session.graph.set_param(nid, self.name, copy.deepcopy(self.new))
 
     def undo(self) -> None:
-        self._session.graph.set_param(self.node_id, self.name, copy.deepcopy(self.old))
+        for nid, old in self.olds.items():
+            self._session.graph.set_param(nid, self.name, copy.deepcopy(old))

@@ -294,12 +294,14 @@ class ParamEditor(QWidget):
 
 
 class Inspector(QScrollArea):
-    """Shows one node: its name, help, bypass switch, parameters and problems."""
+    """Shows one node (or several of one type, edited together): name, help, bypass switch,
+    parameters and problems."""
 
     def __init__(self, session: EditSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.node_id: str | None = None
+        self.node_ids: list[str] = []  # every node an edit applies to (node_id first)
         self.editors: dict[str, ParamEditor] = {}
         self.problem_labels: dict[str, QLabel] = {}
         self.setWidgetResizable(True)
@@ -312,15 +314,21 @@ class Inspector(QScrollArea):
         self.show_node(None)
 
     def show_nodes(self, node_ids: list[str]) -> None:
+        graph = self.session.graph
+        types = {graph.nodes[n].type for n in node_ids if n in graph.nodes}
         if len(node_ids) == 1:
             self.show_node(node_ids[0])
+        elif node_ids and len(types) == 1 and self.session.registry.get(next(iter(types))) is not None:
+            self.show_node(node_ids[0], together=node_ids)
         elif node_ids:
-            self.show_node(None, f"{len(node_ids)} nodes selected.")
+            self.show_node(None, f"{len(node_ids)} nodes of different types selected.\n"
+                                 "Select nodes of one type to edit them together.")
         else:
             self.show_node(None)
 
-    def show_node(self, node_id: str | None, hint: str = "") -> None:
+    def show_node(self, node_id: str | None, hint: str = "", together: list[str] | None = None) -> None:
         self.node_id = node_id if node_id in self.session.graph.nodes else None
+        self.node_ids = [n for n in (together or [node_id]) if n in self.session.graph.nodes]
         self.editors.clear()
         self.problem_labels.clear()
         body = QWidget()
@@ -343,7 +351,13 @@ class Inspector(QScrollArea):
         self.title_edit.setToolTip("The node's name on the canvas (clear it for the type's name)")
         self.title_edit.editingFinished.connect(self._rename)
         outer.addWidget(self.title_edit)
-        kind = QLabel(f"{node.id}  ·  {node.type}" + (f"  ·  {spec.category}" if spec else ""))
+        many = len(self.node_ids) > 1
+        if many:
+            self.title_edit.setText(f"{len(self.node_ids)} × {self._type_title}")
+            self.title_edit.setEnabled(False)
+        where = ", ".join(self.node_ids) if many else node.id
+        kind = QLabel(f"{where}  ·  {node.type}" + (f"  ·  {spec.category}" if spec else ""))
+        kind.setWordWrap(True)
         kind.setObjectName("InspectorType")
         kind.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         outer.addWidget(kind)
@@ -393,6 +407,10 @@ class Inspector(QScrollArea):
             self.problem_labels[pspec.name] = problem
             label = QLabel(pspec.title)
             label.setToolTip(pspec.help)
+            if many and len({repr(self.session.graph.nodes[n].params.get(pspec.name)) for n in self.node_ids}) > 1:
+                label.setText(pspec.title + " ≠")  # the selected nodes differ here; shown: the first's
+                label.setToolTip("The selected nodes have different values; an edit sets all of them.\n"
+                                 + pspec.help)
             form.addRow(label, cell)
         outer.addLayout(form)
         outer.addStretch(1)
@@ -402,8 +420,8 @@ class Inspector(QScrollArea):
     def _committer(self, name: str) -> Commit:
         def commit(value: Any, merge_key: object) -> None:
             if self.node_id is not None:
-                key = (self.node_id, merge_key) if merge_key is not None else None
-                self.session.set_param(self.node_id, name, value, key)
+                key = (tuple(self.node_ids), merge_key) if merge_key is not None else None
+                self.session.set_param(list(self.node_ids), name, value, key)
 
         return commit
 
@@ -420,15 +438,16 @@ class Inspector(QScrollArea):
             self.session.edit("Rename node", lambda g: g.update_node(nid, title=title))
 
     def _set_bypass(self, on: bool) -> None:
-        nid = self.node_id
-        if nid is not None and self.session.graph.nodes[nid].bypassed != on:
-            self.session.edit("Bypass" if on else "Un-bypass", lambda g: g.update_node(nid, bypassed=on))
+        ids = [n for n in self.node_ids if self.session.graph.nodes[n].bypassed != on]
+        if ids:
+            self.session.edit("Bypass" if on else "Un-bypass",
+                              lambda g: [g.update_node(n, bypassed=on) for n in ids])
 
     def _on_change(self, change: GraphChange) -> None:
         if self.node_id is None:
             return
-        if change.kind == "reset" or (change.kind == "node_removed" and change.node_id == self.node_id):
-            self.show_node(self.node_id)  # gone: shows the empty hint
+        if change.kind == "reset" or (change.kind == "node_removed" and change.node_id in self.node_ids):
+            self.show_nodes([n for n in self.node_ids if n in self.session.graph.nodes])
             return
         if change.kind in ("link_added", "link_removed"):
             self._problem_timer.start()
@@ -453,16 +472,19 @@ class Inspector(QScrollArea):
     def _show_problems(self) -> None:
         if self.node_id not in self.session.graph.nodes:
             return  # being removed: the node_removed notification follows
-        problems = validate(self.session.graph, self.session.registry, {self.node_id})
+        ids = set(self.node_ids)
+        many = len(ids) > 1
+        problems = validate(self.session.graph, self.session.registry, ids)
         per_param: dict[str, list[str]] = {}
         general = []
         for p in problems:
-            if p.node_id != self.node_id:
+            if p.node_id not in ids:
                 continue
+            who = f"{p.node_id}: " if many else ""
             if p.where and p.where.startswith("parameter '"):
-                per_param.setdefault(p.where[len("parameter '"):-1], []).append(p.message)
+                per_param.setdefault(p.where[len("parameter '"):-1], []).append(who + p.message)
             else:
-                general.append((p.where + ": " if p.where else "") + p.message)
+                general.append(who + (p.where + ": " if p.where else "") + p.message)
         for name, label in self.problem_labels.items():
             messages = per_param.get(name)
             label.setText("\n".join(messages or []))

@@ -62,14 +62,13 @@ class EditSession(QObject):
         if moves:
             self.undo.push(MoveNodes(self, moves, mergeable))
 
-    def set_param(self, node_id: str, name: str, value: Any, merge_key: object | None = None) -> None:
-        node = self.graph.nodes.get(node_id)
-        if node is None:
+    def set_param(self, node_id: str | list[str], name: str, value: Any, merge_key: object | None = None) -> None:
+        """Set a parameter on a node, or on several at once (one undo step)."""
+        ids = [node_id] if isinstance(node_id, str) else list(node_id)
+        olds = {nid: self.graph.nodes[nid].params.get(name) for nid in ids if nid in self.graph.nodes}
+        if all(old == value and type(old) is type(value) for old in olds.values()):
             return
-        old = node.params.get(name)
-        if old == value and type(old) is type(value):
-            return
-        self.undo.push(SetParam(self, node_id, name, old, value, merge_key))
+        self.undo.push(SetParam(self, olds, name, value, merge_key))
 
     # ---- files
     def new(self) -> None:

@@ -327,3 +327,25 @@ def test_align_and_distribute_are_one_undo_step_each(window):
     window.act_undo.trigger()
     window.act_undo.trigger()
     assert state(window) == before
+
+
+def test_several_nodes_of_one_type_are_edited_together(window):
+    a = add(window, "uitest.Picture", (0, 0))
+    b = add(window, "uitest.Picture", (300, 0))
+    c = add(window, "test.Number", (600, 0))
+    window.session.set_param(b, "strength", 0.9)
+    window.scene.select_nodes([a, b])
+    settle()
+    ins = window.inspector
+    assert ins.node_ids == [a, b] and not ins.title_edit.isEnabled()
+    labels = [lbl.text() for lbl in ins.widget().findChildren(type(ins.general_problems))]
+    assert "Strength ≠" in labels and "Mode" in labels
+    ins.editors["mode"].combo.setCurrentText("fill")
+    assert [window.session.graph.nodes[n].params["mode"] for n in (a, b)] == ["fill", "fill"]
+    window.act_undo.trigger()
+    assert [window.session.graph.nodes[n].params["mode"] for n in (a, b)] == ["fit", "fit"]
+    ins.bypass.setChecked(True)
+    assert window.session.graph.nodes[a].bypassed and window.session.graph.nodes[b].bypassed
+    window.scene.select_nodes([a, c])
+    settle()
+    assert ins.node_id is None  # different types: nothing to edit together
