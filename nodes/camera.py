@@ -72,10 +72,11 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
     ],
     outputs=[PortSpec("guide", "VIDEO", "connect to Generate Video's 'guide'; shows the move as a preview")],
     params=[
-        ParamSpec("steer", "enum", "guide", choices=("guide", "noise"),
+        ParamSpec("steer", "enum", "guide", choices=("guide", "noise", "none"),
                   help="guide: warp the picture along the path and render video-to-video from it (at Generate "
                        "Video's strength); works with every model. noise: move the starting noise with the camera "
-                       "and keep the picture as the first frame (image-to-video); gentler, model permitting."),
+                       "and keep the picture as the first frame (image-to-video); gentler, model permitting. "
+                       "none: no camera, only the picture as first frame and the soundtrack's length."),
         ParamSpec("num_frames", "int", 0, minimum=0, maximum=1025, soft_maximum=161,
                   help="Length of the preview; 0 follows the audio, else 33. Generate Video remakes the move at "
                        "its own length, size and fps."),

@@ -106,7 +106,8 @@ def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, m
         "reference_image": image.source if image is not None else None,
     }
     if camera_guide is not None:
-        info.update(camera=camera_guide.camera.label, camera_mode=mode)
+        if mode != "none":
+            info.update(camera=camera_guide.camera.label, camera_mode=mode)
         if image is None and camera_guide.info.get("reference_image"):
             info["reference_image"] = camera_guide.info["reference_image"]
     return info
@@ -170,6 +171,8 @@ def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, st
         # The Camera Guide's picture is what the camera looks at; in noise mode it is the first frame.
         request.image = fit_image(camera_guide.picture, request.width, request.height, camera_guide.fit)
     model_key = ctx.input_key("model")
+    if mode == "none":
+        return embeds
     if mode == "guide" and "v2v" not in model.capabilities:
         raise NodeError(f"the model '{model.name}' cannot follow a guide clip (no video-to-video)", port="guide",
                         hint="set the Camera Guide's 'steer' to 'noise'")

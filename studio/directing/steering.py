@@ -31,7 +31,7 @@ class CameraGuideClip(Video):
     camera: CameraPath | None = None
     picture: np.ndarray | None = None  # uint8 [H, W, 3], before fitting
     fit: str = "crop"
-    steer: str = "guide"  # guide | noise
+    steer: str = "guide"  # guide | noise | none (only the picture and the length)
     seconds: float | None = None  # the clip's length when it should follow a soundtrack
 
     @property

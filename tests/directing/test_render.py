@@ -138,7 +138,7 @@ def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny
     wav = tmp_path / "clicks.wav"
     write_clicks(wav, seconds=2.0)
     g = clip_graph(registry, tiny_ti2v, camera={"preset": "static", "zoom_pulse": 0.3},
-                   generate={"num_frames": 0})
+                   generate={"num_frames": 0}, steer="none")  # 'none': the guide only carries the length
     g.add_node(registry.get("studio.Audio"), "audio", params={"path": str(wav), "signal": "beats", "fps": 8.0})
     g.add_node(registry.get("studio.SignalMath"), "math", params={"smooth": 0.0, "scale": 1.0})
     g.connect("audio", "audio", "camera_guide", "audio")
@@ -146,7 +146,8 @@ def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny
     g.connect("math", "signal", "camera", "zoom_signal")
     result = Engine(registry).run(g)
     assert result.ok, result.failed
-    assert result.outputs["preview"]["video"].num_frames == 17  # 2 s at 8 fps = 16 -> nearest 4k+1
+    video = result.outputs["preview"]["video"]
+    assert video.num_frames == 17 and video.info["mode"] == "t2v"  # 2 s at 8 fps = 16 -> nearest 4k+1
     signal = result.outputs["math"]["signal"]
     assert signal.events == (2, 6, 10, 14) and signal.values[2] == pytest.approx(1.0)
     camera = result.outputs["camera"]["camera"]
