@@ -293,6 +293,8 @@ class TimelineDocks(QObject):
                 and change.detail.get("param") in ("in_frame", "out_frame")
                 and change.node_id in self._export_nodes()):
             self._range_from_export(change.node_id)  # typed in the inspector, or undone
+        elif change.kind == "reset" and self._export_nodes():
+            self._range_from_export(self._export_nodes()[0])  # a document opened with its own range
         if (change.kind == "node_changed" and self.camera_param is not None
                 and change.node_id == self.camera_param[0] and "param" in change.detail):
             self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
