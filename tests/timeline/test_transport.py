@@ -259,3 +259,17 @@ def test_hiding_the_window_stops_playback(docks):
     docks.playback.play()
     docks.window.hide()
     assert not docks.playback.playing
+
+
+def test_a_shorter_clip_clears_the_points_on_screen_but_not_in_the_document(docks):
+    from studio.graph import NodeRegistry
+
+    load(docks, count=48)
+    spec = NodeRegistry.default().get("studio.Export")
+    docks.session.edit("add export", lambda g: g.add_node(spec, "export"))
+    docks.model.set_playhead(40)
+    docks.timeline.transport.mark_in()
+    assert docks.session.graph.nodes["export"].params["in_frame"] == 40
+    docks.live.show_video(Video(clip(20), 24.0))  # a shorter clip: frame 40 is not in it
+    assert docks.model.in_point is None
+    assert docks.session.graph.nodes["export"].params["in_frame"] == 40

@@ -154,7 +154,7 @@ class TimelineDocks(QObject):
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
         self.camera_param: tuple[str, str] | None = None
         self._syncing_range = False
-        self.model.range_changed.connect(self._range_to_export)
+        self.model.range_edited.connect(self._range_to_export)
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
             self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path

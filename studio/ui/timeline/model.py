@@ -37,6 +37,7 @@ class TimelineModel(QObject):
     frames_changed = Signal(object)  # list of frame indices whose pictures changed
     clip_changed = Signal()  # a new store, length or rate: everything repaints
     range_changed = Signal()  # in or out point
+    range_edited = Signal()  # ... set by someone (not cleared because the clip got shorter)
     markers_changed = Signal()
     status_changed = Signal(str)  # "step 3 of 20" while rendering, "" otherwise
     sound_changed = Signal()
@@ -131,12 +132,14 @@ class TimelineModel(QObject):
         if frame is not None and self.out_point is not None and self.out_point < frame:
             self.out_point = None
         self.range_changed.emit()
+        self.range_edited.emit()
 
     def set_out(self, frame: int | None) -> None:
         self.out_point = frame
         if frame is not None and self.in_point is not None and self.in_point > frame:
             self.in_point = None
         self.range_changed.emit()
+        self.range_edited.emit()
 
     # ---- annotations
     def set_markers(self, markers: list[Marker]) -> None:
