@@ -273,3 +273,41 @@ def test_a_shorter_clip_clears_the_points_on_screen_but_not_in_the_document(dock
     docks.live.show_video(Video(clip(20), 24.0))  # a shorter clip: frame 40 is not in it
     assert docks.model.in_point is None
     assert docks.session.graph.nodes["export"].params["in_frame"] == 40
+
+
+def test_shuttle_backwards_runs_the_clip_in_reverse_by_the_clock(docks):
+    load(docks, count=96, fps=24.0)
+    playback = docks.playback
+    now = [10.0]
+    playback.clock = lambda: now[0]
+    docks.model.set_playhead(60)
+    playback.shuttle(-1)
+    playback.shuttle(-1)  # J twice: twice as fast backwards
+    assert playback.rate == -2.0
+    for _ in range(12):
+        now[0] += 1 / 24
+        playback._tick()
+    assert docks.model.playhead == 60 - 24 and playback.dropped == 12  # every other frame at 2x
+
+
+def test_viewer_one_to_one_and_side_by_side(docks):
+    from studio.engine import NodeProgress, RunFinished, RunStarted
+
+    first, second = clip(seed=1), clip(seed=2)
+    second[..., 1] = 220
+    for run, frames in ((1, first), (2, second)):
+        docks.handle_event(RunStarted(run, ("gen",)))
+        docks.handle_event(NodeProgress(run, "gen", 1, 1, preview=frames))
+        docks.handle_event(RunFinished(run, "ok", 0.1))
+    viewer = docks.viewer.viewer
+    docks.viewer.size_box.setCurrentText("1:1")
+    settle()
+    assert viewer._a.pixels.shape == (18, 32, 3)  # pixel for pixel
+    docks.viewer.size_box.setCurrentText("fit")
+    docks.viewer.compare_box.setCurrentText("side by side")
+    settle()
+    image = viewer.grab().toImage()
+    y = viewer.height() // 2
+    left = image.pixelColor(viewer.width() // 4, y)
+    right = image.pixelColor(viewer.width() * 3 // 4, y)
+    assert left.green() > 200 and right.green() < 100  # this render left, the previous one right
