@@ -201,11 +201,16 @@ class FrameStore:
             if self._clip_id != clip_id or self._closed:
                 return
             kind, shape, data = self._encode(frames[i])
+            # the proxy too, while the pixels are at hand: cheaper than decoding the JPEG again later
+            proxy = self._make_proxy(frames[i]) if kind == "jpeg" else None
             with self._lock:
                 slot = self._slots[i] if self._clip_id == clip_id else None
                 if slot is not None and slot.kind == "borrowed":  # not replaced meanwhile
                     # same picture, so no new version: nothing needs repainting
                     self._put(i, kind, shape, data, bump=False)
+                    if proxy is not None:
+                        self._slots[i].proxy = proxy
+                        self._memory += len(proxy)
                     self._enforce_budget()
 
         order = self._near_playhead_first(len(frames))
@@ -231,6 +236,14 @@ class FrameStore:
         if not ok:
             raise ValueError("OpenCV could not compress the frame")
         return "jpeg", shape, buf.tobytes()
+
+    def _make_proxy(self, frame: np.ndarray) -> bytes | None:
+        d = self.settings.proxy_divisor
+        half = frame[::2, ::2] if d >= 2 else frame  # area-averaging every pixel costs ~4x for the same look
+        small = cv2.resize(half, (max(1, frame.shape[1] // d), max(1, frame.shape[0] // d)),
+                           interpolation=cv2.INTER_AREA)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        return buf.tobytes() if ok else None
 
     def _put(self, index: int, kind: str, shape: tuple[int, int], data: bytes, bump: bool = True) -> None:
         slot = self._slots[index]
@@ -364,8 +377,7 @@ class FrameStore:
             if slot.kind == "borrowed" and self._borrowed is not None:
                 d = self.settings.proxy_divisor
                 full = self._borrowed[index]
-                # every other pixel first: area-averaging the whole frame costs ~4x more for the same look
-                half = full[::2, ::2] if d >= 2 else full
+                half = full[::2, ::2] if d >= 2 else full  # as in _make_proxy
                 return cv2.resize(half, (max(1, full.shape[1] // d), max(1, full.shape[0] // d)),
                                   interpolation=cv2.INTER_AREA)
             if slot.kind == "raw":

@@ -118,6 +118,7 @@ def test_a_whole_clip_shows_at_once_and_is_compressed_in_the_background(store):
     assert store.frame(7) is not None and store.borrowed_bytes == frames.nbytes
     assert store.wait_compressed(30)
     assert store.borrowed_bytes == 0 and store.stats()["kind_jpeg"] == 30
+    assert all(store.has_proxy(i) for i in range(30))  # made with the JPEGs, from the pixels at hand
     assert np.abs(store.frame(7).astype(int) - frames[7]).mean() < 3
     # a live write during the background work wins over it
     store.load_clip(frames, fps=12)
