@@ -65,10 +65,53 @@ class Graph:
 
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
-        self.links: list[Link] = []
+        self._links: list[Link] = []
+        self._index: _LinkIndex | None = None
         self.groups: list[Group] = []
         self.meta: dict[str, Any] = {}
         self._listeners: list[Listener] = []
+
+    @property
+    def links(self) -> list[Link]:
+        """All links. Change them through the methods (or assign a new list), not in place."""
+        return self._links
+
+    @links.setter
+    def links(self, value: list[Link]) -> None:
+        self._links = list(value)
+        self._index = None
+
+    def _lookup(self) -> _LinkIndex:
+        # Built on demand and dropped on every change: validation and evaluation look links up
+        # many times between edits, which made big graphs quadratic with plain list scans.
+        if self._index is None:
+            self._index = _LinkIndex(self._links)
+        return self._index
+
+    def add_link(self, link: Link) -> None:
+        """Append a link as is (file loading); ``connect`` is the editing operation."""
+        self._append(link)
+        self._emit(GraphChange("link_added", link=link))
+
+    def _append(self, link: Link) -> None:
+        self._links.append(link)
+        if self._index is not None:
+            self._index.add(link)
+
+    def _discard(self, link: Link) -> None:
+        self._links.remove(link)
+        if self._index is not None:
+            self._index.remove(link)
+
+    def set_meta(self, key: str, value: Any) -> Any:
+        """Set document metadata (render settings, reroute points...) and tell the views."""
+        old = self.meta.get(key)
+        if value is None:
+            self.meta.pop(key, None)
+        else:
+            self.meta[key] = value
+        self._emit(GraphChange("meta_changed", detail={"key": key, "old": old, "new": value}))
+        return old
 
     # ---- observation
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -117,9 +160,9 @@ class Graph:
     def remove_node(self, node_id: str) -> tuple[Node, list[Link]]:
         """Remove a node and its links; returns both so an undo can put them back."""
         node = self.nodes.pop(node_id)
-        removed = [link for link in self.links if node_id in (link.src, link.dst)]
+        removed = self.inputs_of(node_id) + [lk for lk in self.links_from(node_id) if lk.dst != node_id]
         for link in removed:
-            self.links.remove(link)
+            self._discard(link)
             self._emit(GraphChange("link_removed", link=link))
         self._emit(GraphChange("node_removed", node_id))
         return node, removed
@@ -155,25 +198,28 @@ class Graph:
                 raise ValueError(f"no node with id '{nid}'")
         replaced = self.link_into(dst, dst_port)
         if replaced is not None:
-            self.links.remove(replaced)
+            self._discard(replaced)
             self._emit(GraphChange("link_removed", link=replaced))
         link = Link(src, src_port, dst, dst_port)
-        self.links.append(link)
+        self._append(link)
         self._emit(GraphChange("link_added", link=link))
         return link, replaced
 
     def disconnect(self, link: Link) -> None:
-        self.links.remove(link)
+        self._discard(link)
         self._emit(GraphChange("link_removed", link=link))
 
     def link_into(self, dst: str, dst_port: str) -> Link | None:
-        return next((lk for lk in self.links if lk.dst == dst and lk.dst_port == dst_port), None)
+        return self._lookup().into.get((dst, dst_port))
+
+    def has_link(self, link: Link) -> bool:
+        return self._lookup().into.get((link.dst, link.dst_port)) == link
 
     def links_from(self, src: str) -> list[Link]:
-        return [lk for lk in self.links if lk.src == src]
+        return list(self._lookup().outgoing.get(src, ()))
 
     def inputs_of(self, node_id: str) -> list[Link]:
-        return [lk for lk in self.links if lk.dst == node_id]
+        return list(self._lookup().incoming.get(node_id, ()))
 
     # ---- groups
     def set_groups(self, groups: Iterable[Group]) -> list[Group]:
@@ -199,7 +245,7 @@ class Graph:
         """A deep copy without subscribers."""
         other = Graph()
         other.nodes = copy.deepcopy(self.nodes)
-        other.links = list(self.links)
+        other.links = self._links
         other.groups = copy.deepcopy(self.groups)
         other.meta = copy.deepcopy(self.meta)
         return other
@@ -207,7 +253,32 @@ class Graph:
     def replace_with(self, other: Graph) -> None:
         """Take over another graph's content (used by undo of large edits and by reload)."""
         self.nodes = copy.deepcopy(other.nodes)
-        self.links = list(other.links)
+        self.links = other.links
         self.groups = copy.deepcopy(other.groups)
         self.meta = copy.deepcopy(other.meta)
         self._emit(GraphChange("reset"))
+
+
+class _LinkIndex:
+    """Links by their input end and by the nodes at either end, kept in step with each edit."""
+
+    def __init__(self, links: list[Link]) -> None:
+        self.into: dict[tuple[str, str], Link] = {}
+        self.outgoing: dict[str, list[Link]] = {}
+        self.incoming: dict[str, list[Link]] = {}
+        for link in links:
+            self.add(link)
+
+    def add(self, link: Link) -> None:
+        self.into.setdefault((link.dst, link.dst_port), link)
+        self.outgoing.setdefault(link.src, []).append(link)
+        self.incoming.setdefault(link.dst, []).append(link)
+
+    def remove(self, link: Link) -> None:
+        if self.into.get((link.dst, link.dst_port)) == link:
+            del self.into[(link.dst, link.dst_port)]
+        self.outgoing[link.src].remove(link)
+        self.incoming[link.dst].remove(link)
+        for other in self.incoming[link.dst]:  # a second link into that input (a hand-made list)
+            if other.dst_port == link.dst_port:
+                self.into.setdefault((other.dst, other.dst_port), other)

@@ -159,7 +159,7 @@ def graph_from_dict(data: Any, registry: NodeRegistry, base_dir: Path | None = N
             raise GraphFileError(f"two nodes have the id '{node.id}'")
         graph.nodes[node.id] = node
     for i, raw in enumerate(links):
-        graph.links.append(_link_from_dict(raw, i, graph))
+        graph.add_link(_link_from_dict(raw, i, graph))
     for i, raw in enumerate(groups):
         graph.groups.append(_group_from_dict(raw, i))
     return graph

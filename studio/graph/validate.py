@@ -44,7 +44,7 @@ def check_link(graph: Graph, registry: NodeRegistry, link: Link) -> str | None:
             f"cannot connect {out.type} output '{link.src_port}' of '{link.src}' "
             f"to {inp.type} input '{link.dst_port}' of '{link.dst}'"
         )
-    if link not in graph.links and link.dst in graph.upstream([link.src]):
+    if not graph.has_link(link) and link.dst in graph.upstream([link.src]):
         return f"linking '{link.src}' to '{link.dst}' would make a cycle"
     return None
 

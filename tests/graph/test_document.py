@@ -134,3 +134,25 @@ def test_json_parameters_hold_structured_data():
     assert keyframes.problems("0:1.0") == ["expects a list or object of plain data, got '0:1.0'"]
     assert keyframes.problems([float("inf")]) != []
     assert keyframes.parse('[{"frame": 3}]') == [{"frame": 3}]
+
+
+def test_link_lookups_follow_every_edit():
+    g = Graph()
+    for nid in ("a", "b", "c"):
+        g.add_node(number, nid)
+    g.add_node(add, "sum")
+    g.connect("a", "value", "sum", "a")
+    assert g.link_into("sum", "a") == Link("a", "value", "sum", "a")
+    g.connect("b", "value", "sum", "a")  # replaces
+    g.connect("c", "value", "sum", "b")
+    assert g.link_into("sum", "a").src == "b" and g.links_from("a") == []
+    assert [lk.src for lk in g.inputs_of("sum")] == ["b", "c"]
+    copy = g.copy()
+    g.remove_node("c")
+    assert g.link_into("sum", "b") is None and copy.link_into("sum", "b") is not None
+    g.links = []
+    assert g.inputs_of("sum") == [] and g.link_into("sum", "a") is None
+    seen = []
+    g.subscribe(lambda change: seen.append(change.kind))
+    g.set_meta("reroutes", {"x": [[1, 2]]})
+    assert g.meta["reroutes"] == {"x": [[1, 2]]} and seen == ["meta_changed"]
