@@ -30,7 +30,7 @@ def load_image(path: str | Path) -> np.ndarray:
                     raise MediaError(f"the image is {img.width}x{img.height}, too large", path=path)
                 img.load()  # PIL opens a truncated file happily and fails only here
                 upright = ImageOps.exif_transpose(img)
-                rgb = upright.convert("RGB")
+                rgb = _as_rgb(upright)
     except MediaError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -40,6 +40,21 @@ def load_image(path: str | Path) -> np.ndarray:
         raise MediaError(f"the image cannot be read: {exc}", path=path,
                          hint="the file may be truncated or damaged") from None
     return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def _as_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB: 16-bit greys scaled (not clipped), transparency laid on a neutral grey."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I"):
+        values = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        # Grey rather than black or white: the model sees "nothing here", not a dark or bright scene.
+        backdrop = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+        return Image.alpha_composite(backdrop, rgba).convert("RGB")
+    return img.convert("RGB")
 
 
 def fit_image(pixels: np.ndarray, width: int, height: int, mode: str = "crop") -> np.ndarray:
