@@ -29,8 +29,6 @@ def test_common_modes_load_with_their_colour(tmp_path, fmt, mode):
     assert np.abs(pixels[3, 4].astype(int) - expected).max() <= 12
 
 
-@pytest.mark.xfail(reason="studio/media/image.py: convert('RGB') clips 16-bit greys (I;16) to 0/255 instead of "
-                          "scaling them; reported to the lead", strict=False)
 def test_sixteen_bit_png_keeps_its_tones(tmp_path):
     ramp = np.linspace(0, 65535, 64).astype(np.uint16)[None, :].repeat(8, axis=0)
     path = tmp_path / "ramp16.png"
@@ -39,8 +37,6 @@ def test_sixteen_bit_png_keeps_its_tones(tmp_path):
     assert abs(int(pixels[0, 32, 0]) - 130) < 6  # mid-grey stays mid-grey
 
 
-@pytest.mark.xfail(reason="studio/media/image.py: transparent pixels keep whatever colour hides under them "
-                          "(often black or noise) instead of being laid on a background; reported", strict=False)
 def test_transparent_areas_come_out_as_a_plain_background(tmp_path):
     rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[..., 0] = 255  # red everywhere ...
