@@ -147,6 +147,7 @@ class TimelineDocks(QObject):
         self.timeline_dock = QDockWidget("Timeline", window)
         self.timeline_dock.setObjectName("timeline")
         self.timeline_dock.setWidget(self.timeline)
+        self.playback.playing_changed.connect(lambda on: setattr(self.viewer.viewer, "immediate", on))
         self.live.previous_changed.connect(self.viewer.set_previous)
         self.live.history_changed.connect(self._history_changed)
         self.live.result_ready.connect(self.take_outputs)

@@ -103,6 +103,7 @@ class FrameViewer(QWidget):
         self._moved_at = 0.0
         self._scrubbing = False
         self.draft_paints = 0  # paints at half resolution while scrubbing (benchmarks)
+        self.immediate = False  # paint on each playhead move, not at the next event-loop turn
         self._refine = QTimer(self)
         self._refine.setSingleShot(True)
         self._refine.setInterval(90)
@@ -121,7 +122,10 @@ class FrameViewer(QWidget):
         now = time.perf_counter()
         self._scrubbing = now - self._moved_at < 0.25  # moves in quick succession: a drag or playback
         self._moved_at = now
-        self.update()
+        if self.immediate and self.isVisible():
+            self.repaint()  # playing: this frame reaches the screen before the clock moves on
+        else:
+            self.update()
 
     def _rest(self) -> None:
         self._scrubbing = False
