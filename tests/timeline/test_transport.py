@@ -311,3 +311,23 @@ def test_viewer_one_to_one_and_side_by_side(docks):
     left = image.pixelColor(viewer.width() // 4, y)
     right = image.pixelColor(viewer.width() * 3 // 4, y)
     assert left.green() > 200 and right.green() < 100  # this render left, the previous one right
+
+
+def test_scrubbing_paints_drafts_then_the_full_frame_when_the_playhead_rests(docks, qtbot):
+    from tests.timeline.test_framestore import jpeg, synthetic
+
+    store = docks.model.store
+    store.reset(30, fps=24)
+    for i in range(30):
+        store.put_encoded(i, jpeg(synthetic(i, 720, 1280)), (720, 1280))
+    viewer = docks.viewer.viewer
+    docks.model.set_playhead(3)
+    settle()
+    docks.model.set_playhead(25)  # a second move right after the first: a drag
+    settle()
+    assert viewer.shown_index == 25 and viewer._a.draft
+    qtbot.waitUntil(lambda: not viewer._a.draft, timeout=3000)  # refined once the hand stops
+    assert viewer.shown_index == 25
+    shown, want = viewer._a.pixels, store.frame(25, *viewer._a.view(store, 25, viewer._a.pixels.shape[1],
+                                                                   viewer._a.pixels.shape[0], False))
+    assert np.abs(shown.astype(int) - want).mean() < 2
