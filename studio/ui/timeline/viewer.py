@@ -284,6 +284,7 @@ class ViewerPanel(QWidget):
         layout.addLayout(bar)
         model.clip_changed.connect(self._describe)
         model.frames_changed.connect(lambda _i: self._describe())
+        model.status_changed.connect(lambda _t: self._describe())
         self._describe()
 
     def set_previous(self, store: FrameStore | None) -> None:
@@ -295,6 +296,7 @@ class ViewerPanel(QWidget):
 
     def _describe(self) -> None:
         w, h = self.model.store.size
-        text = f"{self.model.count} frames · {w}x{h} · {self.model.fps:g} fps" if w else ""
+        kind = " preview" if self.model.status.startswith("step") else ""  # latent-sized while it denoises
+        text = f"{self.model.count} frames · {w}x{h}{kind} · {self.model.fps:g} fps" if w else ""
         if text != self.info.text():
             self.info.setText(text)
