@@ -33,7 +33,7 @@ def disc_picture(size: int) -> np.ndarray:
 
 
 def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds: int, strengths: list[float],
-              amount: float, picture: bool = False) -> dict:
+              amount: float, picture: bool = False, presets: tuple[str, ...] = PRESETS) -> dict:
     from studio.directing.camera import build_path
     from studio.directing.motion import adherence as measure
     from studio.directing.steering import render_along
@@ -42,7 +42,7 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
     model = load_model(source, LoadOptions())
     methods = [("none", None), ("noise", None)] + [("guide", s) for s in strengths]
     rows = []
-    for preset in PRESETS:
+    for preset in presets:
         track = build_path(preset, amount=amount).track(frames, fps)
         for method, strength in methods:
             errors, requested, agree, seconds = [], [], [], []
@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--amount", type=float, default=0.3)
     parser.add_argument("--strengths", default="0.5,0.7,0.9")
+    parser.add_argument("--presets", default=",".join(PRESETS))
     parser.add_argument("--picture", action="store_true",
                         help="start from a red-disc picture (i2v for none/noise, the guide's source) instead of text")
     args = parser.parse_args()
@@ -137,7 +138,7 @@ def main() -> None:
     else:
         strengths = [float(s) for s in args.strengths.split(",") if s]
         report = adherence(args.source, args.size, args.frames, args.steps, args.fps, args.seeds, strengths,
-                           args.amount, args.picture)
+                           args.amount, args.picture, tuple(p for p in args.presets.split(",") if p))
         print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=2))
 
 
