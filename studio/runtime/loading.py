@@ -333,13 +333,26 @@ def _module_bytes(pipe) -> int:
     return total
 
 
+# studio_defaults.json (what the embedded model's training writes) names settings as diffusers' call does.
+_DEFAULTS_FILE_KEYS = {"num_frames": "num_frames", "height": "height", "width": "width", "fps": "fps",
+                       "num_inference_steps": "steps", "guidance_scale": "guidance"}
+
+
 def _studio_settings(folder: Path) -> dict:
-    """Optional studio.json next to model_index.json: {"defaults": {...}} overrides recommended settings."""
+    """Recommended settings shipped with a model: studio.json ({"defaults": {...}}) or studio_defaults.json."""
     try:
         data = json.loads((folder / "studio.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        return data
+    try:
+        flat = json.loads((folder / "studio_defaults.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(flat, dict):
+        return {}
+    return {"defaults": {ours: flat[theirs] for theirs, ours in _DEFAULTS_FILE_KEYS.items() if theirs in flat}}
 
 
 def load_model(
