@@ -189,10 +189,20 @@ class Adherence:
                 for k, v in self.__dict__.items()}
 
 
-def adherence(frames: np.ndarray, track: CameraTrack, method: str = "similarity") -> Adherence:
-    """Compare the clip's measured frame-to-frame motion with the track's, at a grid of points."""
+def adherence(frames: np.ndarray, track: CameraTrack, method: str = "similarity", stride: int = 1) -> Adherence:
+    """Compare the clip's measured frame-to-frame motion with the track's, at a grid of points.
+
+    ``stride`` > 1 compares every stride-th frame (figures stay per frame): for a model whose clip
+    changes only once per latent frame (the embedded one holds each for 4 frames), stride 4 measures
+    what it can follow rather than its staircase.
+    """
     if frames.shape[0] != track.num_frames:
         raise DirectingError(f"the clip has {frames.shape[0]} frames but the camera track {track.num_frames}")
+    if stride > 1:
+        coarse = adherence(frames[::stride], CameraTrack(track.values[::stride], track.fps / stride,
+                                                         track.parallax), method)
+        return Adherence(coarse.mean_error_px / stride, coarse.max_error_px / stride, coarse.requested_px / stride,
+                         coarse.measured_px / stride, coarse.direction_agreement, coarse.per_step / stride)
     height, width = frames.shape[1:3]
     expected = track.steps(width, height)
     if method == "phase":

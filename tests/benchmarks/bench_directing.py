@@ -33,7 +33,7 @@ def disc_picture(size: int) -> np.ndarray:
 
 
 def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds: int, strengths: list[float],
-              amount: float, picture: bool = False, presets: tuple[str, ...] = PRESETS) -> dict:
+              amount: float, picture: bool = False, presets: tuple[str, ...] = PRESETS, stride: int = 1) -> dict:
     from studio.directing.camera import build_path
     from studio.directing.motion import adherence as measure
     from studio.directing.steering import render_along
@@ -52,7 +52,7 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
                                     guidance=5.0, seed=seed, strength=strength or 0.7,
                                     picture=disc_picture(size) if picture else None)
                 seconds.append(time.perf_counter() - start)
-                result = measure(clip, track)
+                result = measure(clip, track, stride=stride)
                 errors.append(result.mean_error_px)
                 requested.append(result.requested_px)
                 agree.append(result.direction_agreement)
@@ -65,7 +65,8 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
     summary = {}
     for row in rows:
         summary.setdefault(row["method"], []).append(row["error_px_per_frame"])
-    return {"model": model.name, "placeholder": model.is_placeholder, "picture": picture, "size": size,
+    return {"model": model.name, "placeholder": model.is_placeholder, "picture": picture, "stride": stride,
+            "size": size,
             "frames": frames,
             "steps": steps, "seeds": seeds, "rows": rows,
             "mean_error_by_method": {k: round(float(np.mean(v)), 3) for k, v in summary.items()}}
@@ -130,6 +131,8 @@ def main() -> None:
     parser.add_argument("--amount", type=float, default=0.3)
     parser.add_argument("--strengths", default="0.5,0.7,0.9")
     parser.add_argument("--presets", default=",".join(PRESETS))
+    parser.add_argument("--stride", type=int, default=1,
+                        help="compare every n-th frame (4 for the embedded model, which holds each latent frame)")
     parser.add_argument("--picture", action="store_true",
                         help="start from a red-disc picture (i2v for none/noise, the guide's source) instead of text")
     args = parser.parse_args()
@@ -138,7 +141,8 @@ def main() -> None:
     else:
         strengths = [float(s) for s in args.strengths.split(",") if s]
         report = adherence(args.source, args.size, args.frames, args.steps, args.fps, args.seeds, strengths,
-                           args.amount, args.picture, tuple(p for p in args.presets.split(",") if p))
+                           args.amount, args.picture, tuple(p for p in args.presets.split(",") if p),
+                           args.stride)
         print(json.dumps({k: v for k, v in report.items() if k != "rows"}, indent=2))
 
 

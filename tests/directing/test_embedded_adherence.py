@@ -15,6 +15,9 @@ from studio.directing.signal import Signal, pulses
 pytestmark = pytest.mark.slow
 
 SIZE, FRAMES, FPS, STEPS = 64, 17, 16.0, 20
+# The embedded model's clip changes once per latent frame (its decoder holds each for 4 frames), so
+# motion is compared every 4th frame: what it can follow, not its staircase.
+STRIDE = 4
 PROMPT = "a red circle on a gray background"
 
 
@@ -41,20 +44,20 @@ def red_disc_picture() -> np.ndarray:
     return picture
 
 
-def render(model, preset: str, method: str = "guide", **path):
+def render(model, preset: str, method: str = "guide", strength: float = 0.45, **path):
     from studio.directing.steering import render_along
 
     track = build_path(preset, **path).track(FRAMES, FPS)
     clip = render_along(model, PROMPT, track, method, width=SIZE, height=SIZE, steps=STEPS, guidance=5.0, seed=1,
-                        strength=0.6, picture=red_disc_picture())
+                        strength=strength, picture=red_disc_picture())
     return clip, track
 
 
 @pytest.mark.parametrize("preset, sign", [("pan_left", 1.0), ("pan_right", -1.0)])
 def test_the_camera_pans_the_way_the_path_says(embedded, preset, sign):
     clip, track = render(embedded, preset, amount=0.3)
-    result = adherence(clip, track)
-    moved = similarity_steps(clip)[:, 0, 2].sum()
+    result = adherence(clip, track, stride=STRIDE)
+    moved = similarity_steps(clip[::STRIDE])[:, 0, 2].sum()
     assert np.sign(moved) == sign, result.as_dict()  # pan left: content slides right
     assert result.direction_agreement > 0.8, result.as_dict()
     assert result.mean_error_px < result.requested_px, result.as_dict()  # better than standing still
@@ -62,21 +65,23 @@ def test_the_camera_pans_the_way_the_path_says(embedded, preset, sign):
 
 def test_zoom_in_grows_the_object(embedded):
     clip, _ = render(embedded, "zoom_in", amount=0.3)
-
-    def red_area(frame):
-        r, g, b = (frame[..., i].astype(int) for i in range(3))
-        return int(((r > 150) & (g < 110) & (b < 110)).sum())
-
     assert red_area(clip[-1]) > 1.3 * red_area(clip[0])
 
 
-def test_a_beat_driven_zoom_pulse_lands_within_one_frame(embedded):
+def test_a_beat_driven_zoom_pulse_lands_on_the_beats_latent_frame(embedded):
+    # Beats on frames 4 and 12: each is the last frame of a latent frame (the model shows latent k on
+    # frames 4k-3..4k), so the pulse must show on the beat and be gone by the next latent frame.
     beats = (4, 12)
     signal = Signal(pulses(beats, FRAMES, decay_frames=1.0), FPS)
     clip, _ = render(embedded, "static", zoom_signal=signal, zoom_pulse=0.25)
-    scale = np.hypot(similarity_steps(clip)[:, 0, 0], similarity_steps(clip)[:, 1, 0])  # step t-1 -> t
-    peaks = sorted(int(i) + 1 for i in np.argsort(scale)[-2:])
-    assert all(abs(p - b) <= 1 for p, b in zip(peaks, beats, strict=True)), (peaks, scale.round(3))
+    area = np.array([red_area(frame) for frame in clip], dtype=float)
+    for beat in beats:
+        assert area[beat] > 1.15 * area[beat - STRIDE] and area[beat] > 1.15 * area[beat + STRIDE], area
+
+
+def red_area(frame) -> int:
+    r, g, b = (frame[..., i].astype(int) for i in range(3))
+    return int(((r > 150) & (g < 110) & (b < 110)).sum())
 
 
 def test_the_reference_colour_and_shape_survive_to_the_last_frame(embedded):

@@ -1,4 +1,4 @@
-"""Reference pictures in the formats people bring, as the camera guide sees them (findings for studio/media/image.py)."""
+"""Reference pictures in the formats people bring, as the camera guide sees them (16-bit and transparency fixed upstream)."""
 
 from __future__ import annotations
 
