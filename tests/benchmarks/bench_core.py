@@ -16,19 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def build_graph(registry, model_dir: Path, frames: int, size: int, steps: int, seed: int):
-    from studio.graph import Graph
+    from tests.graphs import text_to_video
 
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.Text"), "text", params={"prompt": "a red circle moves left"})
-    g.add_node(registry.get("studio.GenerateVideo"), "generate",
-               params={"num_frames": frames, "width": size, "height": size, "steps": steps, "seed": seed,
-                       "guidance": 5.0, "preview": True})
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "generate", "model")
-    g.connect("text", "prompt", "generate", "prompt")
-    g.connect("generate", "video", "preview", "video")
-    return g
+    return text_to_video(registry, model_dir, frames=frames, size=size, steps=steps, seed=seed, fps=16.0)
 
 
 def main() -> None:

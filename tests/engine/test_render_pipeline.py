@@ -9,6 +9,7 @@ import pytest
 from studio.cli import main
 from studio.engine import CancelToken, Engine, NodeProgress
 from studio.graph import Graph, NodeRegistry, save_graph
+from tests.graphs import text_to_video
 
 STEPS = 3
 
@@ -19,16 +20,7 @@ def registry():
 
 
 def make_graph(registry, model_dir, steps=STEPS, seed=1) -> Graph:
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.Text"), "text", params={"prompt": "a red circle moves left"})
-    g.add_node(registry.get("studio.GenerateVideo"), "generate",
-               params={"num_frames": 9, "width": 32, "height": 32, "steps": steps, "seed": seed, "fps": 8.0})
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "generate", "model")
-    g.connect("text", "prompt", "generate", "prompt")
-    g.connect("generate", "video", "preview", "video")
-    return g
+    return text_to_video(registry, model_dir, steps=steps, seed=seed)
 
 
 def test_render_streams_every_step_and_caches_what_did_not_change(registry, tiny_wan):

@@ -10,19 +10,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engine import Event, NodeProgress, RunFinished, RunHandle, RunStarted
 from studio.media.framestore import FrameStore
+from studio.ui.preview import as_frames
 from studio.ui.timeline.model import TimelineModel
 from studio.values import Video
-
-
-def as_frames(preview: Any) -> np.ndarray | None:
-    """A preview as uint8 [T, H, W, 3], or None when it is not pictures (toy nodes send numbers)."""
-    if not isinstance(preview, np.ndarray) or preview.dtype != np.uint8:
-        return None
-    if preview.ndim == 3 and preview.shape[-1] == 3:
-        preview = preview[None]
-    if preview.ndim != 4 or preview.shape[-1] != 3 or 0 in preview.shape:
-        return None
-    return preview
 
 
 class LiveRender(QObject):
