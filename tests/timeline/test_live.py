@@ -9,6 +9,7 @@ import pytest
 from studio.engine import CancelToken, Engine, NodeProgress, RunFinished, RunStarted
 from studio.graph import Graph, NodeRegistry
 from studio.values import Video
+from tests.graphs import text_to_video
 from tests.timeline.conftest import clip, settle
 
 STEPS = 3
@@ -20,16 +21,7 @@ def real_registry():
 
 
 def make_graph(registry, model_dir, steps=STEPS, seed=1) -> Graph:
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.Text"), "text", params={"prompt": "a red circle moves left"})
-    g.add_node(registry.get("studio.GenerateVideo"), "generate",
-               params={"num_frames": 9, "width": 32, "height": 32, "steps": steps, "seed": seed, "fps": 8.0})
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "generate", "model")
-    g.connect("text", "prompt", "generate", "prompt")
-    g.connect("generate", "video", "preview", "video")
-    return g
+    return text_to_video(registry, model_dir, steps=steps, seed=seed)
 
 
 @pytest.fixture(scope="module")
