@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vae2-batch", type=int, default=4)
     parser.add_argument("--vae2-frames", type=int, default=9, help="clip length (with a crop; else 9 and 17)")
     parser.add_argument("--vae2-crop", type=int, default=32, help="0 trains on whole frames")
-    parser.add_argument("--latent-clips", type=int, default=2000)
+    parser.add_argument("--latent-clips", type=int, default=3000)
     parser.add_argument("--latent-minutes", type=float, default=10.0, help="time budget for encoding clips")
     parser.add_argument("--dit-steps", type=int, default=4000)
     parser.add_argument("--dit-batch", type=int, default=32)
