@@ -125,7 +125,7 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
         return ctx.memo("encode_prompt", [model_key, text, prompt.negative, guidance > 1.0],
                         lambda: runtime.encode_prompt(model, text, prompt.negative, guidance))
 
-    noise = (getattr(request, "noise", None) or embeds.tensors.get("latents")) if mode == "noise" else None
+    noise = request.noise if mode == "noise" else None
     key = [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"), request.num_frames,
            request.width, request.height, request.steps, guidance, request.seed, request.strength, mode, fps]
 

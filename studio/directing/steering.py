@@ -5,7 +5,7 @@ The runtime (and torch) are imported inside the functions: this module loads wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -95,16 +95,9 @@ def noise_for(model: Any, track: CameraTrack, num_frames: int, height: int, widt
 
 
 def with_starting_noise(embeds: Any, request: Any, latents: Any) -> Any:
-    """Hand the starting latents to the sampler.
-
-    The runtime's VideoRequest has no field for them yet, and sample() passes the encoded prompt's
-    tensors to the pipeline as keyword arguments, so the latents ride along there. When the runtime
-    grows a ``noise`` field this uses it instead.
-    """
-    if "noise" in getattr(type(request), "__dataclass_fields__", {}):
-        request.noise = latents
-        return embeds
-    return replace(embeds, tensors={**embeds.tensors, "latents": latents})
+    """Hand the starting latents to the sampler (VideoRequest.noise); the embeds pass through unchanged."""
+    request.noise = latents
+    return embeds
 
 
 def keyframe_from_text(model: Any, embeds: Any, width: int, height: int, steps: int, guidance: float, seed: int,

@@ -46,6 +46,9 @@ class VideoRequest:
     video: np.ndarray | None = None  # uint8 [T, H, W, 3], guide clip (video-to-video)
     strength: float = 0.7  # video-to-video: how far from the guide clip
     preview: bool = True
+    # Starting latents in the pipeline's own layout (e.g. noise warped along a camera move); None draws
+    # fresh noise from the seed.
+    noise: torch.Tensor | None = None
 
 
 @dataclass
@@ -291,6 +294,8 @@ def sample(
         callback_on_step_end=on_step_end,
         callback_on_step_end_tensor_inputs=["latents"],
     )
+    if request.noise is not None:
+        kwargs["latents"] = request.noise.to(device=model.execution_device, dtype=pipe.transformer.dtype)
     if spec.name == "ltx":
         kwargs["frame_rate"] = model.defaults.get("fps", 25)
     if task == "v2v":
