@@ -336,6 +336,18 @@ def probe(path: str | Path, *, count_audio: bool = True) -> MediaInfo:
 
 def read_frames(path: str | Path, *, max_frames: int | None = None, step: int = 1) -> np.ndarray:
     """Decode video frames as uint8 [T, H, W, 3] RGB (every ``step``-th, at most ``max_frames``)."""
+    return _decode(path, lambda frame: frame.to_ndarray(format="rgb24"), max_frames, step)
+
+
+def read_luma(path: str | Path, *, max_frames: int | None = None) -> np.ndarray:
+    """Decode the Y plane of each frame as full-range float32 [T, H, W], without any RGB round trip.
+
+    swscale's YUV->RGB path shifts brightness by about a level; reading Y directly keeps it exact.
+    """
+    return _decode(path, _frame_luma, max_frames, 1)
+
+
+def _decode(path: str | Path, convert, max_frames: int | None, step: int) -> np.ndarray:
     out: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
@@ -346,30 +358,7 @@ def read_frames(path: str | Path, *, max_frames: int | None = None, step: int = 
             for index, frame in enumerate(container.decode(vs)):
                 if index % step:
                     continue
-                out.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(out) >= max_frames:
-                    break
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"cannot decode the video: {exc}", path=path) from exc
-    if not out:
-        raise MediaError("the video has no decodable frames", path=path)
-    return np.stack(out)
-
-
-def read_luma(path: str | Path, *, max_frames: int | None = None) -> np.ndarray:
-    """Decode the Y plane of each frame as full-range float32 [T, H, W], without any RGB round trip.
-
-    swscale's YUV->RGB path shifts brightness by about a level; reading Y directly keeps it exact.
-    """
-    out: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError("the file has no video stream", path=path)
-            vs = container.streams.video[0]
-            vs.thread_type = "AUTO"
-            for frame in container.decode(vs):
-                out.append(_frame_luma(frame))
+                out.append(convert(frame))
                 if max_frames is not None and len(out) >= max_frames:
                     break
     except av.error.FFmpegError as exc:
