@@ -195,18 +195,13 @@ def export_clip(
     sign_seconds = 0.0
     with atomic_path(dest, suffix=".part" + suffix) as final_tmp:
         started = time.perf_counter()
+        def encode(target: Path) -> EncodeInfo:
+            return encode_video(clip, rate, target, audio=clip_audio, audio_rate=audio_rate, settings=settings,
+                                on_progress=on_progress, is_cancelled=is_cancelled)
+
         if options.sign:
             with _scratch(dest, suffix) as unsigned:
-                info = encode_video(
-                    clip,
-                    rate,
-                    unsigned,
-                    audio=clip_audio,
-                    audio_rate=audio_rate,
-                    settings=settings,
-                    on_progress=on_progress,
-                    is_cancelled=is_cancelled,
-                )
+                info = encode(unsigned)
                 encode_seconds = time.perf_counter() - started
                 _check_cancel(is_cancelled)
                 started = time.perf_counter()
@@ -221,16 +216,7 @@ def export_clip(
                 )
                 sign_seconds = time.perf_counter() - started
         else:
-            info = encode_video(
-                clip,
-                rate,
-                final_tmp,
-                audio=clip_audio,
-                audio_rate=audio_rate,
-                settings=settings,
-                on_progress=on_progress,
-                is_cancelled=is_cancelled,
-            )
+            info = encode(final_tmp)
             encode_seconds = time.perf_counter() - started
         _check_cancel(is_cancelled)
         # mkstemp made the temp file 0600; a clip is for sharing, so give it the user's usual mode.
