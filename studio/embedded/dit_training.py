@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
+import math
 import random
 import time
 from pathlib import Path
@@ -15,6 +15,7 @@ from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
 from studio.embedded import components as C
 from studio.embedded import vae_training as V
+from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
 from studio.embedded.world import render, spec_for_seed, train_seed
 
 CAPTION_DROPOUT = 0.1  # empty prompts, so classifier-free guidance has an unconditional model to push from
@@ -31,52 +32,70 @@ def _log(out: Path, message: str) -> None:
     log(out, message)
 
 
-def _save(obj: object, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def _render_clips(seeds: list[int]) -> np.ndarray:
+    return np.stack([render(spec_for_seed(seed))[0] for seed in seeds])
+
+
+def _clip_seed(index: int, base_seed: int) -> int:
+    # Seeds apart from the VAE stages' so the transformer sees clips the VAE never trained on.
+    return train_seed(300_000 + index, base_seed)
 
 
 def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     """Encode training clips once with the finished VAE (posterior mean), in resumable chunks."""
-    from studio.embedded.train import load_vae
+    from studio.embedded.train import device_for, load_vae
 
-    target = out / "latents.pt"
-    if target.exists():
+    target = out / "latents.json"
+    if exists(target):
         return
     parts = out / "latent_parts"
     parts.mkdir(exist_ok=True)
-    vae, _ = load_vae(out, sizes, torch.device("cpu"))
+    device = device_for(args)
+    vae, _ = load_vae(out, sizes, device)
     vae.eval()
     count = args.latent_clips
     started = time.time()
     budget = getattr(args, "latent_minutes", LATENT_MINUTES) * 60.0
-    for first in range(0, count, ENCODE_CHUNK):
-        part = parts / f"{first:07d}.pt"
-        if part.exists():
-            continue
-        if first > 0 and time.time() - started > budget:
-            # On a shared CPU the transformer needs the time more; delete latents.pt and rerun to encode more.
-            _log(out, f"latents: time budget spent, stopping at {first} clips")
-            break
-        latents, captions = [], []
-        indices = list(range(first, min(first + ENCODE_CHUNK, count)))
-        for start in range(0, len(indices), 10):
-            # Seeds apart from the VAE stages' so the transformer sees clips the VAE never trained on.
-            specs = [spec_for_seed(train_seed(300_000 + i, args.seed)) for i in indices[start : start + 10]]
-            videos = np.stack([render(spec)[0] for spec in specs])
-            with torch.no_grad():
-                means = V.encode_clip_means(vae, V.to_tensor(videos))
-            latents.extend(means)
-            captions.extend(spec.caption for spec in specs)
-        _save({"latents": torch.stack(latents), "captions": captions}, part)
-        _log(out, f"latents: {min(first + ENCODE_CHUNK, count)}/{count} clips, {time.time() - started:.0f} s")
-    chunks = [torch.load(p, weights_only=False) for p in sorted(parts.glob("*.pt"))]
+    workers = getattr(args, "workers", 0)
+    pool = None
+    if workers > 0:
+        import multiprocessing
+
+        pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
+        for first in range(0, count, ENCODE_CHUNK):
+            part = parts / f"{first:07d}.json"
+            if exists(part):
+                continue
+            if first > 0 and time.time() - started > budget:
+                # On a shared CPU the transformer needs the time more; delete latents.json and rerun to encode more.
+                _log(out, f"latents: time budget spent, stopping at {first} clips")
+                break
+            indices = list(range(first, min(first + ENCODE_CHUNK, count)))
+            seed_groups = [
+                [_clip_seed(i, args.seed) for i in indices[k : k + 10]] for k in range(0, len(indices), 10)
+            ]
+            rendered = pool.imap(_render_clips, seed_groups) if pool else map(_render_clips, seed_groups)
+            latents, captions = [], []
+            for seeds, videos in zip(seed_groups, rendered, strict=True):
+                with torch.no_grad():
+                    means = V.encode_clip_means(vae, V.to_tensor(videos).to(device))
+                latents.append(means.cpu())
+                captions.extend(spec_for_seed(seed).caption for seed in seeds)
+            save_checkpoint({"latents": torch.cat(latents), "captions": captions}, part)
+            _log(
+                out,
+                f"latents: {min(first + ENCODE_CHUNK, count)}/{count} clips, {time.time() - started:.0f} s",
+            )
+    finally:
+        if pool is not None:
+            pool.terminate()
+    chunks = [load_checkpoint(p) for p in sorted(parts.glob("*.json"))]
     latents = torch.cat([c["latents"] for c in chunks])
     captions = [caption for c in chunks for caption in c["captions"]]
     mean = latents.mean(dim=(0, 2, 3, 4))
     std = latents.std(dim=(0, 2, 3, 4))
-    _save({"latents": latents, "captions": captions, "mean": mean, "std": std}, target)
+    save_checkpoint({"latents": latents, "captions": captions, "mean": mean, "std": std}, target)
     _log(out, f"latents: {tuple(latents.shape)}, mean {mean.abs().mean():.3f}, std {std.mean():.3f}")
 
 
@@ -117,18 +136,19 @@ def compact_prompt_embeds(
         truncation=True,
         max_length=C.MAX_SEQUENCE_LENGTH,
     )
-    ids, mask = inputs.input_ids, inputs.attention_mask
+    device = next(text_encoder.parameters()).device
+    ids, mask = inputs.input_ids.to(device), inputs.attention_mask.to(device)
     lengths = mask.sum(dim=1)
     batch, longest = ids.shape
     if longest > 0 and int(lengths.max()) > 0:
         hidden = text_encoder(ids, mask).last_hidden_state * mask[..., None].to(torch.float32)
     else:
-        hidden = torch.zeros(batch, longest, text_encoder.config.d_model)
+        hidden = torch.zeros(batch, longest, text_encoder.config.d_model, device=device)
     embeds = torch.cat([hidden, hidden.new_zeros(batch, 1, hidden.shape[2])], dim=1)
-    positions = torch.arange(longest + 1)[None]
+    positions = torch.arange(longest + 1, device=device)[None]
     if padded_lengths is None:
         padded_lengths = torch.full((batch,), C.MAX_SEQUENCE_LENGTH)
-    pads = (padded_lengths - lengths).clamp(min=1).to(torch.float32)
+    pads = (padded_lengths.to(device) - lengths).clamp(min=1).to(torch.float32)
     bias = torch.where(positions < lengths[:, None], 0.0, float("-inf"))
     bias[positions == lengths[:, None]] = torch.log(pads)
     return embeds, bias[:, None, None, :]
@@ -137,7 +157,7 @@ def compact_prompt_embeds(
 def _sample_sigmas(batch: int, shift: float, generator: torch.Generator) -> torch.Tensor:
     # Shifted uniform sigmas: the same warp the scheduler applies at inference, so training effort goes
     # where inference spends its steps.
-    u = torch.rand(batch, generator=generator)
+    u = torch.rand(batch, generator=generator, device=generator.device)
     return shift * u / (1.0 + (shift - 1.0) * u)
 
 
@@ -154,13 +174,13 @@ def dit_step_loss(
     """Rectified-flow loss on normalised latents x0 [B, C, F, H, W]; per-token timesteps as Wan 2.2 TI2V."""
     batch, _, frames, height, width = x0.shape
     sigmas = _sample_sigmas(batch, shift, generator).to(x0)
-    noise = torch.randn(x0.shape, generator=generator).to(x0)
+    noise = torch.randn(x0.shape, generator=generator, device=generator.device).to(x0)
     s = sigmas.view(batch, 1, 1, 1, 1)
     xt = (1.0 - s) * x0 + s * noise
     target = noise - x0
     # Image-to-video samples: frame 0 is the clean reference latent at timestep 0, and it is not scored.
-    with_image = (torch.rand(batch, generator=generator) < image_rate).to(x0)
-    frame_mask = torch.ones(batch, 1, frames, 1, 1, dtype=x0.dtype)
+    with_image = (torch.rand(batch, generator=generator, device=generator.device) < image_rate).to(x0)
+    frame_mask = torch.ones(batch, 1, frames, 1, 1, dtype=x0.dtype, device=x0.device)
     frame_mask[:, :, 0] = 1.0 - with_image.view(batch, 1, 1, 1)
     xt = frame_mask * xt + (1.0 - frame_mask) * x0
     tokens_per_frame = (height // 2) * (width // 2)
@@ -170,7 +190,9 @@ def dit_step_loss(
     # Random padded lengths teach the model to ignore how many zero pads follow the prompt, so a runtime
     # may pass a short max_sequence_length (much cheaper cross-attention) and get the same clip.
     choices = torch.tensor(PADDED_LENGTHS)
-    padded = choices[torch.randint(len(choices), (batch,), generator=generator)]
+    padded = choices[
+        torch.randint(len(choices), (batch,), generator=generator, device=generator.device).cpu()
+    ]
     embeds, bias = compact_prompt_embeds(tokenizer, text_encoder, captions, padded)
     sink = transformer.blocks[0].attn2.processor
     if isinstance(sink, PadSinkCrossAttention):
@@ -196,7 +218,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         if args.device
         else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
-    data = torch.load(out / "latents.pt", weights_only=False)
+    data = load_checkpoint(out / "latents.json")
     latents = ((data["latents"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)).to(
         device
     )
@@ -208,10 +230,10 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     install_pad_sink(transformer)
     params = list(transformer.parameters()) + list(text_encoder.parameters())
     optimizer = torch.optim.AdamW(params, lr=args.dit_lr, weight_decay=0.01)
-    ckpt = out / "dit.pt"
+    ckpt = out / "dit.json"
     step = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+    if exists(ckpt):
+        state = load_checkpoint(ckpt, device)
         transformer.load_state_dict(state["transformer"])
         text_encoder.load_state_dict(state["text_encoder"])
         ema_transformer.load_state_dict(state["ema_transformer"])
@@ -225,16 +247,28 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         f"dit: from step {step} to {args.dit_steps}, transformer {C.parameter_count(transformer)}, "
         f"text encoder {C.parameter_count(text_encoder)}, {len(captions)} clips",
     )
-    generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
+    generator = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + step)
     rng = random.Random(args.seed * 31 + step)
     transformer.train()
     text_encoder.train()
     started, seen, running = time.time(), 0, 0.0
+    budget = getattr(args, "dit_minutes", 0.0) * 60.0
+    cosine = getattr(args, "dit_schedule", "constant") == "cosine"
+    first_step = step
     while step < args.dit_steps:
+        elapsed = time.time() - started
+        if budget and elapsed > budget:
+            _log(out, f"dit: time budget spent at step {step}")
+            break
         index = rng.sample(range(len(captions)), args.dit_batch)
         batch_captions = ["" if rng.random() < CAPTION_DROPOUT else captions[i] for i in index]
+        # Cosine decay to a tenth of the peak over the steps or the time budget, whichever ends first.
+        progress = (step - first_step) / max(1, args.dit_steps - first_step)
+        if budget:
+            progress = max(progress, elapsed / budget)
+        factor = 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))) if cosine else 1.0
         for group in optimizer.param_groups:
-            group["lr"] = args.dit_lr * min(1.0, (step + 1) / 200)
+            group["lr"] = args.dit_lr * min(1.0, (step + 1) / 200) * factor
         loss = dit_step_loss(
             transformer, text_encoder, tokenizer, latents[index], batch_captions, sizes.flow_shift, generator
         )
@@ -252,7 +286,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
             _log(out, f"dit step {step} loss {running / 50:.4f} {(time.time() - started) / seen:.2f} s/step")
             running = 0.0
         if step % args.save_every == 0 or step == args.dit_steps:
-            _save(
+            save_checkpoint(
                 {
                     "transformer": transformer.state_dict(),
                     "text_encoder": text_encoder.state_dict(),
@@ -264,6 +298,18 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
                 },
                 ckpt,
             )
+    save_checkpoint(
+        {
+            "transformer": transformer.state_dict(),
+            "text_encoder": text_encoder.state_dict(),
+            "ema_transformer": ema_transformer.state_dict(),
+            "ema_text_encoder": ema_text.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": step,
+            "sizes": sizes.to_dict(),
+        },
+        ckpt,
+    )
 
 
 def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
@@ -271,14 +317,14 @@ def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
     from studio.embedded.train import load_vae
 
     vae, _ = load_vae(out, sizes, torch.device("cpu"))
-    data = torch.load(out / "latents.pt", weights_only=False)
+    data = load_checkpoint(out / "latents.json")
     vae.register_to_config(
         latents_mean=[float(v) for v in data["mean"]], latents_std=[float(v) for v in data["std"]]
     )
     tokenizer = C.build_tokenizer()
     transformer = C.build_transformer(sizes)
     text_encoder = C.build_text_encoder(sizes, len(tokenizer))
-    state = torch.load(out / "dit.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(out / "dit.json")
     transformer.load_state_dict(state["ema_transformer"])
     text_encoder.load_state_dict(state["ema_text_encoder"])
     folders = [out / "pipeline"] + ([args.export] if args.export else [])

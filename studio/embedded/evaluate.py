@@ -30,6 +30,7 @@ class EvalSettings:
     guidance: float = DEFAULT_GUIDANCE
     strength: float = 0.7
     threads: int = 1
+    device: str = "cpu"
 
 
 def _to_uint8(frames: np.ndarray) -> np.ndarray:
@@ -136,7 +137,7 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
     from PIL import Image
 
     torch.set_num_threads(settings.threads)
-    pipe = load_pipeline(folder)
+    pipe = load_pipeline(folder).to(settings.device)
     _quiet(pipe)
     specs = eval_specs(settings.count)
     report: dict = {"model": str(folder), "settings": settings.__dict__.copy()}
@@ -233,11 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     parser.add_argument("--strength", type=float, default=0.7)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="torch device for the pipelines (cpu, cuda)")
     parser.add_argument("--json", type=Path, default=None, help="also write the report here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.vae:
-        if (args.model / "vae.pt").exists():
+        if (args.model / "vae.json").exists():
             from studio.embedded.components import ModelSizes
             from studio.embedded.train import load_vae
 
@@ -256,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
             guidance=args.guidance,
             strength=args.strength,
             threads=args.threads,
+            device=args.device,
         )
         report = evaluate_model(args.model, settings)
     text = json.dumps(report, indent=2)

@@ -115,6 +115,37 @@ def frame_batch(step: int, batch: int, base_seed: int, crop: int = 0) -> tuple[t
     return x, torch.from_numpy(np.stack(covers))[:, None]
 
 
+def _frame_arrays(job: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    step, batch, base_seed = job
+    rng = random.Random(base_seed * 7919 + step)
+    images, covers = [], []
+    for i in range(batch):
+        spec = spec_for_seed(train_seed(step * batch + i, base_seed))
+        image, cover = render_frame(spec, rng.randrange(17))
+        images.append(image[None])
+        covers.append(cover[None])
+    return np.stack(images), np.stack(covers)[:, None]
+
+
+def frame_batches(batch: int, base_seed: int, workers: int = 0, first_step: int = 0):  # type: ignore[no-untyped-def]
+    """Endless whole-frame batches ([B, 3, 1, H, W], coverage), drawn by `workers` processes when > 0 so a
+    fast GPU is not left waiting on the world's drawing."""
+    step = first_step
+    if workers <= 0:
+        while True:
+            images, covers = _frame_arrays((step, batch, base_seed))
+            step += 1
+            yield to_tensor(images), torch.from_numpy(covers)
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        while True:
+            jobs = [(s, batch, base_seed) for s in range(step, step + 64)]
+            step += 64
+            for images, covers in pool.imap(_frame_arrays, jobs):
+                yield to_tensor(images), torch.from_numpy(covers)
+
+
 def clip_batch(
     step: int, batch: int, frames: int, base_seed: int, crop: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
