@@ -34,7 +34,7 @@ class FrameStoreSettings:
     decoded_share: float = 0.12  # of the budget, for decoded frames around the playhead
     prefetch_ahead: int = 24
     prefetch_behind: int = 4
-    proxy_rest: float = 0.3  # seconds the playhead rests before the worker makes proxies (not during playback)
+    proxy_pause: float = 0.25  # seconds the proxy worker keeps out of the way after a playback step
 
 
 @dataclass
@@ -87,6 +87,13 @@ class FrameStore:
         self._prefetcher = threading.Thread(target=self._prefetch_loop, name="framestore-prefetch", daemon=True)
         self._prefetcher.start()
         self._encoder: threading.Thread | None = None
+        # proxies are made as frames arrive, on a worker of their own: scrubbing a clip that has just
+        # come paints proxies (or a near one) instead of decoding whole frames under the hand
+        self._proxy_wake = threading.Condition(self._lock)
+        self._proxy_serial = 0
+        self._stepping_until = 0.0  # playback moves the playhead frame by frame until then
+        self._proxier = threading.Thread(target=self._proxy_loop, name="framestore-proxy", daemon=True)
+        self._proxier.start()
 
     # ---- observation
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -384,9 +391,10 @@ class FrameStore:
                 return self.frame(index)
             if slot.kind != "jpeg":
                 return None
-            if slot.proxy is not None:
-                return _decode(slot.proxy, 1)
-            version, data = slot.version, self._bytes_of(slot)
+            made = slot.proxy
+            version, data = slot.version, (self._bytes_of(slot) if made is None else None)
+        if made is not None:
+            return _decode(made, 1)
         if data is None:
             return None
         small = _decode(data, self.settings.proxy_divisor)
@@ -433,6 +441,8 @@ class FrameStore:
             # a jump (scrubbing) waits for the playhead to rest before decoding around it, so the
             # worker does not take the CPU from the frame being painted now
             self._settle = 0.06 if abs(index - self._playhead) > 2 else 0.0
+            if not self._settle:
+                self._stepping_until = time.monotonic() + self.settings.proxy_pause
             self._playhead, self._direction = index, (1 if direction >= 0 else -1)
             self._reduce = reduce if reduce in (1, 2, 4, 8) else 1
             self._view_size = size
@@ -474,47 +484,82 @@ class FrameStore:
                     if self._hint_serial != seen:
                         continue
                 wanted, reduce, size = self._wanted(), self._reduce, self._view_size
-            moved = False
             for i in wanted:
                 if self._hint_serial != seen or self._closed:
-                    moved = True  # the playhead moved: start again from there
-                    break
+                    break  # the playhead moved: start again from there
                 if not self.is_decoded(i, reduce, size):
                     try:
                         self.frame(i, reduce, size)
                     except (IndexError, cv2.error, ValueError):  # the clip changed under us
-                        moved = True
                         break
-            if not moved:
-                self._make_proxies(seen)
 
-    def _make_proxies(self, seen: int) -> None:
-        """Once the playhead rests, give every frame its proxy, nearest first: scrubbing paints
-        them at once and refines to the full frame when it stops."""
-        with self._hint:
-            self._hint.wait(self.settings.proxy_rest)
-            if self._hint_serial != seen or self._closed:
-                return
-            p = self._playhead
-            todo = sorted((i for i, slot in enumerate(self._slots) if slot.kind == "jpeg" and slot.proxy is None),
-                          key=lambda i: abs(i - p))
-        for i in todo:
-            if self._hint_serial != seen or self._closed:
-                return
+    # ---- proxies
+    def _proxy_loop(self) -> None:
+        while not self._closed:
             try:
-                self.proxy(i)
-            except (IndexError, cv2.error, ValueError):
-                return
+                self._proxy_round()
+            except Exception:  # a clip replaced mid-read, a disk error: the worker must live on
+                log.exception("making frame proxies failed; going on")
+                time.sleep(0.05)
+
+    def _proxy_round(self) -> None:
+        seen = -1
+        while True:
+            with self._proxy_wake:
+                while self._proxy_serial == seen and not self._closed:
+                    self._proxy_wake.wait()
+                if self._closed:
+                    return
+                self._proxy_wake.wait(0.02)  # frames often come in a burst: order them all at once
+                seen, clip_id = self._proxy_serial, self._clip_id
+            todo = self._proxy_order()  # outside the lock: a reader must not wait on a sort
+            for i in todo:
+                if self._closed or self._clip_id != clip_id:
+                    break
+                while not self._closed and (pause := self._stepping_until - time.monotonic()) > 0:
+                    time.sleep(pause)  # playing: the prefetcher and the painter need the cores
+                if self._clip_id != clip_id:
+                    break
+                try:
+                    self.proxy(i)
+                except (IndexError, cv2.error, ValueError):  # the clip changed under us
+                    break
+
+    def _proxy_order(self) -> list[int]:
+        """Frames without a proxy, coarse to fine (every 64th, then every 32nd, ...) and nearest the
+        playhead first within each pass: soon every frame has a proxy a few frames away."""
+        p, slots = self._playhead, self._slots
+        todo = [i for i, slot in enumerate(slots) if slot.kind == "jpeg" and slot.proxy is None]
+
+        def level(i: int) -> int:
+            return 6 if i == 0 else min(6, (i & -i).bit_length() - 1)
+
+        return sorted(todo, key=lambda i: (-level(i), abs(i - p)))
 
     def _poke(self) -> None:
-        """New frames: the worker looks again (for their proxies)."""
+        """New frames: the prefetcher looks again, and the proxy worker makes their proxies."""
         with self._hint:
             self._settle = 0.0
             self._hint_serial += 1
             self._hint.notify()
+            self._proxy_serial += 1
+            self._proxy_wake.notify()
 
     def has_proxy(self, index: int) -> bool:
         return 0 <= index < len(self._slots) and self._slots[index].proxy is not None
+
+    def nearest_proxy(self, index: int, within: int) -> int | None:
+        """The frame nearest ``index`` (at most ``within`` away) whose proxy is made, or None."""
+        slots, n = self._slots, len(self._slots)
+        for d in range(within + 1):
+            for i in (index - d, index + d) if d else (index,):
+                if 0 <= i < n and slots[i].proxy is not None:
+                    return i
+        return None
+
+    def proxies_done(self) -> bool:
+        """Whether every compressed frame has its proxy (tests, benchmarks)."""
+        return all(slot.proxy is not None for slot in self._slots if slot.kind == "jpeg")
 
     def prefetch_idle(self) -> bool:
         """Whether everything around the playhead is decoded (tests, benchmarks)."""
@@ -527,6 +572,7 @@ class FrameStore:
             self._closed = True
             self._clip_id += 1
             self._hint.notify()
+            self._proxy_wake.notify()
         if self._spill_fd is not None:
             os.close(self._spill_fd)
             self._spill_fd = None

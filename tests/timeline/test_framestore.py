@@ -133,8 +133,8 @@ def test_bad_frames_are_refused(store):
         store.set_frame(0, np.zeros((4, 4), np.float32))
 
 
-def test_proxies_are_made_in_the_background_once_the_playhead_rests(tmp_path):
-    store = FrameStore(FrameStoreSettings(proxy_rest=0.05), cache_dir=tmp_path)
+def test_proxies_are_made_in_the_background_as_frames_arrive(tmp_path):
+    store = FrameStore(FrameStoreSettings(), cache_dir=tmp_path)
     store.reset(40)
     blob = jpeg(synthetic(3, 240, 320))
     for i in range(40):

@@ -6,7 +6,7 @@ import time
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -31,14 +31,23 @@ def fit_rect(area: QRect, width: int, height: int) -> QRect:
     return QRect(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h)
 
 
+NEAR_PROXY = 6  # while scrubbing, a proxy this many frames away stands in for one not made yet
+
+
 class _Scaled:
-    """The last frame scaled to the screen, so a repaint for an overlay does not resize again."""
+    """The last frame scaled to the screen, so a repaint for an overlay does not resize again.
+
+    ``image`` is what is painted: the store's own pixels when they are already the size shown (no
+    copy), otherwise the scaled frame as 32-bit RGB, which QPainter blits without converting.
+    """
 
     def __init__(self) -> None:
         self.key: tuple | None = None
-        self.pixels: np.ndarray | None = None
+        self.pixels: np.ndarray | None = None  # RGB, what is shown (tests read it)
+        self._buffer: np.ndarray | None = None  # the memory ``image`` points into
         self.image: QImage | None = None
-        self.draft = False  # the picture was decoded at half the size it is shown at
+        self.draft = False  # a proxy, a near frame's proxy or a small decode, refined at rest
+        self.source = -1  # the frame whose picture is shown (a near one's while scrubbing)
 
     @staticmethod
     def view(store: FrameStore, index: int, w: int, h: int, one_to_one: bool) -> tuple[int, tuple[int, int] | None]:
@@ -52,32 +61,49 @@ class _Scaled:
             reduce *= 2
         return reduce, (w, h)
 
+    @staticmethod
+    def plan(store: FrameStore, index: int, reduce: int, size: tuple[int, int] | None,
+             draft: bool) -> tuple[str, int, int]:
+        """(what, frame, reduce) to paint: the frame as the screen wants it, or while scrubbing a
+        frame that is not decoded yet, its proxy, a near frame's proxy, or a small decode of it."""
+        if not draft or size is None or store.is_decoded(index, reduce, size):
+            return "frame", index, reduce
+        if store.has_proxy(index):
+            return "proxy", index, 0
+        near = store.nearest_proxy(index, NEAR_PROXY)
+        if near is not None:
+            return "proxy", near, 0
+        return "small", index, min(8, max(4, reduce * 2))
+
     def get(self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool,
             draft: bool = False) -> QImage | None:
         fh, fw = store.frame_shape(index)
         if not fw or not fh:
             return None
         reduce, size = self.view(store, index, w, h, one_to_one)
-        # while scrubbing, a frame not decoded yet is drawn from its proxy (or decoded at half size)
-        # and refined when the playhead rests: the picture keeps up with the hand
-        draft = draft and not one_to_one and reduce < 8 and not store.is_decoded(index, reduce, size)
-        source = "proxy" if draft and store.has_proxy(index) else "frame"
-        if draft and source == "frame":
-            reduce *= 2
-        key = (id(store), index, store.version(index), w, h, one_to_one, reduce, source)
+        what, source, r = self.plan(store, index, reduce, size, draft and not one_to_one)
+        key = (id(store), index, source, store.version(source), w, h, one_to_one, what, r)
         if key == self.key:
             return self.image
-        frame = store.proxy(index) if source == "proxy" else store.frame(index, reduce, size)
+        if what == "proxy":
+            frame = store.proxy(source)
+        else:
+            frame = store.frame(index, r, size if what == "frame" else None)
         if frame is None:
             return None
         if not one_to_one and (frame.shape[1], frame.shape[0]) != (w, h):
             # latent-sized previews are blown up blocky (what the model has), frames and proxies smoothly
             up = w >= frame.shape[1] * 3.5
             frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
-        self.pixels = np.ascontiguousarray(frame)
-        self.image = wrap(self.pixels)
+            self._buffer = cv2.cvtColor(frame, cv2.COLOR_RGB2BGRA)
+            self.image = QImage(self._buffer.data, w, h, self._buffer.strides[0], QImage.Format.Format_RGB32)
+        else:
+            self._buffer = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+            self.image = wrap(self._buffer)
+        self.pixels = frame
         self.key = key
-        self.draft = draft
+        self.draft = what != "frame"
+        self.source = source
         return self.image
 
 
@@ -96,6 +122,8 @@ class FrameViewer(QWidget):
         self.compare_store: FrameStore | None = None
         self.compare_label = "previous render"
         self.wipe = 0.5
+        self.pan = QPoint(0, 0)  # 1:1: how far the frame's centre is dragged from the viewer's
+        self._grab: tuple[QPointF, QPoint] | None = None  # where a pan drag began, and the pan then
         self.shown_index = -1
         self.shown_version = -1
         self.painted_at = 0.0
@@ -114,7 +142,7 @@ class FrameViewer(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         model.playhead_changed.connect(self._playhead_moved)
         model.frames_changed.connect(self._frames_changed)
-        model.clip_changed.connect(self.update)
+        model.clip_changed.connect(self._clip_changed)
         model.status_changed.connect(lambda _t: self.update())
 
     # ---- reacting
@@ -127,6 +155,10 @@ class FrameViewer(QWidget):
         else:
             self.update()
 
+    def _clip_changed(self) -> None:
+        self._update_cursor()
+        self.update()
+
     def _rest(self) -> None:
         self._scrubbing = False
         self.update()
@@ -138,6 +170,8 @@ class FrameViewer(QWidget):
 
     def set_mode(self, mode: str) -> None:
         self.mode = mode
+        self.pan = QPoint(0, 0)
+        self._update_cursor()
         self.update()
 
     def set_compare(self, compare: str, store: FrameStore | None = None) -> None:
@@ -188,7 +222,21 @@ class FrameViewer(QWidget):
         self.painted.emit(index)
 
     def _native_rect(self, w: int, h: int) -> QRect:
-        return QRect((self.width() - w) // 2, (self.height() - h) // 2, w, h)
+        """Pixel for pixel, centred, moved by the pan (never so far that an edge comes inside)."""
+        dpr = self.devicePixelRatioF()
+        w, h = max(1, round(w / dpr)), max(1, round(h / dpr))
+        self.pan = self._clamped_pan(self.pan, w, h)
+        return QRect((self.width() - w) // 2 + self.pan.x(), (self.height() - h) // 2 + self.pan.y(), w, h)
+
+    def _clamped_pan(self, pan: QPoint, w: int, h: int) -> QPoint:
+        room_x, room_y = max(0, (w - self.width()) // 2), max(0, (h - self.height()) // 2)
+        return QPoint(min(max(pan.x(), -room_x), room_x), min(max(pan.y(), -room_y), room_y))
+
+    def can_pan(self) -> bool:
+        """1:1 with a frame larger than the viewer: a drag moves it."""
+        w, h = self.model.store.size
+        dpr = self.devicePixelRatioF()
+        return self.mode == "1:1" and (w / dpr > self.width() or h / dpr > self.height())
 
     def _draw(self, painter: QPainter, cache: _Scaled, store: FrameStore, index: int, target: QRect) -> None:
         if target.isEmpty():
@@ -234,13 +282,46 @@ class FrameViewer(QWidget):
             painter.setPen(QColor(235, 235, 235))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
-    # ---- wipe handle
+    # ---- pan at 1:1, and the wipe handle
+    def _pans(self, button: Qt.MouseButton) -> bool:
+        # the middle button always pans; the left one does unless it moves the wipe
+        return self.can_pan() and (button == Qt.MouseButton.MiddleButton
+                                   or (button == Qt.MouseButton.LeftButton and self.compare != "wipe"))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._pans(event.button()):
+            self._grab = (event.position(), QPoint(self.pan))
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
         self._move_wipe(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
-        if event.buttons() & Qt.MouseButton.LeftButton:
+        if self._grab is not None:
+            start, pan = self._grab
+            moved = (event.position() - start).toPoint()
+            w, h = self.model.store.size
+            dpr = self.devicePixelRatioF()
+            new = self._clamped_pan(pan + moved, round(w / dpr), round(h / dpr))
+            if new != self.pan:
+                self.pan = new
+                self.update()
+        elif event.buttons() & Qt.MouseButton.LeftButton:
             self._move_wipe(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._grab is not None:
+            self._grab = None
+            self._update_cursor()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        super().resizeEvent(event)
+        self._update_cursor()
+
+    def _update_cursor(self) -> None:
+        if self.can_pan():
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.unsetCursor()
 
     def _move_wipe(self, event: QMouseEvent) -> None:
         if self.compare != "wipe":
