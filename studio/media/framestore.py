@@ -29,7 +29,9 @@ class FrameStoreSettings:
 
     budget_bytes: int = 1 << 30  # everything the store holds in memory: compressed, proxies, decoded
     jpeg_quality: int = 85
-    raw_below: int = 64 * 1024  # frames smaller than this (live previews at latent size) stay raw: exact, no codec
+    raw_below: int = (
+        64 * 1024
+    )  # frames smaller than this (live previews at latent size) stay raw: exact, no codec
     proxy_divisor: int = 4  # thumbnails decode straight from the JPEG at 1/4 size (DCT scaling)
     decoded_share: float = 0.12  # of the budget, for decoded frames around the playhead
     prefetch_ahead: int = 24
@@ -84,7 +86,9 @@ class FrameStore:
         self._hint = threading.Condition(self._lock)
         self._hint_serial = 0
         self._closed = False
-        self._prefetcher = threading.Thread(target=self._prefetch_loop, name="framestore-prefetch", daemon=True)
+        self._prefetcher = threading.Thread(
+            target=self._prefetch_loop, name="framestore-prefetch", daemon=True
+        )
         self._prefetcher.start()
         self._encoder: threading.Thread | None = None
         # proxies are made as frames arrive, on a worker of their own: scrubbing a clip that has just
@@ -152,14 +156,18 @@ class FrameStore:
     def set_frame(self, index: int, frame: np.ndarray) -> None:
         self.set_frames({index: frame})
 
-    def set_frames(self, frames: dict[int, np.ndarray] | np.ndarray, start: int = 0, raw: bool = False) -> None:
+    def set_frames(
+        self, frames: dict[int, np.ndarray] | np.ndarray, start: int = 0, raw: bool = False
+    ) -> None:
         """Replace frames in place (a live step); each gets a new version and listeners hear of them.
 
         ``raw`` keeps them uncompressed whatever their size: a step's previews come many times a
         second and are replaced at the next step, so the main thread should not spend time on a codec
         (the caller checks that they fit the budget).
         """
-        items = frames.items() if isinstance(frames, dict) else zip(itertools.count(start), frames, strict=False)
+        items = (
+            frames.items() if isinstance(frames, dict) else zip(itertools.count(start), frames, strict=False)
+        )
         encoded = [(i, self._encode(np.asarray(f), raw)) for i, f in items if 0 <= i < len(self._slots)]
         changed: list[int] = []
         with self._lock:
@@ -193,8 +201,9 @@ class FrameStore:
                 slot.kind, slot.shape, slot.version = "borrowed", frames.shape[1:3], next(self._versions)
             clip_id = self._clip_id
         self._notify(list(range(len(frames))))
-        self._encoder = threading.Thread(target=self._compress_borrowed, args=(clip_id, frames),
-                                         name="framestore-encode", daemon=True)
+        self._encoder = threading.Thread(
+            target=self._compress_borrowed, args=(clip_id, frames), name="framestore-encode", daemon=True
+        )
         self._encoder.start()
 
     def wait_compressed(self, timeout: float | None = None) -> bool:
@@ -247,8 +256,9 @@ class FrameStore:
     def _make_proxy(self, frame: np.ndarray) -> bytes | None:
         d = self.settings.proxy_divisor
         half = frame[::2, ::2] if d >= 2 else frame  # area-averaging every pixel costs ~4x for the same look
-        small = cv2.resize(half, (max(1, frame.shape[1] // d), max(1, frame.shape[0] // d)),
-                           interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            half, (max(1, frame.shape[1] // d), max(1, frame.shape[0] // d)), interpolation=cv2.INTER_AREA
+        )
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         return buf.tobytes() if ok else None
 
@@ -298,8 +308,10 @@ class FrameStore:
             return
         # spill what is far from the playhead first: that is what scrubbing reaches last
         p = self._playhead
-        candidates = sorted((i for i, s in enumerate(self._slots) if s.kind == "jpeg" and s.data is not None),
-                            key=lambda i: -abs(i - p))
+        candidates = sorted(
+            (i for i, s in enumerate(self._slots) if s.kind == "jpeg" and s.data is not None),
+            key=lambda i: -abs(i - p),
+        )
         for i in candidates:
             if self._memory <= limit * 0.9:  # a margin, so one more frame does not spill again
                 break
@@ -385,8 +397,11 @@ class FrameStore:
                 d = self.settings.proxy_divisor
                 full = self._borrowed[index]
                 half = full[::2, ::2] if d >= 2 else full  # as in _make_proxy
-                return cv2.resize(half, (max(1, full.shape[1] // d), max(1, full.shape[0] // d)),
-                                  interpolation=cv2.INTER_AREA)
+                return cv2.resize(
+                    half,
+                    (max(1, full.shape[1] // d), max(1, full.shape[0] // d)),
+                    interpolation=cv2.INTER_AREA,
+                )
             if slot.kind == "raw":
                 return self.frame(index)
             if slot.kind != "jpeg":
@@ -407,7 +422,9 @@ class FrameStore:
                 self._enforce_budget()
         return small
 
-    def _remember(self, key: tuple[int, int, tuple[int, int] | None], version: int, pixels: np.ndarray) -> None:
+    def _remember(
+        self, key: tuple[int, int, tuple[int, int] | None], version: int, pixels: np.ndarray
+    ) -> None:
         with self._lock:
             slot = self._slots[key[0]] if key[0] < len(self._slots) else None
             if slot is None or slot.version != version:
@@ -433,8 +450,9 @@ class FrameStore:
         self._decoded_bytes -= pixels.nbytes
 
     # ---- prefetch
-    def set_playhead(self, index: int, direction: int = 1, reduce: int = 1,
-                     size: tuple[int, int] | None = None) -> None:
+    def set_playhead(
+        self, index: int, direction: int = 1, reduce: int = 1, size: tuple[int, int] | None = None
+    ) -> None:
         """Where the person is looking, which way it moves, and at what size it is shown
         (as for ``frame``): the worker decodes what comes next."""
         with self._hint:
@@ -589,9 +607,16 @@ class FrameStore:
         kinds: dict[str, int] = {}
         for slot in self._slots:
             kinds[slot.kind] = kinds.get(slot.kind, 0) + 1
-        return {"count": len(self._slots), "memory": self.memory_bytes(), "compressed": self._memory,
-                "decoded": self._decoded_bytes, "decoded_frames": len(self._decoded), "spilled": self._spilled,
-                "borrowed": self.borrowed_bytes, **{f"kind_{k}": v for k, v in kinds.items()}}
+        return {
+            "count": len(self._slots),
+            "memory": self.memory_bytes(),
+            "compressed": self._memory,
+            "decoded": self._decoded_bytes,
+            "decoded_frames": len(self._decoded),
+            "spilled": self._spilled,
+            "borrowed": self.borrowed_bytes,
+            **{f"kind_{k}": v for k, v in kinds.items()},
+        }
 
 
 def _remove_orphans(folder: Path) -> None:
@@ -608,12 +633,15 @@ def _remove_orphans(folder: Path) -> None:
 
 
 def _decode(data: bytes, reduce: int) -> np.ndarray:
-    flag = {1: cv2.IMREAD_COLOR_RGB, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
-            8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+    flag = {
+        1: cv2.IMREAD_COLOR_RGB,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }[reduce]
     pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if pixels is None:
         raise ValueError("a stored frame could not be decoded")
     if reduce != 1:  # the reduced modes only come in BGR
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
     return pixels
-

@@ -106,8 +106,13 @@ def bench_scrub(docks: TimelineDocks, seeks: int, rest: float = 0.0) -> dict[str
             time.sleep(0.005)
     QTest.mouseRelease(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(5, y))
     drafts = docks.viewer.viewer.draft_paints - drafts
-    return {"p50_ms": pct(times, 50), "p99_ms": pct(times, 99), "max_ms": max(times), "seeks": len(times),
-            "drafts": drafts}
+    return {
+        "p50_ms": pct(times, 50),
+        "p99_ms": pct(times, 99),
+        "max_ms": max(times),
+        "seeks": len(times),
+        "drafts": drafts,
+    }
 
 
 def bench_step_to_screen(docks: TimelineDocks, steps: int, shape: tuple[int, int, int]) -> dict[str, float]:
@@ -126,7 +131,9 @@ def bench_step_to_screen(docks: TimelineDocks, steps: int, shape: tuple[int, int
             seen.append((viewer.painted_at - sent[step]) * 1000)
 
     viewer.painted.connect(painted)
-    controller.event.connect(lambda ev: current.__setitem__(0, ev.step) if isinstance(ev, NodeProgress) else None)
+    controller.event.connect(
+        lambda ev: current.__setitem__(0, ev.step) if isinstance(ev, NodeProgress) else None
+    )
     rng = np.random.default_rng(1)
     previews = [rng.integers(0, 255, shape, dtype=np.uint8) for _ in range(4)]
     controller._listen(RunStarted(1, ("gen",)))
@@ -176,9 +183,15 @@ def bench_playback(docks: TimelineDocks, seconds: float) -> dict[str, float]:
     distinct = sorted(set(painted) - {1000})  # 1000 was on screen before play (a refine may repaint it)
     shown = set(distinct)
     missing = [f for f in range(1001, distinct[-1] + 1) if f not in shown] if distinct else []
-    return {"seconds": elapsed, "frames_due": round(elapsed * FPS), "frames_painted": len(distinct),
-            "dropped_by_clock": playback.dropped, "missing_in_paints": len(missing),
-            "late_p50_ms": pct(late, 50), "late_max_ms": max(late)}
+    return {
+        "seconds": elapsed,
+        "frames_due": round(elapsed * FPS),
+        "frames_painted": len(distinct),
+        "dropped_by_clock": playback.dropped,
+        "missing_in_paints": len(missing),
+        "late_p50_ms": pct(late, 50),
+        "late_max_ms": max(late),
+    }
 
 
 def main() -> None:
@@ -190,41 +203,57 @@ def main() -> None:
         mean_jpeg = fill(docks, 12 if quick else 48)
         docks.model.clip_changed.emit()
         v = docks.viewer.viewer
-        print(f"clip: {COUNT} frames {W}x{H}, mean JPEG {mean_jpeg / 1024:.0f} kB; viewer {v.width()}x{v.height()}")
+        print(
+            f"clip: {COUNT} frames {W}x{H}, mean JPEG {mean_jpeg / 1024:.0f} kB; viewer {v.width()}x{v.height()}"
+        )
         store = docks.model.store
         seeks = 100 if quick else 400
         scrub = bench_scrub(docks, seeks)
-        print(f"  scrub before proxies (random seeks, mouse on ruler -> painted): p50 {scrub['p50_ms']:.1f} ms, "
-              f"p99 {scrub['p99_ms']:.1f} ms, max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks "
-              f"({scrub['drafts']} drafts from a half-size decode, refined at rest)")
+        print(
+            f"  scrub before proxies (random seeks, mouse on ruler -> painted): p50 {scrub['p50_ms']:.1f} ms, "
+            f"p99 {scrub['p99_ms']:.1f} ms, max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks "
+            f"({scrub['drafts']} drafts from a half-size decode, refined at rest)"
+        )
         t0 = time.perf_counter()
         while not all(store.has_proxy(i) for i in range(0, COUNT, 7)) and time.perf_counter() - t0 < 120:
             QApplication.processEvents()
             time.sleep(0.02)
         made = sum(store.has_proxy(i) for i in range(COUNT))
-        print(f"  proxies made in the background while the playhead rests: {made} in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"  proxies made in the background while the playhead rests: {made} in {time.perf_counter() - t0:.1f} s"
+        )
         scrub = bench_scrub(docks, seeks)
-        print(f"  scrub with proxies: p50 {scrub['p50_ms']:.1f} ms, p99 {scrub['p99_ms']:.1f} ms, "
-              f"max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks ({scrub['drafts']} drafts from proxies, "
-              f"refined at rest)")
+        print(
+            f"  scrub with proxies: p50 {scrub['p50_ms']:.1f} ms, p99 {scrub['p99_ms']:.1f} ms, "
+            f"max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks ({scrub['drafts']} drafts from proxies, "
+            f"refined at rest)"
+        )
         clicks = bench_scrub(docks, 20 if quick else 60, rest=0.3)
-        print(f"  click to a random frame, painted at full size (no draft): p50 {clicks['p50_ms']:.1f} ms, "
-              f"p99 {clicks['p99_ms']:.1f} ms, max {clicks['max_ms']:.1f} ms over {clicks['seeks']} clicks")
-        print(f"  store memory {store.memory_bytes() / 2**20:.0f} MiB of {store.settings.budget_bytes / 2**20:.0f}"
-              f" MiB budget, spilled {store.spilled}")
+        print(
+            f"  click to a random frame, painted at full size (no draft): p50 {clicks['p50_ms']:.1f} ms, "
+            f"p99 {clicks['p99_ms']:.1f} ms, max {clicks['max_ms']:.1f} ms over {clicks['seeks']} clicks"
+        )
+        print(
+            f"  store memory {store.memory_bytes() / 2**20:.0f} MiB of {store.settings.budget_bytes / 2**20:.0f}"
+            f" MiB budget, spilled {store.spilled}"
+        )
         play = bench_playback(docks, 4.0 if quick else 10.0)
-        print(f"  playback 24 fps for {play['seconds']:.1f} s: {play['frames_painted']} frames painted of "
-              f"{play['frames_due']} due; dropped by the clock {play['dropped_by_clock']}, missing in paints "
-              f"{play['missing_in_paints']}; frames on screen after their time: p50 {play['late_p50_ms']:.1f} ms, "
-              f"max {play['late_max_ms']:.1f} ms")
+        print(
+            f"  playback 24 fps for {play['seconds']:.1f} s: {play['frames_painted']} frames painted of "
+            f"{play['frames_due']} due; dropped by the clock {play['dropped_by_clock']}, missing in paints "
+            f"{play['missing_in_paints']}; frames on screen after their time: p50 {play['late_p50_ms']:.1f} ms, "
+            f"max {play['late_max_ms']:.1f} ms"
+        )
         win.close()
         docks.model.close()
     win, docks = window((960, 540))
     for shape in ((81, 60, 104, 3), (81, 720 // 8, 1280 // 8, 3)):
         docks.model.set_playhead(0)
         step = bench_step_to_screen(docks, 20 if quick else 40, shape)
-        print(f"step-to-screen, previews {list(shape)}: p50 {step['p50_ms']:.1f} ms, p99 {step['p99_ms']:.1f} ms, "
-              f"max {step['max_ms']:.1f} ms over {step['steps']} steps")
+        print(
+            f"step-to-screen, previews {list(shape)}: p50 {step['p50_ms']:.1f} ms, p99 {step['p99_ms']:.1f} ms, "
+            f"max {step['max_ms']:.1f} ms over {step['steps']} steps"
+        )
     win.close()
     app.processEvents()
 

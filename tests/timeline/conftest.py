@@ -17,8 +17,13 @@ KEYS = [
 ]
 
 
-@node("tltest.Camera", title="Camera (test)", category="Inputs", outputs=[PortSpec("camera", "FLOAT")],
-      params=[ParamSpec("keyframes", "json", [])])
+@node(
+    "tltest.Camera",
+    title="Camera (test)",
+    category="Inputs",
+    outputs=[PortSpec("camera", "FLOAT")],
+    params=[ParamSpec("keyframes", "json", [])],
+)
 def camera(ctx, keyframes):
     return 0.0
 

@@ -27,7 +27,7 @@ def song(path: Path, seconds: float, bpm: float = 120.0, rate: int = 48000) -> P
     for start in np.arange(0.0, seconds, 60.0 / bpm):
         n = int(start * rate)
         k = np.arange(min(4000, len(t) - n))
-        clicks[n:n + len(k)] = 0.8 * np.exp(-k / 600.0) * np.sin(2 * np.pi * 60 * k / rate)
+        clicks[n : n + len(k)] = 0.8 * np.exp(-k / 600.0) * np.sin(2 * np.pi * 60 * k / rate)
     soundfile.write(str(path), np.stack([chord + clicks, chord + 0.8 * clicks], 1).astype(np.float32), rate)
     return path
 
@@ -69,8 +69,12 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
     graph = session.graph
     fps = float(graph.nodes["generate"].params.get("fps", 16.0))
     song(work / "song.wav", frames / fps)
-    for nid, name, value in (("generate", "num_frames", frames), ("generate", "steps", steps),
-                             ("camera", "preset", "keyframes"), ("export", "path", str(work / "out.mp4"))):
+    for nid, name, value in (
+        ("generate", "num_frames", frames),
+        ("generate", "steps", steps),
+        ("camera", "preset", "keyframes"),
+        ("export", "path", str(work / "out.mp4")),
+    ):
         if nid in graph.nodes:
             graph.set_param(nid, name, value)
     window.resize(1500, 900)

@@ -18,12 +18,14 @@ def synthetic(k: int, h: int = H, w: int = W) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
     frame = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, (k * 37) % 256)], -1).astype(np.uint8)
     y, x = (k * 53) % (h - 80), (k * 97) % (w - 80)
-    frame[y:y + 80, x:x + 80] = 255
+    frame[y : y + 80, x : x + 80] = 255
     return frame
 
 
 def jpeg(frame: np.ndarray) -> bytes:
-    return cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+    return cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])[
+        1
+    ].tobytes()
 
 
 @pytest.fixture
@@ -45,7 +47,8 @@ def test_small_frames_are_kept_exactly_and_versions_grow_only_where_they_changed
     store.set_frame(2, frames[2] // 2)
     after = store.versions()
     assert after[2] > before[2] and [a for i, a in enumerate(after) if i != 2] == [
-        b for i, b in enumerate(before) if i != 2]
+        b for i, b in enumerate(before) if i != 2
+    ]
     assert store.size == (10, 6) and store.fps == 8
 
 
@@ -149,7 +152,9 @@ def test_proxies_are_made_in_the_background_as_frames_arrive(tmp_path):
 
 def test_the_budget_setting_covers_the_clip_the_previous_render_and_the_history(docks_budget):
     live = docks_budget.live
-    assert docks_budget.model.store.settings.budget_bytes + live.previous_bytes + live.history_bytes == 300 << 20
+    assert (
+        docks_budget.model.store.settings.budget_bytes + live.previous_bytes + live.history_bytes == 300 << 20
+    )
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ def test_the_waveform_lane_draws_the_min_and_max_of_the_samples(docks):
     rate = 48000
     rng = np.random.default_rng(3)
     samples = (rng.standard_normal((rate * 8, 2)) * 0.2).astype(np.float32)
-    samples[rate:rate + 400, 1] = 0.95  # a loud spot in the right channel at 1 s (frame 24)
+    samples[rate : rate + 400, 1] = 0.95  # a loud spot in the right channel at 1 s (frame 24)
     docks.set_sound(Sound(samples, rate))
     settle()
     lane = docks.timeline.audio
@@ -29,7 +29,7 @@ def test_the_waveform_lane_draws_the_min_and_max_of_the_samples(docks):
     assert size in [b for b, _, _ in lane.envelope.levels]
     # each drawn pair is the min and max over all channels of that bin's samples
     for k in (0, 7, len(y) // 4, len(y) // 2 - 2):
-        chunk = samples[k * size:(k + 1) * size]
+        chunk = samples[k * size : (k + 1) * size]
         assert y[2 * k] == pytest.approx(chunk.min()) and y[2 * k + 1] == pytest.approx(chunk.max())
         assert x[2 * k] == pytest.approx(k * size / rate * 24.0)
     loud = np.argmax(y[1::2])
@@ -61,8 +61,12 @@ def test_keyframes_sample_with_their_interpolation():
 def test_dragging_a_camera_keyframe_edits_the_node_and_undo_restores_it(docks, qtbot):
     docks.live.show_video(Video(clip(48), 24.0))
     session = docks.session
-    session.edit("add camera", lambda g: g.add_node(registry().get("tltest.Camera"), "cam",
-                                                     params={"keyframes": copy.deepcopy(KEYS)}))
+    session.edit(
+        "add camera",
+        lambda g: g.add_node(
+            registry().get("tltest.Camera"), "cam", params={"keyframes": copy.deepcopy(KEYS)}
+        ),
+    )
     settle()
     assert docks.camera_param == ("cam", "keyframes") == find_camera_param(session.graph)
     lane = docks.timeline.camera
@@ -138,13 +142,17 @@ def test_the_camera_path_node_is_shown_as_it_renders_and_its_keyframes_drag_in_s
     from studio.graph import NodeRegistry
 
     docks.live.show_video(Video(clip(64), 16.0))
-    keys = [{"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
-            {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
-            {"time": 2.5, "pan_x": -0.3, "zoom": 1.4, "roll": 3.0, "ease": "ease_in_out"}]
+    keys = [
+        {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
+        {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
+        {"time": 2.5, "pan_x": -0.3, "zoom": 1.4, "roll": 3.0, "ease": "ease_in_out"},
+    ]
     spec = NodeRegistry.default().get("studio.CameraPath")
     session = docks.session
-    session.edit("add path", lambda g: g.add_node(spec, "path", params={"preset": "keyframes",
-                                                                         "keyframes": copy.deepcopy(keys)}))
+    session.edit(
+        "add path",
+        lambda g: g.add_node(spec, "path", params={"preset": "keyframes", "keyframes": copy.deepcopy(keys)}),
+    )
     settle()
     lane = docks.timeline.camera
     assert docks.camera_param == ("path", "keyframes") and len(lane.keys) == 3
@@ -163,7 +171,9 @@ def test_the_camera_path_node_is_shown_as_it_renders_and_its_keyframes_drag_in_s
     session.set_param("path", "preset", "pan_right")
     settle()
     _, pan = lane.curves["pan_x"].getData()
-    assert lane.from_y("pan_x", pan[0]) == pytest.approx(0.0) and lane.from_y("pan_x", pan[-1]) == pytest.approx(0.25)
+    assert lane.from_y("pan_x", pan[0]) == pytest.approx(0.0) and lane.from_y(
+        "pan_x", pan[-1]
+    ) == pytest.approx(0.25)
     assert lane.handles["pan_x"].data.size == 0
 
 

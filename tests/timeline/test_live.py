@@ -160,8 +160,10 @@ def test_a_finished_render_brings_its_sound_beats_and_prompt_sections(docks):
     docks.live.show_video(Video(clip(48), 24.0))
     sound = Sound(np.full((48000 * 2, 2), 0.25, np.float32), 48000)
     beats = Signal(np.zeros(32, np.float32), 16.0, label="beats", events=(0, 8, 16, 24))
-    schedule = PromptSchedule("a forest", sections=((0.0, "a forest"), (1.0, "a city at night, neon, rain, "
-                                                                             "reflections on the street")))
+    schedule = PromptSchedule(
+        "a forest",
+        sections=((0.0, "a forest"), (1.0, "a city at night, neon, rain, reflections on the street")),
+    )
     docks.take_outputs({"audio": {"audio": sound, "signal": beats}, "text": {"prompt": schedule}})
     assert docks.model.sound is sound
     got = [(m.frame, m.kind, m.label) for m in docks.model.markers]

@@ -35,8 +35,12 @@ def test_dragging_the_playhead_moves_the_viewer_with_it(docks):
     assert abs(int(docks.viewer.viewer._a.pixels[..., 0].mean()) - 31 * 5) <= 2
     # a click in the thumbnail lane seeks too
     lane = docks.timeline.thumbnails
-    QTest.mouseClick(lane, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     QPoint(round(axis.x(40)), lane.height() // 2))
+    QTest.mouseClick(
+        lane,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        QPoint(round(axis.x(40)), lane.height() // 2),
+    )
     assert docks.model.playhead == 40
 
 
@@ -129,7 +133,6 @@ def test_timecode():
     assert timecode(0, 24) == "00:00:00:00"
     assert timecode(24 * 61 + 5, 24) == "00:01:01:05"
     assert timecode(3600 * 25, 25) == "01:00:00:00"
-
 
 
 class FakeAudio(AudioOutput):
@@ -247,7 +250,9 @@ def test_zooming_the_time_axis_keeps_every_lane_aligned_and_follows_the_playhead
     assert panel.scroll.isVisible()
     # the pyqtgraph lanes show the same frames as the ruler
     lo, hi = panel.audio.view.viewRange()[0]
-    assert lo == pytest.approx(axis.start) and hi == pytest.approx(axis.frame_at(panel.audio.width()), rel=1e-3)
+    assert lo == pytest.approx(axis.start) and hi == pytest.approx(
+        axis.frame_at(panel.audio.width()), rel=1e-3
+    )
     docks.model.set_playhead(470)  # off screen: the view scrolls to it
     assert axis.start <= 470 <= axis.end
     axis.zoom(0.01, x)
@@ -328,6 +333,10 @@ def test_scrubbing_paints_drafts_then_the_full_frame_when_the_playhead_rests(doc
     assert viewer.shown_index == 25 and viewer._a.draft
     qtbot.waitUntil(lambda: not viewer._a.draft, timeout=3000)  # refined once the hand stops
     assert viewer.shown_index == 25
-    shown, want = viewer._a.pixels, store.frame(25, *viewer._a.view(store, 25, viewer._a.pixels.shape[1],
-                                                                   viewer._a.pixels.shape[0], False))
+    shown, want = (
+        viewer._a.pixels,
+        store.frame(
+            25, *viewer._a.view(store, 25, viewer._a.pixels.shape[1], viewer._a.pixels.shape[0], False)
+        ),
+    )
     assert np.abs(shown.astype(int) - want).mean() < 2

@@ -17,8 +17,15 @@ from studio.ui.timeline.model import TimeAxis, TimelineModel
 
 CHANNELS = ("pan_x", "pan_y", "zoom", "roll")  # always drawn
 EXTRA = ("dolly", "orbit", "crane")  # drawn when a path uses them (the Camera Path node has them)
-COLORS = {"pan_x": (240, 120, 110), "pan_y": (120, 200, 120), "zoom": (110, 160, 250), "roll": (230, 200, 90),
-          "dolly": (200, 130, 230), "orbit": (90, 210, 210), "crane": (200, 200, 200)}
+COLORS = {
+    "pan_x": (240, 120, 110),
+    "pan_y": (120, 200, 120),
+    "zoom": (110, 160, 250),
+    "roll": (230, 200, 90),
+    "dolly": (200, 130, 230),
+    "orbit": (90, 210, 210),
+    "crane": (200, 200, 200),
+}
 DEFAULTS = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 1.0, "roll": 0.0, "dolly": 0.0, "orbit": 0.0, "crane": 0.0}
 MIN_SPAN = {"pan_x": 0.5, "pan_y": 0.5, "zoom": 0.5, "roll": 20.0, "dolly": 0.5, "orbit": 20.0, "crane": 0.5}
 CAMERA_NODE = "studio.CameraPath"
@@ -73,9 +80,14 @@ def sample_node(params: dict[str, Any], count: int, fps: float) -> dict[str, np.
     from studio.directing.camera import CHANNELS as ALL
     from studio.directing.camera import build_path
 
-    path = build_path(str(params.get("preset", "keyframes")), params.get("keyframes"),
-                      amount=float(params.get("amount", 0.25)), ease=str(params.get("ease", "ease_in_out")),
-                      shake=float(params.get("shake", 0.0)), shake_seed=int(params.get("shake_seed", 0)))
+    path = build_path(
+        str(params.get("preset", "keyframes")),
+        params.get("keyframes"),
+        amount=float(params.get("amount", 0.25)),
+        ease=str(params.get("ease", "ease_in_out")),
+        shake=float(params.get("shake", 0.0)),
+        shake_seed=int(params.get("shake_seed", 0)),
+    )
     track = path.track(max(1, count), fps)
     return {name: track.values[:, i] for i, name in enumerate(ALL)}
 
@@ -84,8 +96,12 @@ def channels_of_matrices(matrices: np.ndarray) -> dict[str, np.ndarray]:
     """Pan, zoom and roll (degrees) read back from per-frame 2D camera matrices [T, 3, 3]."""
     m = np.asarray(matrices, np.float64)
     zoom = np.sqrt(np.abs(m[:, 0, 0] * m[:, 1, 1] - m[:, 0, 1] * m[:, 1, 0]))
-    return {"pan_x": m[:, 0, 2], "pan_y": m[:, 1, 2], "zoom": zoom,
-            "roll": np.degrees(np.arctan2(m[:, 1, 0], m[:, 0, 0]))}
+    return {
+        "pan_x": m[:, 0, 2],
+        "pan_y": m[:, 1, 2],
+        "zoom": zoom,
+        "roll": np.degrees(np.arctan2(m[:, 1, 0], m[:, 0, 0])),
+    }
 
 
 class MoveKeyframe(QUndoCommand):
@@ -112,8 +128,9 @@ class _Handles(pg.ScatterPlotItem):
     """Keyframe dots of one channel; dragging one moves it in time (x) and value (y)."""
 
     def __init__(self, lane: CameraLane, channel: str) -> None:
-        super().__init__(size=9, pen=pg.mkPen(20, 20, 20), brush=pg.mkBrush(*COLORS[channel]), hoverable=True,
-                         hoverSize=12)
+        super().__init__(
+            size=9, pen=pg.mkPen(20, 20, 20), brush=pg.mkBrush(*COLORS[channel]), hoverable=True, hoverSize=12
+        )
         self.lane, self.channel = lane, channel
         self._index: int | None = None
 
@@ -152,9 +169,13 @@ class CameraLane(AxisPlot):
         self.keys: list[dict[str, Any]] = []
         self.node_params: dict[str, Any] | None = None  # a Camera Path node's parameters
         self.matrices: np.ndarray | None = None
-        self.rendered: dict[str, np.ndarray] | None = None  # what the last render used (signal pulses included)
+        self.rendered: dict[str, np.ndarray] | None = (
+            None  # what the last render used (signal pulses included)
+        )
         self.problem = ""
-        self.ranges = {ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2, DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in DEFAULTS}
+        self.ranges = {
+            ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2, DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in DEFAULTS
+        }
         self.curves = {ch: pg.PlotDataItem(pen=pg.mkPen(COLORS[ch], width=1.5)) for ch in DEFAULTS}
         self.handles = {ch: _Handles(self, ch) for ch in DEFAULTS}
         for ch in DEFAULTS:
@@ -222,7 +243,9 @@ class CameraLane(AxisPlot):
             if self.keys and all("frame" in k for k in self.keys):
                 return sample_keyframes(self.keys, self._count())
             if self.keys:  # time-keyed keyframes without the node around them
-                return sample_node({"preset": "keyframes", "keyframes": self.keys}, self._count(), self.model.fps)
+                return sample_node(
+                    {"preset": "keyframes", "keyframes": self.keys}, self._count(), self.model.fps
+                )
         except Exception as exc:  # a half-typed keyframe list: say so, draw nothing
             self.problem = str(exc)
         return {}
@@ -235,8 +258,11 @@ class CameraLane(AxisPlot):
         data = self.channels()
         for ch in DEFAULTS:
             values = data.get(ch)
-            lo, hi = (float(values.min()), float(values.max())) if values is not None and len(values) else (
-                DEFAULTS[ch], DEFAULTS[ch])
+            lo, hi = (
+                (float(values.min()), float(values.max()))
+                if values is not None and len(values)
+                else (DEFAULTS[ch], DEFAULTS[ch])
+            )
             span = max(hi - lo, MIN_SPAN[ch])
             mid = (lo + hi) / 2
             self.ranges[ch] = (mid - span * 0.6, mid + span * 0.6)
@@ -253,8 +279,10 @@ class CameraLane(AxisPlot):
     def redraw(self) -> None:
         data = self.channels()
         shown = self._shown(data)
-        self.setToolTip(self.problem or "Drag a keyframe: sideways moves it in time, up and down changes "
-                        "that curve's value")
+        self.setToolTip(
+            self.problem
+            or "Drag a keyframe: sideways moves it in time, up and down changes that curve's value"
+        )
         values_at = resolved(self.keys)
         for ch in DEFAULTS:
             values = data.get(ch)
@@ -273,7 +301,9 @@ class CameraLane(AxisPlot):
     def handle_pos(self, index: int, channel: str) -> QPointF:
         """Where keyframe ``index`` of ``channel`` is drawn, in this widget's pixels (tests)."""
         value = resolved(self.keys)[index][channel]
-        scene = self.view.mapViewToScene(QPointF(self.frame_of(self.keys[index]), float(self.to_y(channel, value))))
+        scene = self.view.mapViewToScene(
+            QPointF(self.frame_of(self.keys[index]), float(self.to_y(channel, value)))
+        )
         return QPointF(self.plot.mapFromScene(scene))
 
     # ---- editing
@@ -306,8 +336,11 @@ def find_camera_param(graph: Graph) -> tuple[str, str] | None:
             return nid, "keyframes"
     for nid, node in graph.nodes.items():
         for name, value in node.params.items():
-            if (isinstance(value, list) and value
-                    and all(isinstance(k, dict) and ("frame" in k or "time" in k) for k in value)
-                    and any(ch in value[0] for ch in DEFAULTS)):
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(k, dict) and ("frame" in k or "time" in k) for k in value)
+                and any(ch in value[0] for ch in DEFAULTS)
+            ):
                 return nid, name
     return None

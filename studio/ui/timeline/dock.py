@@ -77,7 +77,9 @@ class TimelinePanel(QWidget):
         grid.setHorizontalSpacing(0)
         grid.setVerticalSpacing(1)
         rows = [("", self.ruler), ("Frames", self.thumbnails), ("Audio", self.audio), ("Camera", self.camera)]
-        legend = "<br>".join(f"<span style='color: rgb{COLORS[ch]}'>{ch.replace('_', ' ')}</span>" for ch in CHANNELS)
+        legend = "<br>".join(
+            f"<span style='color: rgb{COLORS[ch]}'>{ch.replace('_', ' ')}</span>" for ch in CHANNELS
+        )
         rows[-1] = ("Camera<br><small>" + legend + "</small>", self.camera)
         for row, (name, widget) in enumerate(rows):
             label = QLabel(name)
@@ -230,11 +232,13 @@ class TimelineDocks(QObject):
         self.model.set_sound(sound)
 
     def set_markers(self, sections: list[tuple[int, str]] = (), beats: list[int] = ()) -> None:  # type: ignore[assignment]
-        self.model.set_markers([Marker(f, "section", label) for f, label in sections]
-                               + [Marker(f, "beat") for f in beats])
+        self.model.set_markers(
+            [Marker(f, "section", label) for f, label in sections] + [Marker(f, "beat") for f in beats]
+        )
 
-    def set_camera(self, keys: list[dict[str, Any]] | np.ndarray | None,
-                   source: tuple[str, str] | None = None) -> None:
+    def set_camera(
+        self, keys: list[dict[str, Any]] | np.ndarray | None, source: tuple[str, str] | None = None
+    ) -> None:
         """Keyframes (editable when ``source`` = (node id, parameter) is given) or matrices [T, 3, 3]."""
         self.camera_param = source
         if isinstance(keys, np.ndarray):
@@ -261,8 +265,11 @@ class TimelineDocks(QObject):
             return
         m = self.model
         want = {"in_frame": m.in_point or 0, "out_frame": (m.out_point + 1) if m.out_point is not None else 0}
-        todo = [nid for nid in self._export_nodes()
-                if any(self.session.graph.nodes[nid].params.get(k) != v for k, v in want.items())]
+        todo = [
+            nid
+            for nid in self._export_nodes()
+            if any(self.session.graph.nodes[nid].params.get(k) != v for k, v in want.items())
+        ]
         if not todo:
             return
 
@@ -290,14 +297,21 @@ class TimelineDocks(QObject):
     def _graph_changed(self, change: GraphChange) -> None:
         if self.session is None:
             return
-        if (change.kind == "node_changed" and not self._syncing_range
-                and change.detail.get("param") in ("in_frame", "out_frame")
-                and change.node_id in self._export_nodes()):
+        if (
+            change.kind == "node_changed"
+            and not self._syncing_range
+            and change.detail.get("param") in ("in_frame", "out_frame")
+            and change.node_id in self._export_nodes()
+        ):
             self._range_from_export(change.node_id)  # typed in the inspector, or undone
         elif change.kind == "reset" and self._export_nodes():
             self._range_from_export(self._export_nodes()[0])  # a document opened with its own range
-        if (change.kind == "node_changed" and self.camera_param is not None
-                and change.node_id == self.camera_param[0] and "param" in change.detail):
+        if (
+            change.kind == "node_changed"
+            and self.camera_param is not None
+            and change.node_id == self.camera_param[0]
+            and "param" in change.detail
+        ):
             self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
             return
         structural = change.kind in ("node_added", "node_removed", "reset")
@@ -309,7 +323,9 @@ class TimelineDocks(QObject):
 
     def _show_camera(self) -> None:
         lane = self.timeline.camera
-        node = self.session.graph.nodes.get(self.camera_param[0]) if self.session and self.camera_param else None
+        node = (
+            self.session.graph.nodes.get(self.camera_param[0]) if self.session and self.camera_param else None
+        )
         if node is None or self.camera_param is None:
             lane.set_keyframes(None)
         elif node.type == CAMERA_NODE:

@@ -21,7 +21,9 @@ class ThumbnailLane(AxisWidget):
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, parent)
         self.setFixedHeight(54)
-        self._cache: dict[int, tuple[int, int, QImage, np.ndarray]] = {}  # frame -> version, width, image, pixels
+        self._cache: dict[
+            int, tuple[int, int, QImage, np.ndarray]
+        ] = {}  # frame -> version, width, image, pixels
         model.frames_changed.connect(self._frames_changed)
         model.clip_changed.connect(self._cache.clear)
 
@@ -60,8 +62,9 @@ class ThumbnailLane(AxisWidget):
         if small is None:
             return None
         up = width > small.shape[1]
-        pixels = np.ascontiguousarray(cv2.resize(small, (width, height),
-                                                 interpolation=cv2.INTER_NEAREST if up else cv2.INTER_AREA))
+        pixels = np.ascontiguousarray(
+            cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_AREA)
+        )
         image = wrap(pixels)
         if len(self._cache) > 400:
             self._cache.clear()
@@ -111,7 +114,9 @@ class WaveformEnvelope:
             size *= self.FACTOR
             mins, maxs = _reduce(mins, self.FACTOR, np.minimum), _reduce(maxs, self.FACTOR, np.maximum)
 
-    def envelope(self, start_s: float, end_s: float, pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def envelope(
+        self, start_s: float, end_s: float, pixels: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(bin start times in seconds, min, max) covering [start_s, end_s] with about 1-2 bins a pixel."""
         want = max(1.0, (end_s - start_s) * self.rate / max(1, pixels))
         size, mins, maxs = self.levels[0]
@@ -156,7 +161,9 @@ def quiet_plot(height: int) -> pg.PlotWidget:
 class AxisPlot(QWidget):
     """A pyqtgraph lane kept on the shared axis (x in frames), with the playhead as a line."""
 
-    def __init__(self, model: TimelineModel, axis: TimeAxis, height: int, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, model: TimelineModel, axis: TimeAxis, height: int, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.model, self.axis = model, axis
         self.plot = quiet_plot(height)
@@ -201,8 +208,10 @@ class AudioLane(AxisPlot):
     def drawn(self) -> tuple[np.ndarray, np.ndarray]:
         """What the curve shows: x in frames and y, as min/max pairs (tests)."""
         x, y = self.curve.getData()
-        return (np.asarray(x) if x is not None else np.zeros(0),
-                np.asarray(y) if y is not None else np.zeros(0))
+        return (
+            np.asarray(x) if x is not None else np.zeros(0),
+            np.asarray(y) if y is not None else np.zeros(0),
+        )
 
     def redraw(self) -> None:
         env = getattr(self, "envelope", None)

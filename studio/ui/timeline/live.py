@@ -28,8 +28,13 @@ class LiveRender(QObject):
     result_ready = Signal(object)  # a finished run's outputs {node id: {port: value}}, after its video
     history_changed = Signal(int)  # number of steps kept
 
-    def __init__(self, model: TimelineModel, history_bytes: int = 256 << 20, previous_bytes: int = 256 << 20,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        model: TimelineModel,
+        history_bytes: int = 256 << 20,
+        previous_bytes: int = 256 << 20,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.previous: FrameStore | None = None
@@ -114,10 +119,15 @@ class LiveRender(QObject):
         else:
             self.showing_step = max(0, position)
             step, total, frames = self.history[self.showing_step]
-        if self.model.store.count != len(frames) or self.model.store.size != (frames.shape[2], frames.shape[1]):
+        if self.model.store.count != len(frames) or self.model.store.size != (
+            frames.shape[2],
+            frames.shape[1],
+        ):
             self.model.store.reset(len(frames))
         self.model.store.set_frames(frames, raw=self._raw_fits(frames))
-        self.model.set_status(f"step {step} of {total}" + (" (history)" if self.showing_step is not None else ""))
+        self.model.set_status(
+            f"step {step} of {total}" + (" (history)" if self.showing_step is not None else "")
+        )
 
     # ---- the final clip
     def show_video(self, video: Video) -> None:
@@ -135,8 +145,11 @@ class LiveRender(QObject):
         self.model.clip_changed.emit()
         self.model.set_status("")
 
-    def watch(self, handle: RunHandle | None, pick: Callable[[dict[str, dict[str, Any]]], Video | None]
-              | None = None) -> None:
+    def watch(
+        self,
+        handle: RunHandle | None,
+        pick: Callable[[dict[str, dict[str, Any]]], Video | None] | None = None,
+    ) -> None:
         """After RunFinished, wait (without blocking) for the run's result and show its video."""
         if handle is None:
             return
@@ -163,7 +176,9 @@ class LiveRender(QObject):
         self._poll = timer
 
     def _pick_video(self, outputs: dict[str, dict[str, Any]]) -> Video | None:
-        videos = [(nid, v) for nid, values in outputs.items() for v in values.values() if isinstance(v, Video)]
+        videos = [
+            (nid, v) for nid, values in outputs.items() for v in values.values() if isinstance(v, Video)
+        ]
         if not videos:
             return None
         # the node that streamed the previews made it, or the last one that has a video

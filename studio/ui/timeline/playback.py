@@ -112,7 +112,9 @@ class Playback(QObject):
     playing_changed = Signal(bool)
     RATES = (1.0, 2.0, 4.0, 8.0)
 
-    def __init__(self, model: TimelineModel, audio: AudioOutput | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self, model: TimelineModel, audio: AudioOutput | None = None, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.audio = audio or AudioOutput(self)

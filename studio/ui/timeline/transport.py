@@ -35,12 +35,14 @@ class Transport(QWidget):
         layout.setSpacing(2)
         self.buttons: dict[str, QToolButton] = {}
         icons = QStyle.StandardPixmap
-        for name, icon, tip in (("home", icons.SP_MediaSkipBackward, "First frame (Home)"),
-                                ("back", icons.SP_MediaSeekBackward, "Previous frame (Left)"),
-                                ("play", icons.SP_MediaPlay, "Play / pause (Space)"),
-                                ("forward", icons.SP_MediaSeekForward, "Next frame (Right)"),
-                                ("end", icons.SP_MediaSkipForward, "Last frame (End)"),
-                                ("loop", icons.SP_BrowserReload, "Loop the in/out range")):
+        for name, icon, tip in (
+            ("home", icons.SP_MediaSkipBackward, "First frame (Home)"),
+            ("back", icons.SP_MediaSeekBackward, "Previous frame (Left)"),
+            ("play", icons.SP_MediaPlay, "Play / pause (Space)"),
+            ("forward", icons.SP_MediaSeekForward, "Next frame (Right)"),
+            ("end", icons.SP_MediaSkipForward, "Last frame (End)"),
+            ("loop", icons.SP_BrowserReload, "Loop the in/out range"),
+        ):
             button = QToolButton()
             button.setIcon(self.style().standardIcon(icon))
             button.setAutoRaise(True)

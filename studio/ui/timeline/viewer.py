@@ -50,7 +50,9 @@ class _Scaled:
         self.source = -1  # the frame whose picture is shown (a near one's while scrubbing)
 
     @staticmethod
-    def view(store: FrameStore, index: int, w: int, h: int, one_to_one: bool) -> tuple[int, tuple[int, int] | None]:
+    def view(
+        store: FrameStore, index: int, w: int, h: int, one_to_one: bool
+    ) -> tuple[int, tuple[int, int] | None]:
         """How to ask the store for this frame: the JPEG decoded no larger than needed (its DCT
         scaling is nearly free) and scaled to the screen, or as it is for 1:1."""
         fh, fw = store.frame_shape(index)
@@ -62,8 +64,9 @@ class _Scaled:
         return reduce, (w, h)
 
     @staticmethod
-    def plan(store: FrameStore, index: int, reduce: int, size: tuple[int, int] | None,
-             draft: bool) -> tuple[str, int, int]:
+    def plan(
+        store: FrameStore, index: int, reduce: int, size: tuple[int, int] | None, draft: bool
+    ) -> tuple[str, int, int]:
         """(what, frame, reduce) to paint: the frame as the screen wants it, or while scrubbing a
         frame that is not decoded yet, its proxy, a near frame's proxy, or a small decode of it."""
         if not draft or size is None or store.is_decoded(index, reduce, size):
@@ -75,8 +78,9 @@ class _Scaled:
             return "proxy", near, 0
         return "small", index, min(8, max(4, reduce * 2))
 
-    def get(self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool,
-            draft: bool = False) -> QImage | None:
+    def get(
+        self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool, draft: bool = False
+    ) -> QImage | None:
         fh, fw = store.frame_shape(index)
         if not fw or not fh:
             return None
@@ -192,7 +196,9 @@ class FrameViewer(QWidget):
         w, h = store.size
         if not w:
             painter.setPen(QColor(140, 144, 152))
-            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "The clip appears here while a node renders.")
+            painter.drawText(
+                self.rect(), Qt.AlignmentFlag.AlignCenter, "The clip appears here while a node renders."
+            )
             painter.end()
             return
         if self.compare == "side by side" and self.compare_store is not None:
@@ -213,8 +219,11 @@ class FrameViewer(QWidget):
                 painter.restore()
                 painter.setPen(QColor(255, 255, 255, 200))
                 painter.drawLine(split, target.top(), split, target.bottom())
-                self._label(painter, QRect(split, target.y(), target.right() - split, target.height()),
-                            self.compare_label)
+                self._label(
+                    painter,
+                    QRect(split, target.y(), target.right() - split, target.height()),
+                    self.compare_label,
+                )
         self._overlay(painter, index)
         painter.end()
         self.shown_index, self.shown_version = index, store.version(index)
@@ -262,12 +271,16 @@ class FrameViewer(QWidget):
         painter.save()
         painter.setFont(QFont(self.font().family(), 9))
         painter.setPen(QColor(230, 230, 230))
-        painter.drawText(rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, text)
+        painter.drawText(
+            rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, text
+        )
         painter.restore()
 
     def _overlay(self, painter: QPainter, index: int) -> None:
         m = self.model
-        font = QFont(self.font().family(), 10 if self.height() >= 240 else 8)  # a small viewer keeps its picture
+        font = QFont(
+            self.font().family(), 10 if self.height() >= 240 else 8
+        )  # a small viewer keeps its picture
         font.setStyleHint(QFont.StyleHint.Monospace)
         painter.setFont(font)
         lines = [f"frame {index} / {max(0, m.count - 1)}   {timecode(index, m.fps)}"]
@@ -285,8 +298,10 @@ class FrameViewer(QWidget):
     # ---- pan at 1:1, and the wipe handle
     def _pans(self, button: Qt.MouseButton) -> bool:
         # the middle button always pans; the left one does unless it moves the wipe
-        return self.can_pan() and (button == Qt.MouseButton.MiddleButton
-                                   or (button == Qt.MouseButton.LeftButton and self.compare != "wipe"))
+        return self.can_pan() and (
+            button == Qt.MouseButton.MiddleButton
+            or (button == Qt.MouseButton.LeftButton and self.compare != "wipe")
+        )
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
         if self._pans(event.button()):
@@ -346,7 +361,9 @@ class ViewerPanel(QWidget):
         self.size_box.currentTextChanged.connect(self.viewer.set_mode)
         self.compare_box = QComboBox()
         self.compare_box.addItems(list(FrameViewer.COMPARES))
-        self.compare_box.setToolTip("Compare with the previous render (A/B): drag in the picture to move the wipe")
+        self.compare_box.setToolTip(
+            "Compare with the previous render (A/B): drag in the picture to move the wipe"
+        )
         self.compare_box.currentTextChanged.connect(lambda text: self.viewer.set_compare(text))
         self.info = QLabel("")
         self.info.setObjectName("ParamHelp")
