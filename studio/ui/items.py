@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph import Node, NodeSpec
@@ -50,6 +51,12 @@ def format_value(kind: str, value: Any) -> str:
     return str(value)
 
 
+@cache
+def _metrics(f: QFont) -> QFontMetricsF:
+    """Font metrics for the few fonts nodes use, made once (not in every paint)."""
+    return QFontMetricsF(f)
+
+
 class NodeItem(QGraphicsItem):
     """One node. Ports are painted, not child items: fewer items keep large graphs fast."""
 
@@ -65,6 +72,7 @@ class NodeItem(QGraphicsItem):
         self.snap = True
         self.problems: list[str] = []  # validation messages, shown as a badge on the title bar
         self._syncing = False
+        self.collapsed = False  # only the title bar shows; links meet it at its ends
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -93,21 +101,35 @@ class NodeItem(QGraphicsItem):
                 self.summary.append(("", f"+{len(spec.params) - MAX_SUMMARY} more"))
         else:
             self.summary.append(("missing", node.type))
+        self._layout()
+        self.setOpacity(0.55 if self.bypassed else 1.0)
+        self.set_position(node.position)
+        self.update()
+
+    def _layout(self) -> None:
         rows = max(len(self.inputs), len(self.outputs), 0)
-        height = TITLE_H + PAD + rows * PORT_H + len(self.summary) * PARAM_H + STATUS_H + PAD
+        height = TITLE_H if self.collapsed else (
+            TITLE_H + PAD + rows * PORT_H + len(self.summary) * PARAM_H + STATUS_H + PAD)
         self.prepareGeometryChange()
         self._rect = QRectF(0, 0, WIDTH, height)
         self._bounds = self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
-        self.status.place(height)
+        self.status.place(height, self.collapsed)
         self._body = QPainterPath()
         self._body.addRoundedRect(self._rect, 6, 6)
         head = QPainterPath()
         head.addRoundedRect(QRectF(0, 0, WIDTH, TITLE_H + 6), 6, 6)
         clip = QPainterPath()
         clip.addRect(QRectF(0, 0, WIDTH, TITLE_H))
-        self._head = head.intersected(clip)
-        self.setOpacity(0.55 if self.bypassed else 1.0)
-        self.set_position(node.position)
+        self._head = self._body if self.collapsed else head.intersected(clip)
+
+    def set_collapsed(self, on: bool) -> None:
+        """Show the title bar only (or the whole node again); the links follow the ports."""
+        if on == self.collapsed:
+            return
+        self.collapsed = on
+        self._layout()
+        for link in self.links:
+            link.update_path()
         self.update()
 
     def set_position(self, position: tuple[float, float]) -> None:
@@ -126,6 +148,8 @@ class NodeItem(QGraphicsItem):
         return path
 
     def port_local(self, direction: str, name: str) -> QPointF:
+        if self.collapsed:  # every link meets the title bar's end
+            return QPointF(0.0 if direction == IN else WIDTH, TITLE_H / 2)
         ports = self.inputs if direction == IN else self.outputs
         for i, (pname, _, _) in enumerate(ports):
             if pname == name:
@@ -141,6 +165,8 @@ class NodeItem(QGraphicsItem):
 
     def port_at(self, scene_pos: QPointF, reach: float = PORT_HIT) -> tuple[str, str] | None:
         """The port under a scene point: (direction, name), or None. ``reach`` grows when zoomed out."""
+        if self.collapsed:  # its ports are folded away: expand it to connect
+            return None
         local = self.mapFromScene(scene_pos)
         for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
             for name, _, _ in ports:
@@ -226,6 +252,9 @@ class NodeItem(QGraphicsItem):
         if lod < 0.35:  # far away: shape and colour are all one can see
             return
         self._paint_title(painter)
+        if self.collapsed:
+            self._paint_folded_ports(painter)
+            return
         self._paint_ports(painter)
         self._paint_summary(painter)
 
@@ -233,9 +262,9 @@ class NodeItem(QGraphicsItem):
         f = theme.font(9.0, True)
         painter.setFont(f)
         painter.setPen(theme.pen(theme.TEXT))
-        title = self.title + ("  (bypassed)" if self.bypassed else "")
+        title = ("▸ " if self.collapsed else "") + self.title + ("  (bypassed)" if self.bypassed else "")
         room = WIDTH - 20 - (22 if self.problems else 0)
-        text = QFontMetricsF(f).elidedText(title, Qt.TextElideMode.ElideRight, room)
+        text = _metrics(f).elidedText(title, Qt.TextElideMode.ElideRight, room)
         painter.drawText(QRectF(10, 0, room, TITLE_H), Qt.AlignmentFlag.AlignVCenter, text)
         if self.problems:
             centre = QPointF(WIDTH - 16, TITLE_H / 2)
@@ -244,6 +273,14 @@ class NodeItem(QGraphicsItem):
             painter.drawEllipse(centre, 7.5, 7.5)
             painter.setPen(theme.pen("#14171e"))
             painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter, "!")
+
+    def _paint_folded_ports(self, painter: QPainter) -> None:
+        """One dot per side that has ports, in the colour of its first port."""
+        for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
+            if ports:
+                painter.setPen(theme.pen("#0c0e12", 1.5))
+                painter.setBrush(QBrush(theme.port_color(ports[0][1])))
+                painter.drawEllipse(self.port_local(direction, ports[0][0]), PORT_R - 1, PORT_R - 1)
 
     def set_problems(self, messages: list[str]) -> None:
         if messages != self.problems:
@@ -284,7 +321,7 @@ class NodeItem(QGraphicsItem):
     def _paint_summary(self, painter: QPainter) -> None:
         f = theme.font(7.5)
         painter.setFont(f)
-        metrics = QFontMetricsF(f)
+        metrics = _metrics(f)
         rows = max(len(self.inputs), len(self.outputs))
         y = TITLE_H + PAD + rows * PORT_H
         for label, value in self.summary:
@@ -313,9 +350,12 @@ class StatusItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)  # until there is a state to show
         self._rect = QRectF()
 
-    def place(self, node_height: float) -> None:
+    def place(self, node_height: float, collapsed: bool = False) -> None:
         self.prepareGeometryChange()
-        self._rect = QRectF(8, node_height - STATUS_H - PAD + 2, WIDTH - 16, STATUS_H - 4)
+        if collapsed:  # a thin progress line along the bottom of the title bar
+            self._rect = QRectF(6, node_height - 4, WIDTH - 12, 3)
+        else:
+            self._rect = QRectF(8, node_height - STATUS_H - PAD + 2, WIDTH - 16, STATUS_H - 4)
 
     def boundingRect(self) -> QRectF:  # noqa: N802 (Qt's name)
         return self._rect
@@ -326,6 +366,13 @@ class StatusItem(QGraphicsItem):
             return
         rect = self.boundingRect()
         col = theme.color(theme.STATE_COLORS.get(node.state, theme.TEXT_DIM))
+        if node.collapsed:
+            step, total = node.progress
+            share = min(1.0, step / total) if node.state == "running" and total > 0 else 1.0
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(col))
+            painter.drawRect(QRectF(rect.x(), rect.y(), rect.width() * share, rect.height()))
+            return
         if node.state == "running":
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(theme.color("#14171e")))
@@ -337,6 +384,6 @@ class StatusItem(QGraphicsItem):
                 painter.drawRoundedRect(done, 3, 3)
         painter.setFont(theme.font(7.5, node.state == "failed"))
         painter.setPen(theme.pen(theme.TEXT) if node.state == "running" else theme.pen(col.name()))
-        text = QFontMetricsF(theme.font(7.5)).elidedText(node.state_text or node.state,
+        text = _metrics(theme.font(7.5)).elidedText(node.state_text or node.state,
                                                          Qt.TextElideMode.ElideRight, rect.width() - 8)
         painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)

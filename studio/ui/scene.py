@@ -17,6 +17,7 @@ from studio.engine import (
 )
 from studio.graph import GraphChange, Group, Link, compatible
 from studio.ui import theme
+from studio.ui.collapse import collapsed_ids
 from studio.ui.items import GRID, IN, OUT, NodeItem
 from studio.ui.linkdrag import LinkDrag, LinkDragging
 from studio.ui.links import GroupItem, LinkItem
@@ -76,6 +77,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
         node = self.session.graph.nodes[node_id]
         item = NodeItem(node, self.session.registry.get(node.type))
         item.snap = self.snap
+        item.set_collapsed(node_id in collapsed_ids(self.session.graph))
         self.nodes[node_id] = item
         self.addItem(item)
 
@@ -113,6 +115,14 @@ class GraphScene(LinkDragging, QGraphicsScene):
 
     def _undo_index_changed(self, _index: int) -> None:
         self.sync_reroutes()
+        self.sync_collapsed()
+
+    def sync_collapsed(self) -> None:
+        """Match collapsed nodes to the graph's meta (an edit, undo or redo may change it)."""
+        ids = collapsed_ids(self.session.graph)
+        for nid, item in self.nodes.items():
+            if item.collapsed != (nid in ids):
+                item.set_collapsed(nid in ids)
 
     def sync_reroutes(self) -> None:
         """Match reroute items to the graph's meta (after an edit, undo or redo)."""
@@ -174,6 +184,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
             self.removeItem(item)
         elif kind == "group_changed":
             self._sync_groups()
+        elif kind == "meta_changed" and change.detail.get("key") == "collapsed":
+            self.sync_collapsed()
         self.note_geometry()
 
     def note_geometry(self) -> None:
@@ -205,6 +217,18 @@ class GraphScene(LinkDragging, QGraphicsScene):
             for group in self.groups.values():
                 rect = rect.united(group.sceneBoundingRect())
         return rect
+
+    def nodes_in_group(self, group_id: str) -> list[str]:
+        """The nodes a group frame holds: those whose centre lies inside it."""
+        group = self.groups.get(group_id)
+        if group is None:
+            return []
+        area = group.scene_rect()
+        return [nid for nid, item in self.nodes.items() if area.contains(item.sceneBoundingRect().center())]
+
+    def group_at(self, pos: QPointF) -> GroupItem | None:
+        """The group whose title bar is under a scene point."""
+        return next((g for g in self.groups.values() if g.in_header(pos)), None)
 
     def node_item_at(self, pos: QPointF) -> NodeItem | None:
         for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemShape,
@@ -444,9 +468,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
         if not (event.modifiers() & Qt.KeyboardModifier.ControlModifier):
             self.clearSelection()
         group.setSelected(True)
-        area = group.scene_rect()
-        inside = {nid: item.pos() for nid, item in self.nodes.items()
-                  if area.contains(item.sceneBoundingRect().center())}
+        inside = {nid: self.nodes[nid].pos() for nid in self.nodes_in_group(group.group_id)}
         self._group_drag = (group, pos, group.pos(), inside)
 
     def _move_group_drag(self, pos: QPointF) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -34,6 +34,18 @@ CANVAS_GESTURES = [
 ]
 
 
+def transport_rows() -> list[tuple[str, str]]:
+    """The timeline's transport keys, read from the timeline itself so the list never drifts."""
+    try:
+        from studio.ui.timeline.transport import KEYS
+    except ImportError:  # the editor runs without the timeline too
+        return []
+    rows = []
+    for key, (_method, _arg, what) in KEYS.items():
+        rows.append((what, QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)))
+    return rows
+
+
 def action_rows(actions: list[QAction]) -> list[tuple[str, str]]:
     rows = []
     for action in actions:
@@ -47,13 +59,29 @@ class ShortcutsDialog(QDialog):
     def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard Shortcuts")
-        rows = action_rows(actions) + CANVAS_GESTURES
+        sections = [("Menus and toolbar", action_rows(actions)), ("Canvas", CANVAS_GESTURES),
+                    ("Timeline and viewer (click into them first: on the canvas Space pans and arrows nudge)",
+                     transport_rows())]
+        rows: list[tuple[str, str] | str] = []
+        for title, found in sections:
+            if found:
+                rows += [title, *found]
         table = QTableWidget(len(rows), 2, self)
         table.setHorizontalHeaderLabels(["Action", "Keys / gesture"])
         table.verticalHeader().hide()
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         table.setAlternatingRowColors(True)
-        for i, (what, keys) in enumerate(rows):
+        bold = QFont(table.font())
+        bold.setBold(True)
+        self.sections: dict[str, list[tuple[str, str]]] = {title: found for title, found in sections if found}
+        for i, row in enumerate(rows):
+            if isinstance(row, str):  # a section heading across both columns
+                heading = QTableWidgetItem(row)
+                heading.setFont(bold)
+                table.setItem(i, 0, heading)
+                table.setSpan(i, 0, 1, 2)
+                continue
+            what, keys = row
             table.setItem(i, 0, QTableWidgetItem(what))
             table.setItem(i, 1, QTableWidgetItem(keys))
         table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -64,4 +92,4 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        self.resize(620, 560)
+        self.resize(680, 640)

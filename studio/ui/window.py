@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMainWindow, QMenu
+from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
 
 from studio.engine import (
     Engine,
@@ -18,11 +18,12 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
-from studio.graph import Graph, Group, NodeRegistry, NodeSpec
-from studio.ui import clipboard, theme
+from studio.graph import NodeRegistry
+from studio.ui import theme
+from studio.ui.editing import EditActions
 from studio.ui.files import FileActions, settings
+from studio.ui.groups import add_color_menu
 from studio.ui.inspector import Inspector
-from studio.ui.items import GRID
 from studio.ui.logdock import LogPanel
 from studio.ui.preview import PreviewPanel
 from studio.ui.problems import ProblemChecker
@@ -34,10 +35,18 @@ from studio.ui.shortcuts import ShortcutsDialog
 from studio.ui.view import GraphView
 
 log = logging.getLogger(__name__)
+TIMELINE_H = 290  # the timeline dock's first height: ruler, three lanes and the steps slider
 WINDOWS: list[MainWindow] = []  # open windows, so a window made from a menu is not garbage-collected
 
 
-class MainWindow(FileActions, QMainWindow):
+def first_size(window: QMainWindow) -> QSize:
+    """1400 x 860, or 92% of a smaller screen's free area."""
+    screen = window.screen() or QGuiApplication.primaryScreen()
+    free = screen.availableGeometry().size() if screen is not None else QSize(1400, 860)
+    return QSize(min(1400, int(free.width() * 0.92)), min(860, int(free.height() * 0.92)))
+
+
+class MainWindow(EditActions, FileActions, QMainWindow):
     def __init__(self, registry: NodeRegistry, engine: Engine | None = None,
                  autosave_ms: int | None = None, timeline: bool = True) -> None:
         super().__init__()
@@ -68,17 +77,22 @@ class MainWindow(FileActions, QMainWindow):
         self._selection_timer.setInterval(0)
         self._selection_timer.timeout.connect(self._show_selection)
         self._connect()
+        if settings().value("geometry") is None:  # first launch: a size that fits the screen
+            self.resize(first_size(self))
         self.init_files()
         if timeline:
             self.attach_timeline()
         self.update_title()
         self.refresh_problems()
         self._update_counts()
-        self.resize(1400, 860)
         WINDOWS.append(self)
 
     # ---- construction
     def _build_docks(self) -> None:
+        # the right column runs the full height: the timeline sits under the canvas only, and the
+        # inspector is not squeezed between the toolbar and the timeline
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.inspector_dock = QDockWidget("Inspector", self)
         self.inspector_dock.setObjectName("inspector")
         self.inspector_dock.setWidget(self.inspector)
@@ -95,6 +109,22 @@ class MainWindow(FileActions, QMainWindow):
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.preview_dock], [520, 220], Qt.Orientation.Vertical)
+
+    def first_layout(self) -> None:
+        """Dock sizes for a first launch (no saved layout), from the window's size: the timeline
+        gets the height its lanes need, the inspector most of the right column."""
+        self._first_layout_pending = False
+        docks = self.timeline
+        width, height = self.width(), self.height()
+        side = max(320, min(420, int(width * 0.25)))
+        self.resizeDocks([self.inspector_dock], [side], Qt.Orientation.Horizontal)
+        if docks is None:
+            return
+        self.resizeDocks([docks.timeline_dock], [min(TIMELINE_H, int(height * 0.38))], Qt.Orientation.Vertical)
+        column = height - 90  # menu, toolbar and status bar
+        viewer = max(220, int(column * 0.4))
+        self.resizeDocks([self.inspector_dock, docks.viewer_dock], [column - viewer, viewer],
+                         Qt.Orientation.Vertical)
 
     def attach_timeline(self):  # noqa: ANN201 (TimelineDocks | None)
         """Add the viewer and timeline docks (studio/ui/timeline) when that package is installed.
@@ -119,8 +149,6 @@ class MainWindow(FileActions, QMainWindow):
         self.preview_dock.hide()
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks.viewer_dock)
         self.splitDockWidget(self.inspector_dock, docks.viewer_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock, docks.viewer_dock], [480, 300], Qt.Orientation.Vertical)
-        self.resizeDocks([docks.timeline_dock], [230], Qt.Orientation.Vertical)
         self.renderer.event.connect(lambda ev: docks.handle_event(ev, self.renderer.handle))
         self.view_menu.addAction(docks.viewer_dock.toggleViewAction())
         self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
@@ -131,7 +159,16 @@ class MainWindow(FileActions, QMainWindow):
             self.restoreState(state)
             self.removeDockWidget(self.preview_dock)  # a layout saved without the timeline may show it
             self.preview_dock.hide()
+        else:  # sized once the window has its size (the app attaches the timeline after showing)
+            self._first_layout_pending = True
+            if self.isVisible():
+                self.first_layout()
         return docks
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        if getattr(self, "_first_layout_pending", False):
+            self.first_layout()
 
     def _action(self, text: str, slot, keys: list | None = None, icon: str = "", canvas: bool = False,
                 tip: str = "") -> QAction:
@@ -186,6 +223,8 @@ class MainWindow(FileActions, QMainWindow):
             A("Distribute &Vertically", lambda: self.align("spread_y"), []),
         ]
         self.act_bypass = A("&Bypass", self.toggle_bypass, ["Ctrl+B"], canvas=True)
+        self.act_collapse = A("Co&llapse / Expand", self.toggle_collapse, ["H"], canvas=True,
+                              tip="Show the selected nodes as their title bar only (H)")
         self.act_group = A("&Group", self.group_selected, ["Ctrl+G"], canvas=True)
         self.act_frame_all = A("&Frame All", self.view.frame_all, [], "frame", tip="Show the whole graph (F)")
         self.act_frame_sel = A("Frame &Selected", self.view.frame_selected, [])
@@ -227,7 +266,7 @@ class MainWindow(FileActions, QMainWindow):
         edit.addActions([self.act_add, self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
                          self.act_delete, self.act_select_all, self.act_find])
         edit.addSeparator()
-        edit.addActions([self.act_bypass, self.act_group])
+        edit.addActions([self.act_bypass, self.act_collapse, self.act_group])
         align = edit.addMenu("Ali&gn")
         align.addActions(self.align_actions)
         view = bar.addMenu("&View")
@@ -314,145 +353,6 @@ class MainWindow(FileActions, QMainWindow):
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.all_actions, self).exec()
 
-    # ---- editing
-    def add_node(self, spec: NodeSpec, pos: QPointF, link: tuple[str, str, str, str] | None = None) -> str:
-        """Add a node of ``spec`` at a scene point; ``link`` = (node, port, direction, new node's port)."""
-        x = round(pos.x() / GRID) * GRID if self.scene.snap else pos.x()
-        y = round(pos.y() / GRID) * GRID if self.scene.snap else pos.y()
-        created: list[str] = []
-
-        def mutate(graph: Graph) -> None:
-            node = graph.add_node(spec, position=(x, y))
-            created.append(node.id)
-            if link is not None:
-                other, port, direction, new_port = link
-                if direction == "out":
-                    graph.connect(other, port, node.id, new_port)
-                else:
-                    graph.connect(node.id, new_port, other, port)
-
-        self.session.edit(f"Add {spec.title}", mutate)
-        self.scene.select_nodes(created)
-        self.view.setFocus()
-        return created[0]
-
-    def delete_selected(self) -> None:
-        nodes = self.scene.selected_node_ids()
-        links = self.scene.selected_links()
-        groups = set(self.scene.selected_group_ids())
-        dots = self.scene.selected_reroutes()
-        if not (nodes or links or groups or dots):
-            return
-
-        def mutate(graph: Graph) -> None:
-            if dots:
-                self.scene.remove_reroutes(graph, dots)
-            for link in links:
-                if link in graph.links:
-                    graph.disconnect(link)
-            for nid in nodes:
-                graph.remove_node(nid)
-            if groups:
-                graph.set_groups([g for g in graph.groups if g.id not in groups])
-
-        self.session.edit("Delete", mutate)
-
-    def copy(self) -> None:
-        if clipboard.copy_nodes(self.session, self.scene.selected_node_ids()):
-            self.statusBar().showMessage(f"copied {len(self.scene.selected_node_ids())} node(s)", 3000)
-
-    def cut(self) -> None:
-        if clipboard.copy_nodes(self.session, self.scene.selected_node_ids()):
-            self.delete_selected()
-
-    def paste(self) -> None:
-        pos = self.view.cursor_scene_pos()
-        created = clipboard.paste_clipboard(self.session, (pos.x(), pos.y()))
-        if created:
-            self.scene.select_nodes(created)
-        else:
-            self.statusBar().showMessage("nothing to paste: the clipboard holds no Studio nodes", 4000)
-
-    def duplicate(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if ids:
-            created = clipboard.paste_json(self.session, clipboard.selection_json(self.session, ids),
-                                           label="Duplicate")
-            self.scene.select_nodes(created)
-
-    def select_all(self) -> None:
-        for item in self.scene.nodes.values():
-            item.setSelected(True)
-
-    def toggle_bypass(self) -> None:
-        ids = self.scene.selected_node_ids()
-        if not ids:
-            return
-        graph = self.session.graph
-        on = not all(graph.nodes[nid].bypassed for nid in ids)
-
-        def mutate(g: Graph) -> None:
-            for nid in ids:
-                g.update_node(nid, bypassed=on)
-
-        self.session.edit("Bypass" if on else "Un-bypass", mutate)
-
-    def group_selected(self, title: str = "Group") -> str | None:
-        ids = self.scene.selected_node_ids()
-        if not ids:
-            return None
-        rect = self.scene.nodes_rect(ids).adjusted(-20, -46, 20, 20)
-        existing = {g.id for g in self.session.graph.groups}
-        gid = next(f"group_{i}" if i > 1 else "group" for i in range(1, 10_000)
-                   if (f"group_{i}" if i > 1 else "group") not in existing)
-        group = Group(gid, title, (rect.x(), rect.y(), rect.width(), rect.height()))
-        self.session.edit("Group", lambda g: g.set_groups([*g.groups, group]))
-        return gid
-
-    def align(self, how: str) -> None:
-        """Line up the selected nodes (left or top edges) or space them evenly, as one undo step."""
-        ids = self.scene.selected_node_ids()
-        if len(ids) < 2:
-            self.statusBar().showMessage("select two or more nodes to align", 4000)
-            return
-        graph = self.session.graph
-        pos = {nid: graph.nodes[nid].position for nid in ids}
-        new = dict(pos)
-        if how == "left":
-            x = min(p[0] for p in pos.values())
-            new = {nid: (x, p[1]) for nid, p in pos.items()}
-        elif how == "top":
-            y = min(p[1] for p in pos.values())
-            new = {nid: (p[0], y) for nid, p in pos.items()}
-        else:
-            axis = 0 if how == "spread_x" else 1
-            order = sorted(ids, key=lambda n: pos[n][axis])
-            first, last = pos[order[0]][axis], pos[order[-1]][axis]
-            step = (last - first) / (len(order) - 1)
-            for i, nid in enumerate(order):
-                value = round((first + i * step) / GRID) * GRID if self.scene.snap else first + i * step
-                new[nid] = (value, pos[nid][1]) if axis == 0 else (pos[nid][0], value)
-        self.session.move({nid: (pos[nid], new[nid]) for nid in ids})
-
-    def rename(self, kind: str, ident: str) -> None:
-        graph = self.session.graph
-        if kind == "node" and ident in graph.nodes:
-            node = graph.nodes[ident]
-            spec = self.registry.get(node.type)
-            text, ok = QInputDialog.getText(self, "Rename node", "Name (empty for the type's name):",
-                                            text=node.title or (spec.title if spec else ""))
-            if ok:
-                title = "" if spec is not None and text.strip() == spec.title else text.strip()
-                self.session.edit("Rename node", lambda g: g.update_node(ident, title=title))
-        elif kind == "group":
-            group = next((g for g in graph.groups if g.id == ident), None)
-            if group is None:
-                return
-            text, ok = QInputDialog.getText(self, "Rename group", "Label:", text=group.title)
-            if ok:
-                self.session.edit("Rename group", lambda g: g.set_groups(
-                    [Group(x.id, text, x.rect, x.color) if x.id == ident else x for x in g.groups]))
-
     def focus_node(self, node_id: str) -> None:
         self.view.go_to_node(node_id)
 
@@ -532,13 +432,23 @@ class MainWindow(FileActions, QMainWindow):
     def canvas_menu(self, global_pos: QPoint, scene_pos: QPointF) -> QMenu:
         """Right-click: what can be done with the node under the cursor, or on empty canvas."""
         item = self.scene.node_item_at(scene_pos)
+        group = self.scene.group_at(scene_pos) if item is None else None
         if item is not None and not item.isSelected():
             self.scene.select_nodes([item.node_id])
+        if group is not None and not group.isSelected():
+            self.scene.clearSelection()
+            group.setSelected(True)
         menu = QMenu(self)
-        if self.scene.selected_node_ids():
+        if group is not None:
+            gid = group.group_id
             menu.addActions([self.act_copy, self.act_cut, self.act_duplicate, self.act_delete])
             menu.addSeparator()
-            menu.addActions([self.act_bypass, self.act_group, self.act_frame_sel])
+            menu.addAction("Rename…", lambda: self.rename("group", gid))
+            add_color_menu(menu, self.session, gid, self)
+        elif self.scene.selected_node_ids():
+            menu.addActions([self.act_copy, self.act_cut, self.act_duplicate, self.act_delete])
+            menu.addSeparator()
+            menu.addActions([self.act_bypass, self.act_collapse, self.act_group, self.act_frame_sel])
             if item is not None:
                 menu.addAction("Rename…", lambda: self.rename("node", item.node_id))
         else:

@@ -1,4 +1,5 @@
-"""Save a PNG of the editor with an example graph loaded: ``xvfb-run python -m tests.ui.screenshot OUT.png``."""
+"""Save a PNG of the editor with an example graph loaded:
+``xvfb-run python -m tests.ui.screenshot OUT.png [--render] [--size=1280x800]``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 
-def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
+def shoot(out: Path, with_states: bool = True, render: bool = False, size: tuple[int, int] = (1500, 900)) -> Path:
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shot-"))
     from studio.engine import NodeFinished, NodeProgress, NodeStarted, RunStarted
     from studio.ui.app import application, load_registry
@@ -21,7 +22,7 @@ def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
     app = application()
     registry, _ = load_registry()
     window = MainWindow(registry)
-    window.resize(1500, 900)
+    window.resize(*size)
     window.show()
     found = sorted(examples(), key=lambda p: not p.name.startswith("first-clip"))  # the simplest first
     if found:
@@ -74,5 +75,7 @@ def shoot(out: Path, with_states: bool = True, render: bool = False) -> Path:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     target = Path(args[0] if args else "editor.png")
-    print(shoot(target, render="--render" in sys.argv))
+    size = next((tuple(int(v) for v in a.split("=", 1)[1].split("x")) for a in sys.argv if a.startswith("--size=")),
+                (1500, 900))
+    print(shoot(target, render="--render" in sys.argv, size=size))
     QApplication.instance().quit()

@@ -61,10 +61,23 @@ def test_keyboard_shortcuts_are_listed(window):
     from studio.ui.shortcuts import ShortcutsDialog
 
     dialog = ShortcutsDialog(window.all_actions, window)
-    rows = {dialog.table.item(i, 0).text(): dialog.table.item(i, 1).text() for i in range(dialog.table.rowCount())}
+    table = dialog.table
+    rows = {table.item(i, 0).text(): table.item(i, 1).text() for i in range(table.rowCount()) if table.item(i, 1)}
     assert rows["Undo"] == "Ctrl+Z" and rows["Render"].startswith("Ctrl+Return")
     assert rows["Add a node (search box)"].startswith("Tab")
     assert "Frame all" in rows and "Pan" in rows and rows["Duplicate"] == "Ctrl+D"
+    assert rows["Collapse / Expand"] == "H"
+    # the timeline's transport keys, each under the timeline heading
+    from studio.ui.timeline.transport import KEYS
+
+    timeline = next(v for k, v in dialog.sections.items() if k.startswith("Timeline"))
+    keys = {k for _, k in timeline}
+    assert {"Space", "J", "K", "L", "Left", "Right", "Home", "End", "I", "O"} <= keys
+    assert ("Play / pause", "Space") in timeline and ("Set the in point here (again: clear it)", "I") in timeline
+    assert {what for what, _ in timeline} == {what for _, _, what in KEYS.values()}
+    assert len(timeline) == len(KEYS)
+    headings = [table.item(i, 0).text() for i in range(table.rowCount()) if table.columnSpan(i, 0) == 2]
+    assert headings[:2] == ["Menus and toolbar", "Canvas"] and headings[2].startswith("Timeline")
 
 
 def test_context_menu_offers_node_or_canvas_actions(window):
