@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QUndoCommand
 from PySide6.QtWidgets import QWidget
 
 from studio.graph import Graph
-from studio.ui.timeline.lanes import AxisPlot
+from studio.ui.timeline.lanes import AxisPlot, polyline
 from studio.ui.timeline.model import TimeAxis, TimelineModel
 
 CHANNELS = ("pan_x", "pan_y", "zoom", "roll")  # always drawn
@@ -124,34 +124,15 @@ class MoveKeyframe(QUndoCommand):
         self.graph.set_param(self.node_id, self.param, copy.deepcopy(self.old))
 
 
-class _Handles(pg.ScatterPlotItem):
-    """Keyframe dots of one channel; dragging one moves it in time (x) and value (y)."""
+@dataclass
+class Series:
+    """Points of one channel in the lane's coordinates: x in frames, y from 0 (bottom) to 1 (top)."""
 
-    def __init__(self, lane: CameraLane, channel: str) -> None:
-        super().__init__(
-            size=9, pen=pg.mkPen(20, 20, 20), brush=pg.mkBrush(*COLORS[channel]), hoverable=True, hoverSize=12
-        )
-        self.lane, self.channel = lane, channel
-        self._index: int | None = None
+    x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    y: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
-    def mouseDragEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph's name)
-        if ev.button() != Qt.MouseButton.LeftButton:
-            ev.ignore()
-            return
-        if ev.isStart():
-            hits = self.pointsAt(ev.buttonDownPos())
-            if len(hits) == 0:
-                ev.ignore()
-                return
-            self._index = int(hits[0].data())
-        elif self._index is None:
-            ev.ignore()
-            return
-        ev.accept()
-        pos: QPointF = ev.pos()
-        self.lane.drag_keyframe(self._index, self.channel, pos.x(), pos.y(), finished=ev.isFinish())
-        if ev.isFinish():
-            self._index = None
+    def set(self, x: Any = (), y: Any = ()) -> None:
+        self.x, self.y = np.asarray(x, np.float64), np.asarray(y, np.float64)
 
 
 class CameraLane(AxisPlot):
@@ -176,13 +157,11 @@ class CameraLane(AxisPlot):
         self.ranges = {
             ch: (DEFAULTS[ch] - MIN_SPAN[ch] / 2, DEFAULTS[ch] + MIN_SPAN[ch] / 2) for ch in DEFAULTS
         }
-        self.curves = {ch: pg.PlotDataItem(pen=pg.mkPen(COLORS[ch], width=1.5)) for ch in DEFAULTS}
-        self.handles = {ch: _Handles(self, ch) for ch in DEFAULTS}
-        for ch in DEFAULTS:
-            self.view.addItem(self.curves[ch])
-            self.view.addItem(self.handles[ch])
-        self.view.setYRange(-0.08, 1.08, padding=0)
-        self._dragging = False
+        self.curves = {ch: Series() for ch in DEFAULTS}
+        self.handles = {ch: Series() for ch in DEFAULTS}  # keyframe dots; x, y as the curves
+        self.y_range = (-0.08, 1.08)
+        self._editing: tuple[int, str] | None = None  # (keyframe, channel) being dragged
+        self.setToolTip("Drag a keyframe: sideways moves it in time, up and down changes that curve's value")
         model.clip_changed.connect(self._refit)
 
     # ---- data in
@@ -210,7 +189,7 @@ class CameraLane(AxisPlot):
         self.rendered = None
         self.keys = [k for k in copy.deepcopy(keys or []) if isinstance(k, dict)]
         self.node_params, self.matrices = params, matrices
-        if not self._dragging:
+        if self._editing is None:
             self._refit()
         else:
             self.redraw()
@@ -279,38 +258,100 @@ class CameraLane(AxisPlot):
     def redraw(self) -> None:
         data = self.channels()
         shown = self._shown(data)
-        self.setToolTip(
+        tip = (
             self.problem
             or "Drag a keyframe: sideways moves it in time, up and down changes that curve's value"
         )
+        if tip != self.toolTip():
+            self.setToolTip(tip)
         values_at = resolved(self.keys)
         for ch in DEFAULTS:
             values = data.get(ch)
             if ch not in shown or values is None or not len(values):
-                self.curves[ch].setData([], [])
-                self.handles[ch].setData([], [])
+                self.curves[ch].set()
+                self.handles[ch].set()
                 continue
-            self.curves[ch].setData(np.arange(len(values), dtype=np.float64), self.to_y(ch, values))
+            self.curves[ch].set(np.arange(len(values), dtype=np.float64), self.to_y(ch, values))
             if self.keys:
-                xs = [self.frame_of(k) for k in self.keys]
-                ys = [float(self.to_y(ch, v[ch])) for v in values_at]
-                self.handles[ch].setData(x=xs, y=ys, data=list(range(len(self.keys))))
+                self.handles[ch].set(
+                    [self.frame_of(k) for k in self.keys], [float(self.to_y(ch, v[ch])) for v in values_at]
+                )
             else:
-                self.handles[ch].setData([], [])
+                self.handles[ch].set()
+        self.invalidate()
+
+    def draw_content(self, painter: QPainter) -> None:
+        start, end = self.x_range()
+        step = max(1, int((end - start) / max(1, self.width()) / 2))  # about two points a pixel
+        for ch in DEFAULTS:
+            curve = self.curves[ch]
+            if not len(curve.x):
+                continue
+            a, b = max(0, int(start) - step), min(len(curve.x), int(end) + step + 2)
+            xs, ys = curve.x[a:b:step], curve.y[a:b:step]
+            if len(xs) < 2:
+                continue
+            painter.setPen(QPen(QColor(*COLORS[ch]), 1.5))
+            painter.drawPolyline(polyline(self.axis.x(xs), self.to_px(ys)))
+        painter.setPen(QPen(QColor(20, 20, 20), 1))
+        for ch in DEFAULTS:
+            dots = self.handles[ch]
+            painter.setBrush(QColor(*COLORS[ch]))
+            for x, y in zip(self.axis.x(dots.x).tolist(), self.to_px(dots.y).tolist(), strict=True):
+                painter.drawEllipse(QPointF(x, y), 4.5, 4.5)
 
     def handle_pos(self, index: int, channel: str) -> QPointF:
-        """Where keyframe ``index`` of ``channel`` is drawn, in this widget's pixels (tests)."""
+        """Where keyframe ``index`` of ``channel`` is drawn, in this widget's pixels."""
         value = resolved(self.keys)[index][channel]
-        scene = self.view.mapViewToScene(
-            QPointF(self.frame_of(self.keys[index]), float(self.to_y(channel, value)))
+        return QPointF(
+            self.axis.x(self.frame_of(self.keys[index])), float(self.to_px(self.to_y(channel, value)))
         )
-        return QPointF(self.plot.mapFromScene(scene))
+
+    def handle_at(self, pos: QPointF, reach: float = 7.0) -> tuple[int, str] | None:
+        """The keyframe dot (index, channel) under ``pos``, the nearest one within ``reach`` pixels."""
+        best, found = reach * reach, None
+        for ch in DEFAULTS:
+            dots = self.handles[ch]
+            if not len(dots.x):
+                continue
+            d2 = (self.axis.x(dots.x) - pos.x()) ** 2 + (self.to_px(dots.y) - pos.y()) ** 2
+            k = int(np.argmin(d2))
+            if d2[k] <= best:
+                best, found = float(d2[k]), (k, ch)
+        return found
+
+    # ---- mouse: a dot drags, anywhere else scrubs
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        hit = self.handle_at(event.position()) if event.button() == Qt.MouseButton.LeftButton else None
+        if hit is None:
+            super().mousePressEvent(event)
+            return
+        self._editing = hit
+        self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._editing is None:
+            super().mouseMoveEvent(event)
+            return
+        self._drag_to(event.position(), finished=False)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self._editing is None:
+            super().mouseReleaseEvent(event)
+            return
+        self._drag_to(event.position(), finished=True)
+        self.unsetCursor()
+
+    def _drag_to(self, pos: QPointF, finished: bool) -> None:
+        assert self._editing is not None
+        index, channel = self._editing
+        self.drag_keyframe(index, channel, self.axis.frame_at(pos.x()), self.from_px(pos.y()), finished)
 
     # ---- editing
     def drag_keyframe(self, index: int, channel: str, x: float, y: float, finished: bool) -> None:
         if not 0 <= index < len(self.keys):
             return
-        self._dragging = not finished
+        self._editing = None if finished else (index, channel)
         key = self.keys[index]
         below = self.frame_of(self.keys[index - 1]) if index > 0 else -1.0
         above = self.frame_of(self.keys[index + 1]) if index + 1 < len(self.keys) else 1e9

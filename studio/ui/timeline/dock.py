@@ -102,7 +102,8 @@ class TimelinePanel(QWidget):
         layout.addLayout(grid, 1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.ruler.scrubbing.connect(self._scrubbing)
-        self.thumbnails.scrubbing.connect(self._scrubbing)
+        for lane in (self.thumbnails, self.audio, self.camera):  # a click in any lane moves the playhead
+            lane.scrubbing.connect(self._scrubbing)
         self.axis.changed.connect(self._axis_changed)
         model.clip_changed.connect(lambda: self.axis.set_geometry(self.ruler.width(), model.count))
         model.playhead_changed.connect(self.axis.ensure_visible)

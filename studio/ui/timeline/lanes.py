@@ -1,16 +1,15 @@
-"""Lanes on the time axis: thumbnails of the clip and the audio waveform."""
+"""Lanes on the time axis: thumbnails of the clip, the audio waveform, and the base of curve lanes."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRect, QRectF
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QResizeEvent
+from PySide6.QtWidgets import QWidget
 
 from studio.ui.timeline.model import TimeAxis, TimelineModel
-from studio.ui.timeline.ruler import PLAYHEAD, AxisWidget
+from studio.ui.timeline.ruler import AxisWidget
 from studio.ui.timeline.viewer import wrap
 from studio.values import Sound
 
@@ -24,6 +23,7 @@ class ThumbnailLane(AxisWidget):
         self._cache: dict[
             int, tuple[int, int, QImage, np.ndarray]
         ] = {}  # frame -> version, width, image, pixels
+        self.tiles_painted = 0  # thumbnails drawn since the lane was made (tests)
         model.frames_changed.connect(self._frames_changed)
         model.clip_changed.connect(self._cache.clear)
 
@@ -47,10 +47,14 @@ class ThumbnailLane(AxisWidget):
         return out
 
     def _frames_changed(self, indices: list[int]) -> None:
+        # a step replaces only the frames it changed; of those, only the ones with a tile repaint
         changed = set(indices)
+        store = self.model.store
         for frame, rect in self.tiles():
             if frame in changed:
-                self.update(rect)
+                hit = self._cache.get(frame)
+                if hit is None or hit[0] != store.version(frame):
+                    self.update(rect)
 
     def _image(self, frame: int, width: int, height: int) -> QImage | None:
         store = self.model.store
@@ -74,13 +78,14 @@ class ThumbnailLane(AxisWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor(24, 25, 29))
-        exposed = event.rect()
+        exposed = event.region()  # not its bounding rectangle: two changed tiles far apart are two tiles
         w, h = self.model.store.size
         th = self.height() - 4
         tw = max(8, round(th * w / h)) if w else 0
         for frame, rect in self.tiles():
-            if not rect.intersects(exposed):
+            if not exposed.intersects(rect):
                 continue
+            self.tiles_painted += 1
             image = self._image(frame, tw, th)
             if image is None:
                 painter.fillRect(rect.adjusted(0, 0, -1, 0), QColor(40, 42, 48))
@@ -140,58 +145,84 @@ def _reduce(values: np.ndarray, size: int, op: np.ufunc) -> np.ndarray:
     return op.reduce(values.reshape(-1, size), axis=1)
 
 
-def quiet_plot(height: int) -> pg.PlotWidget:
-    """A pyqtgraph plot with no axes, menus or mouse panning: the lane's axis is the ruler's."""
-    plot = pg.PlotWidget(background=(24, 25, 29))
-    plot.setFixedHeight(height)
-    item = plot.getPlotItem()
-    for side in ("left", "bottom", "right", "top"):
-        item.hideAxis(side)
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    item.layout.setContentsMargins(0, 0, 0, 0)
-    plot.setMouseEnabled(x=False, y=False)
-    plot.setContentsMargins(0, 0, 0, 0)
-    plot.setFrameShape(plot.Shape.NoFrame)
-    plot.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    item.getViewBox().setDefaultPadding(0)
-    return plot
+def polyline(xs: np.ndarray, ys: np.ndarray) -> QPolygonF:
+    """Points (pixels) as a polygon to stroke."""
+    return QPolygonF([QPointF(x, y) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)])
 
 
-class AxisPlot(QWidget):
-    """A pyqtgraph lane kept on the shared axis (x in frames), with the playhead as a line."""
+class AxisPlot(AxisWidget):
+    """A lane of curves on the shared axis (x in frames, y in ``y_range``), drawn with QPainter into
+    a pixmap kept until the axis, the size or the data change: a playhead move repaints two thin
+    strips from it. (It was a pyqtgraph plot; importing pyqtgraph stalled the UI for a second.)"""
+
+    BACKGROUND = QColor(24, 25, 29)
 
     def __init__(
         self, model: TimelineModel, axis: TimeAxis, height: int, parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.model, self.axis = model, axis
-        self.plot = quiet_plot(height)
+        super().__init__(model, axis, parent)
         self.setFixedHeight(height)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
-        self.view = self.plot.getPlotItem().getViewBox()
-        self.head = pg.InfiniteLine(0, angle=90, pen=pg.mkPen(PLAYHEAD, width=1), movable=False)
-        self.view.addItem(self.head, ignoreBounds=True)
+        self.y_range = (0.0, 1.0)
+        self._pixmap: QPixmap | None = None
+        self.drawn_count = 0  # times the content was drawn (tests)
         axis.changed.connect(self.follow_axis)
-        model.playhead_changed.connect(lambda f: self.head.setValue(f))
-        self.follow_axis()
 
     def follow_axis(self) -> None:
-        self.view.setXRange(self.axis.start, self.axis.frame_at(max(1, self.width())), padding=0)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._pixmap = None
+        self.update()
+
+    def x_range(self) -> tuple[float, float]:
+        """The frames at the lane's left and right edges."""
+        return self.axis.start, self.axis.frame_at(max(1, self.width()))
+
+    def to_px(self, y: np.ndarray | float) -> np.ndarray:
+        lo, hi = self.y_range
+        return (1.0 - (np.asarray(y, np.float64) - lo) / (hi - lo)) * self.height()
+
+    def from_px(self, py: float) -> float:
+        lo, hi = self.y_range
+        return lo + (1.0 - py / max(1, self.height())) * (hi - lo)
+
+    def draw_content(self, painter: QPainter) -> None:
+        """Draw what the lane shows (not the playhead) in widget pixels."""
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self.invalidate()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        dpr = self.devicePixelRatioF()
+        if self._pixmap is None or self._pixmap.size() != self.size() * dpr:
+            self._pixmap = QPixmap(self.size() * dpr)
+            self._pixmap.setDevicePixelRatio(dpr)
+            self._pixmap.fill(self.BACKGROUND)
+            content = QPainter(self._pixmap)
+            content.setRenderHint(QPainter.RenderHint.Antialiasing)
+            self.draw_content(content)
+            content.end()
+            self.drawn_count += 1
+        painter = QPainter(self)
+        exposed = event.rect()
+        source = QRectF(exposed.x() * dpr, exposed.y() * dpr, exposed.width() * dpr, exposed.height() * dpr)
+        painter.drawPixmap(QRectF(exposed), self._pixmap, source)
+        self.paint_range(painter)
+        self.paint_playhead(painter)
+        painter.end()
 
 
 class AudioLane(AxisPlot):
     """The sound's waveform as a min/max envelope; redrawn at the zoom's resolution."""
 
+    COLOR = QColor(110, 200, 150)
+
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, 56, parent)
         self.envelope: WaveformEnvelope | None = None
-        # one zigzag through each bin's min and max: the diagonals fill between bins, so it reads as a solid shape
-        self.curve = pg.PlotDataItem(pen=pg.mkPen((110, 200, 150), width=1))
-        self.view.addItem(self.curve)
-        self.view.setYRange(-1.0, 1.0, padding=0.02)
+        self.y_range = (-1.02, 1.02)
+        self._x = self._y = np.zeros(0)
         model.sound_changed.connect(self._sound_changed)
         model.clip_changed.connect(self.redraw)
         self._sound_changed()
@@ -202,26 +233,27 @@ class AudioLane(AxisPlot):
         self.redraw()
 
     def follow_axis(self) -> None:
-        super().follow_axis()
         self.redraw()
 
     def drawn(self) -> tuple[np.ndarray, np.ndarray]:
-        """What the curve shows: x in frames and y, as min/max pairs (tests)."""
-        x, y = self.curve.getData()
-        return (
-            np.asarray(x) if x is not None else np.zeros(0),
-            np.asarray(y) if y is not None else np.zeros(0),
-        )
+        """What the lane shows: x in frames and y, as min/max pairs (tests)."""
+        return self._x, self._y
 
     def redraw(self) -> None:
-        env = getattr(self, "envelope", None)
-        if not hasattr(self, "curve"):
-            return
+        env = self.envelope
         if env is None:
-            self.curve.setData([], [])
+            self._x = self._y = np.zeros(0)
+        else:
+            fps = self.model.fps
+            start, end = self.x_range()
+            times, lo, hi = env.envelope(max(0.0, start / fps), end / fps, max(1, self.width()))
+            self._x = np.repeat(times * fps, 2)
+            self._y = np.column_stack([lo, hi]).ravel()
+        self.invalidate()
+
+    def draw_content(self, painter: QPainter) -> None:
+        if not len(self._x):
             return
-        fps = self.model.fps
-        start, end = self.axis.start / fps, self.axis.frame_at(max(1, self.width())) / fps
-        times, lo, hi = env.envelope(max(0.0, start), end, max(1, self.width()))
-        frames = times * fps
-        self.curve.setData(np.repeat(frames, 2), np.column_stack([lo, hi]).ravel())
+        # one zigzag through each bin's min and max: the diagonals fill between bins, so it reads as a solid shape
+        painter.setPen(QPen(self.COLOR, 1))
+        painter.drawPolyline(polyline((self._x - self.axis.start) * self.axis.scale, self.to_px(self._y)))
