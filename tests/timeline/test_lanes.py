@@ -188,3 +188,39 @@ def test_after_a_render_the_camera_lane_shows_the_path_it_used(docks):
     zoom = lane.curves["zoom"].y
     values = lane.from_y("zoom", zoom)
     assert values[16] == pytest.approx(1.2) and values[12] == pytest.approx(1.0)  # the beat pulses show
+
+
+def test_a_step_repaints_only_the_thumbnails_that_changed(docks, qtbot):
+    from studio.engine import NodeProgress, RunStarted
+
+    frames = clip(48, 60, 104)
+    docks.handle_event(RunStarted(1, ("gen",)))
+    docks.handle_event(NodeProgress(1, "gen", 1, 4, preview=frames))
+    settle()
+    lane = docks.timeline.thumbnails
+    tiles = dict(lane.tiles())
+    assert len(tiles) >= 4
+    lane.repaint()
+    before = lane.tiles_painted
+    changed = frames.copy()
+    first, last = min(tiles), max(tiles)
+    changed[[first, last]] = 255 - changed[[first, last]]  # two tiles far apart
+    docks.handle_event(NodeProgress(1, "gen", 2, 4, preview=changed))
+    qtbot.waitUntil(lambda: lane.tiles_painted > before, timeout=2000)
+    settle()
+    assert lane.tiles_painted - before == 2  # not every tile between them
+
+
+def test_the_timeline_does_not_import_pyqtgraph():
+    import subprocess
+    import sys
+
+    code = "import sys, studio.ui.timeline.dock; print('pyqtgraph' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert out.stdout.strip() == "False"  # its import alone stalled the editor for a second

@@ -340,3 +340,126 @@ def test_scrubbing_paints_drafts_then_the_full_frame_when_the_playhead_rests(doc
         ),
     )
     assert np.abs(shown.astype(int) - want).mean() < 2
+
+
+class FakeSink:
+    """What AudioOutput reads of a QAudioSink: bytes handed to the device, and its buffer."""
+
+    def __init__(self, bytes_per_second: int) -> None:
+        self.bps = bytes_per_second
+        self.processed = 0.0  # seconds the sink has taken from the sound
+        self.queued = 0.0  # of which still waiting in its buffer
+
+    def processedUSecs(self) -> int:  # noqa: N802 (Qt's name)
+        return round(self.processed * 1e6)
+
+    def bufferSize(self) -> int:  # noqa: N802 (Qt's name)
+        return self.bps  # one second
+
+    def bytesFree(self) -> int:  # noqa: N802 (Qt's name)
+        return round(self.bps * (1.0 - self.queued))
+
+    def stop(self) -> None:
+        pass
+
+    def deleteLater(self) -> None:  # noqa: N802 (Qt's name)
+        pass
+
+
+class LatentAudio(AudioOutput):
+    """A real AudioOutput over a fake sink: its latency and position come from the sink's numbers."""
+
+    def start(self, sound, seconds: float) -> bool:
+        self._sink = self.sink = FakeSink(48000 * 4)
+        self._bytes_per_second, self._start = 48000 * 4, seconds
+        self.sink.queued = 0.15  # the sink took 150 ms of sound at once
+        self.sink.processed = 0.15
+        return True
+
+
+def test_the_picture_waits_for_the_sound_latency_so_they_line_up(docks):
+    load(docks, count=240, fps=24.0)
+    docks.set_sound(Sound(np.zeros((48000 * 10, 1), np.float32), 48000))
+    playback = docks.playback
+    playback.audio = audio = LatentAudio()
+    audio.output_latency = 0.05  # what the device adds after the sink (a setting)
+    assert audio.latency() == 0.0  # nothing plays yet
+    now = [10.0]
+    playback.clock = lambda: now[0]
+    docks.model.set_playhead(48)
+    playback.play()
+    assert audio.latency() == pytest.approx(0.2) and audio.start_delay() == pytest.approx(0.05)
+    assert audio.position() == pytest.approx(2.0)  # frame 48's sound, not heard yet
+    # the first frame holds while its sound goes through the device
+    now[0] += 0.04
+    playback._tick()
+    assert docks.model.playhead == 48
+    # then the sound is heard frame for frame with the picture: no resync needed
+    for k in range(1, 25):
+        now[0] = 10.0 + 0.05 + k / 24 + 1e-6
+        audio.sink.processed = 0.15 + 0.05 + k / 24  # what it played, and its buffer kept full
+        assert audio.position() == pytest.approx(2.0 + k / 24, abs=1e-5)
+        playback._tick()
+        assert docks.model.playhead == 48 + k
+    assert playback.resyncs == 0
+    playback.pause()
+    # uncompensated, the picture ran 0.05 s ahead of the sound all along (here, a frame or two)
+
+
+def test_at_one_to_one_a_large_frame_pans_with_a_drag(docks):
+    h, w = 400, 1600  # wider than the viewer: colour says where each pixel is
+    yy, xx = np.mgrid[0:h, 0:w]
+    frame = np.stack([xx * 255 // w, yy * 255 // h, np.full_like(xx, 90)], -1).astype(np.uint8)
+    docks.live.show_video(Video(frame[None].repeat(2, 0), 24.0))
+    settle()
+    viewer = docks.viewer.viewer
+    docks.viewer.size_box.setCurrentText("1:1")
+    settle()
+    assert viewer.can_pan() and viewer.cursor().shape() == Qt.CursorShape.OpenHandCursor
+
+    def red_at_centre() -> int:
+        return viewer.grab().toImage().pixelColor(viewer.width() // 2, viewer.height() // 2).red()
+
+    centre = red_at_centre()
+    assert abs(centre - 127) <= 3  # the frame's centre in the middle
+    start = QPoint(viewer.width() // 2, viewer.height() // 2)
+    QTest.mousePress(viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewer, start + QPoint(-200, 0))
+    QTest.mouseRelease(
+        viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(-200, 0)
+    )
+    settle()
+    assert viewer.pan.x() == -200
+    assert red_at_centre() == pytest.approx(centre + 200 * 255 / w, abs=3)  # the picture moved with the hand
+    # never so far that an edge comes inside the viewer
+    QTest.mousePress(viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewer, start + QPoint(-5000, 0))
+    QTest.mouseRelease(viewer, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    settle()
+    image = viewer.grab().toImage()
+    assert image.pixelColor(viewer.width() - 2, viewer.height() // 2).red() >= 250  # the frame's right edge
+    docks.viewer.size_box.setCurrentText("fit")  # fit: no pan left over, nothing to drag
+    assert viewer.pan.x() == 0 and not viewer.can_pan()
+
+
+def test_scrubbing_a_clip_that_just_arrived_paints_proxies_or_small_decodes(docks, qtbot):
+    from tests.timeline.test_framestore import jpeg, synthetic
+
+    store = docks.model.store
+    store.reset(200, fps=24)
+    blob = jpeg(synthetic(1, 720, 1280))
+    for i in range(200):
+        store.put_encoded(i, blob, (720, 1280))
+    qtbot.waitUntil(store.proxies_done, timeout=20000)  # made without any scrubbing or rest
+    viewer = docks.viewer.viewer
+    docks.model.set_playhead(50)
+    docks.model.set_playhead(120)
+    settle()
+    assert viewer._a.draft and viewer._a.source == 120  # its own proxy, no decode of the frame
+    # a frame that has just been replaced has no proxy yet: a neighbour's stands in, then it refines
+    store.put_encoded(121, jpeg(synthetic(2, 720, 1280)), (720, 1280))
+    plan = viewer._a.plan(store, 121, 1, (viewer.width(), viewer.height()), draft=True)
+    assert plan[0] == "proxy" and plan[1] in (120, 122)
+    far = viewer._a.plan(store, 121, 1, None, draft=False)
+    assert far == ("frame", 121, 1)  # at rest: the frame itself
+    qtbot.waitUntil(lambda: not viewer._a.draft, timeout=3000)

@@ -55,6 +55,18 @@ def memory_budget() -> int:
     return max(64, mb) << 20
 
 
+def audio_latency() -> float:
+    """Seconds the sound device adds after Qt's buffer: the setting ``timeline/audio_latency_ms`` (0).
+    Qt cannot ask the device; a person with Bluetooth headphones sets it once."""
+    from studio.ui.files import settings
+
+    try:
+        ms = float(settings().value("timeline/audio_latency_ms", 0))
+    except (TypeError, ValueError):
+        ms = 0.0
+    return min(max(ms, 0.0), 2000.0) / 1000.0
+
+
 class TimelinePanel(QWidget):
     """Transport on top, then the ruler and the lanes on one time axis, and a scroll bar."""
 
@@ -140,6 +152,7 @@ class TimelineDocks(QObject):
         self.model.settings.budget_bytes = budget // 2
         self.model.store.set_budget(budget // 2)
         self.playback = Playback(self.model, parent=self)
+        self.playback.audio.output_latency = audio_latency()
         self.live = LiveRender(self.model, history_bytes=budget // 4, previous_bytes=budget // 4, parent=self)
         self.viewer = ViewerPanel(self.model)
         self.timeline = TimelinePanel(self.model, self.playback)

@@ -30,6 +30,7 @@ class AudioOutput(QObject):
         self._no_device_until = 0.0
         self.reason = ""
         self.muted = False
+        self.output_latency = 0.0  # seconds the device adds after the sink (see ``latency``)
 
     def _multimedia(self) -> Any:
         try:
@@ -85,14 +86,28 @@ class AudioOutput(QObject):
             return False
         return True
 
+    def latency(self) -> float:
+        """Seconds from a sample the sink has taken to it being heard: what waits in the sink's
+        buffer now, plus the device's own delay (``start_delay``). 0 when nothing plays."""
+        sink = self._sink
+        if sink is None:
+            return 0.0
+        queued = max(0, sink.bufferSize() - sink.bytesFree()) / self._bytes_per_second
+        return queued + self.start_delay()
+
+    def start_delay(self) -> float:
+        """Seconds from ``start`` to the first sample being heard: the first sample leads the sink's
+        buffer, so only the device's delay after it counts, ``output_latency``, which Qt does not
+        report (a setting a person tunes: Bluetooth headphones add 0.1-0.3 s). 0 when nothing plays."""
+        return max(0.0, self.output_latency) if self._sink is not None else 0.0
+
     def position(self) -> float | None:
-        """Seconds into the sound that the device has played, or None when nothing plays."""
+        """Seconds into the sound that is being heard now, or None when nothing plays."""
         sink = self._sink
         if sink is None:
             return None
         processed = sink.processedUSecs() / 1e6
-        buffered = max(0, sink.bufferSize() - sink.bytesFree()) / self._bytes_per_second
-        return self._start + max(0.0, processed - buffered)
+        return self._start + max(0.0, processed - self.latency())
 
     def stop(self) -> None:
         if self._sink is not None:
@@ -188,7 +203,9 @@ class Playback(QObject):
             self._audio_from = self._f0 / self.model.fps
         else:
             self.audio.stop()  # sound at other speeds is noise; NLEs mute it too
-        self._t0 = self.clock()  # after the sound has started: opening a device can take a while
+        # after the sound has started (opening a device can take a while), and later by the sound's
+        # latency: the first frame holds until its sound is heard, so picture and sound line up
+        self._t0 = self.clock() + (self.audio.start_delay() if self._audible else 0.0)
         self._schedule(0.0)
 
     def _clip_changed(self) -> None:
@@ -196,7 +213,7 @@ class Playback(QObject):
             self._restart_clock()
 
     def _due(self) -> float:
-        return self._f0 + (self.clock() - self._t0) * self.model.fps * self.rate
+        return self._f0 + max(0.0, self.clock() - self._t0) * self.model.fps * self.rate
 
     def _follow_audio(self, due: float) -> float:
         """While sound plays, its device's clock leads: the picture is re-anchored to it when they
