@@ -120,6 +120,8 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.resizeDocks([self.inspector_dock], [side], Qt.Orientation.Horizontal)
         if docks is None:
             return
+        # the current tab; raised as it was tabbed into a shown window, it is not yet
+        QTimer.singleShot(0, docks.timeline_dock.raise_)
         self.resizeDocks([docks.timeline_dock], [min(TIMELINE_H, int(height * 0.38))], Qt.Orientation.Vertical)
         column = height - 90  # menu, toolbar and status bar
         viewer = max(220, int(column * 0.4))
@@ -147,6 +149,9 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         # the viewer shows live previews (and more): it takes the simple preview dock's place
         self.removeDockWidget(self.preview_dock)
         self.preview_dock.hide()
+        # out of the window altogether, so saved layouts never hold it: restoring one would show it
+        # again and squeeze the viewer
+        self.preview_dock.setParent(None)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks.viewer_dock)
         self.splitDockWidget(self.inspector_dock, docks.viewer_dock, Qt.Orientation.Vertical)
         self.renderer.event.connect(lambda ev: docks.handle_event(ev, self.renderer.handle))
@@ -157,8 +162,6 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         state = settings().value("state")
         if state is not None:  # the saved layout places these docks too
             self.restoreState(state)
-            self.removeDockWidget(self.preview_dock)  # a layout saved without the timeline may show it
-            self.preview_dock.hide()
         else:  # sized once the window has its size (the app attaches the timeline after showing)
             self._first_layout_pending = True
             if self.isVisible():
@@ -199,6 +202,10 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.act_save_as = A("Save &As…", self.file_save_as, [K.SaveAs])
         self.act_revert = A("Re&vert to Saved", self.file_revert, [])
         self.act_quit = A("&Quit", self.close, [K.Quit])
+        self.act_export = A("&Export Clip…", self.show_export, ["Ctrl+E"],
+                            tip="Export the last rendered clip, signed and watermarked (Ctrl+E)")
+        self.act_verify = A("&Verify Clip…", self.show_verify, [],
+                            tip="Check a clip's Content Credentials and watermark")
         undo = self.session.undo
         self.act_undo = A("&Undo", undo.undo, [K.Undo], "undo")
         self.act_redo = A("&Redo", undo.redo, [K.Redo, "Ctrl+Shift+Z"], "redo")
@@ -258,6 +265,8 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.examples_menu.aboutToShow.connect(self.fill_examples_menu)
         file_menu.addSeparator()
         file_menu.addActions([self.act_save, self.act_save_as, self.act_revert])
+        file_menu.addSeparator()
+        file_menu.addActions([self.act_export, self.act_verify])
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
@@ -355,6 +364,17 @@ class MainWindow(EditActions, FileActions, QMainWindow):
 
     def focus_node(self, node_id: str) -> None:
         self.view.go_to_node(node_id)
+
+    # ---- export and verify (studio/ui/export_dialog.py, verify_dialog.py)
+    def show_export(self) -> None:
+        from studio.ui.export_dialog import open_export_dialog
+
+        self.export_dialog = open_export_dialog(self)
+
+    def show_verify(self) -> None:
+        from studio.ui.verify_dialog import open_verify_dialog
+
+        self.verify_dialog = open_verify_dialog(self)
 
     # ---- rendering
     def render(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QApplication
 
 from studio.engine import NodeProgress, RunStarted
@@ -156,3 +156,51 @@ def test_screenshot_script_saves_the_editor_with_an_example(tmp_path, qtbot):
     assert image.width() >= 1400 and image.height() >= 850
     colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 41)}
     assert len(colours) > 30  # a real picture, not a blank window
+
+
+def _dock_sizes(win) -> dict[str, tuple[int, int]]:
+    docks = {"inspector": win.inspector_dock, "viewer": win.timeline.viewer_dock,
+             "timeline": win.timeline.timeline_dock}
+    return {name: (d.width(), d.height()) for name, d in docks.items()}
+
+
+def test_first_launch_layout_leaves_room_for_inspector_and_timeline_and_is_remembered(qtbot, registry):
+    from studio.ui.window import TIMELINE_H, MainWindow
+
+    sizes = {}
+    for width, height in ((1280, 800), (1600, 1000)):
+        win = MainWindow(registry, timeline=False)
+        qtbot.addWidget(win)
+        win.resize(width, height)
+        win.show()
+        qtbot.waitExposed(win)
+        win.attach_timeline()  # as the app does, once the window shows
+        qtbot.wait(50)
+        found = _dock_sizes(win)
+        inspector, viewer, timeline = found["inspector"], found["viewer"], found["timeline"]
+        assert timeline[1] >= TIMELINE_H - 10, found  # the lanes and the steps slider fit
+        assert inspector[1] >= 0.45 * height and viewer[1] >= 220, found
+        # the right column runs the full height; the timeline sits under the canvas only
+        assert timeline[0] + inspector[0] <= width and win.view.width() == timeline[0], found
+        assert win.view.height() >= 0.38 * height, (found, win.view.height())
+        sizes[width] = found
+        win.resizeDocks([win.inspector_dock], [inspector[0] + 60], Qt.Orientation.Horizontal)
+        qtbot.wait(50)
+        moved = _dock_sizes(win)
+        win.session.undo.setClean()
+        win.close()  # saves the layout
+        again = MainWindow(registry, timeline=False)
+        qtbot.addWidget(again)
+        again.resize(width, height)  # the offscreen screen is small: restoreGeometry clamps the size
+        again.show()
+        qtbot.waitExposed(again)
+        again.attach_timeline()
+        qtbot.wait(50)
+        for name, (w, h) in _dock_sizes(again).items():
+            assert abs(w - moved[name][0]) <= 2 and abs(h - moved[name][1]) <= 2, (name, moved, _dock_sizes(again))
+        again.session.undo.setClean()
+        again.close()
+        from studio.ui.files import settings
+
+        settings().clear()  # the next size is a first launch again
+    assert sizes[1600]["inspector"][1] > sizes[1280]["inspector"][1]
