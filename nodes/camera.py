@@ -38,8 +38,9 @@ EXAMPLE_KEYFRAMES = [
                   help="With preset 'keyframes': a list of {time (seconds), pan_x, pan_y, zoom, roll, dolly, "
                        "orbit, crane, ease}. A field left out keeps the previous keyframe's value; 'ease' shapes "
                        "the segment arriving at that keyframe (linear, ease_in, ease_out, ease_in_out, smooth, hold)."),
-        ParamSpec("shake", "float", 0.0, minimum=0, maximum=1,
-                  help="Handheld shake added to any path (0 is a locked-off camera)."),
+        ParamSpec("shake", "float", 0.0, minimum=0, maximum=1, animatable=True,
+                  help="Handheld shake added to any path (0 is a locked-off camera). Link a signal here to "
+                       "change it frame by frame."),
         ParamSpec("shake_seed", "seed", 0, minimum=0, maximum=2**31 - 1, help="Which shake: same seed, same wobble."),
         ParamSpec("parallax", "float", 0.0, minimum=0, maximum=1,
                   help="Depth for dolly, orbit and crane: near things (bottom of the picture) move more than far "
@@ -52,11 +53,18 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
                 shake_seed: int, parallax: float, zoom_pulse: float):
     """Where the camera goes over the clip: pan, tilt, zoom, roll, dolly, orbit, crane, handheld shake."""
     from studio.directing.camera import build_path
-    from studio.directing.signal import as_signal
+    from studio.directing.signal import Signal, as_signal
 
+    shake_by = as_signal(shake_signal)
+    if isinstance(shake, Signal):  # driven frame by frame: its peak is the strength, its shape the envelope
+        peak = float(shake.values.max())
+        envelope = Signal(shake.values / peak if peak > 0 else shake.values * 0.0, shake.fps, label=shake.label)
+        if shake_by is not None:
+            envelope = Signal(envelope.values * shake_by.for_frames(envelope.num_frames, envelope.fps), envelope.fps)
+        shake, shake_by = peak, envelope
     return build_path(preset, keyframes, amount=amount, ease=ease, shake=shake, shake_seed=shake_seed,
                       parallax=parallax, zoom_signal=as_signal(zoom_signal), zoom_pulse=zoom_pulse,
-                      shake_signal=as_signal(shake_signal))
+                      shake_signal=shake_by)
 
 
 @node(

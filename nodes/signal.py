@@ -14,8 +14,10 @@ from studio.graph import ParamSpec, PortSpec, node
     params=[
         ParamSpec("smooth", "float", 0.0, minimum=0, maximum=10,
                   help="Seconds of smoothing (applied first); 0 keeps every wiggle."),
-        ParamSpec("scale", "float", 1.0, minimum=-100, maximum=100, help="Multiply by this."),
-        ParamSpec("offset", "float", 0.0, minimum=-100, maximum=100, help="Then add this."),
+        ParamSpec("scale", "float", 1.0, minimum=-100, maximum=100, animatable=True,
+                  help="Multiply by this (a linked signal multiplies frame by frame: one signal gates another)."),
+        ParamSpec("offset", "float", 0.0, minimum=-100, maximum=100, animatable=True,
+                  help="Then add this (a linked signal adds frame by frame)."),
         ParamSpec("threshold", "float", 0.0, minimum=0, maximum=1,
                   help="Then, above 0: values at or over it become 1, the rest 0 (a gate)."),
         ParamSpec("invert", "bool", False, help="Then turn v into 1 - v."),
@@ -25,7 +27,7 @@ from studio.graph import ParamSpec, PortSpec, node
 def signal_math(ctx, signal, smooth: float, scale: float, offset: float, threshold: float, invert: bool,
                 clamp: bool):
     """Smooth, scale, offset, gate, invert and clamp a signal, in that order."""
-    from studio.directing.signal import apply_op, as_signal
+    from studio.directing.signal import Signal, apply_op, as_signal
     from studio.errors import NodeError
 
     value = as_signal(signal)
@@ -33,9 +35,13 @@ def signal_math(ctx, signal, smooth: float, scale: float, offset: float, thresho
         raise NodeError("no signal connected", port="signal")
     if smooth > 0:
         value = apply_op(value, "smooth", smooth)
-    if scale != 1.0:
+    if isinstance(scale, Signal):
+        value = apply_op(value, "scale", scale.for_frames(value.num_frames, value.fps))
+    elif scale != 1.0:
         value = apply_op(value, "scale", scale)
-    if offset:
+    if isinstance(offset, Signal):
+        value = apply_op(value, "offset", offset.for_frames(value.num_frames, value.fps))
+    elif offset:
         value = apply_op(value, "offset", offset)
     if threshold > 0:
         value = apply_op(value, "threshold", threshold)

@@ -70,9 +70,16 @@ def as_signal(value: object) -> Signal | None:
     raise DirectingError(f"expected a signal, got {type(value).__name__}")
 
 
-def apply_op(signal: Signal, op: str, amount: float) -> Signal:
-    """One Signal Math operation; ``amount`` means: factor, offset, smoothing seconds, threshold level."""
+def apply_op(signal: Signal, op: str, amount: float | np.ndarray) -> Signal:
+    """One Signal Math operation; ``amount`` means: factor, offset, smoothing seconds, threshold level.
+    Scale and offset also take one amount per frame (an array as long as the signal)."""
     v = signal.values.astype(np.float64)
+    if isinstance(amount, np.ndarray):
+        if op not in ("scale", "offset") or amount.shape != v.shape:
+            raise DirectingError(f"signal operation '{op}' takes one number here, not a per-frame array")
+        out = v * amount if op == "scale" else v + amount
+        return Signal(out.astype(np.float32), signal.fps, label=f"{signal.label} {op} by signal".strip(),
+                      events=signal.events)
     if op == "scale":
         out = v * amount
     elif op == "offset":

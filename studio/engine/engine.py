@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -13,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from studio.engine.cache import OutputCache
 from studio.engine.events import (
@@ -27,8 +30,8 @@ from studio.engine.events import (
     RunFinished,
     RunStarted,
 )
-from studio.errors import Cancelled, OutOfMemoryError, StudioError
-from studio.graph import Graph, NodeRegistry, NodeSpec, validate
+from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
+from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, validate
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +366,11 @@ class Engine:
         params = spec.default_params()
         params.update(node.params)
         ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash)
+        for pspec in spec.params:
+            link = graph.link_into(nid, pspec.name) if pspec.drivable else None
+            if link is not None:
+                params[pspec.name] = driven_value(pspec, outputs[link.src][link.src_port], ctx)
+                input_keys[pspec.name] = keys[link.src] + ":" + link.src_port
         assert spec.run is not None, f"node type {spec.type_id} has no implementation"
         try:
             raw = spec.run(ctx, **inputs, **params)
@@ -425,6 +433,12 @@ class Engine:
             link = graph.link_into(nid, port.name)
             if link is not None:
                 inputs[port.name] = [link.src, keys.get(link.src, "?"), link.src_port]
+        for pspec in spec.params:
+            link = graph.link_into(nid, pspec.name) if pspec.drivable else None
+            if link is not None:
+                # A driven parameter's stored value is not used: the upstream result is what counts.
+                params.pop(pspec.name, None)
+                inputs[pspec.name] = [link.src, keys.get(link.src, "?"), link.src_port]
         return {"type": spec.type_id, "version": spec.version, "bypassed": node.bypassed,
                 "params": params, "files": files, "inputs": inputs}
 
@@ -460,6 +474,40 @@ class Engine:
 
 
 _MISSING = object()
+
+
+def driven_value(pspec: ParamSpec, value: Any, ctx: NodeContext) -> Any:
+    """What a node gets for a number parameter driven by a link: the per-frame Signal when the parameter is
+    animatable, else one number (a FLOAT as is, a Signal's mean), kept within the parameter's range."""
+    from studio.directing.signal import Signal, as_signal
+
+    low = -math.inf if pspec.minimum is None else pspec.minimum
+    high = math.inf if pspec.maximum is None else pspec.maximum
+    signal = as_signal(value)
+    if signal is None:
+        raise NodeError(f"nothing arrived to drive parameter '{pspec.name}'", port=pspec.name,
+                        hint="check the node linked into it")
+    values = np.asarray(signal.values, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise NodeError(f"the signal driving parameter '{pspec.name}' is empty or not finite", port=pspec.name)
+    if pspec.animatable:
+        clipped = np.clip(values, low, high)
+        if not np.array_equal(clipped, values):
+            ctx.warn(f"parameter '{pspec.name}': the driving signal leaves {_num(low)}..{_num(high)}; "
+                     "values outside were clamped")
+        return Signal(clipped.astype(np.float32), signal.fps, label=signal.label, events=signal.events)
+    number = float(values.mean()) if values.size > 1 else float(values[0])
+    if values.size > 1 and float(values.max() - values.min()) > 1e-6:
+        ctx.warn(f"parameter '{pspec.name}' takes one value per clip: the driving signal's mean "
+                 f"{number:.3g} is used")
+    if not low <= number <= high:
+        ctx.warn(f"parameter '{pspec.name}': {number:.3g} is outside {_num(low)}..{_num(high)}; clamped")
+        number = min(max(number, low), high)
+    return int(round(number)) if pspec.kind == "int" else number
+
+
+def _num(x: float) -> str:
+    return f"{x:g}"
 
 
 def graph_hash(graph: Graph) -> str:

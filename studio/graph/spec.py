@@ -57,6 +57,9 @@ class ParamSpec:
     label: str = ""
     soft_maximum: float | None = None  # slider end in the inspector; typing may go up to maximum
     output_file: bool = False  # kind "path": a file the node writes (need not exist) rather than reads
+    # A number parameter can be driven by a link (a SIGNAL, or a FLOAT output). With animatable=True the node
+    # takes the whole per-frame Signal; otherwise it gets one number, the signal's mean over the clip.
+    animatable: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -67,6 +70,11 @@ class ParamSpec:
     @property
     def title(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
+
+    @property
+    def drivable(self) -> bool:
+        """Whether a link may drive this parameter (int and float kinds; not seeds, which pick, not measure)."""
+        return self.kind in ("int", "float")
 
     def problems(self, value: Any) -> list[str]:
         """Why ``value`` is not acceptable for this parameter (empty when it is)."""
@@ -184,6 +192,18 @@ class NodeSpec:
 
     def param(self, name: str) -> ParamSpec | None:
         return next((p for p in self.params if p.name == name), None)
+
+    def driven_port(self, name: str) -> PortSpec | None:
+        """The socket of a number parameter that a link drives (None for an input or another kind)."""
+        pspec = self.param(name)
+        if pspec is None or not pspec.drivable:
+            return None
+        how = "per frame" if pspec.animatable else "its mean over the clip"
+        return PortSpec(name, "SIGNAL", f"drives '{pspec.title}' ({how})", optional=True)
+
+    def link_target(self, name: str) -> PortSpec | None:
+        """What a link into ``name`` feeds: an input port, or a driven number parameter."""
+        return self.input(name) or self.driven_port(name)
 
     def default_params(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}

@@ -36,8 +36,14 @@ def check_link(graph: Graph, registry: NodeRegistry, link: Link) -> str | None:
     out = src_spec.output(link.src_port)
     if out is None:
         return f"'{src_spec.title}' has no output '{link.src_port}'"
-    inp = dst_spec.input(link.dst_port)
+    inp = dst_spec.link_target(link.dst_port)
     if inp is None:
+        pspec = dst_spec.param(link.dst_port)
+        if pspec is not None:
+            return (
+                f"parameter '{link.dst_port}' of '{dst_spec.title}' is a {pspec.kind} setting: only number "
+                "parameters can be driven by a link"
+            )
         return f"'{dst_spec.title}' has no input '{link.dst_port}'"
     if not compatible(out.type, inp.type):
         return (
