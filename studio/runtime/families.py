@@ -35,6 +35,9 @@ class FamilySpec:
     to_vae_space: Callable[[Any, torch.Tensor], torch.Tensor]  # pipeline-space [B,C,F,H,W] -> VAE latents
     vae_decode_kwargs: Callable[[Any, torch.Tensor, int], dict] = field(default=lambda pipe, z, seed: {})
     v2v_arguments: Callable[[Any, list, float], dict] = field(default=lambda pipe, frames, strength: {})
+    # True where the guide clip is a control video (Wan VACE): every step runs, the clip's length is the
+    # request's, and "strength" is how strongly the control steers (its conditioning scale).
+    v2v_is_control: bool = False
 
 
 # --- Wan -----------------------------------------------------------------------------------------------
@@ -49,6 +52,11 @@ def _wan_to_vae(pipe, latents: torch.Tensor) -> torch.Tensor:
 
 def _wan_v2v(pipe, frames: list, strength: float) -> dict:
     return {"video": frames, "strength": strength}
+
+
+def _vace_control(pipe, frames: list, strength: float) -> dict:
+    # No mask: the whole clip is generated, steered by the guide as VACE's control video.
+    return {"video": frames, "conditioning_scale": float(strength)}
 
 
 # --- LTX-Video -----------------------------------------------------------------------------------------
@@ -110,6 +118,20 @@ FAMILIES: dict[str, FamilySpec] = {
         max_sequence_length=lambda pipe: 512,
         to_vae_space=_wan_to_vae,
         v2v_arguments=_wan_v2v,
+    ),
+    "wan-vace": FamilySpec(
+        name="wan-vace",
+        label="Wan VACE",
+        pipelines={"t2v": "WanVACEPipeline", "v2v": "WanVACEPipeline"},
+        loadable=("WanVACEPipeline",),
+        layout="bcfhw",
+        prompt_outputs=("prompt_embeds", "negative_prompt_embeds"),
+        size_base=16,
+        defaults={"num_frames": 81, "height": 480, "width": 832, "fps": 16, "steps": 50, "guidance": 5.0},
+        max_sequence_length=lambda pipe: 512,
+        to_vae_space=_wan_to_vae,
+        v2v_arguments=_vace_control,
+        v2v_is_control=True,
     ),
     "ltx": FamilySpec(
         name="ltx",
@@ -205,6 +227,8 @@ def capabilities(spec: FamilySpec, pipe) -> frozenset[str]:
         if pipe.transformer.config.image_dim is not None and getattr(pipe, "image_encoder", None) is None:
             return frozenset()  # a Wan 2.1 i2v transformer without its CLIP image encoder cannot run
         return frozenset({"i2v"})
+    if spec.name == "wan-vace":
+        return frozenset({"t2v", "v2v"})  # v2v is the control video; the first frame goes through the control too
     if spec.name == "ltx":
         return frozenset(TASKS)  # LTX conditions by per-token timesteps, not extra channels
     latent = int(pipe.vae.config.latent_channels)

@@ -189,7 +189,7 @@ def _guide_frames(video: np.ndarray, num_frames: int) -> list[Image.Image]:
 
 
 def _expected_steps(model: LoadedModel, request: VideoRequest, task: str) -> int:
-    if task == "v2v" and model.family != "ltx":
+    if task == "v2v" and model.family != "ltx" and not model.spec.v2v_is_control:
         return min(int(request.steps * request.strength), request.steps)
     return request.steps
 
@@ -302,7 +302,7 @@ def sample(
         kwargs.update(
             spec.v2v_arguments(pipe, _guide_frames(request.video, request.num_frames), request.strength)
         )
-        if spec.name == "ltx":
+        if spec.name == "ltx" or spec.v2v_is_control:
             kwargs["num_frames"] = request.num_frames
     else:
         kwargs["num_frames"] = request.num_frames

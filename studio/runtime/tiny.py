@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-FAMILIES = ("wan", "ltx", "cogvideox")
+FAMILIES = ("wan", "wan-vace", "ltx", "cogvideox")
 TASKS = ("t2v", "i2v", "ti2v")
 
 # A small fixed vocabulary: real tokenizers would need a download, and the weights are random anyway.
@@ -216,7 +216,34 @@ def _cogvideox_components(task: str) -> tuple[type, dict, dict]:
     return (CogVideoXImageToVideoPipeline if i2v else CogVideoXPipeline), components, {}
 
 
-_BUILDERS = {"wan": _wan_components, "ltx": _ltx_components, "cogvideox": _cogvideox_components}
+def _wan_vace_components(task: str) -> tuple[type, dict, dict]:
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    _, components, _ = _wan_components("t2v")
+    # VACE's control input: inactive and reactive latents (2 x 16) plus the 8x8 mask packed to 64 channels.
+    components["transformer"] = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=16,
+        out_channels=16,
+        text_dim=_TEXT_DIM,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=2,
+        rope_max_seq_len=32,
+        vace_layers=[0, 1],
+        vace_in_channels=96,
+    )
+    return WanVACEPipeline, components, {}
+
+
+_BUILDERS = {
+    "wan": _wan_components,
+    "wan-vace": _wan_vace_components,
+    "ltx": _ltx_components,
+    "cogvideox": _cogvideox_components,
+}
 
 
 def build_tiny_pipeline(family: str, folder: Path, task: str = "t2v", seed: int = 0) -> Path:
