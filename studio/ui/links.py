@@ -196,7 +196,7 @@ class GroupItem(QGraphicsItem):
         self.title = group.title
         x, y, w, h = group.rect
         self.setPos(x, y)
-        self._rect = QRectF(0, 0, w, h)
+        self._set_rect(QRectF(0, 0, w, h))
         base = QColor(group.color)
         self._fill = QColor(base.red(), base.green(), base.blue(), 70)
         self._head = QColor(base.red(), base.green(), base.blue(), 190)
@@ -217,8 +217,17 @@ class GroupItem(QGraphicsItem):
 
     def set_size(self, width: float, height: float) -> None:
         self.prepareGeometryChange()
-        self._rect = QRectF(0, 0, max(120.0, width), max(80.0, height))
+        self._set_rect(QRectF(0, 0, max(120.0, width), max(80.0, height)))
         self.update()
+
+    def _set_rect(self, rect: QRectF) -> None:
+        """The frame and its title bar's outline, made here rather than at every paint."""
+        self._rect = rect
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, rect.width(), self.HEADER + 8), 8, 8)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, rect.width(), self.HEADER))
+        self._head_path = path.intersected(clip)
 
     def in_header(self, scene_pos: QPointF) -> bool:
         local = self.mapFromScene(scene_pos)
@@ -233,11 +242,7 @@ class GroupItem(QGraphicsItem):
         painter.drawRoundedRect(self._rect, 8, 8)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(self._head))
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, self._rect.width(), self.HEADER + 8), 8, 8)
-        clip = QPainterPath()
-        clip.addRect(QRectF(0, 0, self._rect.width(), self.HEADER))
-        painter.drawPath(path.intersected(clip))
+        painter.drawPath(self._head_path)
         f = theme.font(10.0, True)
         painter.setFont(f)
         painter.setPen(theme.pen(theme.TEXT))
