@@ -18,30 +18,81 @@ FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
     ],
     outputs=[PortSpec("path", "ANY", "the file written")],
     params=[
-        ParamSpec("path", "path", "clip.mp4", help="Where to write the clip (relative to the graph file).",
-                  file_filter="Video (*.mp4 *.mkv *.webm)", output_file=True),
-        ParamSpec("format", "enum", "mp4", choices=("mp4", "mkv-ffv1", "webm"),
-                  help="mp4: H.264 + AAC, signed. mkv-ffv1: lossless master. webm: VP9 + Opus. "
-                       "Only MP4 carries Content Credentials."),
-        ParamSpec("crf", "int", 23, minimum=0, maximum=51,
-                  help="H.264 quality: 18 looks lossless, 23 is the usual default, 51 is worst."),
+        ParamSpec(
+            "path",
+            "path",
+            "clip.mp4",
+            help="Where to write the clip (relative to the graph file).",
+            file_filter="Video (*.mp4 *.mkv *.webm)",
+            output_file=True,
+        ),
+        ParamSpec(
+            "format",
+            "enum",
+            "mp4",
+            choices=("mp4", "mkv-ffv1", "webm"),
+            help="mp4: H.264 + AAC, signed. mkv-ffv1: lossless master. webm: VP9 + Opus. "
+            "Only MP4 carries Content Credentials.",
+        ),
+        ParamSpec(
+            "crf",
+            "int",
+            23,
+            minimum=0,
+            maximum=51,
+            help="H.264 quality: 18 looks lossless, 23 is the usual default, 51 is worst.",
+        ),
         ParamSpec("in_frame", "int", 0, minimum=0, maximum=1_000_000, help="First frame to export."),
-        ParamSpec("out_frame", "int", 0, minimum=0, maximum=1_000_000,
-                  help="Frame to stop before; 0 exports to the end."),
-        ParamSpec("watermark", "bool", True, help="Hide the clip's identity in its pixels (survives re-encodes)."),
-        ParamSpec("sign", "bool", True,
-                  help="Attach C2PA Content Credentials signed by your signing identity (MP4 only)."),
-        ParamSpec("certificate", "path", "", file_filter="PEM certificate chain (*.pem *.crt)",
-                  help="Your own signing certificate chain; empty uses Studio's local signing identity."),
-        ParamSpec("private_key", "path", "", file_filter="PEM private key (*.pem *.key)",
-                  help="The private key of that certificate."),
+        ParamSpec(
+            "out_frame",
+            "int",
+            0,
+            minimum=0,
+            maximum=1_000_000,
+            help="Frame to stop before; 0 exports to the end.",
+        ),
+        ParamSpec(
+            "watermark", "bool", True, help="Hide the clip's identity in its pixels (survives re-encodes)."
+        ),
+        ParamSpec(
+            "sign",
+            "bool",
+            True,
+            help="Attach C2PA Content Credentials signed by your signing identity (MP4 only).",
+        ),
+        ParamSpec(
+            "certificate",
+            "path",
+            "",
+            file_filter="PEM certificate chain (*.pem *.crt)",
+            help="Your own signing certificate chain; empty uses Studio's local signing identity.",
+        ),
+        ParamSpec(
+            "private_key",
+            "path",
+            "",
+            file_filter="PEM private key (*.pem *.key)",
+            help="The private key of that certificate.",
+        ),
         ParamSpec("timestamp_url", "string", "", help="A timestamp authority URL (optional)."),
     ],
     is_output=True,
 )
-def export(ctx, video: Video, audio: Sound | None, path: str, format: str, crf: int, in_frame: int,
-           out_frame: int, watermark: bool, sign: bool, certificate: str, private_key: str,
-           timestamp_url: str) -> str:
+def export(
+    ctx,
+    video: Video,
+    audio: Sound | None,
+    path: str,
+    format: str,
+    crf: int,
+    in_frame: int,
+    out_frame: int,
+    watermark: bool,
+    sign: bool,
+    certificate: str,
+    private_key: str,
+    timestamp_url: str,
+) -> str:
     """Watermark the frames, encode once, sign last; the file appears only when complete."""
     from studio.errors import NodeError
     from studio.media import ExportOptions, Provenance, SigningIdentity, export_clip
@@ -52,27 +103,28 @@ def export(ctx, video: Video, audio: Sound | None, path: str, format: str, crf: 
     identity = None
     if sign and (certificate or private_key):
         if not (certificate and private_key):
-            raise NodeError("a signing certificate needs its private key, and the other way round",
-                            hint="set both 'certificate' and 'private_key', or neither to use the local identity")
-        identity = SigningIdentity.from_files(ctx.resolve_path(certificate), ctx.resolve_path(private_key),
-                                              tsa_url=timestamp_url or None)
-    info = video.info
-    ingredients = [p for p in (info.get("reference_image"), audio.source if audio is not None else None) if p]
-    provenance = Provenance(
-        model_name=str(info.get("model", "unknown")),
-        model_hash=info.get("model_id"),
-        prompts=[p for p in (info.get("prompt"), info.get("negative_prompt")) if p],
-        seed=info.get("seed"),
-        settings={k: info[k] for k in ("steps", "guidance", "size", "num_frames", "fps", "mode") if k in info},
-        graph_hash=ctx.graph_hash,
-        ingredients=ingredients,
+            raise NodeError(
+                "a signing certificate needs its private key, and the other way round",
+                hint="set both 'certificate' and 'private_key', or neither to use the local identity",
+            )
+        identity = SigningIdentity.from_files(
+            ctx.resolve_path(certificate), ctx.resolve_path(private_key), tsa_url=timestamp_url or None
+        )
+    provenance = Provenance.from_video_info(
+        video.info, graph_hash=ctx.graph_hash, audio_source=audio.source if audio is not None else None
     )
-    options = ExportOptions(format=format, crf=crf, in_frame=in_frame, out_frame=out_frame or None,
-                            watermark=watermark, sign=sign)
+    options = ExportOptions(
+        format=format, crf=crf, in_frame=in_frame, out_frame=out_frame or None, watermark=watermark, sign=sign
+    )
     result = export_clip(
-        video.frames, video.fps, ctx.resolve_path(path),
-        audio=None if audio is None else audio.samples, audio_rate=None if audio is None else audio.rate,
-        options=options, provenance=provenance if sign else None, identity=identity,
+        video.frames,
+        video.fps,
+        ctx.resolve_path(path),
+        audio=None if audio is None else audio.samples,
+        audio_rate=None if audio is None else audio.rate,
+        options=options,
+        provenance=provenance if sign else None,
+        identity=identity,
         on_progress=lambda done, total: ctx.progress(done, total, message="exporting"),
         is_cancelled=ctx.is_cancelled,
     )

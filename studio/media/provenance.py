@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import mimetypes
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,25 @@ class Provenance:
     graph_hash: str | None = None
     ingredients: list[Ingredient | str | Path] = field(default_factory=list)
     title: str | None = None
+
+    @classmethod
+    def from_video_info(
+        cls, info: Mapping[str, Any], *, graph_hash: str | None = None, audio_source: str | None = None
+    ) -> Provenance:
+        """What a rendered clip's ``Video.info`` says about how it was made (the Export node and the
+        editor's Export dialog both sign this); the reference image and the sound file are ingredients."""
+        ingredients = [p for p in (info.get("reference_image"), audio_source) if p]
+        return cls(
+            model_name=str(info.get("model", "unknown")),
+            model_hash=info.get("model_id"),
+            prompts=[p for p in (info.get("prompt"), info.get("negative_prompt")) if p],
+            seed=info.get("seed"),
+            settings={
+                k: info[k] for k in ("steps", "guidance", "size", "num_frames", "fps", "mode") if k in info
+            },
+            graph_hash=graph_hash,
+            ingredients=ingredients,
+        )
 
     def ingredient_list(self) -> list[Ingredient]:
         return [i if isinstance(i, Ingredient) else Ingredient(Path(i)) for i in self.ingredients]

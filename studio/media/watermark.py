@@ -109,8 +109,8 @@ def _plan(cells: int, key: int, step: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=16)
-def _window(cell: int) -> np.ndarray:
-    """Separable Tukey window normalised to mean 1: smooth cell borders, exact cell-mean change."""
+def _taper(cell: int) -> np.ndarray:
+    """One side of the cell window: a Tukey taper normalised to mean 1."""
     x = (np.arange(cell) + 0.5) / cell
     taper = 0.35
     w = np.ones(cell)
@@ -118,8 +118,14 @@ def _window(cell: int) -> np.ndarray:
     w[edge] = 0.5 - 0.5 * np.cos(2 * np.pi * x[edge] / taper)
     edge = x > 1 - taper / 2
     w[edge] = 0.5 - 0.5 * np.cos(2 * np.pi * (1 - x[edge]) / taper)
-    w2 = np.outer(w, w)
-    return (w2 / w2.mean()).astype(np.float32)
+    return (w / w.mean()).astype(np.float32)
+
+
+@lru_cache(maxsize=16)
+def _window(cell: int) -> np.ndarray:
+    """Separable Tukey window normalised to mean 1: smooth cell borders, exact cell-mean change."""
+    w = _taper(cell)
+    return np.outer(w, w).astype(np.float32)
 
 
 def encode_payload(payload: bytes) -> np.ndarray:
@@ -174,14 +180,53 @@ class Embedder:
         # change survives as a change of its mean instead of rounding away.
         rng = np.random.default_rng([key, height, width, 1])
         self.round_dither = rng.uniform(0.0, 1.0, self.window.shape).astype(np.float32)
+        # The same, centred, for mark_i420: OpenCV's saturating add rounds to nearest, floor(x + u) wanted.
+        self._centred_dither = self.round_dither - np.float32(0.5)
+        self._taper_rows = _taper(lay.cell)[None, :, None]  # [1, cell, 1]
+        self._taper_cols = np.tile(_taper(lay.cell), lay.cols)[None, :]  # [1, cols * cell]
+        self.squared_error = 0.0  # of every frame marked so far, in full-range luma levels squared
+        self.pixels = 0
+
+    @property
+    def psnr(self) -> float | None:
+        """PSNR in dB of the frames marked so far against their originals (luma; RGB moves equally)."""
+        if not self.pixels:
+            return None
+        mse = self.squared_error / self.pixels
+        return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+    def _target_delta(self, means: np.ndarray) -> np.ndarray:
+        """Per-cell change of mean luma (full range) that puts each cell on its bit's lattice, [rows, cols]."""
+        target = self.offset + np.round((means - self.offset) / self.step) * self.step
+        return (target - means).reshape(self.layout.rows, self.layout.cols).astype(np.float32)
+
+    def mark_i420(self, yuv: np.ndarray) -> None:
+        """Watermark one I420 frame ([H * 3 / 2, W] uint8, BT.601 limited range, as the encoder takes it)
+        in place. Only the Y plane changes: the same luma change as ``__call__`` makes through R, G and B,
+        at a third of the cost, with one rounding instead of two."""
+        lay = self.layout
+        if yuv.shape != (lay.height * 3 // 2, lay.width) or yuv.dtype != np.uint8:
+            raise MediaError(f"an I420 frame of {lay.width}x{lay.height} was expected, got {yuv.shape}")
+        region = yuv[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
+        # Limited-range Y is 16 + 219/255 of full-range luma: measure and move in full range, as the
+        # detector reads it.
+        means = (_cell_means(yuv[: lay.height], lay) - 16.0) * np.float32(255.0 / 219.0)
+        delta = self._target_delta(means) * np.float32(219.0 / 255.0)
+        # delta[cell] * window, built separably: each cell's row of column tapers, times the row tapers.
+        across = np.repeat(delta, lay.cell, axis=1) * self._taper_cols  # [rows, cols * cell]
+        change = (across[:, None, :] * self._taper_rows).reshape(region.shape)
+        change += self._centred_dither
+        before = region.copy()
+        region[...] = cv2.add(region, change, dtype=cv2.CV_8U)
+        self.squared_error += cv2.norm(before, region, cv2.NORM_L2SQR) * (255.0 / 219.0) ** 2
+        self.pixels += lay.height * lay.width
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         lay = self.layout
         if rgb.shape[:2] != (lay.height, lay.width):
             raise MediaError(f"frame size {rgb.shape[1]}x{rgb.shape[0]} differs from the clip's")
         means = _cell_means(luma_of(rgb), lay)
-        target = self.offset + np.round((means - self.offset) / self.step) * self.step
-        delta = (target - means).reshape(lay.rows, lay.cols).astype(np.float32)
+        delta = self._target_delta(means)
         change = delta.repeat(lay.cell, 0).repeat(lay.cell, 1)
         change *= self.window
         change += self.round_dither
@@ -193,6 +238,8 @@ class Embedder:
         out = np.array(rgb, dtype=np.uint8, copy=True)
         region = out[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
         region[...] = cv2.subtract(cv2.add(np.ascontiguousarray(region), up), down)
+        self.squared_error += cv2.norm(np.ascontiguousarray(rgb), out, cv2.NORM_L2SQR) / 3
+        self.pixels += lay.height * lay.width
         return out
 
 

@@ -130,3 +130,33 @@ def test_audio_is_trimmed_and_padded_to_the_frame_range():
     assert piece.shape == (48000, 1)
     assert piece[0, 0] == pytest.approx(0.5)
     assert np.all(piece[24000:] == 0)  # past the end of the audio: silence
+
+
+def test_the_fast_preset_keeps_cabac_deblocking_and_b_frames(tmp_path):
+    """Studio's default "fast" is ultrafast's search with the tools that pay for themselves put back."""
+    path = tmp_path / "fast.mp4"
+    frames = natural_clip(24, 64, 96, seed=4)
+    encode_video(frames, 24, path)  # the default settings
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        kinds = {av.video.frame.PictureType(frame.pict_type) for frame in container.decode(stream)}
+    assert av.video.frame.PictureType.B in kinds  # ultrafast alone writes none
+    assert b"cabac=1" in path.read_bytes() and b"deblock=1:0:0 " in path.read_bytes()  # x264's settings SEI
+    # and at the same CRF it looks as good as veryfast (the cost is bits, not picture)
+    encode_video(frames, 24, tmp_path / "veryfast.mp4", settings=EncodeSettings(preset="veryfast"))
+    error = np.abs(read_frames(path).astype(int) - frames).mean()
+    assert error < np.abs(read_frames(tmp_path / "veryfast.mp4").astype(int) - frames).mean() + 0.5
+
+
+def test_a_frame_mark_changes_what_is_encoded_and_is_refused_for_rgb_masters(tmp_path):
+    frames = np.full((4, 32, 32, 3), 100, np.uint8)
+
+    def brighten(yuv):
+        yuv[:32] += 20
+
+    encode_video(frames, 24, tmp_path / "m.mp4", mark=brighten)
+    assert read_frames(tmp_path / "m.mp4").mean() > 115
+    with pytest.raises(MediaError, match="lossless master"):
+        encode_video(
+            frames, 24, tmp_path / "m.mkv", settings=EncodeSettings(format="mkv-ffv1"), mark=brighten
+        )

@@ -78,3 +78,33 @@ def test_too_small_frames_are_refused_clearly():
         wm.Embedder(PAYLOAD, 24, 24)
     with pytest.raises(ValueError):
         wm.encode_payload(b"toolong")
+
+
+def test_marking_the_encoders_y_plane_matches_marking_rgb():
+    """The export marks the I420 frame the encoder takes; it must move luma as the RGB embedder does."""
+    import cv2
+
+    frames = natural_clip(3, 360, 640, seed=8)
+    rgb_way = wm.Embedder(PAYLOAD, 360, 640)
+    y_way = wm.Embedder(PAYLOAD, 360, 640)
+    for frame in frames:
+        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+        chroma = yuv[360:].copy()
+        y_way.mark_i420(yuv)
+        assert np.array_equal(yuv[360:], chroma)  # only luma changes
+        via_rgb = cv2.cvtColor(rgb_way(frame), cv2.COLOR_RGB2YUV_I420)[:360].astype(int)
+        # the same change, give or take the RGB path's second rounding
+        assert np.abs(yuv[:360].astype(int) - via_rgb).mean() < 0.6
+    assert y_way.psnr == pytest.approx(rgb_way.psnr, abs=0.5) and y_way.psnr > 38
+    with pytest.raises(MediaError):
+        y_way.mark_i420(np.zeros((100, 64), np.uint8))
+
+
+def test_the_default_export_encode_keeps_every_bit_at_720p(tmp_path):
+    """The issue's target: at least 99% bit accuracy after the default encode (bench_export measures more)."""
+    clip = natural_clip(8, 720, 1280, seed=12, grain=1.5)
+    embedder = wm.Embedder(PAYLOAD, 720, 1280)
+    path = tmp_path / "720p.mp4"
+    encode_video(clip, 24, path, settings=EncodeSettings(), mark=embedder.mark_i420)
+    found = wm.detect(read_luma(path))
+    assert found.found and found.payload == PAYLOAD and wm.bit_accuracy(found, PAYLOAD) == 1.0
