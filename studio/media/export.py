@@ -16,6 +16,7 @@ import numpy as np
 
 from studio.errors import Cancelled, MediaError, SigningError
 from studio.fileio import atomic_path
+from studio.media import partfiles
 from studio.media import watermark as wm
 from studio.media.encode import (
     EXTENSIONS,
@@ -41,7 +42,7 @@ class ExportOptions:
     format: Format = "mp4"
     crf: int = 23
     bitrate: int | None = None
-    preset: str = "veryfast"
+    preset: str = "fast"  # see encode.X264_PRESETS
     in_frame: int = 0
     out_frame: int | None = None
     watermark: bool = True
@@ -84,15 +85,13 @@ class ExportResult:
 
 
 class _Frames(Sequence[np.ndarray]):
-    """The clip as the encoder sees it: cut to the range, padded to even, watermarked frame by frame.
-
-    Lazy, so a long clip never exists twice in memory; it also measures the watermark's PSNR as it goes.
+    """The clip as the encoder sees it: cut to the range, padded to even, and for the RGB master only,
+    watermarked frame by frame (4:2:0 formats are marked in their Y plane by the encoder, see
+    ``Embedder.mark_i420``). Lazy, so a long clip never exists twice in memory.
     """
 
     def __init__(self, frames, first: int, count: int, pad: tuple[int, int], embedder: wm.Embedder | None):
         self.frames, self.first, self.count, self.pad, self.embedder = frames, first, count, pad, embedder
-        self.squared_error = 0.0
-        self.pixels = 0
 
     def __len__(self) -> int:
         return self.count
@@ -109,20 +108,7 @@ class _Frames(Sequence[np.ndarray]):
             )
         if self.pad != (0, 0):
             frame = np.pad(frame, ((0, self.pad[0]), (0, self.pad[1]), (0, 0)), mode="edge")
-        if self.embedder is None:
-            return frame
-        marked = self.embedder(frame)
-        diff = marked.astype(np.int16) - frame
-        self.squared_error += float(np.sum(diff.astype(np.int32) ** 2))
-        self.pixels += diff.size
-        return marked
-
-    @property
-    def psnr(self) -> float | None:
-        if not self.pixels:
-            return None
-        mse = self.squared_error / self.pixels
-        return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+        return frame if self.embedder is None else self.embedder(frame)
 
 
 def export_clip(
@@ -181,7 +167,9 @@ def export_clip(
     embedder = None
     if options.watermark:
         embedder = wm.Embedder(payload, height + pad[0], width + pad[1], step=options.watermark_step)
-    clip = _Frames(frames, first, count, pad, embedder)
+    rgb_master = options.format == "mkv-ffv1"
+    clip = _Frames(frames, first, count, pad, embedder if rgb_master else None)
+    mark = embedder.mark_i420 if (embedder is not None and not rgb_master) else None
     clip_audio = None
     if audio is not None:
         from studio.media import audio_io
@@ -193,11 +181,24 @@ def export_clip(
     suffix = EXTENSIONS[options.format]
     label = None
     sign_seconds = 0.0
-    with atomic_path(dest, suffix=".part" + suffix) as final_tmp:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    # What an earlier export to this folder left when it was killed (never anything but our own part files).
+    partfiles.sweep(dest.parent)
+    with atomic_path(dest, suffix=partfiles.part_suffix("part", suffix)) as final_tmp:
         started = time.perf_counter()
+
         def encode(target: Path) -> EncodeInfo:
-            return encode_video(clip, rate, target, audio=clip_audio, audio_rate=audio_rate, settings=settings,
-                                on_progress=on_progress, is_cancelled=is_cancelled)
+            return encode_video(
+                clip,
+                rate,
+                target,
+                audio=clip_audio,
+                audio_rate=audio_rate,
+                settings=settings,
+                on_progress=on_progress,
+                is_cancelled=is_cancelled,
+                mark=mark,
+            )
 
         if options.sign:
             with _scratch(dest, suffix) as unsigned:
@@ -233,14 +234,14 @@ def export_clip(
         label,
         identity,
         payload if embedder else None,
-        clip,
+        embedder.psnr if embedder is not None else None,
         encode_seconds,
         sign_seconds,
         notes + info.notes,
     )
 
 
-def _result(dest, info: EncodeInfo, options, instance, label, identity, payload, clip, enc_s, sign_s, notes):
+def _result(dest, info: EncodeInfo, options, instance, label, identity, payload, psnr, enc_s, sign_s, notes):
     return ExportResult(
         path=dest,
         frames=info.frames,
@@ -254,7 +255,7 @@ def _result(dest, info: EncodeInfo, options, instance, label, identity, payload,
         manifest_label=label,
         signer=identity.subject if (identity and options.sign) else None,
         watermark_payload=payload.hex() if payload else None,
-        watermark_psnr=clip.psnr,
+        watermark_psnr=psnr,
         audio_samples=info.audio_samples,
         audio_rate=info.audio_rate,
         encode_seconds=enc_s,
@@ -282,7 +283,9 @@ def _check_cancel(is_cancelled: CancelCheck | None) -> None:
 @contextlib.contextmanager
 def _scratch(dest: Path, suffix: str):
     """A hidden temp file beside the destination (same disk, so no cross-device copy), always removed."""
-    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".unsigned" + suffix, dir=dest.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{dest.name}.", suffix=partfiles.part_suffix("unsigned", suffix), dir=dest.parent
+    )
     os.close(fd)
     path = Path(name)
     try:

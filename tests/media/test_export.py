@@ -241,6 +241,11 @@ def test_killed_export_leaves_no_file_at_the_destination(tmp_path):
     assert not dest.exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed.mp4.")]
     assert leftovers  # the hidden partial file is what a kill leaves; never the destination itself
+    # The next export to that folder sweeps them: their writer is gone.
+    export_clip(
+        np.zeros((4, 64, 64, 3), np.uint8), 24, tmp_path / "next.mp4", options=ExportOptions(sign=False)
+    )
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed.mp4.")]
 
 
 def test_bad_identity_gives_a_signing_error_before_any_work(tmp_path, clip, provenance):
