@@ -91,6 +91,7 @@ def bench_scrub(docks: TimelineDocks, seeks: int, rest: float = 0.0) -> dict[str
     QTest.mousePress(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(5, y))
     wait_painted(docks, model.playhead)
     drafts = docks.viewer.viewer.draft_paints
+    kinds0 = dict(docks.viewer.viewer.draft_kinds)
     times = []
     for x in rng.integers(0, ruler.width(), seeks):
         target = round(axis.frame_at(int(x)))
@@ -106,7 +107,9 @@ def bench_scrub(docks: TimelineDocks, seeks: int, rest: float = 0.0) -> dict[str
             time.sleep(0.005)
     QTest.mouseRelease(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(5, y))
     drafts = docks.viewer.viewer.draft_paints - drafts
+    kinds = {k: v - kinds0.get(k, 0) for k, v in docks.viewer.viewer.draft_kinds.items()}
     return {
+        "kinds": ", ".join(f"{v} {k}" for k, v in kinds.items() if v) or "none",
         "p50_ms": pct(times, 50),
         "p99_ms": pct(times, 99),
         "max_ms": max(times),
@@ -201,6 +204,7 @@ def main() -> None:
     for size in ((960, 540), (480, 270)):
         win, docks = window(size)
         mean_jpeg = fill(docks, 12 if quick else 48)
+        arrived = time.perf_counter()
         docks.model.clip_changed.emit()
         v = docks.viewer.viewer
         print(
@@ -210,23 +214,21 @@ def main() -> None:
         seeks = 100 if quick else 400
         scrub = bench_scrub(docks, seeks)
         print(
-            f"  scrub before proxies (random seeks, mouse on ruler -> painted): p50 {scrub['p50_ms']:.1f} ms, "
+            f"  scrub right after the clip arrived (random seeks, mouse on ruler -> painted): p50 {scrub['p50_ms']:.1f} ms, "
             f"p99 {scrub['p99_ms']:.1f} ms, max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks "
-            f"({scrub['drafts']} drafts from a half-size decode, refined at rest)"
+            f"(drafts: {scrub['kinds']}; refined at rest)"
         )
-        t0 = time.perf_counter()
-        while not all(store.has_proxy(i) for i in range(0, COUNT, 7)) and time.perf_counter() - t0 < 120:
+        while not store.proxies_done() and time.perf_counter() - arrived < 120:
             QApplication.processEvents()
             time.sleep(0.02)
         made = sum(store.has_proxy(i) for i in range(COUNT))
         print(
-            f"  proxies made in the background while the playhead rests: {made} in {time.perf_counter() - t0:.1f} s"
+            f"  proxies made in the background as the clip arrived: {made}, all {time.perf_counter() - arrived:.1f} s after"
         )
         scrub = bench_scrub(docks, seeks)
         print(
             f"  scrub with proxies: p50 {scrub['p50_ms']:.1f} ms, p99 {scrub['p99_ms']:.1f} ms, "
-            f"max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks ({scrub['drafts']} drafts from proxies, "
-            f"refined at rest)"
+            f"max {scrub['max_ms']:.1f} ms over {scrub['seeks']} seeks (drafts: {scrub['kinds']}; refined at rest)"
         )
         clicks = bench_scrub(docks, 20 if quick else 60, rest=0.3)
         print(

@@ -31,7 +31,9 @@ def fit_rect(area: QRect, width: int, height: int) -> QRect:
     return QRect(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h)
 
 
-NEAR_PROXY = 6  # while scrubbing, a proxy this many frames away stands in for one not made yet
+# while scrubbing, a proxy stands in for one not made yet when it is no further from the frame than
+# a quarter of the jump that brought the playhead there (within these bounds), until the hand rests
+NEAR_PROXY = (6, 48)
 
 
 class _Scaled:
@@ -65,7 +67,7 @@ class _Scaled:
 
     @staticmethod
     def plan(
-        store: FrameStore, index: int, reduce: int, size: tuple[int, int] | None, draft: bool
+        store: FrameStore, index: int, reduce: int, size: tuple[int, int] | None, draft: bool, jump: int = 0
     ) -> tuple[str, int, int]:
         """(what, frame, reduce) to paint: the frame as the screen wants it, or while scrubbing a
         frame that is not decoded yet, its proxy, a near frame's proxy, or a small decode of it."""
@@ -73,19 +75,26 @@ class _Scaled:
             return "frame", index, reduce
         if store.has_proxy(index):
             return "proxy", index, 0
-        near = store.nearest_proxy(index, NEAR_PROXY)
+        near = store.nearest_proxy(index, min(max(abs(jump) // 4, NEAR_PROXY[0]), NEAR_PROXY[1]))
         if near is not None:
             return "proxy", near, 0
-        return "small", index, min(8, max(4, reduce * 2))
+        return "small", index, 8  # Huffman decoding dominates: 1/8 is the cheapest the JPEG allows
 
     def get(
-        self, store: FrameStore, index: int, w: int, h: int, one_to_one: bool, draft: bool = False
+        self,
+        store: FrameStore,
+        index: int,
+        w: int,
+        h: int,
+        one_to_one: bool,
+        draft: bool = False,
+        jump: int = 0,
     ) -> QImage | None:
         fh, fw = store.frame_shape(index)
         if not fw or not fh:
             return None
         reduce, size = self.view(store, index, w, h, one_to_one)
-        what, source, r = self.plan(store, index, reduce, size, draft and not one_to_one)
+        what, source, r = self.plan(store, index, reduce, size, draft and not one_to_one, jump)
         key = (id(store), index, source, store.version(source), w, h, one_to_one, what, r)
         if key == self.key:
             return self.image
@@ -134,7 +143,8 @@ class FrameViewer(QWidget):
         self._a, self._b = _Scaled(), _Scaled()
         self._moved_at = 0.0
         self._scrubbing = False
-        self.draft_paints = 0  # paints at half resolution while scrubbing (benchmarks)
+        self.draft_paints = 0  # paints from a proxy or a small decode while scrubbing (benchmarks)
+        self.draft_kinds: dict[str, int] = {}  # of those: proxy, near proxy, small (benchmarks)
         self.immediate = False  # paint on each playhead move, not at the next event-loop turn
         self._refine = QTimer(self)
         self._refine.setSingleShot(True)
@@ -255,9 +265,14 @@ class FrameViewer(QWidget):
         index = min(index, store.count - 1)
         if store is self.model.store:
             self.model.view = cache.view(store, index, tw, th, self.mode == "1:1")
-        image = cache.get(store, index, tw, th, self.mode == "1:1", self._scrubbing)
+        jump = index - cache.key[1] if cache.key is not None else 0  # how far the playhead just moved
+        image = cache.get(store, index, tw, th, self.mode == "1:1", self._scrubbing, jump)
         if cache.draft:
             self.draft_paints += 1
+            kind = (
+                "near proxy" if cache.source != index else ("proxy" if cache.key[7] == "proxy" else "small")
+            )
+            self.draft_kinds[kind] = self.draft_kinds.get(kind, 0) + 1
             self._refine.start()
         if image is None:
             painter.fillRect(target, QColor(34, 36, 42))
