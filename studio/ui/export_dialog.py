@@ -1,0 +1,600 @@
+"""File > Export Clip: the last rendered clip to a signed MP4 (or a lossless master), on a worker thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.errors import Cancelled, StudioError
+from studio.values import Sound, Video
+
+log = logging.getLogger(__name__)
+
+# (label, ExportOptions.format, file suffix, file-dialog filter)
+FORMATS = [
+    ("MP4 (H.264 + AAC), signed", "mp4", ".mp4", "MP4 video (*.mp4)"),
+    ("Lossless master (MKV, FFV1)", "mkv-ffv1", ".mkv", "Matroska video (*.mkv)"),
+    ("WebM (VP9 + Opus)", "webm", ".webm", "WebM video (*.webm)"),
+]
+SIGN_LOCAL, SIGN_FILES, SIGN_NONE = "local", "files", "none"
+
+
+@dataclass
+class RenderedClip:
+    """What the Export dialog exports: the last render's video, the sound the timeline plays with it,
+    and the timeline's in and out points (inclusive frames) when it shows this clip."""
+
+    video: Video
+    node_id: str
+    audio: Sound | None = None
+    graph_hash: str | None = None
+    in_point: int | None = None
+    out_point: int | None = None
+
+    def describe(self) -> str:
+        w, h = self.video.size
+        count, fps = self.video.num_frames, float(self.video.fps)
+        sound = " · with sound" if self.audio is not None else ""
+        shape = f"{count} frames · {w}x{h} · {fps:g} fps · {count / fps:.2f} s{sound}"
+        return f"Last render: node '{self.node_id}' · {shape}"
+
+
+def last_rendered_clip(window: Any) -> RenderedClip | None:
+    """The clip of the window's last finished render, or None (nothing rendered, or a render running).
+
+    The video is the one the timeline shows (the node that streamed the previews), else the last video
+    the run made; the sound is the last one, as the timeline's audio lane takes it."""
+    renderer = getattr(window, "renderer", None)
+    handle = getattr(renderer, "handle", None)
+    result = getattr(handle, "result", None)
+    if result is None or result.status != "ok":
+        return None
+    videos = [
+        (nid, v) for nid, ports in result.outputs.items() for v in ports.values() if isinstance(v, Video)
+    ]
+    if not videos:
+        return None
+    timeline = getattr(window, "timeline", None)
+    shown = getattr(getattr(timeline, "live", None), "node_id", None)
+    node_id, video = next(((n, v) for n, v in videos if n == shown), videos[-1])
+    sounds = [v for ports in result.outputs.values() for v in ports.values() if isinstance(v, Sound)]
+    clip = RenderedClip(video, node_id, sounds[-1] if sounds else None)
+    try:
+        from studio.engine.engine import graph_hash
+
+        clip.graph_hash = graph_hash(window.session.graph)
+    except Exception:  # provenance without the graph's hash is still provenance
+        log.debug("no graph hash for the export", exc_info=True)
+    model = getattr(timeline, "model", None)
+    if model is not None and getattr(model, "count", 0) == video.num_frames:
+        clip.in_point, clip.out_point = model.in_point, model.out_point
+    return clip
+
+
+@dataclass
+class ExportRequest:
+    """Everything the worker needs; built on the main thread from the dialog's fields."""
+
+    clip: RenderedClip
+    destination: Path
+    format: str = "mp4"
+    crf: int = 23
+    first: int = 0
+    last: int = 0  # inclusive
+    watermark: bool = True
+    signing: str = SIGN_LOCAL
+    certificate: str = ""
+    private_key: str = ""
+
+
+class ExportJob(QObject):
+    """One export on a worker thread; its signals arrive on the main thread (queued)."""
+
+    progress = Signal(int, int)
+    succeeded = Signal(object)  # ExportResult
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, request: ExportRequest, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.request = request
+        self._cancel = threading.Event()
+        self._shown = -1
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="studio-export", daemon=True)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def _on_progress(self, done: int, total: int) -> None:
+        percent = done * 100 // max(total, 1)
+        if percent != self._shown:  # at most a hundred updates, however long the clip
+            self._shown = percent
+            self.progress.emit(done, total)
+
+    def _run(self) -> None:
+        try:
+            result = export_request(self.request, self._on_progress, self._cancel.is_set)
+        except Cancelled:
+            self.cancelled.emit()
+        except StudioError as exc:
+            self.failed.emit(str(exc))
+        except OSError as exc:  # the folder cannot be made or written: say which and why
+            where = exc.filename or self.request.destination
+            self.failed.emit(f"cannot write {where}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - shown as a sentence; the traceback goes to the log
+            log.exception("the export failed")
+            self.failed.emit(
+                f"the export failed unexpectedly ({exc.__class__.__name__}: {exc}); the log has details"
+            )
+        else:
+            self.succeeded.emit(result)
+
+
+def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):  # noqa: ANN001, ANN201
+    """Run one export (on the worker thread): identity, provenance, then ``export_clip``."""
+    from studio.media import ExportOptions, Provenance, SigningIdentity, export_clip
+
+    clip = request.clip
+    sign = request.signing != SIGN_NONE and request.format == "mp4"
+    identity = None
+    if sign and request.signing == SIGN_FILES:
+        if not (request.certificate and request.private_key):
+            raise StudioError(
+                "signing with your own certificate needs both the certificate chain and its private key",
+                hint="choose both files, or sign with Studio's local identity",
+            )
+        identity = SigningIdentity.from_files(request.certificate, request.private_key)
+    provenance = None
+    if sign:
+        provenance = Provenance.from_video_info(
+            clip.video.info,
+            graph_hash=clip.graph_hash,
+            audio_source=clip.audio.source if clip.audio is not None else None,
+        )
+    options = ExportOptions(
+        format=request.format,  # type: ignore[arg-type]
+        crf=request.crf,
+        in_frame=request.first,
+        out_frame=request.last + 1,
+        watermark=request.watermark,
+        sign=sign,
+    )
+    audio = clip.audio
+    return export_clip(
+        clip.video.frames,
+        clip.video.fps,
+        request.destination,
+        audio=audio.samples if audio is not None else None,
+        audio_rate=audio.rate if audio is not None else None,
+        options=options,
+        provenance=provenance,
+        identity=identity,
+        on_progress=on_progress,
+        is_cancelled=is_cancelled,
+    )
+
+
+def _local_subject() -> str | None:
+    try:
+        from studio.media.signing import local_identity
+
+        return local_identity(create=False).subject
+    except Exception:  # none yet (made on the first signed export), or unreadable: the export will say
+        return None
+
+
+class PathField(QWidget):
+    """A path line edit with a Browse… button."""
+
+    def __init__(self, browse, parent: QWidget | None = None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.edit = QLineEdit()
+        self.button = QPushButton("Browse…")
+        self.button.setAutoDefault(False)  # Enter in the dialog means Export
+        self.button.clicked.connect(browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.button)
+
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def setText(self, text: str) -> None:  # noqa: N802 (Qt's name)
+        self.edit.setText(text)
+
+
+class ExportDialog(QDialog):
+    """Format, quality, range, signing identity and destination; a progress bar; cancel any time."""
+
+    def __init__(
+        self,
+        clip: RenderedClip | None,
+        parent: QWidget | None = None,
+        start_dir: Path | None = None,
+        name: str = "clip",
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export Clip")
+        self.clip = clip
+        self.job: ExportJob | None = None
+        self.result: Any = None
+        self._close_when_done = False
+        self._busy = False
+        self._started = 0.0
+        self.summary = QLabel(
+            clip.describe()
+            if clip
+            else "Nothing rendered yet: render the graph (Ctrl+Enter), then export its clip."
+        )
+        self.summary.setObjectName("InspectorHelp" if clip else "Problem")
+        self.summary.setWordWrap(True)
+
+        self.format = QComboBox()
+        for label, *_rest in FORMATS:
+            self.format.addItem(label)
+        self.crf = QSpinBox()
+        self.crf.setRange(0, 51)
+        self.crf.setValue(23)
+        self.crf.setToolTip("H.264 quality: 18 looks lossless, 23 is the usual default, 28 is smaller")
+        crf_row = self._row(self.crf, "0 best · 18 visually lossless · 23 default · 51 worst")
+        count = clip.video.num_frames if clip else 1
+        self.first = QSpinBox()
+        self.last = QSpinBox()
+        for spin in (self.first, self.last):
+            spin.setRange(0, max(0, count - 1))
+        self.first.setValue(clip.in_point if clip and clip.in_point is not None else 0)
+        self.last.setValue(clip.out_point if clip and clip.out_point is not None else count - 1)
+        self.whole = QPushButton("Whole clip")
+        self.whole.setAutoDefault(False)
+        self.whole.clicked.connect(lambda: (self.first.setValue(0), self.last.setValue(count - 1)))
+        self.range_note = QLabel("")
+        self.range_note.setObjectName("ParamHelp")
+        range_row = QWidget()
+        rr = QHBoxLayout(range_row)
+        rr.setContentsMargins(0, 0, 0, 0)
+        rr.addWidget(QLabel("from frame"))
+        rr.addWidget(self.first)
+        rr.addWidget(QLabel("to"))
+        rr.addWidget(self.last)
+        rr.addWidget(self.whole)
+        rr.addWidget(self.range_note, 1)
+        self.watermark = QComboBox()
+        self.watermark.addItems(["Invisible watermark (survives re-encoding)", "No watermark"])
+        self.signing = QComboBox()
+        subject = _local_subject()
+        local = (
+            f"Studio's local identity: {subject}"
+            if subject
+            else "Studio's local identity (made on first use)"
+        )
+        self.signing.addItem(local, SIGN_LOCAL)
+        self.signing.addItem("My certificate chain and private key", SIGN_FILES)
+        self.signing.addItem("Do not sign", SIGN_NONE)
+        self.certificate = PathField(lambda: self._pick_pem(self.certificate, "certificate chain"))
+        self.private_key = PathField(lambda: self._pick_pem(self.private_key, "private key"))
+        self.destination = PathField(self._pick_destination)
+        start = start_dir or Path.home()
+        self.destination.setText(str(_free_name(start / f"{name}.mp4")))
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Format:", self.format)
+        form.addRow("Quality (CRF):", crf_row)
+        form.addRow("Range:", range_row)
+        form.addRow("Watermark:", self.watermark)
+        form.addRow("Signing:", self.signing)
+        form.addRow("Certificate:", self.certificate)
+        form.addRow("Private key:", self.private_key)
+        form.addRow("Save to:", self.destination)
+        self.form = form
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setVisible(False)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.setDefault(True)
+        self.close_button.setIcon(QIcon())
+        self.export_button.clicked.connect(self.start_export)
+        self.close_button.clicked.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addLayout(form)
+        layout.addSpacing(6)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch(1)
+        layout.addWidget(self.buttons)
+        self.format.currentIndexChanged.connect(self._sync)
+        self.signing.currentIndexChanged.connect(self._sync)
+        self.first.valueChanged.connect(self._sync)
+        self.last.valueChanged.connect(self._sync)
+        self._sync()
+        self.resize(640, self.sizeHint().height())
+
+    @staticmethod
+    def _row(widget: QWidget, note: str) -> QWidget:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(widget)
+        label = QLabel(note)
+        label.setObjectName("ParamHelp")
+        layout.addWidget(label, 1)
+        return row
+
+    # ---- fields
+    @property
+    def format_key(self) -> str:
+        return FORMATS[self.format.currentIndex()][1]
+
+    def _sync(self) -> None:
+        fmt = self.format_key
+        mp4 = fmt == "mp4"
+        self.crf.setEnabled(fmt != "mkv-ffv1")
+        self.signing.setEnabled(mp4)
+        files = mp4 and self.signing.currentData() == SIGN_FILES
+        for row in (self.certificate, self.private_key):
+            self.form.setRowVisible(row, files)
+        if not mp4:
+            self.signing.setToolTip("Only MP4 files carry Content Credentials")
+        suffix = FORMATS[self.format.currentIndex()][2]
+        text = self.destination.text()
+        if text and Path(text).suffix.lower() in {s for *_x, s, _f in FORMATS} and not text.endswith(suffix):
+            self.destination.setText(str(Path(text).with_suffix(suffix)))
+        if self.clip is not None:
+            first, last = self.first.value(), self.last.value()
+            if last < first:
+                self.range_note.setText("the last frame is before the first")
+            else:
+                frames = last - first + 1
+                note = f"{frames} frames, {frames / float(self.clip.video.fps):.2f} s"
+                marks = (self.clip.in_point, self.clip.out_point)
+                if marks != (None, None) and (first, last) == (
+                    marks[0] or 0,
+                    marks[1] if marks[1] is not None else self.clip.video.num_frames - 1,
+                ):
+                    note += " (the timeline's in and out points)"
+                self.range_note.setText(note)
+        self.export_button.setEnabled(self.clip is not None and not self.running)
+        if self.clip is None:  # nothing to set up until there is a clip
+            for widget in self._fields():
+                widget.setEnabled(False)
+
+    def _pick_pem(self, target: PathField, what: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Choose the {what}",
+            target.text() or str(Path.home()),
+            "PEM files (*.pem *.crt *.cer *.key);;All files (*)",
+        )
+        if path:
+            target.setText(path)
+
+    def _pick_destination(self) -> None:
+        _label, _fmt, _suffix, file_filter = FORMATS[self.format.currentIndex()]
+        path, _ = QFileDialog.getSaveFileName(self, "Export clip to", self.destination.text(), file_filter)
+        if path:
+            self.destination.setText(path)
+            self._confirmed = path  # the file dialog already asked about replacing it
+
+    def request(self) -> ExportRequest:
+        assert self.clip is not None
+        return ExportRequest(
+            clip=self.clip,
+            destination=Path(self.destination.text()).expanduser(),
+            format=self.format_key,
+            crf=self.crf.value(),
+            first=self.first.value(),
+            last=self.last.value(),
+            watermark=self.watermark.currentIndex() == 0,
+            signing=str(self.signing.currentData()),
+            certificate=self.certificate.text(),
+            private_key=self.private_key.text(),
+        )
+
+    def confirm_replace(self, path: Path) -> bool:
+        """Ask before writing over an existing file (tests replace this)."""
+        if getattr(self, "_confirmed", None) == str(path):
+            return True
+        answer = QMessageBox.question(self, "Replace file?", f"{path.name} already exists. Replace it?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ---- running
+    @property
+    def running(self) -> bool:
+        """From Export until the worker's last word arrives (its thread may outlive that by a moment)."""
+        return self._busy
+
+    def start_export(self) -> bool:
+        if self.clip is None or self.running:
+            return False
+        request = self.request()
+        problem = None
+        if not self.destination.text():
+            problem = "choose where to save the clip"
+        elif request.last < request.first:
+            problem = "the range is empty: the last frame is before the first"
+        elif request.destination.is_dir():
+            problem = f"{request.destination} is a folder: give a file name"
+        if problem:
+            self._show_failure(problem)
+            return False
+        if request.destination.exists() and not self.confirm_replace(request.destination):
+            return False
+        self.result = None
+        self.job = ExportJob(request, self)
+        self.job.progress.connect(self._progress)
+        self.job.succeeded.connect(self._succeeded)
+        self.job.failed.connect(self._show_failure)
+        self.job.cancelled.connect(self._cancelled)
+        for done in (self.job.succeeded, self.job.failed, self.job.cancelled):
+            done.connect(self._ended)
+        self.progress.setValue(0)
+        self.progress.setVisible(True)
+        self._set_status(f"Exporting {request.last - request.first + 1} frames…")
+        self._set_editable(False)
+        self.close_button.setText("Cancel")
+        self._started = time.perf_counter()
+        self._busy = True
+        self.job.start()
+        self._sync()
+        return True
+
+    def cancel_export(self) -> None:
+        if self.running:
+            assert self.job is not None
+            self.job.cancel()
+            self._set_status("Cancelling…")
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.setValue(done * 100 // max(total, 1))
+        elapsed = time.perf_counter() - self._started
+        rate = f" · {done / elapsed:.0f} frames/s" if elapsed > 0.5 else ""
+        self._set_status(f"Exporting frame {done} of {total}{rate}")
+
+    def _succeeded(self, result: Any) -> None:
+        self.result = result
+        self.progress.setValue(100)
+        took = time.perf_counter() - self._started
+        signed = f", signed by {result.signer}" if result.signed and result.signer else ", not signed"
+        mark = ", watermarked" if result.watermark_payload else ""
+        notes = "".join(f"\nNote: {n}" for n in result.notes)
+        _settings_value("export/folder", str(Path(result.path).parent))
+        self._set_status(
+            f"Exported {result.frames} frames to {result.path} in {took:.1f} s{signed}{mark}.{notes}"
+        )
+
+    def _show_failure(self, message: str) -> None:
+        self.progress.setVisible(False)
+        self._set_status(f"Export failed: {message}", error=True)
+
+    def _cancelled(self) -> None:
+        self.progress.setVisible(False)
+        self._set_status("Export cancelled: nothing was written.")
+
+    def _ended(self, *_args: Any) -> None:
+        self._busy = False
+        self._set_editable(True)
+        self.close_button.setText("Close")
+        self._sync()
+        if self._close_when_done:
+            super().reject()
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setObjectName("Problem" if error else "InspectorHelp")
+        self.status.style().unpolish(self.status)
+        self.status.style().polish(self.status)
+        self.status.setText(text)
+
+    def _set_editable(self, on: bool) -> None:
+        for widget in self._fields():
+            widget.setEnabled(on)
+        if on:
+            self._sync()
+
+    def _fields(self) -> tuple[QWidget, ...]:
+        return (
+            self.format,
+            self.crf,
+            self.first,
+            self.last,
+            self.whole,
+            self.watermark,
+            self.signing,
+            self.certificate,
+            self.private_key,
+            self.destination,
+        )
+
+    def reject(self) -> None:
+        """Close, or while exporting: cancel, and close once the worker has stopped."""
+        if self.running:
+            self._close_when_done = self._close_when_done or self.close_button.text() != "Cancel"
+            self.cancel_export()
+            return
+        super().reject()
+
+    def closeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        if self.running:
+            self._close_when_done = True
+            self.cancel_export()
+            event.ignore()
+            return
+        super().closeEvent(event)
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or ``name-2.ext``, ``name-3.ext``… when it exists, so a default never overwrites."""
+    if not path.exists():
+        return path
+    for n in range(2, 10_000):
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not candidate.exists():
+            return candidate
+    return path
+
+
+def open_export_dialog(window: Any) -> ExportDialog:
+    """Show the Export dialog for the window's last rendered clip (window-modal, not blocking)."""
+    session_path = getattr(getattr(window, "session", None), "path", None)
+    start = Path(session_path).parent if session_path else None
+    name = Path(session_path).name.split(".")[0] if session_path else "clip"
+    remembered = _settings_value("export/folder")
+    if remembered and Path(str(remembered)).is_dir():
+        start = Path(str(remembered))
+    dialog = ExportDialog(last_rendered_clip(window), window, start_dir=start, name=name or "clip")
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
+
+
+def _settings_value(key: str, value: Any = None) -> Any:
+    """Read (or with ``value``, write) an editor setting; settings are a convenience, never an error."""
+    try:
+        from studio.ui.files import settings
+
+        if value is None:
+            return settings().value(key)
+        settings().setValue(key, value)
+    except Exception:  # noqa: BLE001
+        log.debug("editor setting %s unavailable", key, exc_info=True)
+    return None

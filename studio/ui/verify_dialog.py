@@ -1,0 +1,293 @@
+"""File > Verify Clip: a clip's Content Credentials and watermark, read offline on a worker thread."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import html
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.errors import StudioError
+
+log = logging.getLogger(__name__)
+VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov);;All files (*)"
+# verdict -> (banner colour, what it means, in a sentence)
+_GOOD, _WARN, _BAD, _NONE = "#2e6b47", "#7a5d12", "#8f2f2f", "#3a4252"
+
+
+def explain(report: Any) -> tuple[str, str]:
+    """(banner colour, a sentence a person can act on) for a VerifyReport."""
+    if report.error:
+        return _BAD, "The file's Content Credentials cannot be read."
+    if not report.has_manifest:
+        return _NONE, (
+            "The file carries no Content Credentials: nothing says who made it or how. "
+            "A watermark, if found below, may still identify it."
+        )
+    if report.tampered:
+        return _BAD, "The picture, the sound or the credentials changed after the file was signed."
+    if not report.valid:
+        return _BAD, "The signature does not check out: the credentials cannot be relied on."
+    if report.trusted:
+        return _GOOD, "The signature is valid, the content is unchanged, and you trust the signer."
+    return _WARN, (
+        "The signature is valid and the content is unchanged since signing, but the signer is not "
+        "trusted: its certificate does not come from an authority you trust. Clips exported on this "
+        "computer are signed by Studio's local authority; tick the box below to trust it."
+    )
+
+
+class VerifyJob(QObject):
+    done = Signal(object)  # VerifyReport
+    failed = Signal(str)
+
+    def __init__(self, path: Path, trust_local: bool, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.path, self.trust_local = path, trust_local
+        self.thread = threading.Thread(target=self._run, name="studio-verify", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            from studio.media.verify import verify_file
+
+            report = verify_file(self.path, ["local"] if self.trust_local else None)
+        except StudioError as exc:
+            self._emit(self.failed, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a sentence for the person, the traceback for the log
+            log.exception("verifying %s failed", self.path)
+            self._emit(self.failed, f"the file could not be checked ({exc.__class__.__name__}: {exc})")
+        else:
+            self._emit(self.done, report)
+
+    def _emit(self, signal: Any, value: Any) -> None:
+        # The dialog (and this job with it) may have been closed while the file was read.
+        if shiboken6.isValid(self):
+            with contextlib.suppress(RuntimeError):
+                signal.emit(value)
+
+
+class VerifyDialog(QDialog):
+    """The verdict in a coloured banner, then signer, time, trust, tampering, actions, ingredients and
+    watermark, one row each."""
+
+    def __init__(self, path: str | Path, parent: QWidget | None = None, trust_local: bool = False) -> None:
+        super().__init__(parent)
+        self.path = Path(path)
+        self.report: Any = None
+        self.job: VerifyJob | None = None
+        self.setWindowTitle(f"Verify — {self.path.name}")
+        self.banner = QLabel("Checking…")
+        self.banner.setWordWrap(True)
+        self.banner.setMargin(10)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.trust = QCheckBox("Trust Studio's local signing authority (clips exported on this computer)")
+        self.trust.setChecked(trust_local)
+        self.trust.toggled.connect(lambda _on: self.verify())
+        self.details = QWidget()
+        self.form = QFormLayout(self.details)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.details)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.another = buttons.addButton("Verify Another…", QDialogButtonBox.ButtonRole.ActionRole)
+        self.copy = buttons.addButton("Copy Report", QDialogButtonBox.ButtonRole.ActionRole)
+        for button in (self.another, self.copy):
+            button.setAutoDefault(False)
+        close = buttons.button(QDialogButtonBox.StandardButton.Close)
+        close.setIcon(QIcon())
+        close.setDefault(True)
+        self.another.clicked.connect(self._another)
+        self.copy.clicked.connect(self._copy)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.trust)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(buttons)
+        self.resize(720, 620)
+        self.verify()
+
+    @property
+    def running(self) -> bool:
+        return self.job is not None and self.job.thread.is_alive()
+
+    def verify(self) -> None:
+        if self.running:
+            return
+        self._banner(
+            _NONE, "Checking…", f"Reading the Content Credentials and the watermark of {self.path.name}"
+        )
+        self.copy.setEnabled(False)
+        self.trust.setEnabled(False)
+        self.job = VerifyJob(self.path, self.trust.isChecked(), self)
+        self.job.done.connect(self.show_report)
+        self.job.failed.connect(self._failed)
+        self.job.start()
+
+    def _banner(self, colour: str, title: str, text: str) -> None:
+        self.banner.setStyleSheet(f"background: {colour}; color: #ffffff; border-radius: 6px;")
+        self.banner.setText(
+            f"<div style='font-size: 13pt; font-weight: 600'>{html.escape(title)}</div>"
+            f"<div>{html.escape(text)}</div>"
+        )
+
+    def _failed(self, message: str) -> None:
+        self.trust.setEnabled(True)
+        self._clear()
+        self._banner(_BAD, "Cannot verify", message)
+
+    def _clear(self) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+
+    def _add(self, name: str, value: str, bad: bool = False) -> QLabel:
+        label = QLabel(value)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if bad:
+            label.setObjectName("Problem")
+        self.form.addRow(f"{name}:", label)
+        return label
+
+    def show_report(self, report: Any) -> None:
+        """Fill the dialog from a VerifyReport (on the main thread)."""
+        self.report = report
+        self.trust.setEnabled(True)
+        self.copy.setEnabled(True)
+        colour, sentence = explain(report)
+        self._banner(colour, report.verdict[:1].upper() + report.verdict[1:], sentence)
+        self._clear()
+        self._add("File", str(report.path))
+        if report.has_manifest:
+            signer = report.signer or "unknown"
+            self._add("Signer", signer + (f" (issued by {report.issuer})" if report.issuer else ""))
+            when = _when(report.signed_at) if report.signed_at else "not recorded"
+            self._add(
+                "Signed at", when + (f" ({report.signed_at_source})" if report.signed_at_source else "")
+            )
+            self._add("Signature", "valid" if report.valid else "INVALID", bad=not report.valid)
+            self._add(
+                "Trust",
+                "trusted" if report.trusted else "signer not trusted (no trust anchor for its issuer)",
+            )
+            self._add(
+                "Content",
+                "TAMPERED: it changed after signing" if report.tampered else "unchanged since signing",
+                bad=report.tampered,
+            )
+            if report.claim_generator:
+                self._add("Made with", report.claim_generator)
+            for action in report.actions:
+                self._add("Action", _action_text(action))
+            gen = report.generation or {}
+            if gen:
+                model = gen.get("model") or {}
+                self._add("Model", f"{model.get('name')} ({model.get('hash') or 'no weights hash'})")
+                for prompt in gen.get("prompts") or []:
+                    self._add("Prompt", str(prompt))
+                if gen.get("seed") is not None:
+                    self._add("Seed", str(gen.get("seed")))
+                if gen.get("settings"):
+                    self._add("Settings", json.dumps(gen["settings"], sort_keys=True))
+            if report.ingredients:
+                for ing in report.ingredients:
+                    self._add(
+                        "Ingredient", f"{ing.get('title')} ({ing.get('format')}, {ing.get('relationship')})"
+                    )
+            else:
+                self._add("Ingredients", "none")
+            for failure in report.failures:
+                code = failure.get("code", "")
+                if code == "signingCredential.untrusted" and not report.tampered:
+                    continue  # said plainly under Trust
+                self._add("Problem", f"{code}: {failure.get('explanation', '')}", bad=True)
+        elif report.error:
+            self._add("Problem", report.error, bad=True)
+        wmr = report.watermark
+        if wmr is not None:
+            text = wmr.summary
+            if wmr.matches_manifest is True:
+                text += " — matches the credentials"
+            elif wmr.matches_manifest is False:
+                text += " — DOES NOT match the credentials"
+            self._add("Watermark", text, bad=wmr.matches_manifest is False)
+            if wmr.payload:
+                self._add("Watermark payload", f"{wmr.payload} (read from {wmr.frames_read} frames)")
+
+    def _copy(self) -> None:
+        if self.report is not None:
+            QApplication.clipboard().setText(self.report.to_text())
+
+    def _another(self) -> None:
+        path = pick_clip(self)
+        if path is not None:
+            self.path = path
+            self.setWindowTitle(f"Verify — {path.name}")
+            self.verify()
+
+
+def _action_text(action: dict[str, Any]) -> str:
+    agent = action.get("softwareAgent") or {}
+    text = str(action.get("action", "?"))
+    if isinstance(agent, dict) and agent:
+        text += f" by {agent.get('name', '')} {agent.get('version', '')}".rstrip()
+    source = action.get("digitalSourceType", "")
+    if source:
+        text += f" [{source.rsplit('/', 1)[-1]}]"
+    if action.get("when"):
+        text += f" at {_when(str(action['when']))}"
+    return text
+
+
+def _when(stamp: str) -> str:
+    """An ISO 8601 time as people read it: 2026-11-26 10:15:45 UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def pick_clip(parent: QWidget | None) -> Path | None:
+    """Ask for a clip to verify (tests replace this)."""
+    path, _ = QFileDialog.getOpenFileName(parent, "Verify a clip", str(Path.home()), VIDEO_FILTER)
+    return Path(path) if path else None
+
+
+def open_verify_dialog(parent: QWidget | None, path: str | Path | None = None) -> VerifyDialog | None:
+    """File > Verify Clip…: pick a file, then show its report (window-modal, not blocking)."""
+    chosen = Path(path) if path is not None else pick_clip(parent)
+    if chosen is None:
+        return None
+    dialog = VerifyDialog(chosen, parent)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.open()
+    return dialog
