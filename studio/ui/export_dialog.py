@@ -40,6 +40,7 @@ FORMATS = [
     ("WebM (VP9 + Opus)", "webm", ".webm", "WebM video (*.webm)"),
 ]
 SIGN_LOCAL, SIGN_FILES, SIGN_NONE = "local", "files", "none"
+EXPORT_NODE = "studio.Export"
 
 
 @dataclass
@@ -362,6 +363,30 @@ class ExportDialog(QDialog):
         return row
 
     # ---- fields
+    def take_node_settings(self, params: dict[str, Any], base: Path | None) -> None:
+        """Start from the graph's Export node: its format, quality, watermark, signing and file (the
+        file itself is already there when the node ran, so the name gets a number)."""
+
+        def resolve(value: Any) -> str:
+            path = Path(str(value)).expanduser()
+            return str(path if path.is_absolute() or base is None else base / path)
+
+        keys = [f[1] for f in FORMATS]
+        if params.get("format") in keys:
+            self.format.setCurrentIndex(keys.index(params["format"]))
+        if isinstance(params.get("crf"), int):
+            self.crf.setValue(params["crf"])
+        self.watermark.setCurrentIndex(0 if params.get("watermark", True) else 1)
+        if not params.get("sign", True):
+            self.signing.setCurrentIndex(self.signing.findData(SIGN_NONE))
+        elif params.get("certificate") and params.get("private_key"):
+            self.signing.setCurrentIndex(self.signing.findData(SIGN_FILES))
+            self.certificate.setText(resolve(params["certificate"]))
+            self.private_key.setText(resolve(params["private_key"]))
+        if params.get("path"):
+            self.destination.setText(str(_free_name(Path(resolve(params["path"])))))
+        self._sync()
+
     @property
     def format_key(self) -> str:
         return FORMATS[self.format.currentIndex()][1]
@@ -582,6 +607,12 @@ def open_export_dialog(window: Any) -> ExportDialog:
     if remembered and Path(str(remembered)).is_dir():
         start = Path(str(remembered))
     dialog = ExportDialog(last_rendered_clip(window), window, start_dir=start, name=name or "clip")
+    graph = getattr(getattr(window, "session", None), "graph", None)
+    node = (
+        next((n for n in graph.nodes.values() if n.type == EXPORT_NODE), None) if graph is not None else None
+    )
+    if node is not None:
+        dialog.take_node_settings(node.params, Path(session_path).parent if session_path else None)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
     return dialog

@@ -34,8 +34,11 @@ def clip_node(ctx, seed):
 
 @pytest.fixture
 def registry():
+    from nodes.export import export
+
     registry = ui_registry()
     registry.register(clip_node)
+    registry.register(export)
     return registry
 
 
@@ -303,3 +306,33 @@ def test_verify_an_unsigned_file_and_a_file_that_is_not_video(window, qtbot, mon
     settle()
     text = other.banner.text()
     assert "Traceback" not in text and ("No Content Credentials" in text or "Cannot" in text)
+
+
+def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_path):
+    graph_file = tmp_path / "project" / "film.studio.json"
+    graph_file.parent.mkdir()
+    (graph_file.parent / "out").mkdir()
+    (graph_file.parent / "out" / "take.mkv").write_bytes(b"the node's earlier export")
+    params = {
+        "path": "out/take.mkv",
+        "format": "mkv-ffv1",
+        "crf": 30,
+        "watermark": False,
+        "sign": True,
+        "certificate": "keys/me.pem",
+        "private_key": "keys/me.key",
+    }
+    window.session.edit(
+        "Add export",
+        lambda g: g.add_node(window.registry.get("studio.Export"), node_id="export", params=params),
+    )
+    window.session.path = graph_file
+    window.act_export.trigger()
+    dialog = window.export_dialog
+    assert dialog.format_key == "mkv-ffv1" and dialog.crf.value() == 30
+    assert dialog.watermark.currentIndex() == 1 and dialog.signing.currentData() == "files"
+    assert dialog.certificate.text() == str(graph_file.parent / "keys" / "me.pem")
+    assert dialog.destination.text() == str(
+        graph_file.parent / "out" / "take-2.mkv"
+    )  # never over the node's file
+    dialog.reject()
