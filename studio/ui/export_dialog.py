@@ -607,6 +607,8 @@ def open_export_dialog(window: Any) -> ExportDialog:
     if remembered and Path(str(remembered)).is_dir():
         start = Path(str(remembered))
     dialog = ExportDialog(last_rendered_clip(window), window, start_dir=start, name=name or "clip")
+    if dialog.clip is None and getattr(getattr(window, "renderer", None), "running", False):
+        dialog.summary.setText("A render is running: export its clip when it has finished.")
     graph = getattr(getattr(window, "session", None), "graph", None)
     node = (
         next((n for n in graph.nodes.values() if n.type == EXPORT_NODE), None) if graph is not None else None

@@ -278,7 +278,14 @@ def _when(stamp: str) -> str:
 
 def pick_clip(parent: QWidget | None) -> Path | None:
     """Ask for a clip to verify (tests replace this)."""
-    path, _ = QFileDialog.getOpenFileName(parent, "Verify a clip", str(Path.home()), VIDEO_FILTER)
+    start = Path.home()
+    with contextlib.suppress(Exception):  # start where the last export went, when there was one
+        from studio.ui.files import settings
+
+        folder = settings().value("export/folder")
+        if folder and Path(str(folder)).is_dir():
+            start = Path(str(folder))
+    path, _ = QFileDialog.getOpenFileName(parent, "Verify a clip", str(start), VIDEO_FILTER)
     return Path(path) if path else None
 
 
