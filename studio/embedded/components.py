@@ -44,11 +44,13 @@ class ModelSizes:
     text_dim: int = 64
     text_layers: int = 2
     text_heads: int = 4
-    # Sized for 2 shared CPU cores: 1.4M parameters train at about 2.4 s per batch of 32 under load.
-    dit_heads: int = 4
+    # 4.1M parameters: renders 20 steps in about 2.5 s on one CPU thread, and on an H200 trains at about
+    # 0.09 s per batch of 256. The first model (4 heads, 6 layers, FFN 256) trained to a higher loss and a
+    # flickering background in the same GPU time.
+    dit_heads: int = 6
     dit_head_dim: int = 32
-    dit_layers: int = 6
-    dit_ffn: int = 256
+    dit_layers: int = 8
+    dit_ffn: int = 512
     flow_shift: float = 3.0
 
     def to_dict(self) -> dict:

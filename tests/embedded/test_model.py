@@ -88,3 +88,4 @@ def test_quality_stays_above_the_measured_figures() -> None:
     report = quick_text_to_video_report(MODEL, count=floors["clips"], steps=floors["steps"])
     assert report["colour_adherence"] >= floors["colour_adherence"], report
     assert report["motion_adherence"] >= floors["motion_adherence"], report
+    assert report["background_flicker_max"] <= floors["background_flicker_max"], report
