@@ -41,6 +41,8 @@ FORMATS = [
 ]
 SIGN_LOCAL, SIGN_FILES, SIGN_NONE = "local", "files", "none"
 EXPORT_NODE = "studio.Export"
+# The theme draws disabled push buttons like enabled ones; here that would invite a click on Export.
+DISABLED_BUTTONS = "QPushButton:disabled { color: #6c7586; background: #232833; border-color: #2c3340; }"
 
 
 @dataclass
@@ -248,6 +250,7 @@ class ExportDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export Clip")
+        self.setStyleSheet(DISABLED_BUTTONS)
         self.clip = clip
         self.job: ExportJob | None = None
         self.result: Any = None

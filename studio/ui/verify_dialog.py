@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.errors import StudioError
+from studio.ui.export_dialog import DISABLED_BUTTONS
 
 log = logging.getLogger(__name__)
 VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov);;All files (*)"
@@ -99,6 +100,7 @@ class VerifyDialog(QDialog):
         self.report: Any = None
         self.job: VerifyJob | None = None
         self.setWindowTitle(f"Verify — {self.path.name}")
+        self.setStyleSheet(DISABLED_BUTTONS)
         self.banner = QLabel("Checking…")
         self.banner.setWordWrap(True)
         self.banner.setMargin(10)
