@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from studio.graph import GraphChange, ParamSpec, validate
 from studio.ui import theme
+from studio.ui.driving import drive_button, driven_note
 from studio.ui.session import EditSession
 
 SEED_MAX = 2**63 - 1
@@ -393,7 +394,19 @@ class Inspector(QScrollArea):
             column = QVBoxLayout(cell)
             column.setContentsMargins(0, 0, 0, 6)
             column.setSpacing(2)
-            column.addWidget(editor)
+            note = None
+            if pspec.drivable and not many and spec is not None:
+                row = QHBoxLayout()
+                row.setSpacing(4)
+                row.addWidget(editor, 1)
+                row.addWidget(drive_button(self.session, self.node_id, pspec))
+                column.addLayout(row)
+                note = driven_note(self.session, self.node_id, pspec)
+                editor.setEnabled(note is None)
+            else:
+                column.addWidget(editor)
+            if note is not None:
+                column.addWidget(note)
             if pspec.help:
                 help_label = QLabel(pspec.help)
                 help_label.setObjectName("ParamHelp")
@@ -450,6 +463,10 @@ class Inspector(QScrollArea):
             self.show_nodes([n for n in self.node_ids if n in self.session.graph.nodes])
             return
         if change.kind in ("link_added", "link_removed"):
+            link = change.link
+            if link is not None and link.dst == self.node_id and link.dst_port in self.editors:
+                self.show_nodes(list(self.node_ids))  # a parameter started or stopped being driven
+                return
             self._problem_timer.start()
             return
         if change.kind != "node_changed" or change.node_id != self.node_id:

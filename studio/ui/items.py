@@ -73,6 +73,7 @@ class NodeItem(QGraphicsItem):
         self.problems: list[str] = []  # validation messages, shown as a badge on the title bar
         self._syncing = False
         self.collapsed = False  # only the title bar shows; links meet it at its ends
+        self.driven: tuple[str, ...] = ()  # number parameters a link drives: drawn as extra input sockets
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -92,11 +93,13 @@ class NodeItem(QGraphicsItem):
         self.bypassed = node.bypassed
         self.missing = spec is None
         self.inputs = [(p.name, p.type, p.optional) for p in spec.inputs] if spec else []
+        self.inputs += [(name, "SIGNAL", True) for name in self.driven]
         self.outputs = [(p.name, p.type, False) for p in spec.outputs] if spec else []
         self.summary: list[tuple[str, str]] = []
         if spec:
             for p in spec.params[:MAX_SUMMARY]:
-                self.summary.append((p.title, format_value(p.kind, node.params.get(p.name, p.default))))
+                shown = "driven" if p.name in self.driven else format_value(p.kind, node.params.get(p.name, p.default))
+                self.summary.append((p.title, shown))
             if len(spec.params) > MAX_SUMMARY:
                 self.summary.append(("", f"+{len(spec.params) - MAX_SUMMARY} more"))
         else:
@@ -121,6 +124,14 @@ class NodeItem(QGraphicsItem):
         clip = QPainterPath()
         clip.addRect(QRectF(0, 0, WIDTH, TITLE_H))
         self._head = self._body if self.collapsed else head.intersected(clip)
+
+    def set_driven(self, names: tuple[str, ...], node: Node) -> None:
+        """Show a socket for each driven number parameter (so its link has somewhere to land)."""
+        if names != self.driven:
+            self.driven = names
+            self.sync(node)
+            for link in self.links:
+                link.update_path()
 
     def set_collapsed(self, on: bool) -> None:
         """Show the title bar only (or the whole node again); the links follow the ports."""
@@ -313,7 +324,8 @@ class NodeItem(QGraphicsItem):
                 painter.setPen(theme.pen(theme.TEXT_DIM if mark is None else theme.TEXT))
                 if direction == IN:
                     rect = QRectF(12, p.y() - PORT_H / 2, WIDTH / 2 - 14, PORT_H)
-                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, name)
+                    label = f"~ {name}" if name in self.driven else name
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
                 else:
                     rect = QRectF(WIDTH / 2, p.y() - PORT_H / 2, WIDTH / 2 - 12, PORT_H)
                     painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)

@@ -81,10 +81,22 @@ class GraphScene(LinkDragging, QGraphicsScene):
         self.nodes[node_id] = item
         self.addItem(item)
 
+    def _sync_driven(self, node_id: str) -> None:
+        """Driven number parameters get a socket on their node (the links into them need one to meet)."""
+        item = self.nodes.get(node_id)
+        graph = self.session.graph
+        if item is None or item.spec is None or node_id not in graph.nodes:
+            return  # (a node being removed loses its links after it left the graph)
+        names = tuple(p.name for p in item.spec.params
+                      if p.drivable and graph.link_into(node_id, p.name) is not None)
+        item.set_driven(names, graph.nodes[node_id])
+
     def _add_link(self, link: Link) -> None:
         src, dst = self.nodes.get(link.src), self.nodes.get(link.dst)
         if src is None or dst is None:
             return
+        if dst.spec is not None and dst.spec.input(link.dst_port) is None:
+            self._sync_driven(link.dst)
         item = LinkItem(link, src, dst)
         self.links[link] = item
         self.addItem(item)
@@ -182,6 +194,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
             item = self.links.pop(change.link)
             item.detach()
             self.removeItem(item)
+            self._sync_driven(change.link.dst)
         elif kind == "group_changed":
             self._sync_groups()
         elif kind == "meta_changed" and change.detail.get("key") == "collapsed":
