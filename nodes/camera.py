@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
+from studio.graph import Column, ParamSpec, PortSpec, node
 
 # Kept in step with studio.directing.camera (not imported here: node modules load at editor start-up).
 PRESET_CHOICES = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "dolly_in",
@@ -14,6 +14,19 @@ EXAMPLE_KEYFRAMES = [
     {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
     {"time": 2.5, "pan_x": -0.3, "zoom": 1.4, "roll": 3.0, "ease": "ease_in_out"},
 ]
+
+
+KEYFRAME_COLUMNS = (
+    Column("time", "float", help="seconds from the clip's start"),
+    Column("pan_x", "float", help="share of the frame width; + moves the view right"),
+    Column("pan_y", "float", help="share of the frame height; + moves the view up"),
+    Column("zoom", "float", help="1 is as framed; 2 twice as close"),
+    Column("roll", "float", help="degrees"),
+    Column("dolly", "float", help="toward the subject, 0..0.9"),
+    Column("orbit", "float", help="degrees around the subject"),
+    Column("crane", "float", help="share of the frame height; + rises"),
+    Column("ease", "enum", choices=EASE_CHOICES, help="how the segment arriving here moves"),
+)
 
 
 @node(
@@ -34,7 +47,7 @@ EXAMPLE_KEYFRAMES = [
                        "degrees, handheld shake strength."),
         ParamSpec("ease", "enum", "ease_in_out", choices=EASE_CHOICES,
                   help="How a preset starts and stops: linear, ease in/out, smooth spline, or hold (a cut)."),
-        ParamSpec("keyframes", "json", EXAMPLE_KEYFRAMES,
+        ParamSpec("keyframes", "json", EXAMPLE_KEYFRAMES, columns=KEYFRAME_COLUMNS,
                   help="With preset 'keyframes': a list of {time (seconds), pan_x, pan_y, zoom, roll, dolly, "
                        "orbit, crane, ease}. A field left out keeps the previous keyframe's value; 'ease' shapes "
                        "the segment arriving at that keyframe (linear, ease_in, ease_out, ease_in_out, smooth, hold)."),

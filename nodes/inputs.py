@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
+from studio.graph import Column, ParamSpec, PortSpec, node
 from studio.values import Picture, Prompt
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
@@ -18,7 +18,11 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
     params=[
         ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style."),
         ParamSpec("negative_prompt", "text", "", help="What to keep out of the clip."),
-        ParamSpec("schedule", "json", [],
+        ParamSpec("schedule", "json", [], columns=(
+            Column("time", "float", help="seconds from the clip's start when this prompt takes over"),
+            Column("cue", "int", help="or: the n-th time the cue signal rises (leave time empty)"),
+            Column("prompt", "text", help="what the clip shows from then on"),
+        ),
                   help="Prompt changes over time: a list like [{\"time\": 2.0, \"prompt\": \"the sun sets\"}]. "
                        "The prompt above plays from 0 s; each entry takes over at its time (seconds), or with "
                        "{\"cue\": 1, ...} where the cue signal first rises. Wan models render it in one pass, each "

@@ -12,7 +12,7 @@ from studio.graph.fileformat import (
     save_graph,
 )
 from studio.graph.registry import ENTRY_POINT_GROUP, NodeRegistry
-from studio.graph.spec import PORT_TYPES, NodeSpec, ParamSpec, PortSpec, compatible, node
+from studio.graph.spec import PORT_TYPES, Column, NodeSpec, ParamSpec, PortSpec, compatible, node
 from studio.graph.validate import Problem, check_link, find_cycle, validate
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Node",
     "NodeRegistry",
     "NodeSpec",
+    "Column",
     "ParamSpec",
     "PortSpec",
     "Problem",

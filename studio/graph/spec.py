@@ -43,6 +43,17 @@ class PortSpec:
 
 
 @dataclass(frozen=True)
+class Column:
+    """One field of the records a "json" list parameter holds (keyframes, schedule entries): the inspector
+    shows such a list as a table, one row per record. ``kind``: float, int, text or enum (with choices)."""
+
+    name: str
+    kind: str = "float"
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class ParamSpec:
     """A parameter shown in the inspector and stored in the graph file."""
 
@@ -60,6 +71,8 @@ class ParamSpec:
     # A number parameter can be driven by a link (a SIGNAL, or a FLOAT output). With animatable=True the node
     # takes the whole per-frame Signal; otherwise it gets one number, the signal's mean over the clip.
     animatable: bool = False
+    # kind "json" holding a list of records: their fields, for the inspector's table (empty: JSON text only)
+    columns: tuple[Column, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:

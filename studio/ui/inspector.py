@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from studio.graph import GraphChange, ParamSpec, validate
 from studio.ui import theme
 from studio.ui.driving import drive_button, driven_note
+from studio.ui.records import RecordTable
 from studio.ui.session import EditSession
 
 SEED_MAX = 2**63 - 1
@@ -148,11 +149,20 @@ class ParamEditor(QWidget):
             self._show = lambda v: self.line.setText("" if v is None else str(v))
 
     def _build_json(self) -> None:
-        """Structured data (keyframes, schedules) as JSON text; committed whenever it parses."""
+        """Structured data (keyframes, schedules) as JSON text; committed whenever it parses. A list of records
+        with declared columns shows as a table first, with the JSON text one click away."""
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(2)
+        self.table = None
+        if self.spec.columns:
+            self.table = RecordTable(self.spec.columns, lambda records: self.commit(records, False))
+            column.addWidget(self.table)
+            self.json_toggle = QToolButton(text="JSON")
+            self.json_toggle.setCheckable(True)
+            self.json_toggle.setToolTip("Edit the list as JSON text")
+            self.table.layout().itemAt(1).layout().addWidget(self.json_toggle)
         self.text = QPlainTextEdit()
         self.text.setFixedHeight(96)
         self.text.setTabChangesFocus(True)
@@ -167,6 +177,9 @@ class ParamEditor(QWidget):
         self.clock.window = 2.0
         self.text.textChanged.connect(self._json_typed)
         self._show = self._show_json
+        if self.table is not None:
+            self.text.hide()
+            self.json_toggle.toggled.connect(self.text.setVisible)
 
     def _json_typed(self) -> None:
         if self._quiet:
@@ -185,6 +198,8 @@ class ParamEditor(QWidget):
         self.commit(value)
 
     def _show_json(self, value: Any) -> None:
+        if self.table is not None:
+            self.table.show_records(value)
         try:
             current = json.loads(self.text.toPlainText())
         except ValueError:

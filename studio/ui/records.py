@@ -1,0 +1,216 @@
+"""A table for a list parameter of records (camera keyframes, prompt schedule entries): one row per record.
+
+Cells follow the parameter's declared columns; an empty cell leaves the field out of the record (a keyframe
+then keeps the previous one's value). Fields the table does not show are kept as they are. Every change that
+parses is one undoable commit; a cell that does not parse turns red and commits nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.graph import Column
+
+BAD = QColor("#6b2630")
+ROW_H = 22
+
+
+def _cell_text(column: Column, value: Any) -> str:
+    if value is None:
+        return ""
+    if column.kind == "float" and isinstance(value, int | float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _parse(column: Column, text: str) -> tuple[bool, Any]:
+    """(ok, value); value None means: leave the field out."""
+    text = text.strip()
+    if not text:
+        return True, None
+    if column.kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            return False, f"'{column.name}' takes a number"
+        return (True, value) if math.isfinite(value) else (False, f"'{column.name}' takes a finite number")
+    if column.kind == "int":
+        try:
+            return True, int(text)
+        except ValueError:
+            return False, f"'{column.name}' takes a whole number"
+    return True, text
+
+
+class RecordTable(QWidget):
+    """Edits a list of dicts through ``commit(list)``; ``show_records`` displays one without committing."""
+
+    def __init__(self, columns: tuple[Column, ...], commit: Callable[[list], None]) -> None:
+        super().__init__()
+        self.columns = columns
+        self._commit = commit
+        self._records: list[dict] = []
+        self._quiet = False
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(3)
+        self.table = QTableWidget(0, len(columns))
+        self.table.setObjectName("RecordTable")
+        self.table.setHorizontalHeaderLabels([c.name for c in columns])
+        for i, column in enumerate(columns):
+            header = self.table.horizontalHeaderItem(i)
+            if header is not None and column.help:
+                header.setToolTip(column.help)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_H)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.itemChanged.connect(self._edited)
+        outer.addWidget(self.table)
+        buttons = QHBoxLayout()
+        buttons.setSpacing(4)
+        self.add_button = QToolButton(text="+ Row")
+        self.add_button.setToolTip("Add a record after the selected one (or at the end)")
+        self.add_button.clicked.connect(self.add_row)
+        self.remove_button = QToolButton(text="− Row")
+        self.remove_button.setToolTip("Remove the selected records")
+        self.remove_button.clicked.connect(self.remove_rows)
+        self.error = QLabel()
+        self.error.setObjectName("Problem")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        outer.addLayout(buttons)
+        outer.addWidget(self.error)
+
+    # ---- model -> table
+    def show_records(self, value: Any) -> None:
+        records = [dict(r) if isinstance(r, dict) else {} for r in value] if isinstance(value, list) else []
+        if records == self._records and self.table.rowCount() == len(records):
+            return
+        self._records = records
+        self._quiet = True
+        try:
+            self.table.setRowCount(len(records))
+            for row, record in enumerate(records):
+                for col, column in enumerate(self.columns):
+                    self._fill(row, col, column, record.get(column.name))
+            self._fit_height()
+        finally:
+            self._quiet = False
+        self.error.hide()
+
+    def _fill(self, row: int, col: int, column: Column, value: Any) -> None:
+        if column.kind == "enum":
+            combo = QComboBox()
+            combo.addItems(["", *column.choices])
+            combo.setCurrentText("" if value is None else str(value))
+            combo.currentTextChanged.connect(lambda _t, r=row: self._edited_row(r))
+            self.table.setCellWidget(row, col, combo)
+            return
+        item = QTableWidgetItem(_cell_text(column, value))
+        if column.kind in ("float", "int"):
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setItem(row, col, item)
+
+    def _fit_height(self) -> None:
+        rows = max(2, min(self.table.rowCount(), 8))
+        header = self.table.horizontalHeader().sizeHint().height() or ROW_H
+        # room for the horizontal scroll bar too: nine keyframe columns do not fit a narrow dock
+        scroll = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(header + rows * ROW_H + scroll + 6)
+
+    # ---- table -> model
+    def _edited(self, item: QTableWidgetItem) -> None:
+        if not self._quiet:
+            self._edited_row(item.row())
+
+    def _edited_row(self, _row: int) -> None:
+        if self._quiet:
+            return
+        records, problems = self.read()
+        if problems:
+            self.error.setText("; ".join(problems))
+            self.error.show()
+            return
+        self.error.hide()
+        self._records = records
+        self._commit(records)
+
+    def read(self) -> tuple[list[dict], list[str]]:
+        """The records the table shows (unshown fields kept), and what does not parse."""
+        records: list[dict] = []
+        problems: list[str] = []
+        for row in range(self.table.rowCount()):
+            record = dict(self._records[row]) if row < len(self._records) else {}
+            for col, column in enumerate(self.columns):
+                if column.kind == "enum":
+                    combo = self.table.cellWidget(row, col)
+                    text = combo.currentText() if isinstance(combo, QComboBox) else ""
+                    ok, value = True, (text or None)
+                else:
+                    item = self.table.item(row, col)
+                    ok, value = _parse(column, item.text() if item else "")
+                    if item is not None:
+                        self._quiet = True
+                        item.setBackground(QBrush(BAD) if not ok else QBrush())
+                        item.setToolTip(value if not ok else "")
+                        self._quiet = False
+                if not ok:
+                    problems.append(f"row {row + 1}: {value}")
+                elif value is None:
+                    record.pop(column.name, None)
+                else:
+                    record[column.name] = value
+            records.append(record)
+        return records, problems
+
+    def add_row(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        at = rows[-1] + 1 if rows else self.table.rowCount()
+        records, problems = self.read()
+        if problems:
+            return
+        new: dict = {}
+        if records and any(c.name == "time" for c in self.columns):
+            before = records[at - 1] if at > 0 else records[0]
+            t = before.get("time")
+            new["time"] = round(float(t) + 1.0, 3) if isinstance(t, int | float) else 0.0
+        records.insert(at, new)
+        self._records = []  # force a refill
+        self.show_records(records)
+        self._records = records
+        self.table.selectRow(at)
+        self._commit(records)
+
+    def remove_rows(self) -> None:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        if not rows:
+            return
+        records, problems = self.read()
+        if problems:
+            return
+        kept = [r for i, r in enumerate(records) if i not in rows]
+        self._records = []
+        self.show_records(kept)
+        self._records = kept
+        self._commit(kept)
