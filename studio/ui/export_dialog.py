@@ -367,8 +367,8 @@ class ExportDialog(QDialog):
 
     # ---- fields
     def take_node_settings(self, params: dict[str, Any], base: Path | None) -> None:
-        """Start from the graph's Export node: its format, quality, watermark, signing and file (the
-        file itself is already there when the node ran, so the name gets a number)."""
+        """Start from the graph's Export node: its format, quality, watermark, signing and, for a graph
+        saved in a file, its file (already there when the node ran, so the name gets a number)."""
 
         def resolve(value: Any) -> str:
             path = Path(str(value)).expanduser()
@@ -386,7 +386,7 @@ class ExportDialog(QDialog):
             self.signing.setCurrentIndex(self.signing.findData(SIGN_FILES))
             self.certificate.setText(resolve(params["certificate"]))
             self.private_key.setText(resolve(params["private_key"]))
-        if params.get("path"):
+        if params.get("path") and base is not None:  # an untitled copy (an example) keeps the default folder
             self.destination.setText(str(_free_name(Path(resolve(params["path"])))))
         self._sync()
 

@@ -341,3 +341,8 @@ def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_pat
         graph_file.parent / "out" / "take-2.mkv"
     )  # never over the node's file
     dialog.reject()
+    window.session.path = None  # an untitled copy (an example): the file stays in the usual export folder
+    window.act_export.trigger()
+    assert Path(window.export_dialog.destination.text()).parent != graph_file.parent / "out"
+    assert window.export_dialog.format_key == "mkv-ffv1"
+    window.export_dialog.reject()
