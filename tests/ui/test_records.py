@@ -56,12 +56,16 @@ def test_camera_keyframes_edit_as_a_table(window):
     settle()
     assert keyframes(window)[2]["ease"] == "hold"
 
+    # (clear first: a modifier key left down by another test would make selectRow extend the selection)
+    table.table.clearSelection()
     table.table.selectRow(2)
     table.add_row()
     settle()
     assert len(keyframes(window)) == len(before) + 1
     assert keyframes(window)[3] == {"time": before[2]["time"] + 1.0}
+    table.table.clearSelection()
     table.table.selectRow(0)
+    assert {i.row() for i in table.table.selectedIndexes()} == {0}
     table.remove_rows()
     settle()
     assert len(keyframes(window)) == len(before)
