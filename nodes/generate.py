@@ -13,7 +13,8 @@ from studio.values import Picture, Prompt, Video
     inputs=[
         PortSpec("model", "MODEL", "the video model"),
         PortSpec("prompt", "PROMPT", "what to show"),
-        PortSpec("image", "IMAGE", "first frame (image-to-video)", optional=True),
+        PortSpec("image", "IMAGE", "first frame (image-to-video), or a subject reference (Wan VACE) when the "
+                 "Reference Image node's 'use' says so", optional=True),
         PortSpec("guide", "VIDEO", "a clip to follow (video-to-video at the given strength), or a Camera "
                  "Guide: the camera move is then remade at this node's size, length and fps", optional=True),
     ],
@@ -60,7 +61,10 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     request = runtime.VideoRequest(
         num_frames=num_frames or defaults["num_frames"], height=height, width=width, steps=steps,
         guidance=guidance, seed=seed, strength=strength, preview=preview,
-        image=None if image is None else fit_image(image.pixels, width, height, image.fit),
+        image=None if image is None or image.role == "reference" else fit_image(image.pixels, width, height,
+                                                                                  image.fit),
+        reference=fit_image(image.pixels, width, height, image.fit) if image is not None
+        and image.role == "reference" else None,
         video=None if guide is None else _fit_clip(guide, width, height, fit_image),
     )
     model_key = ctx.input_key("model")
@@ -103,6 +107,7 @@ def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, m
         "guidance": request.guidance, "size": f"{request.width}x{request.height}",
         "num_frames": int(frames.shape[0]), "fps": fps,
         "mode": "v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
+        "reference_use": image.role if image is not None else None,
         "reference_image": image.source if image is not None else None,
     }
     if camera_guide is not None:

@@ -57,9 +57,13 @@ def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5
         ParamSpec("fit", "enum", "crop", choices=("crop", "pad", "stretch"),
                   help="How the picture meets the model's frame size: crop the overflow, pad the gap, "
                        "or stretch to fill."),
+        ParamSpec("use", "enum", "first_frame", choices=("first_frame", "reference"),
+                  help="first_frame: the clip starts from this picture (image-to-video; every family). "
+                       "reference: the subject or look to keep anywhere in the clip, for models that take "
+                       "reference images (Wan VACE)."),
     ],
 )
-def reference_image(ctx, path: str, fit: str) -> Picture:
+def reference_image(ctx, path: str, fit: str, use: str = "first_frame") -> Picture:
     """A picture used as the first frame (image-to-video) or as a reference."""
     from studio.media.image import load_image
 
@@ -68,4 +72,4 @@ def reference_image(ctx, path: str, fit: str) -> Picture:
 
         raise NodeError("no image file chosen", hint="pick a PNG, JPEG or WebP file in the inspector")
     resolved = ctx.resolve_path(path)
-    return Picture(load_image(resolved), fit=fit, source=str(resolved))
+    return Picture(load_image(resolved), fit=fit, source=str(resolved), role=use)

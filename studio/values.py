@@ -23,6 +23,7 @@ class Picture:
     pixels: np.ndarray
     fit: str = "crop"  # crop | pad | stretch
     source: str = ""  # the file it came from, for provenance
+    role: str = "first_frame"  # first_frame (image-to-video) | reference (the subject to keep: Wan VACE)
 
     @property
     def nbytes(self) -> int:

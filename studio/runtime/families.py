@@ -38,6 +38,7 @@ class FamilySpec:
     # True where the guide clip is a control video (Wan VACE): every step runs, the clip's length is the
     # request's, and "strength" is how strongly the control steers (its conditioning scale).
     v2v_is_control: bool = False
+    takes_reference: bool = False  # reference images of the subject (VACE), apart from a first frame
 
 
 # --- Wan -----------------------------------------------------------------------------------------------
@@ -132,6 +133,7 @@ FAMILIES: dict[str, FamilySpec] = {
         to_vae_space=_wan_to_vae,
         v2v_arguments=_vace_control,
         v2v_is_control=True,
+        takes_reference=True,
     ),
     "ltx": FamilySpec(
         name="ltx",

@@ -49,6 +49,7 @@ class VideoRequest:
     # Starting latents in the pipeline's own layout (e.g. noise warped along a camera move); None draws
     # fresh noise from the seed.
     noise: torch.Tensor | None = None
+    reference: np.ndarray | None = None  # uint8 [H, W, 3], a subject to keep (families that take one: VACE)
 
 
 @dataclass
@@ -162,6 +163,13 @@ def _check_request(model: LoadedModel, embeds: PromptEmbeds, request: VideoReque
         raise ModelError(f"strength must be in (0, 1] (got {request.strength})")
     geo = families.geometry(model.spec, _pipe(model))
     families.check_geometry(model.spec.label, geo, request.num_frames, request.height, request.width)
+    if request.reference is not None:
+        if not model.spec.takes_reference:
+            raise ModelError(
+                f"the model '{model.name}' ({model.spec.label}) takes no reference image",
+                hint="set the Reference Image node's 'use' to first_frame, or load a Wan VACE model",
+            )
+        _check_image(request.reference, "reference image", 3)
     if task == "i2v":
         _check_image(request.image, "image", 3)
     if task == "v2v":
@@ -308,6 +316,9 @@ def sample(
         kwargs["num_frames"] = request.num_frames
     if task == "i2v":
         kwargs["image"] = Image.fromarray(request.image)
+    if request.reference is not None:
+        kwargs["reference_images"] = [Image.fromarray(request.reference)]
+        kwargs["num_frames"] = request.num_frames
     try:
         output = pipe(**kwargs, return_dict=False)[0]
     except Exception as exc:  # noqa: BLE001

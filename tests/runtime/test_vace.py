@@ -41,3 +41,18 @@ def test_vace_refuses_a_first_image_clearly(tiny_model, tiny_embeds):
     model = tiny_model("wan-vace")
     with pytest.raises(ModelError, match="cannot do image-to-video"):
         sample(model, tiny_embeds(model), _request(image=colour_image()))
+
+
+def test_a_reference_image_reaches_vace_and_other_families_refuse_it_clearly(tiny_model, tiny_embeds):
+    model = tiny_model("wan-vace")
+    embeds = tiny_embeds(model)
+    plain = sample(model, embeds, _request())
+    updates = []
+    referenced = sample(model, embeds, _request(reference=colour_image()), on_step=updates.append)
+    assert len(updates) == 3 and referenced.task == "t2v"
+    assert referenced.tensor.shape == plain.tensor.shape  # the reference frame is dropped from the clip
+    assert not np.allclose(referenced.tensor.numpy(), plain.tensor.numpy())
+    wan = tiny_model("wan")
+    with pytest.raises(ModelError, match="takes no reference image") as caught:
+        sample(wan, tiny_embeds(wan), _request(reference=colour_image()))
+    assert "first_frame" in caught.value.hint
