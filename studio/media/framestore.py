@@ -36,7 +36,7 @@ class FrameStoreSettings:
     decoded_share: float = 0.12  # of the budget, for decoded frames around the playhead
     prefetch_ahead: int = 24
     prefetch_behind: int = 4
-    proxy_pause: float = 0.25  # seconds the proxy worker keeps out of the way after a playback step
+    proxy_pause: float = 0.25  # seconds proxies and compression wait after the playhead moved
 
 
 @dataclass
@@ -83,7 +83,10 @@ class FrameStore:
         self._reduce = 1
         self._view_size: tuple[int, int] | None = None
         self._settle = 0.0
-        self._hint = threading.Condition(self._lock)
+        # the workers' wake-ups have a lock of their own: a playhead move must never wait for a
+        # thread that holds the frames' lock (a spill to disk can take tens of milliseconds)
+        self._wake_lock = threading.RLock()
+        self._hint = threading.Condition(self._wake_lock)
         self._hint_serial = 0
         self._closed = False
         self._prefetcher = threading.Thread(
@@ -93,9 +96,11 @@ class FrameStore:
         self._encoder: threading.Thread | None = None
         # proxies are made as frames arrive, on a worker of their own: scrubbing a clip that has just
         # come paints proxies (or a near one) instead of decoding whole frames under the hand
-        self._proxy_wake = threading.Condition(self._lock)
+        self._proxy_wake = threading.Condition(self._wake_lock)
         self._proxy_serial = 0
-        self._stepping_until = 0.0  # playback moves the playhead frame by frame until then
+        # the playhead moves (playback, a scrub): until then the background workers that are not
+        # needed for the picture under the hand (proxies, compression) keep off the two cores
+        self._moving_until = 0.0
         self._proxier = threading.Thread(target=self._proxy_loop, name="framestore-proxy", daemon=True)
         self._proxier.start()
 
@@ -214,6 +219,7 @@ class FrameStore:
 
     def _compress_borrowed(self, clip_id: int, frames: np.ndarray) -> None:
         def one(i: int) -> None:
+            self._keep_out_of_the_way()
             if self._clip_id != clip_id or self._closed:
                 return
             kind, shape, data = self._encode(frames[i])
@@ -459,8 +465,7 @@ class FrameStore:
             # a jump (scrubbing) waits for the playhead to rest before decoding around it, so the
             # worker does not take the CPU from the frame being painted now
             self._settle = 0.06 if abs(index - self._playhead) > 2 else 0.0
-            if not self._settle:
-                self._stepping_until = time.monotonic() + self.settings.proxy_pause
+            self._moving_until = time.monotonic() + self.settings.proxy_pause
             self._playhead, self._direction = index, (1 if direction >= 0 else -1)
             self._reduce = reduce if reduce in (1, 2, 4, 8) else 1
             self._view_size = size
@@ -534,8 +539,7 @@ class FrameStore:
             for i in todo:
                 if self._closed or self._clip_id != clip_id:
                     break
-                while not self._closed and (pause := self._stepping_until - time.monotonic()) > 0:
-                    time.sleep(pause)  # playing: the prefetcher and the painter need the cores
+                self._keep_out_of_the_way()
                 if self._clip_id != clip_id:
                     break
                 try:
@@ -553,6 +557,13 @@ class FrameStore:
             return 6 if i == 0 else min(6, (i & -i).bit_length() - 1)
 
         return sorted(todo, key=lambda i: (-level(i), abs(i - p)))
+
+    def _keep_out_of_the_way(self) -> None:
+        """Wait while the playhead moves: the painter (and for playback the prefetcher) need the
+        cores and the GIL more than a proxy or a compressed copy does. A scrub is served by the
+        proxies made so far or a 1/8 decode; the rest is made once the hand rests."""
+        while not self._closed and (pause := self._moving_until - time.monotonic()) > 0:
+            time.sleep(pause)
 
     def _poke(self) -> None:
         """New frames: the prefetcher looks again, and the proxy worker makes their proxies."""

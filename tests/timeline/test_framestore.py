@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import cv2
@@ -182,3 +183,35 @@ def test_spill_files_of_dead_processes_are_removed(tmp_path):
         store.put_encoded(i, blob, (360, 640))
     assert store.spilled > 0 and not orphan.exists()
     store.close()
+
+
+def test_proxies_wait_while_the_playhead_moves_and_come_once_it_rests(tmp_path):
+    # a scrub needs both cores for the picture under the hand: proxies are made when it rests
+    store = FrameStore(FrameStoreSettings(proxy_pause=0.3), cache_dir=tmp_path)
+    store.reset(60)
+    blob = jpeg(synthetic(3, 240, 320))
+    store.set_playhead(30, 1)  # the hand is already moving when the frames arrive
+    for i in range(60):
+        store.put_encoded(i, blob, (240, 320))
+    moving_until = time.monotonic() + 0.6
+    k = 0
+    while time.monotonic() < moving_until:
+        store.set_playhead(k * 7 % 60, 1)  # jumps, as a drag on the ruler makes them
+        k += 1
+        time.sleep(0.01)
+    assert sum(store.has_proxy(i) for i in range(60)) <= 1  # at most the one under way when it began
+    deadline = time.monotonic() + 20
+    while not store.proxies_done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.proxies_done()
+    store.close()
+
+
+def test_a_playhead_move_does_not_wait_for_the_frames_lock(store):
+    store.reset(4)
+    with store._lock:  # another thread spilling frames to disk, say
+        t = time.perf_counter()
+        done = threading.Event()
+        threading.Thread(target=lambda: (store.set_playhead(3, 1), done.set())).start()
+        assert done.wait(2.0)
+    assert time.perf_counter() - t < 2.0
