@@ -12,7 +12,7 @@ from studio.engine import Engine
 from studio.graph import NodeRegistry, load_graph
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
-TINY = {"width": 32, "height": 32, "steps": 2, "fps": 8.0, "preview": False}
+TINY = {"width": 32, "height": 32, "steps": 3, "fps": 8.0, "preview": False}  # 3: a guide at 0.35 runs 1
 
 
 @pytest.fixture(scope="module")
