@@ -185,7 +185,10 @@ class FrameStore:
             self._enforce_budget()
         if changed:
             self._notify(changed)
-            self._poke()
+            if any(kind != "raw" for _i, (kind, _s, _d) in encoded):
+                # raw frames need neither decoding nor a proxy: waking the workers at every live
+                # step would only have them compete with the main thread for the GIL
+                self._poke()
 
     def put_encoded(self, index: int, jpeg: bytes, shape: tuple[int, int]) -> None:
         """Store an already-compressed frame (a file cache, a decoder that yields JPEG)."""

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
+from studio.engine import NodeProgress, RunStarted
 from studio.ui.timeline import MoveKeyframe, WaveformEnvelope, find_camera_param, sample_keyframes
 from studio.values import Sound, Video
 from tests.timeline.conftest import KEYS, clip, registry, settle
@@ -224,3 +226,26 @@ def test_the_timeline_does_not_import_pyqtgraph():
         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert out.stdout.strip() == "False"  # its import alone stalled the editor for a second
+
+
+def test_a_render_s_steps_repaint_the_thumbnails_a_few_times_a_second_ending_on_the_newest(docks, qtbot):
+    frames = clip(48, 60, 104)
+    docks.handle_event(RunStarted(1, ("gen",)))
+    docks.handle_event(NodeProgress(1, "gen", 1, 40, preview=frames))
+    settle()
+    lane, store = docks.timeline.thumbnails, docks.model.store
+    lane.repaint()
+    tiles, before = len(lane.tiles()), lane.tiles_painted
+    t0 = time.monotonic()
+    for step in range(2, 40):  # every frame changes at every step, faster than the lane refreshes
+        docks.handle_event(NodeProgress(1, "gen", step, 40, preview=frames // 2 + step))
+        settle(1)
+    elapsed = time.monotonic() - t0
+
+    def newest_shown() -> bool:
+        return all(lane._cache.get(f, (-1,))[0] == store.version(f) for f, _ in lane.tiles())
+
+    qtbot.waitUntil(newest_shown, timeout=2000)  # the last step reaches the lane all the same
+    refreshes = (lane.tiles_painted - before) / tiles
+    assert refreshes <= 2 + elapsed / lane.REFRESH_S
+    assert refreshes < 38 / 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF
+from PySide6.QtCore import QPointF, QRect, QRectF, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
@@ -17,6 +19,8 @@ from studio.values import Sound
 class ThumbnailLane(AxisWidget):
     """Small pictures of the clip along the axis; a changed frame repaints only its own tile."""
 
+    REFRESH_S = 0.2  # changed tiles repaint at most this often
+
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, parent)
         self.setFixedHeight(54)
@@ -24,6 +28,13 @@ class ThumbnailLane(AxisWidget):
             int, tuple[int, int, QImage, np.ndarray]
         ] = {}  # frame -> version, width, image, pixels
         self.tiles_painted = 0  # thumbnails drawn since the lane was made (tests)
+        # a render changes every frame at each step: the tiles follow a few times a second (the
+        # viewer shows each step), so the main thread's share per step stays small
+        self._changed: set[int] = set()
+        self._refreshed_at = 0.0
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.timeout.connect(self._refresh)
         model.frames_changed.connect(self._frames_changed)
         model.clip_changed.connect(self._cache.clear)
 
@@ -47,8 +58,17 @@ class ThumbnailLane(AxisWidget):
         return out
 
     def _frames_changed(self, indices: list[int]) -> None:
+        self._changed.update(indices)
+        wait = self._refreshed_at + self.REFRESH_S - time.monotonic()
+        if wait <= 0:
+            self._refresh()
+        elif not self._later.isActive():
+            self._later.start(max(1, round(wait * 1000)))
+
+    def _refresh(self) -> None:
         # a step replaces only the frames it changed; of those, only the ones with a tile repaint
-        changed = set(indices)
+        self._refreshed_at = time.monotonic()
+        changed, self._changed = self._changed, set()
         store = self.model.store
         for frame, rect in self.tiles():
             if frame in changed:

@@ -45,7 +45,8 @@ class _Scaled:
 
     def __init__(self) -> None:
         self.key: tuple | None = None
-        self.pixels: np.ndarray | None = None  # RGB, what is shown (tests read it)
+        self.pixels: np.ndarray | None = None  # RGB, what is shown (tests read it); a latent-sized
+        # preview at its own size, which QPainter blows up
         self._buffer: np.ndarray | None = None  # the memory ``image`` points into
         self.image: QImage | None = None
         self.draft = False  # a proxy, a near frame's proxy or a small decode, refined at rest
@@ -104,10 +105,14 @@ class _Scaled:
             frame = store.frame(index, r, size if what == "frame" else None)
         if frame is None:
             return None
-        if not one_to_one and (frame.shape[1], frame.shape[0]) != (w, h):
-            # latent-sized previews are blown up blocky (what the model has), frames and proxies smoothly
-            up = w >= frame.shape[1] * 3.5
-            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST if up else cv2.INTER_LINEAR)
+        if not one_to_one and w >= frame.shape[1] * 3.5:
+            # latent-sized previews are blown up blocky (what the model has): QPainter does that as
+            # it paints (nearest, no smoothing hint), so a live step costs no resize or copy here
+            self._buffer = frame if frame.flags.c_contiguous else np.ascontiguousarray(frame)
+            self.image = wrap(self._buffer)
+        elif not one_to_one and (frame.shape[1], frame.shape[0]) != (w, h):
+            # frames and proxies are scaled smoothly
+            frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_LINEAR)
             self._buffer = cv2.cvtColor(frame, cv2.COLOR_RGB2BGRA)
             self.image = QImage(self._buffer.data, w, h, self._buffer.strides[0], QImage.Format.Format_RGB32)
         else:
