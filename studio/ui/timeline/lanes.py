@@ -225,9 +225,13 @@ class AxisPlot(AxisWidget):
             content.end()
             self.drawn_count += 1
         painter = QPainter(self)
-        exposed = event.rect()
-        source = QRectF(exposed.x() * dpr, exposed.y() * dpr, exposed.width() * dpr, exposed.height() * dpr)
-        painter.drawPixmap(QRectF(exposed), self._pixmap, source)
+        # the region's rectangles, not their bounding one: a playhead move exposes two thin strips
+        # that may lie the lane's width apart
+        for exposed in event.region():
+            source = QRectF(
+                exposed.x() * dpr, exposed.y() * dpr, exposed.width() * dpr, exposed.height() * dpr
+            )
+            painter.drawPixmap(QRectF(exposed), self._pixmap, source)
         self.paint_range(painter)
         self.paint_playhead(painter)
         painter.end()
