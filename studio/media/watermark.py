@@ -33,6 +33,8 @@ DEFAULT_STEP = 8.0  # lattice step in 8-bit luma levels; strength/visibility tra
 # p-value below which the bit groups are too coherent to be chance; with the CRC, false positives ~1e-10.
 DETECT_P_VALUE = 1e-4
 MIN_CELLS = 64  # fewer cells than this cannot carry 48 coded bits
+CHANGE_LEVELS = 16  # Embedder.mark_i420 rounds each cell's change of mean to 1/16 of a luma level
+_LIMITED = 219.0 / 255.0  # limited-range (video) luma levels per full-range level
 
 
 @dataclass(frozen=True)
@@ -154,8 +156,12 @@ def _crc16(data: bytes) -> int:
 
 def _cell_means(luma: np.ndarray, lay: Layout) -> np.ndarray:
     grid = luma[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
-    # Sum rows then columns in float32: much faster than a 4-D mean and exact enough for cell means.
-    rows = grid.reshape(lay.rows, lay.cell, -1).sum(axis=1, dtype=np.float32)
+    # Sum rows then columns: much faster than a 4-D mean. 8-bit luma sums exactly in uint16 while a
+    # cell column fits (cell * 255 < 65536), a third faster than float32; float luma sums in float32.
+    exact = luma.dtype == np.uint8 and lay.cell * 255 < 65536
+    rows = grid.reshape(lay.rows, lay.cell, -1).sum(axis=1, dtype=np.uint16 if exact else np.float32)
+    if exact:
+        rows = rows.astype(np.float32)
     return rows.reshape(lay.rows, lay.cols, lay.cell).sum(axis=2).reshape(-1) / float(lay.cell * lay.cell)
 
 
@@ -177,13 +183,25 @@ class Embedder:
         self.offset = self.dither + encode_payload(payload)[bit_of_cell].astype(np.float32) * (self.step / 2)
         self.window = np.tile(_window(lay.cell), (lay.rows, lay.cols))
         # A fixed keyed dither for rounding the change to whole levels: unbiased, so a cell's small
-        # change survives as a change of its mean instead of rounding away.
+        # change survives as a change of its mean instead of rounding away. The same in every cell, so
+        # the Y-plane path can look a cell's whole rounded change up by its delta (see mark_i420).
         rng = np.random.default_rng([key, height, width, 1])
-        self.round_dither = rng.uniform(0.0, 1.0, self.window.shape).astype(np.float32)
-        # The same, centred, for mark_i420: OpenCV's saturating add rounds to nearest, floor(x + u) wanted.
-        self._centred_dither = self.round_dither - np.float32(0.5)
-        self._taper_rows = _taper(lay.cell)[None, :, None]  # [1, cell, 1]
-        self._taper_cols = np.tile(_taper(lay.cell), lay.cols)[None, :]  # [1, cols * cell]
+        cell_dither = rng.uniform(0.0, 1.0, (lay.cell, lay.cell)).astype(np.float32)
+        self.round_dither = np.tile(cell_dither, (lay.rows, lay.cols))
+        # mark_i420's table: the rounded change of one cell, floor(delta * window + dither), for every
+        # delta in limited-range levels on a 1/CHANGE_LEVELS grid (about 110 cells of 8-bit patterns
+        # at the default step): a lookup and an add per frame instead of five float passes.
+        reach = int(np.ceil(self.step / 2 * _LIMITED * CHANGE_LEVELS)) + 1
+        deltas = np.arange(-reach, reach + 1, dtype=np.float32) / CHANGE_LEVELS
+        table = np.floor(deltas[:, None, None] * _window(lay.cell)[None] + cell_dither[None])
+        self._reach = reach
+        table = table.astype(np.int8 if np.abs(table).max() < 127 else np.int16)
+        # Stored [cell row, delta, cell column]: taking the deltas of a grid of cells along axis 1 gives
+        # [cell row, cell rows, cells across, cell column], whole picture rows, without a transpose.
+        self._changes = np.ascontiguousarray(table.transpose(1, 0, 2))
+        flat = table.reshape(len(deltas), -1)
+        self._lowest, self._highest = int(flat.min()), int(flat.max())
+        self._energy = np.sum(flat.astype(np.int64) ** 2, axis=1)  # squared change per cell, per delta
         self.squared_error = 0.0  # of every frame marked so far, in full-range luma levels squared
         self.pixels = 0
 
@@ -203,22 +221,34 @@ class Embedder:
     def mark_i420(self, yuv: np.ndarray) -> None:
         """Watermark one I420 frame ([H * 3 / 2, W] uint8, BT.601 limited range, as the encoder takes it)
         in place. Only the Y plane changes: the same luma change as ``__call__`` makes through R, G and B,
-        at a third of the cost, with one rounding instead of two."""
+        at a fraction of the cost, with one rounding instead of two.
+
+        Each cell's change comes from a table by its delta (quantised to 1/CHANGE_LEVELS of a level, far
+        below the codec's noise) and is added in one pass; limited-range Y (16..235) never needs the
+        add to saturate, so it wraps in plain uint8, and a frame that would is added with clipping.
+        """
         lay = self.layout
         if yuv.shape != (lay.height * 3 // 2, lay.width) or yuv.dtype != np.uint8:
             raise MediaError(f"an I420 frame of {lay.width}x{lay.height} was expected, got {yuv.shape}")
-        region = yuv[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
         # Limited-range Y is 16 + 219/255 of full-range luma: measure and move in full range, as the
         # detector reads it.
-        means = (_cell_means(yuv[: lay.height], lay) - 16.0) * np.float32(255.0 / 219.0)
-        delta = self._target_delta(means) * np.float32(219.0 / 255.0)
-        # delta[cell] * window, built separably: each cell's row of column tapers, times the row tapers.
-        across = np.repeat(delta, lay.cell, axis=1) * self._taper_cols  # [rows, cols * cell]
-        change = (across[:, None, :] * self._taper_rows).reshape(region.shape)
-        change += self._centred_dither
-        before = region.copy()
-        region[...] = cv2.add(region, change, dtype=cv2.CV_8U)
-        self.squared_error += cv2.norm(before, region, cv2.NORM_L2SQR) * (255.0 / 219.0) ** 2
+        means = (_cell_means(yuv[: lay.height], lay) - 16.0) * np.float32(1 / _LIMITED)
+        delta = self._target_delta(means) * np.float32(_LIMITED)
+        index = np.rint(delta * CHANGE_LEVELS).astype(np.intp) + self._reach
+        np.clip(index, 0, self._changes.shape[1] - 1, out=index)
+        change = np.take(self._changes, index, axis=1).reshape(lay.cell, lay.rows, lay.cols * lay.cell)
+        region = yuv[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
+        # The region as [cell row, cell rows, width], like ``change`` (splitting an axis is always a view).
+        rows = region.reshape(lay.rows, lay.cell, -1).transpose(1, 0, 2)
+        low, high, _, _ = cv2.minMaxLoc(region)
+        if change.dtype == np.int8 and low + self._lowest >= 0 and high + self._highest <= 255:
+            np.add(rows, change.view(np.uint8), out=rows)  # exact: no sum leaves 0..255
+            squared = float(self._energy[index].sum())
+        else:
+            before = region.copy()
+            rows[...] = np.clip(rows + change.astype(np.int16), 0, 255)
+            squared = cv2.norm(before, region, cv2.NORM_L2SQR)
+        self.squared_error += squared / _LIMITED**2
         self.pixels += lay.height * lay.width
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -108,3 +109,35 @@ def test_the_default_export_encode_keeps_every_bit_at_720p(tmp_path):
     encode_video(clip, 24, path, settings=EncodeSettings(), mark=embedder.mark_i420)
     found = wm.detect(read_luma(path))
     assert found.found and found.payload == PAYLOAD and wm.bit_accuracy(found, PAYLOAD) == 1.0
+
+
+@pytest.mark.parametrize(("height", "width"), [(360, 640), (720, 1280), (66, 98)])
+def test_the_y_plane_mark_puts_every_cell_on_its_lattice(height, width):
+    """mark_i420 builds each cell's change from a table by its delta: the cell means must still land on
+    the right lattice point (to a few hundredths of a level), and the PSNR it reports must be the real one."""
+    embedder = wm.Embedder(PAYLOAD, height, width)
+    lay = embedder.layout
+    squared = 0.0
+    for frame in natural_clip(3, height, width, seed=5, grain=3.0):
+        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+        before = yuv.copy()
+        embedder.mark_i420(yuv)
+        assert np.array_equal(yuv[height:], before[height:])
+        means = (wm._cell_means(yuv[:height], lay) - 16.0) * (255.0 / 219.0)
+        off_lattice = (means - embedder.offset) / embedder.step
+        assert np.abs(off_lattice - np.round(off_lattice)).max() * embedder.step < 0.15
+        squared += np.sum((yuv[:height].astype(float) - before[:height]) ** 2) * (255.0 / 219.0) ** 2
+    assert embedder.psnr == pytest.approx(10 * np.log10(255.0**2 * 3 * height * width / squared), abs=1e-6)
+
+
+def test_the_y_plane_mark_saturates_instead_of_wrapping():
+    """Full-range or out-of-range Y (0 and 255) takes the clipping path: no pixel wraps around."""
+    embedder = wm.Embedder(PAYLOAD, 128, 128)
+    yuv = np.full((192, 128), 128, np.uint8)
+    yuv[:64:2], yuv[1:64:2] = 0, 255  # black and white rows in the top half of the picture
+    before = yuv.copy()
+    embedder.mark_i420(yuv)
+    change = yuv[:128].astype(int) - before[:128]
+    assert np.abs(change).max() <= wm.DEFAULT_STEP
+    assert np.all(yuv[:64:2] <= wm.DEFAULT_STEP) and np.all(yuv[1:64:2] >= 255 - wm.DEFAULT_STEP)
+    assert change[64:].any()  # the grey half is marked as usual
