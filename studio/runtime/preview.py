@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -24,10 +25,13 @@ _RIDGE = 1e-3
 
 @dataclass(frozen=True)
 class LatentProjection:
-    """rgb = latent @ matrix + bias, per latent pixel, with rgb in [0, 1]."""
+    """rgb = latent @ matrix + bias, per latent pixel, with rgb in [0, 1]; with a hidden layer (a model's
+    shipped preview map may have one) rgb = relu(latent @ hidden_weight + hidden_bias) @ matrix + bias."""
 
-    matrix: np.ndarray  # [C, 3]
+    matrix: np.ndarray  # [C, 3], or [H, 3] after a hidden layer
     bias: np.ndarray  # [3]
+    hidden_weight: np.ndarray | None = None  # [C, H]
+    hidden_bias: np.ndarray | None = None  # [H]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +58,42 @@ class LatentProjection:
         if matrix.shape != (channels, 3) or bias.shape != (3,):
             return None
         return cls(matrix, bias)
+
+
+SHIPPED_NAME = "studio_preview.json"
+
+
+def shipped_projection(folder: Path, channels: int) -> LatentProjection | None:
+    """A projection a model folder ships (``studio_preview.json``: {"matrix": [[r, g, b] per channel],
+    "bias": [r, g, b]}), fitted on the model's own kind of pictures. Plain JSON numbers: data, not code.
+    A VAE whose latents map to colour far from linearly outside its training pictures (Studio's embedded
+    model) previews far better with it than with the generic fit."""
+    try:
+        data = json.loads((Path(folder) / SHIPPED_NAME).read_text(encoding="utf-8"))
+        matrix = np.asarray(data["matrix"], dtype=np.float32)
+        bias = np.asarray(data["bias"], dtype=np.float32)
+        hidden = data.get("hidden")
+        w1 = None if hidden is None else np.asarray(hidden["weight"], dtype=np.float32)
+        b1 = None if hidden is None else np.asarray(hidden["bias"], dtype=np.float32)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    arrays = [a for a in (matrix, bias, w1, b1) if a is not None]
+    if not all(np.isfinite(a).all() for a in arrays) or bias.shape != (3,):
+        return None
+    inner = channels if w1 is None else w1.shape[-1]
+    if matrix.shape != (inner, 3):
+        return None
+    if w1 is not None and (w1.shape != (channels, inner) or b1 is None or b1.shape != (inner,)):
+        return None
+    return LatentProjection(matrix, bias, w1, b1)
+
+
+def fit_from_pairs(latents: np.ndarray, rgb: np.ndarray, ridge: float = _RIDGE) -> LatentProjection:
+    """Least squares rgb ([N, 3] in 0..1) from latents ([N, C]), ridge-regularised."""
+    x1 = np.concatenate([latents.astype(np.float64), np.ones((latents.shape[0], 1))], axis=1)
+    gram = x1.T @ x1 + ridge * x1.shape[0] * np.eye(x1.shape[1])
+    solution = np.linalg.solve(gram, x1.T @ rgb.astype(np.float64))
+    return LatentProjection(solution[:-1].astype(np.float32), solution[-1].astype(np.float32))
 
 
 def cache_path(weights_id: str) -> Path:
@@ -106,13 +146,10 @@ def fit_projection(
     z = dist.mode() if hasattr(dist, "mode") else dist.mean
     video = vae.decode(z.clone(), **decode_kwargs(z.clone()), return_dict=False)[0].float()
     target = _pool_to_latent_grid(video[:, :, :frames], temporal, spatial, z.shape[2])
-    x = z.float().permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1]).cpu().numpy().astype(np.float64)
-    y = ((target.permute(0, 2, 3, 4, 1).reshape(-1, 3).cpu().numpy() + 1.0) / 2.0).astype(np.float64)
-    x1 = np.concatenate([x, np.ones((x.shape[0], 1))], axis=1)
+    x = z.float().permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1]).cpu().numpy()
+    y = (target.permute(0, 2, 3, 4, 1).reshape(-1, 3).cpu().numpy() + 1.0) / 2.0
     # Ridge keeps channels the fitting clips barely excite from getting huge weights.
-    gram = x1.T @ x1 + _RIDGE * x1.shape[0] * np.eye(x1.shape[1])
-    solution = np.linalg.solve(gram, x1.T @ y)
-    return LatentProjection(solution[:-1].astype(np.float32), solution[-1].astype(np.float32))
+    return fit_from_pairs(x, y)
 
 
 def frame_to_latent_index(num_frames: int, latent_frames: int, temporal: int) -> np.ndarray:
@@ -128,8 +165,13 @@ class ClipPreviewer:
     def __init__(
         self, projection: LatentProjection, device: torch.device, temporal: int, spatial: int
     ) -> None:
-        self.matrix = torch.from_numpy(projection.matrix).to(device=device, dtype=torch.float32)
-        self.bias = torch.from_numpy(projection.bias).to(device=device, dtype=torch.float32)
+        def on_device(array: np.ndarray | None) -> torch.Tensor | None:
+            return None if array is None else torch.from_numpy(array).to(device=device, dtype=torch.float32)
+
+        self.matrix = on_device(projection.matrix)
+        self.bias = on_device(projection.bias)
+        self.hidden_weight = on_device(projection.hidden_weight)
+        self.hidden_bias = on_device(projection.hidden_bias)
         self.temporal = temporal
         self.spatial = spatial
 
@@ -143,9 +185,14 @@ class ClipPreviewer:
         """
         scale = scale.to(self.matrix)
         shift = shift.to(self.matrix)
+        frames = torch.from_numpy(frame_to_latent_index(num_frames, latent_frames, self.temporal))
+        if self.hidden_weight is not None:
+            # The affine goes into the hidden layer; the output layer takes the 0..255 scale.
+            w1 = scale[:, None] * self.hidden_weight
+            b1 = shift @ self.hidden_weight + self.hidden_bias
+            return ClipRenderer(self.matrix * 255.0, self.bias * 255.0 + 0.5, frames, w1, b1)
         matrix = scale[:, None] * self.matrix * 255.0
         bias = (shift @ self.matrix + self.bias) * 255.0 + 0.5  # +0.5: the uint8 cast then rounds
-        frames = torch.from_numpy(frame_to_latent_index(num_frames, latent_frames, self.temporal))
         return ClipRenderer(matrix, bias, frames)
 
 
@@ -157,13 +204,17 @@ class ClipRenderer:
     while a gather of upscaled pixels here cost about 3% of a tiny model's step on its own.
     """
 
-    matrix: torch.Tensor  # [C, 3] on the sampling device, output scaled to 0..255
+    matrix: torch.Tensor  # [C, 3] (or [H, 3]) on the sampling device, output scaled to 0..255
     bias: torch.Tensor  # [3]
     frames: torch.Tensor  # [T] on the CPU: the latent frame each output frame shows
+    hidden_weight: torch.Tensor | None = None  # [C, H]
+    hidden_bias: torch.Tensor | None = None  # [H]
 
     @torch.no_grad()
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
         channels, f, h, w = latents.shape
-        x = latents.reshape(channels, -1).to(device=self.matrix.device, dtype=torch.float32)
-        small = torch.addmm(self.bias, x.T, self.matrix).clamp_(0, 255).to(torch.uint8).cpu()
+        x = latents.reshape(channels, -1).to(device=self.matrix.device, dtype=torch.float32).T
+        if self.hidden_weight is not None:
+            x = torch.addmm(self.hidden_bias, x, self.hidden_weight).relu_()
+        small = torch.addmm(self.bias, x, self.matrix).clamp_(0, 255).to(torch.uint8).cpu()
         return small.reshape(f, h, w, 3).index_select(0, self.frames).numpy()

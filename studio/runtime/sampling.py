@@ -206,9 +206,10 @@ def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPrevie
     if model._previewer is None:
         pipe = _pipe(model)
         device = model.execution_device
-        projection = preview.LatentProjection.load(
-            preview.cache_path(model.weights_id), _latent_channels(pipe)
-        )
+        channels = _latent_channels(pipe)
+        projection = preview.shipped_projection(model.source, channels) if model.source else None
+        if projection is None:
+            projection = preview.LatentProjection.load(preview.cache_path(model.weights_id), channels)
         if projection is None:
 
             def decode_kwargs(z: torch.Tensor) -> dict:
@@ -278,11 +279,16 @@ def sample(
             hint="raise the strength or the number of steps",
         )
 
-    def on_step_end(_pipe, index: int, _timestep, tensors: dict) -> dict:
+    previous: list[torch.Tensor | None] = [None]
+
+    def on_step_end(step_pipe, index: int, _timestep, tensors: dict) -> dict:
         if on_step is not None:
             frames = None
             if renderer is not None:
-                frames = renderer(families.canonical_latents(spec, tensors["latents"][:1], dims)[0])
+                latents = tensors["latents"][:1]
+                shown = denoised_estimate(step_pipe.scheduler, latents, previous[0])
+                previous[0] = latents.detach().clone()
+                frames = renderer(families.canonical_latents(spec, shown, dims)[0])
             on_step(StepUpdate(step=index + 1, total=total, preview=frames))
         # Raising here (not pipe._interrupt) stops at once: no remaining steps, no decode.
         if is_cancelled():
@@ -335,6 +341,31 @@ def sample(
         seed=request.seed,
         task=task,
     )
+
+
+def denoised_estimate(scheduler, latents: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
+    """What the clip will look like, as far as this step knows: the sampler's own clean-clip prediction.
+
+    Mid-way the latents are still mostly noise (at half the steps of a shifted flow schedule, three quarters),
+    and a preview of them shows noise; the prediction shows the clip taking shape. Multistep samplers that
+    predict x0 (UniPC, DPM-Solver: Wan's) keep it in ``model_outputs``; for flow-matching Euler (LTX) it is
+    read off the step just taken: x0 = x_next - sigma_next * (x_next - x_prev) / (sigma_next - sigma_prev).
+    Anything else (CogVideoX's v-prediction DDIM) shows the latents as they are."""
+    outputs = getattr(scheduler, "model_outputs", None)
+    if outputs and getattr(scheduler.config, "predict_x0", False):
+        last = outputs[-1]
+        if isinstance(last, torch.Tensor) and last.shape[1:] == latents.shape[1:]:
+            return last[:1]
+        return latents
+    sigmas = getattr(scheduler, "sigmas", None)
+    index = getattr(scheduler, "step_index", None)
+    flow = type(scheduler).__name__.startswith("FlowMatch")
+    if flow and previous is not None and sigmas is not None and index is not None and 0 < index < len(sigmas):
+        sigma_next, sigma_prev = float(sigmas[index]), float(sigmas[index - 1])
+        if abs(sigma_next - sigma_prev) > 1e-6 and previous.shape == latents.shape:
+            velocity = (latents - previous.to(latents)) / (sigma_next - sigma_prev)
+            return latents - sigma_next * velocity
+    return latents
 
 
 def _reset_hooks(pipe) -> None:

@@ -89,3 +89,31 @@ def test_quality_stays_above_the_measured_figures() -> None:
     assert report["colour_adherence"] >= floors["colour_adherence"], report
     assert report["motion_adherence"] >= floors["motion_adherence"], report
     assert report["background_flicker_max"] <= floors["background_flicker_max"], report
+
+
+def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monkeypatch) -> None:
+    """Mid-way the preview shows the sampler's clean-clip estimate (not the noisy latents), through the
+    model's shipped colour map: closer to the finished clip than the raw latents, and in its colours."""
+    import studio.runtime.sampling as sampling
+    from studio.runtime import LoadOptions, VideoRequest, decode, encode_prompt, load_model
+    from studio.runtime.preview import _pool_to_latent_grid
+
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path))  # no cached fit from elsewhere
+    torch.set_num_threads(1)
+    model = load_model("embedded", LoadOptions(device="cpu"))
+    embeds = encode_prompt(model, "a red circle moves left on a black background", "", 5.0)
+    request = VideoRequest(num_frames=17, height=64, width=64, steps=20, guidance=5.0, seed=3)
+
+    def previews() -> tuple[list[np.ndarray], np.ndarray]:
+        updates = []
+        latents = sampling.sample(model, embeds, request, on_step=updates.append)
+        return [u.preview.astype(np.float32) for u in updates], decode(model, latents)
+
+    shown, frames = previews()
+    monkeypatch.setattr(sampling, "denoised_estimate", lambda scheduler, latents, previous: latents)
+    raw, _ = previews()
+    step = 5  # the sixth of twenty
+    assert np.abs(shown[step] - shown[-1]).mean() < 0.5 * np.abs(raw[step] - raw[-1]).mean()
+    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float()
+    pooled = _pool_to_latent_grid(video, 4, 8, 5)[0].permute(1, 2, 3, 0).numpy()  # [F, 8, 8, 3]
+    assert np.abs(shown[-1][[0, 4, 8, 12, 16]] - pooled).mean() < 25  # 0-255: the right colours, roughly
