@@ -1,12 +1,17 @@
 """Export benchmark: 720p encode speed, signing vs encoding time, watermark cost, accuracy and false positives.
 
-Run on demand: ``python tests/benchmarks/bench_export.py [--quick]`` (STUDIO_HOME is set to a temp folder).
+Run on demand: ``python tests/benchmarks/bench_export.py [--quick] [--baseline REV]`` (STUDIO_HOME is set to a
+temp folder). The first table compares the default signed, watermarked 720p export of ``studio/`` at REV (a
+git revision, run from a ``git archive`` of it) with the working tree's, side by side in one run, as CPU-ms
+per frame by stage and wall fps.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,6 +22,14 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+# --stages runs in a child whose ``studio`` may come from an archived revision: put that first.
+if os.environ.get("STUDIO_BENCH_SOURCE"):
+    sys.path.insert(0, os.environ["STUDIO_BENCH_SOURCE"])
+
+BASELINE_REV = (
+    "dd4bb80"  # studio/media before the issue-8 speed work (Y-plane mark in float, a frame per picture)
+)
+STAGES = ("source", "rgb->i420", "watermark", "frame", "encode call", "mux", "encoder threads", "sign")
 
 # Baselines measured on 720p frames (FIELD-NOTES "C2PA and watermarks"); invisible-watermark itself is not
 # installed because its package pulls an unpinned torch and opencv-python.
@@ -40,6 +53,161 @@ class Cycled(Sequence[np.ndarray]):
         if not 0 <= index < self.length:
             raise IndexError(index)
         return self.frames[index % len(self.frames)]
+
+
+def measure_stages(frames: int) -> dict[str, float]:
+    """One default export (signed, watermarked, 720p) with every stage timed: seconds of CPU by stage.
+
+    Main-thread stages are timed with ``thread_time`` (exclusive of the stages they call) by wrapping
+    the functions the export goes through, whichever revision of ``studio`` is imported; what the
+    encoder's own threads spend is the process's CPU less the main thread's.
+    """
+    import av
+
+    from studio.media import encode, export
+    from studio.media import watermark as wm
+    from studio.media.export import ExportOptions, export_clip
+    from studio.media.provenance import Provenance
+    from tests.media.clips import natural_clip
+
+    spent = dict.fromkeys(STAGES, 0.0)
+    inner: list[float] = []
+
+    def timed(stage, function, clock=time.thread_time):
+        def wrapper(*args, **kwargs):
+            start = clock()
+            inner.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                took = clock() - start
+                spent[stage] += took - inner.pop()
+                if inner:
+                    inner[-1] += took
+
+        return wrapper
+
+    class Proxy:
+        def __init__(self, target, stages: dict[str, str], wrap: dict | None = None) -> None:
+            object.__setattr__(self, "_target", target)
+            object.__setattr__(self, "_stages", stages)
+            object.__setattr__(self, "_wrap", wrap or {})
+
+        def __getattr__(self, name):
+            value = getattr(self._target, name)
+            if name in self._stages:
+                return timed(self._stages[name], value)
+            if name in self._wrap:
+                return lambda *a, **k: self._wrap[name](value(*a, **k))
+            return value
+
+        def __setattr__(self, name, value) -> None:
+            setattr(self._target, name, value)
+
+    class VideoFrames:
+        from_ndarray = staticmethod(timed("frame", av.VideoFrame.from_ndarray))
+
+        def __call__(self, *args, **kwargs):
+            return av.VideoFrame(*args, **kwargs)
+
+        def __getattr__(self, name):
+            return getattr(av.VideoFrame, name)
+
+    class AvShim:
+        VideoFrame = VideoFrames()
+
+        def open(self, *args, **kwargs):
+            container = av.open(*args, **kwargs)
+            stream = {"encode": "encode call"}
+            return Proxy(container, {"mux": "mux"}, {"add_stream": lambda s: Proxy(s, stream)})
+
+        def __getattr__(self, name):
+            return getattr(av, name)
+
+    encode.av = AvShim()
+    encode.rgb_to_yuv420 = timed("rgb->i420", encode.rgb_to_yuv420)
+    encode._fit = timed("source", encode._fit)
+    if hasattr(encode, "_I420Input"):
+        encode._I420Input.fill = timed("frame", encode._I420Input.fill)
+    export._Frames.__getitem__ = timed("source", export._Frames.__getitem__)
+    wm.Embedder.mark_i420 = timed("watermark", wm.Embedder.mark_i420)
+    sign_process = timed("sign", export.sign_mp4, clock=time.process_time)
+    sign_thread = [0.0]
+
+    def sign(*args, **kwargs):
+        start = time.thread_time()
+        try:
+            return sign_process(*args, **kwargs)
+        finally:
+            sign_thread[0] += time.thread_time() - start
+
+    export.sign_mp4 = sign
+    clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
+    prov = Provenance(
+        "bench-model", "sha256:" + "0" * 64, ["a bench"], 1, {"steps": 30}, "sha256:" + "1" * 64
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["STUDIO_HOME"] = str(Path(tmp) / "home")
+        export_clip(Cycled(clip.frames, 4), 24, Path(tmp) / "warm.mp4", provenance=prov)  # imports, keys
+        spent.update(dict.fromkeys(STAGES, 0.0))
+        sign_thread[0] = 0.0
+        process, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
+        result = export_clip(clip, 24, Path(tmp) / "signed.mp4", provenance=prov, options=ExportOptions())
+        process, thread = time.process_time() - process, time.thread_time() - thread
+        wall = time.perf_counter() - wall
+        size = (Path(tmp) / "signed.mp4").stat().st_size
+    main_stages = sum(v for k, v in spent.items() if k != "sign")
+    spent["encoder threads"] = (process - spent["sign"]) - (thread - sign_thread[0])
+    spent["other (main thread)"] = thread - sign_thread[0] - main_stages
+    spent["total"] = process
+    spent["wall"], spent["encode wall"] = wall, result.encode_seconds
+    spent["bytes"] = size
+    return spent
+
+
+def bench_stages(workdir: Path, frames: int, baseline: str, rounds: int) -> None:
+    """Before/after of the default export by stage, each revision in its own process, rounds interleaved."""
+    source = workdir / "baseline-src"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", baseline, "studio"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
+    runs: dict[str, list[dict[str, float]]] = {baseline: [], "working tree": []}
+    for _ in range(rounds):
+        for name in runs:
+            env = dict(os.environ)
+            env.pop("STUDIO_BENCH_SOURCE", None)
+            if name == baseline:
+                env["STUDIO_BENCH_SOURCE"] = str(source)
+            out = subprocess.run(
+                [sys.executable, __file__, "--stages", str(frames)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(
+        f"\n== Default export by stage: 1280x720, {frames} frames, signed, watermarked; CPU-ms per frame, median "
+        f"of {rounds} interleaved runs (min in brackets); budget for 240 fps on 2 cores: 8.33 =="
+    )
+    names = list(runs)
+    print(f"  {'stage':22s}" + "".join(f"{n:>22s}" for n in names))
+    rows = [*STAGES, "other (main thread)", "total"]
+    for row in rows:
+        cells = []
+        for name in names:
+            values = sorted(r[row] / frames * 1000 for r in runs[name])
+            cells.append(f"{values[len(values) // 2]:8.2f} [{values[0]:5.2f}]")
+        print(f"  {row:22s}" + "".join(f"{c:>22s}" for c in cells))
+    for label, key in (("wall fps, encode", "encode wall"), ("wall fps, whole export", "wall")):
+        cells = [f"{sorted(frames / r[key] for r in runs[n])[len(runs[n]) // 2]:8.1f}" for n in names]
+        print(f"  {label:22s}" + "".join(f"{c:>22s}" for c in cells))
+    cells = [f"{runs[n][0]['bytes'] * 8 / (frames / 24) / 1e6:8.2f}" for n in names]
+    print(f"  {'Mbit/s':22s}" + "".join(f"{c:>22s}" for c in cells))
+    cpu = [sorted(r["total"] / frames for r in runs[n])[len(runs[n]) // 2] for n in names]
+    print(f"  => {2 / cpu[0]:.0f} fps -> {2 / cpu[1]:.0f} fps of CPU budget on 2 cores (24 fps x10 = 240)")
 
 
 def bench_encode_speed(workdir: Path, frames: int) -> None:
@@ -182,11 +350,20 @@ class _Timed:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer frames and clips")
+    parser.add_argument("--baseline", default=BASELINE_REV, help="git revision to compare the export with")
+    parser.add_argument("--stages", type=int, metavar="FRAMES", help=argparse.SUPPRESS)  # the child's job
+    parser.add_argument("--only-stages", action="store_true", help="just the before/after table")
     args = parser.parse_args()
+    if args.stages:
+        print(json.dumps(measure_stages(args.stages)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STUDIO_HOME"] = str(Path(tmp) / "home")
         workdir = Path(tmp)
         print(f"cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.1f}")
+        bench_stages(workdir, 120 if args.quick else 240, args.baseline, 3 if args.quick else 5)
+        if args.only_stages:
+            return
         bench_encode_speed(workdir, 48 if args.quick else 144)
         bench_sign_overhead(workdir, 2 if args.quick else 10)
         bench_watermark(workdir, args.quick)
