@@ -232,3 +232,7 @@ def write_preview_projection(folder: Path, vae: AutoencoderKLWan, count: int = 9
     }
     (folder / "studio_preview.json").write_text(json.dumps(data) + "\n")
     return data
+
+
+def parameter_count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
