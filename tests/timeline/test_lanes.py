@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from studio.engine import NodeProgress, RunStarted
 from studio.ui.timeline import MoveKeyframe, WaveformEnvelope, find_camera_param, sample_keyframes
@@ -249,3 +250,16 @@ def test_a_render_s_steps_repaint_the_thumbnails_a_few_times_a_second_ending_on_
     refreshes = (lane.tiles_painted - before) / tiles
     assert refreshes <= 2 + elapsed / lane.REFRESH_S
     assert refreshes < 38 / 2
+
+
+def test_no_playhead_is_drawn_before_there_is_a_clip(docks):
+    from studio.ui.timeline.ruler import PLAYHEAD
+
+    def playhead_pixels() -> int:
+        image = docks.timeline.ruler.grab().toImage()
+        return sum(image.pixelColor(x, image.height() - 2) == PLAYHEAD for x in range(image.width()))
+
+    assert playhead_pixels() == 0
+    docks.live.show_video(Video(clip(24), 24.0))
+    QApplication.processEvents()
+    assert playhead_pixels() > 0

@@ -85,6 +85,8 @@ class AxisWidget(QWidget):
         event.accept()
 
     def paint_playhead(self, painter: QPainter, head: bool = False) -> None:
+        if self.model.store.count == 0:  # no clip yet: a playhead in mid-air would say there is one
+            return
         x = self.axis.x(self.model.playhead)
         painter.setPen(PLAYHEAD)
         painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
