@@ -247,6 +247,12 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         f"dit: from step {step} to {args.dit_steps}, transformer {C.parameter_count(transformer)}, "
         f"text encoder {C.parameter_count(text_encoder)}, {len(captions)} clips",
     )
+    def save() -> None:
+        modules = {"transformer": transformer, "text_encoder": text_encoder,
+                   "ema_transformer": ema_transformer, "ema_text_encoder": ema_text, "optimizer": optimizer}
+        state = {name: module.state_dict() for name, module in modules.items()}
+        save_checkpoint(state | {"step": step, "sizes": sizes.to_dict()}, ckpt)
+
     generator = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + step)
     rng = random.Random(args.seed * 31 + step)
     transformer.train()
@@ -286,30 +292,8 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
             _log(out, f"dit step {step} loss {running / 50:.4f} {(time.time() - started) / seen:.2f} s/step")
             running = 0.0
         if step % args.save_every == 0 or step == args.dit_steps:
-            save_checkpoint(
-                {
-                    "transformer": transformer.state_dict(),
-                    "text_encoder": text_encoder.state_dict(),
-                    "ema_transformer": ema_transformer.state_dict(),
-                    "ema_text_encoder": ema_text.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "sizes": sizes.to_dict(),
-                },
-                ckpt,
-            )
-    save_checkpoint(
-        {
-            "transformer": transformer.state_dict(),
-            "text_encoder": text_encoder.state_dict(),
-            "ema_transformer": ema_transformer.state_dict(),
-            "ema_text_encoder": ema_text.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "step": step,
-            "sizes": sizes.to_dict(),
-        },
-        ckpt,
-    )
+            save()
+    save()  # also where a time budget stopped it
 
 
 def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -120,21 +120,6 @@ FAMILIES: dict[str, FamilySpec] = {
         to_vae_space=_wan_to_vae,
         v2v_arguments=_wan_v2v,
     ),
-    "wan-vace": FamilySpec(
-        name="wan-vace",
-        label="Wan VACE",
-        pipelines={"t2v": "WanVACEPipeline", "v2v": "WanVACEPipeline"},
-        loadable=("WanVACEPipeline",),
-        layout="bcfhw",
-        prompt_outputs=("prompt_embeds", "negative_prompt_embeds"),
-        size_base=16,
-        defaults={"num_frames": 81, "height": 480, "width": 832, "fps": 16, "steps": 50, "guidance": 5.0},
-        max_sequence_length=lambda pipe: 512,
-        to_vae_space=_wan_to_vae,
-        v2v_arguments=_vace_control,
-        v2v_is_control=True,
-        takes_reference=True,
-    ),
     "ltx": FamilySpec(
         name="ltx",
         label="LTX-Video",
@@ -173,6 +158,18 @@ FAMILIES: dict[str, FamilySpec] = {
         v2v_arguments=_cog_v2v,
     ),
 }
+
+# Wan VACE is Wan with a control input: the same latents, text and sizes; the guide clip is its control video.
+FAMILIES["wan-vace"] = replace(
+    FAMILIES["wan"],
+    name="wan-vace",
+    label="Wan VACE",
+    pipelines={"t2v": "WanVACEPipeline", "v2v": "WanVACEPipeline"},
+    loadable=("WanVACEPipeline",),
+    v2v_arguments=_vace_control,
+    v2v_is_control=True,
+    takes_reference=True,
+)
 
 SUPPORTED_CLASSES: dict[str, str] = {cls: spec.name for spec in FAMILIES.values() for cls in spec.loadable}
 

@@ -65,6 +65,18 @@ def _t5_kwargs(vocab_size: int) -> dict:
     )
 
 
+_WAN_TRANSFORMER = dict(
+    patch_size=(1, 2, 2),
+    num_attention_heads=2,
+    attention_head_dim=8,
+    out_channels=16,
+    text_dim=_TEXT_DIM,
+    freq_dim=32,
+    ffn_dim=32,
+    rope_max_seq_len=32,
+)
+
+
 def _wan_components(task: str) -> tuple[type, dict, dict]:
     from diffusers import (
         AutoencoderKLWan,
@@ -82,18 +94,7 @@ def _wan_components(task: str) -> tuple[type, dict, dict]:
     )
     # Wan 2.1/2.2 A14B image-to-video: the transformer also takes the mask (4) and the encoded first frame (16).
     in_channels = 36 if task == "i2v" else 16
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=8,
-        in_channels=in_channels,
-        out_channels=16,
-        text_dim=_TEXT_DIM,
-        freq_dim=32,
-        ffn_dim=32,
-        num_layers=1,
-        rope_max_seq_len=32,
-    )
+    transformer = WanTransformer3DModel(**_WAN_TRANSFORMER, in_channels=in_channels, num_layers=1)
     components = {
         "tokenizer": tokenizer,
         "text_encoder": text_encoder,
@@ -222,18 +223,7 @@ def _wan_vace_components(task: str) -> tuple[type, dict, dict]:
     _, components, _ = _wan_components("t2v")
     # VACE's control input: inactive and reactive latents (2 x 16) plus the 8x8 mask packed to 64 channels.
     components["transformer"] = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=8,
-        in_channels=16,
-        out_channels=16,
-        text_dim=_TEXT_DIM,
-        freq_dim=32,
-        ffn_dim=32,
-        num_layers=2,
-        rope_max_seq_len=32,
-        vace_layers=[0, 1],
-        vace_in_channels=96,
+        **_WAN_TRANSFORMER, in_channels=16, num_layers=2, vace_layers=[0, 1], vace_in_channels=96
     )
     return WanVACEPipeline, components, {}
 
