@@ -111,6 +111,7 @@ class RunResult:
     failed: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    graph_hash: str = ""  # of the graph as it ran (the editor may have changed since), for provenance
 
     @property
     def ok(self) -> bool:
@@ -270,6 +271,7 @@ class Engine:
             keys[nid] = _digest(all_parts[nid])
         self.cache.pin(keys.values())
         document_hash = graph_hash(graph)
+        result.graph_hash = document_hash
         try:
             for nid in order:
                 if cancel.cancelled:

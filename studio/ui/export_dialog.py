@@ -85,12 +85,8 @@ def last_rendered_clip(window: Any) -> RenderedClip | None:
     node_id, video = next(((n, v) for n, v in videos if n == shown), videos[-1])
     sounds = [v for ports in result.outputs.values() for v in ports.values() if isinstance(v, Sound)]
     clip = RenderedClip(video, node_id, sounds[-1] if sounds else None)
-    try:
-        from studio.engine.engine import graph_hash
-
-        clip.graph_hash = graph_hash(window.session.graph)
-    except Exception:  # provenance without the graph's hash is still provenance
-        log.debug("no graph hash for the export", exc_info=True)
+    # The graph as it ran, not as it is now: the person may have edited since the render.
+    clip.graph_hash = result.graph_hash or None
     model = getattr(timeline, "model", None)
     if model is not None and getattr(model, "count", 0) == video.num_frames:
         clip.in_point, clip.out_point = model.in_point, model.out_point

@@ -71,7 +71,11 @@ def test_nothing_rendered_says_so_and_cannot_export(window, qtbot):
 
 
 def test_export_dialog_signs_the_last_render_with_the_local_identity(window, qtbot, tmp_path):
+    from studio.engine.engine import graph_hash
+
     render(window, qtbot)
+    rendered = graph_hash(window.session.graph)
+    window.session.edit("Seed", lambda g: g.set_param("clip", "seed", 9))  # edited after the render
     from studio.ui.shortcuts import action_rows
 
     assert ("Export Clip", "Ctrl+E") in action_rows(window.all_actions)  # listed in Help > Keyboard Shortcuts
@@ -97,7 +101,8 @@ def test_export_dialog_signs_the_last_render_with_the_local_identity(window, qtb
     assert report.ok and report.trusted and not report.tampered
     assert report.signer == dialog.result.signer
     assert report.generation["prompts"] == ["a red square moves right"]
-    assert report.generation["graph_hash"].startswith("sha256:")
+    assert report.generation["graph_hash"] == rendered  # the graph as it ran, not as edited since
+    assert rendered != graph_hash(window.session.graph)
     assert report.watermark.found and report.watermark.matches_manifest
     assert probe(dest).frames == FRAMES
     assert [p.name for p in dest.parent.iterdir()] == ["render.mp4"]  # no part files left behind
