@@ -38,11 +38,14 @@ from studio.values import Picture, Prompt, Video
                   help="With a guide clip (or a Camera Guide steering by 'guide'): how far to move away from it "
                        "(0 keeps it, 1 ignores it)."),
         ParamSpec("preview", "bool", True, help="Stream a preview of the whole clip at every step."),
+        ParamSpec("draft_steps", "int", 6, minimum=1, maximum=100,
+                  help="Steps of a draft render (Render Draft, Ctrl+Alt+Enter; `studio render --draft`): the "
+                       "same seed and settings at a fraction of the time, to judge a change quickly."),
     ],
 )
 def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Video | None, num_frames: int,
                    width: int, height: int, fps: float, steps: int, guidance: float, seed: int,
-                   strength: float, preview: bool) -> Video:
+                   strength: float, preview: bool, draft_steps: int = 6) -> Video:
     """Text-, image- or video-to-video with the connected model, optionally along a camera path."""
     from studio import runtime
     from studio.media.image import fit_image

@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="change a parameter for this render only (repeatable)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
+    p.add_argument("--draft", action="store_true",
+                   help="render each generator at its draft steps (same seed): a quick look")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to the terminal")
     p.set_defaults(func=cmd_render)
@@ -188,6 +190,12 @@ def cmd_render(args: argparse.Namespace) -> int:
                 graph.set_param(nid, "device", args.device)
     if args.output:
         _route_output(graph, registry, args.output)
+    if args.draft:
+        from studio.engine.engine import draft_copy
+
+        graph, changed = draft_copy(graph, registry)
+        if changed and not args.quiet:
+            print(f"draft: {', '.join(changed)} at their draft steps", file=sys.stderr)
     return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet)
 
 

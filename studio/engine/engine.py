@@ -478,6 +478,24 @@ class Engine:
 _MISSING = object()
 
 
+def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
+    """The graph as a draft render runs it: every node that declares ``steps`` and ``draft_steps`` runs
+    with the smaller of the two (same seed, same everything else). The document itself is not touched.
+    Returns the copy and the ids of the nodes it changed."""
+    draft = graph.copy()
+    changed = []
+    for nid, node in draft.nodes.items():
+        spec = registry.get(node.type)
+        if spec is None or spec.param("steps") is None or spec.param("draft_steps") is None:
+            continue
+        params = spec.default_params() | node.params
+        fewer = min(int(params["steps"]), int(params["draft_steps"]))
+        if fewer != params["steps"]:
+            draft.set_param(nid, "steps", fewer)
+            changed.append(nid)
+    return draft, changed
+
+
 def driven_value(pspec: ParamSpec, value: Any, ctx: NodeContext) -> Any:
     """What a node gets for a number parameter driven by a link: the per-frame Signal when the parameter is
     animatable, else one number (a FLOAT as is, a Signal's mean), kept within the parameter's range."""

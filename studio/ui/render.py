@@ -51,12 +51,18 @@ class RenderController(QObject):
         """Progress events replaced before the main thread saw them (for tests and benchmarks)."""
         return self._dropped
 
-    def start(self, targets: list[str] | None = None) -> bool:
+    def start(self, targets: list[str] | None = None, draft: bool = False) -> bool:
+        """Render on the engine's worker thread; ``draft`` runs generators at their draft steps."""
         if self.running:
             return False
         base = self.session.path.parent if self.session.path else None
         base = base if base is None else Path(base)
-        self.handle = self.engine.start(self.session.graph, targets, listener=self._listen, base_dir=base)
+        graph = self.session.graph
+        if draft:
+            from studio.engine.engine import draft_copy
+
+            graph, _ = draft_copy(graph, self.session.registry)
+        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base)
         self.running_changed.emit(True)
         return True
 

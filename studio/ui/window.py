@@ -250,6 +250,8 @@ class MainWindow(EditActions, FileActions, QMainWindow):
                             tip="Render the graph (Ctrl+Enter)")
         self.act_render_sel = A("Render &Selected", self.render_selected, ["Ctrl+Shift+Return"],
                                 tip="Render only what the selected nodes need")
+        self.act_render_draft = A("Render &Draft", lambda: self.render(draft=True), ["Ctrl+Alt+Return"],
+                                  tip="Render with each generator's draft steps: same seed, a quick look")
         self.act_cancel = A("&Cancel Render", self.cancel_render, ["Esc"], "cancel",
                             tip="Stop the render at the next step (Esc)")
         self.act_cancel.setEnabled(False)
@@ -290,7 +292,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         view.addAction(self.log_dock.toggleViewAction())
         self.view_menu = view
         render = bar.addMenu("&Render")
-        render.addActions([self.act_render, self.act_render_sel, self.act_cancel])
+        render.addActions([self.act_render, self.act_render_draft, self.act_render_sel, self.act_cancel])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
 
@@ -377,13 +379,13 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.verify_dialog = open_verify_dialog(self)
 
     # ---- rendering
-    def render(self) -> None:
+    def render(self, draft: bool = False) -> None:
         if self.renderer.running:
             return
         if not self.session.graph.nodes:
             self.statusBar().showMessage("nothing to render: add nodes first", 4000)
             return
-        self.renderer.start()
+        self.renderer.start(draft=draft)
 
     def render_selected(self) -> None:
         ids = self.scene.selected_node_ids()
@@ -400,6 +402,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
     def _running_changed(self, running: bool) -> None:
         self.act_render.setEnabled(not running)
         self.act_render_sel.setEnabled(not running)
+        self.act_render_draft.setEnabled(not running)
         self.act_cancel.setEnabled(running)
 
     def _run_event(self, event: object) -> None:

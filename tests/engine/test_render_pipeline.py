@@ -110,3 +110,30 @@ def test_out_of_memory_in_decode_retries_without_sampling_again(registry, tiny_w
     assert len(calls) == 2 and calls[0] is calls[1]  # the same latents decoded again
     assert steps == list(range(1, STEPS + 1))  # sampled once
     assert engine.memo_stats["sample"] == [1, 1]
+
+
+def test_a_draft_render_runs_the_draft_steps_with_the_same_seed_and_leaves_the_document(registry, tiny_wan,
+                                                                                        capsys, tmp_path):
+    from studio.engine.engine import draft_copy
+
+    graph = make_graph(registry, tiny_wan, steps=8)
+    graph.set_param("generate", "draft_steps", 2)
+    draft, changed = draft_copy(graph, registry)
+    assert changed == ["generate"] and draft.nodes["generate"].params["steps"] == 2
+    assert graph.nodes["generate"].params["steps"] == 8  # the document is untouched
+    assert draft.nodes["generate"].params["seed"] == graph.nodes["generate"].params["seed"]
+    steps = []
+    result = Engine(registry).run(draft, listener=lambda e: isinstance(e, NodeProgress) and e.node_id == "generate"
+                                  and steps.append(e.total))
+    assert result.ok and set(steps) == {2}
+    # Fewer steps than the draft: nothing to change.
+    graph.set_param("generate", "steps", 1)
+    assert draft_copy(graph, registry)[1] == []
+
+    graph.set_param("generate", "steps", 8)
+    graph_path = tmp_path / "g.studio.json"
+    save_graph(graph, graph_path, registry)
+    code = main(["render", str(graph_path), "-o", str(tmp_path / "d.mp4"), "--draft"])
+    _, err = capsys.readouterr()
+    assert code == 0, err
+    assert "draft: generate at their draft steps" in err and "2/2" in err

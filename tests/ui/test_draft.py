@@ -1,0 +1,44 @@
+"""Render Draft: generators run at their draft steps, with the same seed; the document keeps its steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.engine import NodeProgress, RunFinished
+from studio.graph import NodeRegistry, ParamSpec, PortSpec, node
+from tests.ui.conftest import ui_registry
+
+
+@node("uitest.Sampler", title="Sampler", category="Test", outputs=[PortSpec("y", "FLOAT")], is_output=True,
+      params=[ParamSpec("steps", "int", 12, minimum=1, maximum=100),
+              ParamSpec("draft_steps", "int", 3, minimum=1, maximum=100), ParamSpec("seed", "seed", 4)])
+def sampler(ctx, steps, draft_steps, seed):
+    for k in range(1, steps + 1):
+        ctx.progress(k, steps)
+    return float(seed)
+
+
+@pytest.fixture
+def registry() -> NodeRegistry:
+    reg = ui_registry()
+    reg.register(sampler)
+    return reg
+
+
+def test_render_draft_runs_the_draft_steps_and_leaves_the_graph(window, qtbot):
+    from studio.ui.shortcuts import action_rows
+
+    window.session.edit("add", lambda g: g.add_node(sampler, "s"))
+    seen: list = []
+    window.renderer.event.connect(seen.append)
+    assert ("Render Draft", "Ctrl+Alt+Return") in action_rows(window.all_actions)
+    window.act_render_draft.trigger()
+    qtbot.waitUntil(lambda: any(isinstance(e, RunFinished) for e in seen), timeout=10_000)
+    totals = {e.total for e in seen if isinstance(e, NodeProgress)}
+    assert totals == {3}
+    assert window.session.graph.nodes["s"].params["steps"] == 12  # the document keeps its steps
+    assert window.renderer.handle.result.outputs["s"]["y"] == 4.0
+    seen.clear()
+    window.act_render.trigger()  # the full render afterwards: all twelve steps
+    qtbot.waitUntil(lambda: any(isinstance(e, RunFinished) for e in seen), timeout=10_000)
+    assert {e.total for e in seen if isinstance(e, NodeProgress)} == {12}
