@@ -68,7 +68,7 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
         renderer.event.connect(lambda ev: docks.handle_event(ev, renderer.handle))
     graph = session.graph
     fps = float(graph.nodes["generate"].params.get("fps", 16.0))
-    song(work / "song.wav", frames / fps)
+    song(work / "song.ogg", frames / fps)
     for nid, name, value in (
         ("generate", "num_frames", frames),
         ("generate", "steps", steps),
