@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 _TENSOR = "__tensor__"
@@ -66,11 +67,22 @@ def save_checkpoint(obj: dict, path: Path) -> None:
     os.replace(tmp_json, path)
 
 
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+def load_checkpoint(path: Path, device: torch.device | str = "cpu", keys: tuple[str, ...] | None = None) -> dict:
+    """The checkpoint at ``path``; with ``keys``, only those top-level entries (and only their tensors are
+    read, which matters for a latent cache of tens of thousands of clips)."""
     path = Path(path)
     record = json.loads(path.read_text())
-    tensors = load_file(str(path.parent / record["tensors"]))
-    return _join(record["data"], tensors, device)
+    data = record["data"]
+    tensor_file = str(path.parent / record["tensors"])
+    if keys is None:
+        return _join(data, load_file(tensor_file), device)
+    data = {key: data[key] for key in keys}
+    wanted: dict[str, torch.Tensor] = {}
+    with safe_open(tensor_file, framework="pt") as handle:
+        for name in handle.keys():
+            if name.split(".", 1)[0] in keys:
+                wanted[name] = handle.get_tensor(name)
+    return _join(data, wanted, device)
 
 
 def exists(path: Path) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import random
 import time
 from pathlib import Path
@@ -213,11 +212,9 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
 
 
 def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
-    device = (
-        torch.device(args.device)
-        if args.device
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    from studio.embedded.train import cosine_factor, device_for
+
+    device = device_for(args)
     data = load_checkpoint(out / "latents.json")
     latents = ((data["latents"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)).to(
         device
@@ -272,7 +269,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         progress = (step - first_step) / max(1, args.dit_steps - first_step)
         if budget:
             progress = max(progress, elapsed / budget)
-        factor = 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))) if cosine else 1.0
+        factor = cosine_factor(progress) if cosine else 1.0
         for group in optimizer.param_groups:
             group["lr"] = args.dit_lr * min(1.0, (step + 1) / 200) * factor
         loss = dit_step_loss(
@@ -301,7 +298,7 @@ def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
     from studio.embedded.train import load_vae
 
     vae, _ = load_vae(out, sizes, torch.device("cpu"))
-    data = load_checkpoint(out / "latents.json")
+    data = load_checkpoint(out / "latents.json", keys=("mean", "std"))  # not the whole latent cache
     vae.register_to_config(
         latents_mean=[float(v) for v in data["mean"]], latents_std=[float(v) for v in data["std"]]
     )

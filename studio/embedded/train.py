@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -131,13 +132,15 @@ def keep_stage_result(out: Path, stage: str) -> None:
     (out / f"{stage}-final.json").write_text(json.dumps(record))
 
 
-def _cosine(step: int, total: int, peak: float, warmup: int, floor: float = 0.1) -> float:
-    import math
+def cosine_factor(progress: float, floor: float = 0.1) -> float:
+    """Cosine decay from 1 to ``floor`` as ``progress`` goes from 0 to 1 (held at ``floor`` after)."""
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
+
+def _cosine(step: int, total: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return peak * (floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    return peak * cosine_factor((step - warmup) / max(1, total - warmup))
 
 
 def finetune_vae_frames(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:

@@ -51,6 +51,13 @@ def test_checkpoint_round_trip_resumes_training_exactly(tmp_path) -> None:  # ty
         assert torch.equal(a, b)
 
 
+def test_checkpoint_loads_only_the_entries_asked_for(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    save_checkpoint({"latents": torch.randn(5, 4), "mean": torch.arange(4.0), "std": torch.ones(4),
+                     "captions": ["a"] * 5}, tmp_path / "l.json")
+    stats = load_checkpoint(tmp_path / "l.json", keys=("mean", "std"))
+    assert set(stats) == {"mean", "std"} and torch.equal(stats["mean"], torch.arange(4.0))
+
+
 def test_checkpoint_refuses_values_json_cannot_hold(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(TypeError, match="object"):
         save_checkpoint({"bad": object()}, tmp_path / "x.json")
