@@ -31,7 +31,7 @@ from studio.engine.events import (
     RunStarted,
 )
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
-from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, validate
+from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, validate
 
 log = logging.getLogger(__name__)
 
@@ -368,11 +368,9 @@ class Engine:
         params = spec.default_params()
         params.update(node.params)
         ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash)
-        for pspec in spec.params:
-            link = graph.link_into(nid, pspec.name) if pspec.drivable else None
-            if link is not None:
-                params[pspec.name] = driven_value(pspec, outputs[link.src][link.src_port], ctx)
-                input_keys[pspec.name] = keys[link.src] + ":" + link.src_port
+        for pspec, link in driven_links(graph, nid, spec):
+            params[pspec.name] = driven_value(pspec, outputs[link.src][link.src_port], ctx)
+            input_keys[pspec.name] = keys[link.src] + ":" + link.src_port
         assert spec.run is not None, f"node type {spec.type_id} has no implementation"
         try:
             raw = spec.run(ctx, **inputs, **params)
@@ -435,12 +433,10 @@ class Engine:
             link = graph.link_into(nid, port.name)
             if link is not None:
                 inputs[port.name] = [link.src, keys.get(link.src, "?"), link.src_port]
-        for pspec in spec.params:
-            link = graph.link_into(nid, pspec.name) if pspec.drivable else None
-            if link is not None:
-                # A driven parameter's stored value is not used: the upstream result is what counts.
-                params.pop(pspec.name, None)
-                inputs[pspec.name] = [link.src, keys.get(link.src, "?"), link.src_port]
+        for pspec, link in driven_links(graph, nid, spec):
+            # A driven parameter's stored value is not used: the upstream result is what counts.
+            params.pop(pspec.name, None)
+            inputs[pspec.name] = [link.src, keys.get(link.src, "?"), link.src_port]
         return {"type": spec.type_id, "version": spec.version, "bypassed": node.bypassed,
                 "params": params, "files": files, "inputs": inputs}
 

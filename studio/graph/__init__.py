@@ -13,7 +13,7 @@ from studio.graph.fileformat import (
 )
 from studio.graph.registry import ENTRY_POINT_GROUP, NodeRegistry
 from studio.graph.spec import PORT_TYPES, Column, NodeSpec, ParamSpec, PortSpec, compatible, node
-from studio.graph.validate import Problem, check_link, find_cycle, validate
+from studio.graph.validate import Problem, check_link, driven_links, find_cycle, validate
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -32,6 +32,7 @@ __all__ = [
     "PortSpec",
     "Problem",
     "check_link",
+    "driven_links",
     "compatible",
     "dumps",
     "find_cycle",

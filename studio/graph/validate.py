@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from studio.graph.document import Graph, Link
 from studio.graph.registry import NodeRegistry
-from studio.graph.spec import NodeSpec, compatible
+from studio.graph.spec import NodeSpec, ParamSpec, compatible
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,16 @@ class Problem:
             return self.message
         loc = f"node '{self.node_id}'" + (f", {self.where}" if self.where else "")
         return f"{loc}: {self.message}"
+
+
+def driven_links(graph: Graph, node_id: str, spec: NodeSpec) -> list[tuple[ParamSpec, Link]]:
+    """The node's number parameters that a link drives, each with its link."""
+    found = []
+    for pspec in spec.params:
+        link = graph.link_into(node_id, pspec.name) if pspec.drivable else None
+        if link is not None:
+            found.append((pspec, link))
+    return found
 
 
 def check_link(graph: Graph, registry: NodeRegistry, link: Link) -> str | None:

@@ -15,7 +15,7 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
-from studio.graph import GraphChange, Group, Link, compatible
+from studio.graph import GraphChange, Group, Link, compatible, driven_links
 from studio.ui import theme
 from studio.ui.collapse import collapsed_ids
 from studio.ui.items import GRID, IN, OUT, NodeItem
@@ -87,8 +87,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
         graph = self.session.graph
         if item is None or item.spec is None or node_id not in graph.nodes:
             return  # (a node being removed loses its links after it left the graph)
-        names = tuple(p.name for p in item.spec.params
-                      if p.drivable and graph.link_into(node_id, p.name) is not None)
+        names = tuple(pspec.name for pspec, _ in driven_links(graph, node_id, item.spec))
         item.set_driven(names, graph.nodes[node_id])
 
     def _add_link(self, link: Link) -> None:
