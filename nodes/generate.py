@@ -61,13 +61,13 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
             from studio.directing.steering import frame_step, frames_for_seconds
 
             num_frames = frames_for_seconds(camera_guide.seconds, fps, frame_step(model))
+    picture = None if image is None else fit_image(image.pixels, width, height, image.fit)
+    as_reference = image is not None and image.role == "reference"
     request = runtime.VideoRequest(
         num_frames=num_frames or defaults["num_frames"], height=height, width=width, steps=steps,
         guidance=guidance, seed=seed, strength=strength, preview=preview,
-        image=None if image is None or image.role == "reference" else fit_image(image.pixels, width, height,
-                                                                                  image.fit),
-        reference=fit_image(image.pixels, width, height, image.fit) if image is not None
-        and image.role == "reference" else None,
+        image=None if as_reference else picture,
+        reference=picture if as_reference else None,
         video=None if guide is None else _fit_clip(guide, width, height, fit_image),
     )
     model_key = ctx.input_key("model")

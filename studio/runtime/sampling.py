@@ -287,7 +287,8 @@ def sample(
             if renderer is not None:
                 latents = tensors["latents"][:1]
                 shown = denoised_estimate(step_pipe.scheduler, latents, previous[0])
-                previous[0] = latents.detach().clone()
+                if _is_flow_euler(step_pipe.scheduler):  # only its estimate reads the step before
+                    previous[0] = latents.detach().clone()
                 frames = renderer(families.canonical_latents(spec, shown, dims)[0])
             on_step(StepUpdate(step=index + 1, total=total, preview=frames))
         # Raising here (not pipe._interrupt) stops at once: no remaining steps, no decode.
@@ -359,13 +360,16 @@ def denoised_estimate(scheduler, latents: torch.Tensor, previous: torch.Tensor |
         return latents
     sigmas = getattr(scheduler, "sigmas", None)
     index = getattr(scheduler, "step_index", None)
-    flow = type(scheduler).__name__.startswith("FlowMatch")
-    if flow and previous is not None and sigmas is not None and index is not None and 0 < index < len(sigmas):
+    if _is_flow_euler(scheduler) and previous is not None and sigmas is not None and index is not None and 0 < index < len(sigmas):
         sigma_next, sigma_prev = float(sigmas[index]), float(sigmas[index - 1])
         if abs(sigma_next - sigma_prev) > 1e-6 and previous.shape == latents.shape:
             velocity = (latents - previous.to(latents)) / (sigma_next - sigma_prev)
             return latents - sigma_next * velocity
     return latents
+
+
+def _is_flow_euler(scheduler) -> bool:
+    return type(scheduler).__name__.startswith("FlowMatch")
 
 
 def _reset_hooks(pipe) -> None:
