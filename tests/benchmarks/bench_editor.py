@@ -134,8 +134,34 @@ def bench_load_and_pan(spread: int = 2, prefix: str = "") -> dict[str, float]:
     return out
 
 
+class TickGaps:
+    """A 16 ms Qt timer on the main thread and the gaps between its ticks (ms): how long the UI stalled."""
+
+    def __init__(self, interval_ms: int = 16) -> None:
+        from PySide6.QtCore import QElapsedTimer, QTimer
+
+        self.gaps: list[float] = []
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self.last = self.clock.nsecsElapsed()
+        self.timer = QTimer()
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = self.clock.nsecsElapsed()
+        self.gaps.append((now - self.last) / 1e6)
+        self.last = now
+
+    def stop(self) -> list[float]:
+        """The gaps, without the first (the timer's own start-up)."""
+        self.timer.stop()
+        return self.gaps[1:]
+
+
 def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, float]:
-    from PySide6.QtCore import QElapsedTimer, QPointF, QTimer
+    from PySide6.QtCore import QPointF
 
     from studio.engine import NodeProgress
     from studio.ui.app import application
@@ -162,28 +188,14 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
         time.sleep(0.005)
     progress_seen = []
     window.renderer.event.connect(lambda ev: progress_seen.append(1) if isinstance(ev, NodeProgress) else None)
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(16)
-    timer.timeout.connect(tick)
-    timer.start()
+    ticks = TickGaps()
     t0 = time.perf_counter()
     window.render()
     while window.renderer.running and time.perf_counter() - t0 < 120:
         app.processEvents()
         time.sleep(0.001)
     seconds = time.perf_counter() - t0
-    timer.stop()
-    gaps = gaps[1:]
+    gaps = ticks.stop()
     window.session.undo.setClean()
     window.close()
     found = {"render_s": seconds, "ticks": len(gaps), "gap_p50_ms": percentile(gaps, 50),
@@ -195,31 +207,16 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
 
 def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
     """The same 16 ms timer with nothing running: the machine's own noise floor for the stall figures."""
-    from PySide6.QtCore import QElapsedTimer, QTimer
 
     from studio.ui.app import application
 
     app = application()
-    gaps: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick() -> None:
-        now = clock.nsecsElapsed()
-        gaps.append((now - last[0]) / 1e6)
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(16)
-    timer.timeout.connect(tick)
-    timer.start()
+    ticks = TickGaps()
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         app.processEvents()
         time.sleep(0.001)
-    timer.stop()
-    gaps = gaps[1:]
+    gaps = ticks.stop()
     return {"idle_gap_p50_ms": percentile(gaps, 50), "idle_gap_p99_ms": percentile(gaps, 99),
             "idle_gap_max_ms": max(gaps)}
 

@@ -74,17 +74,9 @@ def test_dragging_a_camera_keyframe_edits_the_node_and_undo_restores_it(docks, q
     assert docks.camera_param == ("cam", "keyframes") == find_camera_param(session.graph)
     lane = docks.timeline.camera
     assert len(lane.keys) == 3
-    start = lane.handle_pos(1, "zoom").toPoint()
-    end = start + QPoint(round(docks.timeline.axis.scale * 6), -12)  # six frames later, zoom up
     moved = []
     lane.keyframe_moved.connect(lambda i, ch: moved.append((i, ch)))
-    viewport = lane
-    QTest.mouseMove(viewport, start)
-    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
-    for k in range(1, 7):
-        QTest.mouseMove(viewport, start + (end - start) * (k / 6))
-    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
-    settle()
+    drag_handle(lane, 1, "zoom", frames=6, dy=-12)  # six frames later, zoom up
     assert moved and moved[-1][0] == 1
     keys = session.graph.nodes["cam"].params["keyframes"]
     assert keys[1]["frame"] == 26
