@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from studio.errors import Cancelled, MediaError
-from studio.media import audio_io
+from studio.media import audio_io, segments
 
 Format = Literal["mp4", "mkv-ffv1", "webm"]
 FORMATS: tuple[str, ...] = ("mp4", "mkv-ffv1", "webm")
@@ -32,6 +32,9 @@ FrameMark = Callable[[np.ndarray], None]  # changes an I420 frame [H * 3 / 2, W]
 X264_PRESETS: dict[str, tuple[str, str]] = {
     "fast": ("ultrafast", "cabac=1:deblock=0,0:bframes=3:b-adapt=0"),
 }
+# MP4's default keyframe interval: a seek point every 5 seconds keeps scrubbing the file in an editor
+# quick, and the pieces of the parallel encode start there (segments.py), so they add no keyframes.
+KEYFRAME_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ class EncodeSettings:
     preset: str = "fast"
     # yuv420p needs even sizes: "pad" repeats the last row/column, "refuse" raises MediaError.
     odd_size: Literal["pad", "refuse"] = "pad"
-    threads: int = 0
+    threads: int = 0  # cores to use in all; 0: every core this process may run on
     audio_bitrate: int = 192_000
-    keyframe_interval: int | None = None
+    keyframe_interval: int | None = None  # frames; None: every KEYFRAME_SECONDS for MP4, the codec's own else
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -155,37 +158,79 @@ def encode_video(
     info = EncodeInfo(
         Path(path), settings.format, count, rate, out_w, out_h, Fraction(count) / rate, notes=notes
     )
+    keyframes = _keyframe_interval(settings, rate)
+    spans = segments.plan(count, keyframes) if settings.format == "mp4" else [(0, count)]
+    budget = settings.threads or segments.cores()
+    workers = min(budget, len(spans))
+    # One encoder per worker, each given an equal share of the cores; alone, the codec's own choice.
+    threads = max(1, budget // workers) if workers > 1 else settings.threads
     try:
-        video = _add_video_stream(container, settings, rate, out_w, out_h)
+        video = container.add_stream(_VIDEO_CODECS[settings.format], rate=rate)
+        _configure_video(video.codec_context, settings, rate, out_w, out_h, keyframes, threads)
         sound = None
         if audio is not None:
             assert audio_rate is not None
             sound, audio, audio_rate = _add_audio_stream(container, settings, audio, audio_rate)
             info.audio_rate, info.audio_samples = audio_rate, int(audio.shape[0])
             info.audio_codec = sound.codec_context.name
-        src_format = "bgr0" if settings.format == "mkv-ffv1" else None
-        planes = None if src_format else _I420Input(out_w, out_h)
-        sent = 0
-        for index in range(count):
-            if is_cancelled is not None and is_cancelled():
-                raise Cancelled(f"export cancelled at frame {index} of {count}")
-            rgb = _fit(np.asarray(frames[index]), height, width, out_h, out_w)
-            if planes is None:
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=src_format)
-            else:
-                frame = planes.fill(rgb, mark)
-            frame.pts = index
-            container.mux(video.encode(frame))
+        source = _Source(frames, (height, width), (out_h, out_w), settings.format, mark)
+        audio_sent = 0
+
+        def send_audio(upto_frame: int) -> None:
+            # Interleave: the audio that plays up to the end of this frame, so players can stream the file
+            # without seeking across long audio-free stretches.
+            nonlocal audio_sent
             if sound is not None:
-                # Interleave: send the audio that plays up to the end of this frame, so players can
-                # stream the file without seeking across long audio-free stretches.
-                upto = audio_io.samples_for_frames(index + 1, rate, audio_rate)  # type: ignore[arg-type]
-                sent = _send_audio(container, sound, audio, sent, upto)  # type: ignore[arg-type]
-            if on_progress is not None:
-                on_progress(index + 1, count)
-        container.mux(video.encode(None))
+                upto = audio_io.samples_for_frames(upto_frame, rate, audio_rate)  # type: ignore[arg-type]
+                audio_sent = _send_audio(container, sound, audio, audio_sent, upto)  # type: ignore[arg-type]
+
+        if workers > 1:
+            container.start_encoding()  # opens the stream's encoder (piece 0's) and writes the header
+            first = video.codec_context
+
+            def encode_piece(piece: int, start: int, stop: int, stopped, done: list[int]) -> list:
+                ctx = first if piece == 0 else _encoder_like(first, settings, rate, keyframes, threads)
+                planes = _I420Input(out_w, out_h)
+                packets = []
+                for index in range(start, stop):
+                    if stopped.is_set():
+                        raise Cancelled("stopped")
+                    frame = source.frame(index, planes)
+                    frame.pts = index
+                    packets.extend(ctx.encode(frame))
+                    done[piece] += 1
+                packets.extend(ctx.encode(None))
+                return packets
+
+            def deliver(piece: int, packets: list) -> None:
+                for packet in packets:
+                    packet.stream = video
+                    container.mux(packet)
+                send_audio(spans[piece][1])
+
+            segments.run_in_order(
+                spans,
+                workers,
+                encode_piece,
+                deliver,
+                total=count,
+                on_progress=on_progress,
+                is_cancelled=is_cancelled,
+            )
+        else:
+            planes = None if settings.format == "mkv-ffv1" else _I420Input(out_w, out_h)
+            for index in range(count):
+                if is_cancelled is not None and is_cancelled():
+                    raise Cancelled(f"export cancelled at frame {index} of {count}")
+                frame = source.frame(index, planes)
+                frame.pts = index
+                container.mux(video.encode(frame))
+                send_audio(index + 1)
+                if on_progress is not None:
+                    on_progress(index + 1, count)
+            container.mux(video.encode(None))
         if sound is not None:
-            _send_audio(container, sound, audio, sent, audio.shape[0])  # type: ignore[union-attr]
+            _send_audio(container, sound, audio, audio_sent, audio.shape[0])  # type: ignore[union-attr]
             container.mux(sound.encode(None))
     except BaseException:
         _close_quietly(container)
@@ -197,12 +242,19 @@ def encode_video(
     return info
 
 
-def _add_video_stream(
-    container: av.container.OutputContainer, settings: EncodeSettings, rate: Fraction, w: int, h: int
-):
+_VIDEO_CODECS = {"mp4": "libx264", "webm": "libvpx-vp9", "mkv-ffv1": "ffv1"}
+
+
+def _keyframe_interval(settings: EncodeSettings, rate: Fraction) -> int | None:
+    if settings.keyframe_interval:
+        return settings.keyframe_interval
+    return max(1, round(KEYFRAME_SECONDS * rate)) if settings.format == "mp4" else None
+
+
+def _configure_video(ctx, settings: EncodeSettings, rate: Fraction, w: int, h: int, keyframes, threads: int):
+    """Set up a video encoder; every piece of a parallel MP4 encode is set up the same (same headers)."""
     if settings.format == "mp4":
-        stream = container.add_stream("libx264", rate=rate)
-        stream.pix_fmt = "yuv420p"
+        ctx.pix_fmt = "yuv420p"
         preset, params = X264_PRESETS.get(settings.preset, (settings.preset, ""))
         opts = {"preset": preset}
         if params:
@@ -210,37 +262,58 @@ def _add_video_stream(
         if settings.bitrate is None:
             opts["crf"] = str(settings.crf)
         else:
-            stream.bit_rate = settings.bitrate
-        if settings.keyframe_interval:
-            opts["g"] = str(settings.keyframe_interval)
-        stream.options = opts
+            ctx.bit_rate = settings.bitrate
     elif settings.format == "webm":
-        stream = container.add_stream("libvpx-vp9", rate=rate)
-        stream.pix_fmt = "yuv420p"
+        ctx.pix_fmt = "yuv420p"
         # realtime + high cpu-used: VP9 is otherwise an order of magnitude slower than x264.
         opts = {"deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
         if settings.bitrate is None:
             opts["crf"] = str(min(settings.crf + 8, 63))
-            stream.bit_rate = 0
+            ctx.bit_rate = 0
         else:
-            stream.bit_rate = settings.bitrate
-        stream.options = opts
+            ctx.bit_rate = settings.bitrate
     else:
-        stream = container.add_stream("ffv1", rate=rate)
-        stream.pix_fmt = "bgr0"  # RGB stored losslessly: the master is bit-exact with the frames
-        stream.options = {"level": "3", "slicecrc": "1"}
-    stream.width, stream.height = w, h
-    stream.codec_context.time_base = Fraction(1) / rate
-    stream.thread_count = settings.threads
-    stream.thread_type = "AUTO" if settings.format != "mp4" else "FRAME"
+        ctx.pix_fmt = "bgr0"  # RGB stored losslessly: the master is bit-exact with the frames
+        opts = {"level": "3", "slicecrc": "1"}
+    if keyframes:
+        opts["g"] = str(keyframes)
+    ctx.options = opts
+    ctx.width, ctx.height = w, h
+    ctx.framerate = rate
+    ctx.time_base = Fraction(1) / rate
+    ctx.thread_count = threads
+    ctx.thread_type = "AUTO" if settings.format != "mp4" else "FRAME"
     if settings.format != "mkv-ffv1":
-        ctx = stream.codec_context
         # Say how the pixels were converted, so players do not guess: BT.601 matrix, sRGB-like primaries.
         ctx.colorspace = 6  # smpte170m (BT.601)
         ctx.color_primaries = 1  # bt709 (same as sRGB)
         ctx.color_trc = 1
         ctx.color_range = 1  # limited (tv) range, what every player expects
-    return stream
+
+
+def _encoder_like(first, settings: EncodeSettings, rate: Fraction, keyframes, threads: int):
+    """A fresh encoder set up as the stream's own ``first``, opened, with the very same stream headers."""
+    ctx = av.CodecContext.create(first.name, "w")
+    _configure_video(ctx, settings, rate, first.width, first.height, keyframes, threads)
+    ctx.flags = first.flags  # global header: SPS/PPS in the file's header, as the stream's encoder does
+    ctx.open()
+    if ctx.extradata != first.extradata:
+        raise MediaError("the parallel encoders disagree on the stream headers", hint="export again")
+    return ctx
+
+
+class _Source:
+    """The encoder's input frames: each checked, padded to even sizes, converted and watermarked."""
+
+    def __init__(self, frames, size: tuple[int, int], out: tuple[int, int], fmt: str, mark) -> None:
+        self.frames, self.size, self.out, self.mark = frames, size, out, mark
+        self.rgb_format = "bgr0" if fmt == "mkv-ffv1" else None
+
+    def frame(self, index: int, planes: _I420Input | None) -> av.VideoFrame:
+        rgb = _fit(np.asarray(self.frames[index]), *self.size, *self.out)
+        if planes is None:
+            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=self.rgb_format)
+        return planes.fill(rgb, self.mark)
 
 
 def _add_audio_stream(container, settings: EncodeSettings, audio: np.ndarray, rate: int):
@@ -303,18 +376,19 @@ def rgb_to_yuv420(rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 class _I420Input:
-    """The encoder's input frame, made once and refilled for every picture.
+    """The encoder's input: one I420 buffer, refilled for every picture.
 
-    A new av.VideoFrame per picture costs a fresh 1.4 MB buffer at 720p (allocation and page faults, about
-    as much as the colour conversion itself); encoders copy what they are sent (libx264 and libvpx into
-    their own lookahead), so one frame serves the whole clip. ``make_writable`` keeps that safe for an
-    encoder that would hold on to it: it then gets a buffer of its own.
+    A new buffer per picture costs 1.4 MB at 720p (allocation and page faults, about as much as the
+    colour conversion itself); encoders copy what they are sent (libx264 and libvpx into their own
+    lookahead), so one buffer serves the whole clip. When the chroma planes lie row-aligned in it (height
+    a multiple of 4) the frame wraps the buffer without a copy; otherwise the planes are copied into a
+    frame of the encoder's layout, whose ``make_writable`` keeps that safe for an encoder that holds on.
     """
 
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.yuv = np.empty((height * 3 // 2, width), np.uint8)
-        self.frame = av.VideoFrame(width, height, "yuv420p")
+        self.frame = None if height % 4 == 0 else av.VideoFrame(width, height, "yuv420p")
 
     def fill(self, rgb: np.ndarray, mark: FrameMark | None) -> av.VideoFrame:
         w, h = self.width, self.height
@@ -322,6 +396,8 @@ class _I420Input:
         if mark is not None:
             mark(yuv)
         frame = self.frame
+        if frame is None:
+            return av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
         frame.make_writable()
         # cv2's I420 is Y [h, w], then U and V [h/2, w/2] each, packed back to back (not row-aligned
         # when h/2 is odd).

@@ -14,6 +14,7 @@ reads as "no watermark".
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -204,6 +205,7 @@ class Embedder:
         self._energy = np.sum(flat.astype(np.int64) ** 2, axis=1)  # squared change per cell, per delta
         self.squared_error = 0.0  # of every frame marked so far, in full-range luma levels squared
         self.pixels = 0
+        self._count_lock = threading.Lock()  # a parallel encode marks frames from several threads
 
     @property
     def psnr(self) -> float | None:
@@ -248,8 +250,7 @@ class Embedder:
             before = region.copy()
             rows[...] = np.clip(rows + change.astype(np.int16), 0, 255)
             squared = cv2.norm(before, region, cv2.NORM_L2SQR)
-        self.squared_error += squared / _LIMITED**2
-        self.pixels += lay.height * lay.width
+        self._count(squared / _LIMITED**2)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         lay = self.layout
@@ -268,9 +269,13 @@ class Embedder:
         out = np.array(rgb, dtype=np.uint8, copy=True)
         region = out[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell]
         region[...] = cv2.subtract(cv2.add(np.ascontiguousarray(region), up), down)
-        self.squared_error += cv2.norm(np.ascontiguousarray(rgb), out, cv2.NORM_L2SQR) / 3
-        self.pixels += lay.height * lay.width
+        self._count(cv2.norm(np.ascontiguousarray(rgb), out, cv2.NORM_L2SQR) / 3)
         return out
+
+    def _count(self, squared_error: float) -> None:
+        with self._count_lock:
+            self.squared_error += squared_error
+            self.pixels += self.layout.height * self.layout.width
 
 
 def embed(

@@ -29,7 +29,7 @@ if os.environ.get("STUDIO_BENCH_SOURCE"):
 BASELINE_REV = (
     "dd4bb80"  # studio/media before the issue-8 speed work (Y-plane mark in float, a frame per picture)
 )
-STAGES = ("source", "rgb->i420", "watermark", "frame", "encode call", "mux", "encoder threads", "sign")
+STAGES = ("source", "rgb->i420", "watermark", "frame", "mux", "sign", "x264 and the rest")
 
 # Baselines measured on 720p frames (FIELD-NOTES "C2PA and watermarks"); invisible-watermark itself is not
 # installed because its package pulls an unpinned torch and opencv-python.
@@ -58,10 +58,13 @@ class Cycled(Sequence[np.ndarray]):
 def measure_stages(frames: int) -> dict[str, float]:
     """One default export (signed, watermarked, 720p) with every stage timed: seconds of CPU by stage.
 
-    Main-thread stages are timed with ``thread_time`` (exclusive of the stages they call) by wrapping
-    the functions the export goes through, whichever revision of ``studio`` is imported; what the
-    encoder's own threads spend is the process's CPU less the main thread's.
+    Stages are timed with ``thread_time`` on whichever thread runs them (exclusive of the stages they
+    call; the parallel encode runs them on its workers) by wrapping the functions the export goes
+    through, whichever revision of ``studio`` is imported; "x264 and the rest" is the process's CPU less
+    the timed stages: the encoder (in its calls and its own threads) and the loop around it.
     """
+    import threading
+
     import av
 
     from studio.media import encode, export
@@ -71,35 +74,33 @@ def measure_stages(frames: int) -> dict[str, float]:
     from tests.media.clips import natural_clip
 
     spent = dict.fromkeys(STAGES, 0.0)
-    inner: list[float] = []
+    local = threading.local()
+    lock = threading.Lock()
 
     def timed(stage, function, clock=time.thread_time):
         def wrapper(*args, **kwargs):
+            inner = local.__dict__.setdefault("inner", [])
             start = clock()
             inner.append(0.0)
             try:
                 return function(*args, **kwargs)
             finally:
                 took = clock() - start
-                spent[stage] += took - inner.pop()
+                with lock:
+                    spent[stage] += took - inner.pop()
                 if inner:
                     inner[-1] += took
 
         return wrapper
 
     class Proxy:
-        def __init__(self, target, stages: dict[str, str], wrap: dict | None = None) -> None:
+        def __init__(self, target, stages: dict[str, str]) -> None:
             object.__setattr__(self, "_target", target)
             object.__setattr__(self, "_stages", stages)
-            object.__setattr__(self, "_wrap", wrap or {})
 
         def __getattr__(self, name):
             value = getattr(self._target, name)
-            if name in self._stages:
-                return timed(self._stages[name], value)
-            if name in self._wrap:
-                return lambda *a, **k: self._wrap[name](value(*a, **k))
-            return value
+            return timed(self._stages[name], value) if name in self._stages else value
 
         def __setattr__(self, name, value) -> None:
             setattr(self._target, name, value)
@@ -117,9 +118,7 @@ def measure_stages(frames: int) -> dict[str, float]:
         VideoFrame = VideoFrames()
 
         def open(self, *args, **kwargs):
-            container = av.open(*args, **kwargs)
-            stream = {"encode": "encode call"}
-            return Proxy(container, {"mux": "mux"}, {"add_stream": lambda s: Proxy(s, stream)})
+            return Proxy(av.open(*args, **kwargs), {"mux": "mux"})
 
         def __getattr__(self, name):
             return getattr(av, name)
@@ -131,17 +130,7 @@ def measure_stages(frames: int) -> dict[str, float]:
         encode._I420Input.fill = timed("frame", encode._I420Input.fill)
     export._Frames.__getitem__ = timed("source", export._Frames.__getitem__)
     wm.Embedder.mark_i420 = timed("watermark", wm.Embedder.mark_i420)
-    sign_process = timed("sign", export.sign_mp4, clock=time.process_time)
-    sign_thread = [0.0]
-
-    def sign(*args, **kwargs):
-        start = time.thread_time()
-        try:
-            return sign_process(*args, **kwargs)
-        finally:
-            sign_thread[0] += time.thread_time() - start
-
-    export.sign_mp4 = sign
+    export.sign_mp4 = timed("sign", export.sign_mp4, clock=time.process_time)
     clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
     prov = Provenance(
         "bench-model", "sha256:" + "0" * 64, ["a bench"], 1, {"steps": 30}, "sha256:" + "1" * 64
@@ -150,15 +139,12 @@ def measure_stages(frames: int) -> dict[str, float]:
         os.environ["STUDIO_HOME"] = str(Path(tmp) / "home")
         export_clip(Cycled(clip.frames, 4), 24, Path(tmp) / "warm.mp4", provenance=prov)  # imports, keys
         spent.update(dict.fromkeys(STAGES, 0.0))
-        sign_thread[0] = 0.0
-        process, thread, wall = time.process_time(), time.thread_time(), time.perf_counter()
+        process, wall = time.process_time(), time.perf_counter()
         result = export_clip(clip, 24, Path(tmp) / "signed.mp4", provenance=prov, options=ExportOptions())
-        process, thread = time.process_time() - process, time.thread_time() - thread
+        process = time.process_time() - process
         wall = time.perf_counter() - wall
         size = (Path(tmp) / "signed.mp4").stat().st_size
-    main_stages = sum(v for k, v in spent.items() if k != "sign")
-    spent["encoder threads"] = (process - spent["sign"]) - (thread - sign_thread[0])
-    spent["other (main thread)"] = thread - sign_thread[0] - main_stages
+    spent["x264 and the rest"] = process - sum(spent.values())
     spent["total"] = process
     spent["wall"], spent["encode wall"] = wall, result.encode_seconds
     spent["bytes"] = size
@@ -194,7 +180,7 @@ def bench_stages(workdir: Path, frames: int, baseline: str, rounds: int) -> None
     )
     names = list(runs)
     print(f"  {'stage':22s}" + "".join(f"{n:>22s}" for n in names))
-    rows = [*STAGES, "other (main thread)", "total"]
+    rows = [*STAGES, "total"]
     for row in rows:
         cells = []
         for name in names:
