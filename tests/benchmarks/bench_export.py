@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,24 @@ def measure_stages(frames: int) -> dict[str, float]:
     from studio.media.provenance import Provenance
     from tests.media.clips import natural_clip
 
+    clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
+    prov = Provenance(
+        "bench-model", "sha256:" + "0" * 64, ["a bench"], 1, {"steps": 30}, "sha256:" + "1" * 64
+    )
+    tmp = Path(tempfile.mkdtemp())
+    os.environ["STUDIO_HOME"] = str(tmp / "home")
+    export_clip(Cycled(clip.frames, 4), 24, tmp / "warm.mp4", provenance=prov)  # imports, keys
+    # The figure a user sees: the export as it runs, before any stage is wrapped (the wrappers cost
+    # GIL time on the parallel encode's workers).
+    process, wall = time.process_time(), time.perf_counter()
+    result = export_clip(clip, 24, tmp / "plain.mp4", provenance=prov, options=ExportOptions())
+    plain = {
+        "plain total": time.process_time() - process,
+        "plain wall": time.perf_counter() - wall,
+        "plain encode wall": result.encode_seconds,
+        "bytes": (tmp / "plain.mp4").stat().st_size,
+    }
+
     spent = dict.fromkeys(STAGES, 0.0)
     local = threading.local()
     lock = threading.Lock()
@@ -131,24 +150,13 @@ def measure_stages(frames: int) -> dict[str, float]:
     export._Frames.__getitem__ = timed("source", export._Frames.__getitem__)
     wm.Embedder.mark_i420 = timed("watermark", wm.Embedder.mark_i420)
     export.sign_mp4 = timed("sign", export.sign_mp4, clock=time.process_time)
-    clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
-    prov = Provenance(
-        "bench-model", "sha256:" + "0" * 64, ["a bench"], 1, {"steps": 30}, "sha256:" + "1" * 64
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["STUDIO_HOME"] = str(Path(tmp) / "home")
-        export_clip(Cycled(clip.frames, 4), 24, Path(tmp) / "warm.mp4", provenance=prov)  # imports, keys
-        spent.update(dict.fromkeys(STAGES, 0.0))
-        process, wall = time.process_time(), time.perf_counter()
-        result = export_clip(clip, 24, Path(tmp) / "signed.mp4", provenance=prov, options=ExportOptions())
-        process = time.process_time() - process
-        wall = time.perf_counter() - wall
-        size = (Path(tmp) / "signed.mp4").stat().st_size
+    process = time.process_time()
+    export_clip(clip, 24, tmp / "timed.mp4", provenance=prov, options=ExportOptions())
+    process = time.process_time() - process
+    shutil.rmtree(tmp, ignore_errors=True)
     spent["x264 and the rest"] = process - sum(spent.values())
     spent["total"] = process
-    spent["wall"], spent["encode wall"] = wall, result.encode_seconds
-    spent["bytes"] = size
-    return spent
+    return spent | plain
 
 
 def bench_stages(workdir: Path, frames: int, baseline: str, rounds: int) -> None:
@@ -187,13 +195,16 @@ def bench_stages(workdir: Path, frames: int, baseline: str, rounds: int) -> None
             values = sorted(r[row] / frames * 1000 for r in runs[name])
             cells.append(f"{values[len(values) // 2]:8.2f} [{values[0]:5.2f}]")
         print(f"  {row:22s}" + "".join(f"{c:>22s}" for c in cells))
-    for label, key in (("wall fps, encode", "encode wall"), ("wall fps, whole export", "wall")):
+    for label, key in (("wall fps, encode", "plain encode wall"), ("wall fps, whole export", "plain wall")):
         cells = [f"{sorted(frames / r[key] for r in runs[n])[len(runs[n]) // 2]:8.1f}" for n in names]
         print(f"  {label:22s}" + "".join(f"{c:>22s}" for c in cells))
+    cells = [f"{sorted(r['plain total'] / frames * 1000 for r in runs[n])[len(runs[n]) // 2]:8.2f}" for n in names]
+    print(f"  {'CPU-ms/frame, as run':22s}" + "".join(f"{c:>22s}" for c in cells))
     cells = [f"{runs[n][0]['bytes'] * 8 / (frames / 24) / 1e6:8.2f}" for n in names]
     print(f"  {'Mbit/s':22s}" + "".join(f"{c:>22s}" for c in cells))
-    cpu = [sorted(r["total"] / frames for r in runs[n])[len(runs[n]) // 2] for n in names]
-    print(f"  => {2 / cpu[0]:.0f} fps -> {2 / cpu[1]:.0f} fps of CPU budget on 2 cores (24 fps x10 = 240)")
+    fps = [sorted(frames / r["plain wall"] for r in runs[n])[len(runs[n]) // 2] for n in names]
+    print(f"  => whole export {fps[0]:.0f} -> {fps[1]:.0f} fps ({fps[1] / fps[0]:.2f}x; 24 fps x10 = 240)")
+    print("  (stage rows: a second export with every stage wrapped in a timer; wall figures: the plain one)")
 
 
 def bench_encode_speed(workdir: Path, frames: int) -> None:
@@ -350,7 +361,7 @@ def main() -> None:
         bench_stages(workdir, 120 if args.quick else 240, args.baseline, 3 if args.quick else 5)
         if args.only_stages:
             return
-        bench_encode_speed(workdir, 48 if args.quick else 144)
+        bench_encode_speed(workdir, 48 if args.quick else 240)
         bench_sign_overhead(workdir, 2 if args.quick else 10)
         bench_watermark(workdir, args.quick)
 
