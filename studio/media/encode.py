@@ -44,9 +44,9 @@ class EncodeSettings:
     format: Format = "mp4"
     crf: int = 23
     bitrate: int | None = None
-    # "fast" (X264_PRESETS): the signed, watermarked 720p export costs about 9-10 CPU-ms a frame (x264 about
-    # 7 of them; tests/benchmarks/bench_export.py), near 10x real time on two cores; about 30% more bits
-    # than veryfast for the same picture is the price. Any x264 preset name works too.
+    # "fast" (X264_PRESETS): the signed, watermarked 720p export costs about 8.5-9.5 CPU-ms a frame (x264
+    # about 7 of them; tests/benchmarks/bench_export.py), 200-250 fps on two cores in parallel pieces;
+    # about 30% more bits than veryfast for the same picture is the price. Any x264 preset name works too.
     preset: str = "fast"
     # yuv420p needs even sizes: "pad" repeats the last row/column, "refuse" raises MediaError.
     odd_size: Literal["pad", "refuse"] = "pad"
