@@ -298,7 +298,11 @@ def _encoder_like(first, settings: EncodeSettings, rate: Fraction, keyframes, th
     ctx.flags = first.flags  # global header: SPS/PPS in the file's header, as the stream's encoder does
     ctx.open()
     if ctx.extradata != first.extradata:
-        raise MediaError("the parallel encoders disagree on the stream headers", hint="export again")
+        # Same settings give the same headers; this would be a bug, never the user's doing.
+        raise MediaError(
+            "the parallel encoders disagree on the stream headers (a bug in Studio: please report it)",
+            hint="a lossless master or a WebM export is encoded in one piece and works meanwhile",
+        )
     return ctx
 
 
