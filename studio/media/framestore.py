@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 import os
 import threading
 import time
@@ -17,8 +16,9 @@ import cv2
 import numpy as np
 
 from studio import paths
+from studio.media.frame_codec import PROXY_QUALITY, from_jpeg, shrink, to_jpeg
+from studio.media.framestore_workers import FrameStoreWorkers
 
-log = logging.getLogger(__name__)
 Listener = Callable[[list[int]], None]
 _store_ids = itertools.count(1)
 
@@ -54,11 +54,12 @@ class _Slot:
         return (len(self.data) if self.data is not None else 0) + (len(self.proxy) if self.proxy else 0)
 
 
-class FrameStore:
+class FrameStore(FrameStoreWorkers):
     """Frames ``0..count-1`` of one clip, uint8 RGB, each with a version that grows when it is replaced.
 
     Writes come from one thread (the UI's main thread); reads may come from any thread. A worker
-    decodes the frames around the playhead before they are asked for.
+    decodes the frames around the playhead before they are asked for, another makes proxies
+    (``framestore_workers``).
     """
 
     def __init__(self, settings: FrameStoreSettings | None = None, cache_dir: Path | None = None) -> None:
@@ -89,10 +90,6 @@ class FrameStore:
         self._hint = threading.Condition(self._wake_lock)
         self._hint_serial = 0
         self._closed = False
-        self._prefetcher = threading.Thread(
-            target=self._prefetch_loop, name="framestore-prefetch", daemon=True
-        )
-        self._prefetcher.start()
         self._encoder: threading.Thread | None = None
         # proxies are made as frames arrive, on a worker of their own: scrubbing a clip that has just
         # come paints proxies (or a near one) instead of decoding whole frames under the hand
@@ -101,8 +98,12 @@ class FrameStore:
         # the playhead moves (playback, a scrub): until then the background workers that are not
         # needed for the picture under the hand (proxies, compression) keep off the two cores
         self._moving_until = 0.0
-        self._proxier = threading.Thread(target=self._proxy_loop, name="framestore-proxy", daemon=True)
-        self._proxier.start()
+        self._prefetcher = self._start_worker(
+            "framestore-prefetch", self._prefetch_round, "frame prefetch failed; going on"
+        )
+        self._proxier = self._start_worker(
+            "framestore-proxy", self._proxy_round, "making frame proxies failed; going on"
+        )
 
     # ---- observation
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -226,8 +227,9 @@ class FrameStore:
             if self._clip_id != clip_id or self._closed:
                 return
             kind, shape, data = self._encode(frames[i])
-            # the proxy too, while the pixels are at hand: cheaper than decoding the JPEG again later
-            proxy = self._make_proxy(frames[i]) if kind == "jpeg" else None
+            proxy = None
+            if kind == "jpeg":  # the proxy too, while the pixels are at hand: cheaper than decoding later
+                proxy = to_jpeg(shrink(frames[i], self.settings.proxy_divisor), PROXY_QUALITY)
             with self._lock:
                 slot = self._slots[i] if self._clip_id == clip_id else None
                 if slot is not None and slot.kind == "borrowed":  # not replaced meanwhile
@@ -256,20 +258,10 @@ class FrameStore:
         shape = (int(frame.shape[0]), int(frame.shape[1]))
         if raw or frame.nbytes < self.settings.raw_below:
             return "raw", shape, np.ascontiguousarray(frame).tobytes()
-        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.settings.jpeg_quality])
-        if not ok:
+        data = to_jpeg(frame, self.settings.jpeg_quality)
+        if data is None:
             raise ValueError("OpenCV could not compress the frame")
-        return "jpeg", shape, buf.tobytes()
-
-    def _make_proxy(self, frame: np.ndarray) -> bytes | None:
-        d = self.settings.proxy_divisor
-        half = frame[::2, ::2] if d >= 2 else frame  # area-averaging every pixel costs ~4x for the same look
-        small = cv2.resize(
-            half, (max(1, frame.shape[1] // d), max(1, frame.shape[0] // d)), interpolation=cv2.INTER_AREA
-        )
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
-        return buf.tobytes() if ok else None
+        return "jpeg", shape, data
 
     def _put(self, index: int, kind: str, shape: tuple[int, int], data: bytes, bump: bool = True) -> None:
         slot = self._slots[index]
@@ -380,7 +372,7 @@ class FrameStore:
             data = self._bytes_of(slot)
         if data is None:
             return None
-        pixels = _decode(data, reduce)
+        pixels = from_jpeg(data, reduce)
         if size is not None and (pixels.shape[1], pixels.shape[0]) != size:
             pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR)
         self._remember(key, version, pixels)
@@ -403,14 +395,7 @@ class FrameStore:
         with self._lock:
             slot = self._slots[index]
             if slot.kind == "borrowed" and self._borrowed is not None:
-                d = self.settings.proxy_divisor
-                full = self._borrowed[index]
-                half = full[::2, ::2] if d >= 2 else full  # as in _make_proxy
-                return cv2.resize(
-                    half,
-                    (max(1, full.shape[1] // d), max(1, full.shape[0] // d)),
-                    interpolation=cv2.INTER_AREA,
-                )
+                return shrink(self._borrowed[index], self.settings.proxy_divisor)
             if slot.kind == "raw":
                 return self.frame(index)
             if slot.kind != "jpeg":
@@ -418,16 +403,16 @@ class FrameStore:
             made = slot.proxy
             version, data = slot.version, (self._bytes_of(slot) if made is None else None)
         if made is not None:
-            return _decode(made, 1)
+            return from_jpeg(made)
         if data is None:
             return None
-        small = _decode(data, self.settings.proxy_divisor)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        small = from_jpeg(data, self.settings.proxy_divisor)
+        made = to_jpeg(small, PROXY_QUALITY)
         with self._lock:
             slot = self._slots[index] if index < len(self._slots) else None
-            if ok and slot is not None and slot.version == version and slot.proxy is None:
-                slot.proxy = buf.tobytes()
-                self._memory += len(slot.proxy)
+            if made is not None and slot is not None and slot.version == version and slot.proxy is None:
+                slot.proxy = made
+                self._memory += len(made)
                 self._enforce_budget()
         return small
 
@@ -488,95 +473,7 @@ class FrameStore:
         limit = max(2, int(self.decoded_budget * 0.8) // per)
         return [i for i in order if 0 <= i < n][:limit]
 
-    def _prefetch_loop(self) -> None:
-        while not self._closed:
-            try:
-                self._prefetch_round()
-            except Exception:  # a clip replaced mid-read, a disk error: the worker must live on
-                log.exception("frame prefetch failed; going on")
-                time.sleep(0.05)
-
-    def _prefetch_round(self) -> None:
-        seen = -1
-        while True:
-            with self._hint:
-                while self._hint_serial == seen and not self._closed:
-                    self._hint.wait()
-                if self._closed:
-                    return
-                seen = self._hint_serial
-                if self._settle:
-                    self._hint.wait(self._settle)
-                    if self._hint_serial != seen:
-                        continue
-                wanted, reduce, size = self._wanted(), self._reduce, self._view_size
-            for i in wanted:
-                if self._hint_serial != seen or self._closed:
-                    break  # the playhead moved: start again from there
-                if not self.is_decoded(i, reduce, size):
-                    try:
-                        self.frame(i, reduce, size)
-                    except (IndexError, cv2.error, ValueError):  # the clip changed under us
-                        break
-
     # ---- proxies
-    def _proxy_loop(self) -> None:
-        while not self._closed:
-            try:
-                self._proxy_round()
-            except Exception:  # a clip replaced mid-read, a disk error: the worker must live on
-                log.exception("making frame proxies failed; going on")
-                time.sleep(0.05)
-
-    def _proxy_round(self) -> None:
-        seen = -1
-        while True:
-            with self._proxy_wake:
-                while self._proxy_serial == seen and not self._closed:
-                    self._proxy_wake.wait()
-                if self._closed:
-                    return
-                self._proxy_wake.wait(0.02)  # frames often come in a burst: order them all at once
-                seen, clip_id = self._proxy_serial, self._clip_id
-            todo = self._proxy_order()  # outside the lock: a reader must not wait on a sort
-            for i in todo:
-                if self._closed or self._clip_id != clip_id:
-                    break
-                self._keep_out_of_the_way()
-                if self._clip_id != clip_id:
-                    break
-                try:
-                    self.proxy(i)
-                except (IndexError, cv2.error, ValueError):  # the clip changed under us
-                    break
-
-    def _proxy_order(self) -> list[int]:
-        """Frames without a proxy, coarse to fine (every 64th, then every 32nd, ...) and nearest the
-        playhead first within each pass: soon every frame has a proxy a few frames away."""
-        p, slots = self._playhead, self._slots
-        todo = [i for i, slot in enumerate(slots) if slot.kind == "jpeg" and slot.proxy is None]
-
-        def level(i: int) -> int:
-            return 6 if i == 0 else min(6, (i & -i).bit_length() - 1)
-
-        return sorted(todo, key=lambda i: (-level(i), abs(i - p)))
-
-    def _keep_out_of_the_way(self) -> None:
-        """Wait while the playhead moves: the painter (and for playback the prefetcher) need the
-        cores and the GIL more than a proxy or a compressed copy does. A scrub is served by the
-        proxies made so far or a 1/8 decode; the rest is made once the hand rests."""
-        while not self._closed and (pause := self._moving_until - time.monotonic()) > 0:
-            time.sleep(pause)
-
-    def _poke(self) -> None:
-        """New frames: the prefetcher looks again, and the proxy worker makes their proxies."""
-        with self._hint:
-            self._settle = 0.0
-            self._hint_serial += 1
-            self._hint.notify()
-            self._proxy_serial += 1
-            self._proxy_wake.notify()
-
     def has_proxy(self, index: int) -> bool:
         return 0 <= index < len(self._slots) and self._slots[index].proxy is not None
 
@@ -644,18 +541,3 @@ def _remove_orphans(folder: Path) -> None:
             path.unlink(missing_ok=True)
         except (ValueError, PermissionError, OSError):
             continue
-
-
-def _decode(data: bytes, reduce: int) -> np.ndarray:
-    flag = {
-        1: cv2.IMREAD_COLOR_RGB,
-        2: cv2.IMREAD_REDUCED_COLOR_2,
-        4: cv2.IMREAD_REDUCED_COLOR_4,
-        8: cv2.IMREAD_REDUCED_COLOR_8,
-    }[reduce]
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
-    if pixels is None:
-        raise ValueError("a stored frame could not be decoded")
-    if reduce != 1:  # the reduced modes only come in BGR
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
-    return pixels
