@@ -115,7 +115,7 @@ class NodeItem(QGraphicsItem):
             TITLE_H + PAD + rows * PORT_H + len(self.summary) * PARAM_H + STATUS_H + PAD)
         self.prepareGeometryChange()
         self._rect = QRectF(0, 0, WIDTH, height)
-        self._bounds = self._rect.adjusted(-PORT_R - 2, -2, PORT_R + 2, 2)
+        self._bounds = self._rect.adjusted(-PORT_R - 5, -2, PORT_R + 5, 2)  # room for a port's hint ring
         self.status.place(height, self.collapsed)
         self._body = QPainterPath()
         self._body.addRoundedRect(self._rect, 6, 6)
@@ -176,14 +176,25 @@ class NodeItem(QGraphicsItem):
 
     def port_at(self, scene_pos: QPointF, reach: float = PORT_HIT) -> tuple[str, str] | None:
         """The port under a scene point: (direction, name), or None. ``reach`` grows when zoomed out."""
-        if self.collapsed:  # its ports are folded away: expand it to connect
-            return None
         local = self.mapFromScene(scene_pos)
         for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
+            if self.collapsed and len(ports) != 1:
+                continue  # a folded side is one dot: it stands for a port only when the side has just one
             for name, _, _ in ports:
                 p = self.port_local(direction, name)
                 if abs(local.x() - p.x()) <= reach and abs(local.y() - p.y()) <= PORT_H / 2:
                     return direction, name
+        return None
+
+    def folded_side_at(self, scene_pos: QPointF) -> str | None:
+        """The side (IN or OUT) whose folded dot of several ports is under a scene point, or None."""
+        if not self.collapsed:
+            return None
+        local = self.mapFromScene(scene_pos)
+        for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
+            end = self.port_local(direction, "")
+            if len(ports) > 1 and abs(local.x() - end.x()) <= PORT_HIT and abs(local.y() - end.y()) <= PORT_H / 2:
+                return direction
         return None
 
     # ---- state from runs and link drags
@@ -235,6 +246,11 @@ class NodeItem(QGraphicsItem):
             kind = self.port_type(direction, name)
             extra = f"\n{spec_port.help}" if spec_port is not None and spec_port.help else ""
             self.setToolTip(f"{name} ({kind} {'input' if direction == IN else 'output'}){extra}")
+        elif (folded := self.folded_side_at(event.scenePos())) is not None:
+            side = "inputs" if folded == IN else "outputs"
+            names = ", ".join(n for n, _, _ in (self.inputs if folded == IN else self.outputs))
+            self.setToolTip(f"{side} {names} (folded)\ndrop a link on the node to use the first that fits;"
+                            " expand it (H) to pick one or to drag from one")
         elif self.state != "failed":
             tip = self.spec.help if self.spec is not None else f"unknown node type {self.type_name}"
             if self.problems:
@@ -257,6 +273,9 @@ class NodeItem(QGraphicsItem):
             border = theme.pen(theme.STATE_COLORS[self.state], 2.0)
         if selected:
             border = theme.pen(theme.SELECTED, 2.2)
+        target = self.folded_mark() if self.collapsed else None
+        if target in ("ok", "bad"):  # a dragged link's target whose ports are hidden: the whole node says it
+            border = theme.pen(theme.ACCEPTED if target == "ok" else theme.REFUSED, 2.2)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.setPen(border)
         painter.drawPath(self._body)
@@ -285,13 +304,32 @@ class NodeItem(QGraphicsItem):
             painter.setPen(theme.pen("#14171e"))
             painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter, "!")
 
+    def folded_mark(self, direction: str | None = None) -> str | None:
+        """The strongest link-drag mark on a collapsed node's hidden ports ("bad", "ok", "hint")."""
+        found = {m for (d, _), m in self.marks.items() if direction in (None, d)}
+        return next((m for m in ("bad", "ok", "hint") if m in found), None)
+
     def _paint_folded_ports(self, painter: QPainter) -> None:
-        """One dot per side that has ports, in the colour of its first port."""
+        """One dot per side that has ports, in the colour of its first port (or of the port a
+        dragged link would take), ringed like an open node's ports while a link is dragged."""
         for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
-            if ports:
-                painter.setPen(theme.pen("#0c0e12", 1.5))
-                painter.setBrush(QBrush(theme.port_color(ports[0][1])))
-                painter.drawEllipse(self.port_local(direction, ports[0][0]), PORT_R - 1, PORT_R - 1)
+            if not ports:
+                continue
+            mark = self.folded_mark(direction)
+            kind = next((k for n, k, _ in ports if self.marks.get((direction, n)) in ("bad", "ok")), ports[0][1])
+            p = self.port_local(direction, ports[0][0])
+            col, radius = theme.port_color(kind), PORT_R - 1
+            if mark == "hint":
+                painter.setPen(theme.pen(theme.ACCEPTED, 1.2))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(p, PORT_R + 4, PORT_R + 4)
+            elif mark == "bad":
+                col, radius = theme.color(theme.REFUSED), PORT_R + 2
+            elif mark == "ok":
+                radius = PORT_R + 1.5
+            painter.setPen(theme.pen(theme.ACCEPTED, 2.0) if mark == "ok" else theme.pen("#0c0e12", 1.5))
+            painter.setBrush(QBrush(col))
+            painter.drawEllipse(p, radius, radius)
 
     def set_problems(self, messages: list[str]) -> None:
         if messages != self.problems:

@@ -54,8 +54,8 @@ class LinkDragging:
             if not isinstance(item, NodeItem) or item is drag.item:
                 continue
             for name, kind, _ in item.inputs if want == IN else item.outputs:
-                ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
-                if ok:
+                hidden_link = item.collapsed and want == IN and self._taken(item.node_id, name)
+                if _fits(drag, want, kind) and not hidden_link:  # a collapsed node refuses to replace one
                     item.set_mark(want, name, "hint")
                     drag.hints.add((item.node_id, want, name))
 
@@ -71,16 +71,23 @@ class LinkDragging:
         if item is None:
             return None
         want = OUT if drag.direction == IN else IN
-        port = item.port_at(pos, self.port_reach())
+        port = None if item.collapsed else item.port_at(pos, self.port_reach())
         if port is not None:
             return (item, port[0], port[1]) if port[0] == want else None
-        # dropped on the body: the first port that would accept it
+        # dropped on the body (anywhere on a collapsed node): the first port that would accept it
         ports = item.inputs if want == IN else item.outputs
-        for name, kind, _ in ports:
-            ok = compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)
-            if ok:
-                return item, want, name
+        fits = [name for name, kind, _ in ports if _fits(drag, want, kind)]
+        free = [name for name in fits if want == OUT or not self._taken(item.node_id, name)]
+        if free:
+            return item, want, free[0]
+        if fits:  # all linked: an open node shows the link it replaces, a collapsed one refuses
+            return item, want, fits[0]
         return (item, want, ports[0][0]) if ports else None
+
+    def _taken(self: GraphScene, node_id: str, port: str) -> bool:
+        """Whether an input already has a link (the one being dragged away does not count)."""
+        link = self.session.graph.link_into(node_id, port)
+        return link is not None and (self._drag is None or link != self._drag.detached)
 
     def _link_for(self: GraphScene, target: tuple[NodeItem, str, str]) -> Link:
         drag = self._drag
@@ -93,11 +100,31 @@ class LinkDragging:
     def _verdict(self: GraphScene, link: Link) -> str | None:
         drag = self._drag
         graph = self.session.graph
+        folded = self._folded_refusal(link) if drag is not None else None
+        if folded:
+            return folded
         if drag is not None and drag.detached is not None and drag.detached != link:
             trial = snapshot(graph)  # the link being moved is not there any more
             trial.disconnect(drag.detached)
             return check_link(trial, self.session.registry, link)
         return check_link(graph, self.session.registry, link)
+
+    def _folded_refusal(self: GraphScene, link: Link) -> str | None:
+        """Why a collapsed node cannot take the link: its ports are hidden, so say what it lacks."""
+        drag = self._drag
+        assert drag is not None
+        want = IN if drag.direction == OUT else OUT
+        node_id, port = (link.dst, link.dst_port) if want == IN else (link.src, link.src_port)
+        item = self.nodes.get(node_id)
+        if item is None or not item.collapsed:
+            return None
+        side = "input" if want == IN else "output"
+        if not _fits(drag, want, item.port_type(want, port)):
+            return f"collapsed '{item.title}' has no {side} that takes {drag.port_type}"
+        if want == IN and self._taken(node_id, port):
+            return (f"every {drag.port_type} input of collapsed '{item.title}' is linked already: "
+                    "expand it (H) to replace a link")
+        return None
 
     def _move_link_drag(self: GraphScene, pos: QPointF) -> None:
         drag = self._drag
@@ -113,11 +140,14 @@ class LinkDragging:
             drag.verdict = None
             return
         item, direction, name = target
-        drag.verdict = self._verdict(self._link_for(target))
+        link = self._link_for(target)
+        drag.verdict = self._verdict(link)
         item.set_mark(direction, name, "bad" if drag.verdict else "ok")
         drag.line.follow(item.port_scene_pos(direction, name))
         if drag.verdict:
             self.message.emit(drag.verdict)
+        elif item.collapsed:  # its ports are hidden: say which one the link would take
+            self.message.emit(f"release to connect {link}")
 
     def _finish_link_drag(self: GraphScene, pos: QPointF) -> None:
         try:
@@ -166,3 +196,8 @@ class LinkDragging:
     def _clear_marks(self: GraphScene) -> None:
         for item in self.nodes.values():
             item.clear_marks()
+
+
+def _fits(drag: LinkDrag, want: str, kind: str) -> bool:
+    """Whether a port of type ``kind`` (an input when ``want`` is IN) could take the dragged link."""
+    return compatible(drag.port_type, kind) if want == IN else compatible(kind, drag.port_type)

@@ -35,7 +35,7 @@ def test_collapse_folds_a_node_to_its_title_bar_through_undo_and_the_file(window
     end = link.path().pointAtPercent(1.0)
     assert end != end_before
     assert end == item.mapToScene(QPointF(0, TITLE_H / 2))
-    assert item.port_at(end) is None  # folded ports take no links
+    assert item.port_at(end) is None  # a folded side of two inputs is no single port
     window.act_undo.trigger()
     assert not item.collapsed and "collapsed" not in window.session.graph.meta
     assert link.path().pointAtPercent(1.0) == end_before
