@@ -75,6 +75,13 @@ FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
             help="The private key of that certificate.",
         ),
         ParamSpec("timestamp_url", "string", "", help="A timestamp authority URL (optional)."),
+        ParamSpec(
+            "timeline",
+            "bool",
+            False,
+            help="Also write an editor timeline (.otio) beside the clip, for DaVinci Resolve, Hiero or "
+            "RV: the clip and its sound, prompt sections and beats as markers.",
+        ),
     ],
     is_output=True,
 )
@@ -92,6 +99,7 @@ def export(
     certificate: str,
     private_key: str,
     timestamp_url: str,
+    timeline: bool,
 ) -> str:
     """Watermark the frames, encode once, sign last; the file appears only when complete."""
     from studio.errors import NodeError
@@ -114,7 +122,13 @@ def export(
         video.info, graph_hash=ctx.graph_hash, audio_source=audio.source if audio is not None else None
     )
     options = ExportOptions(
-        format=format, crf=crf, in_frame=in_frame, out_frame=out_frame or None, watermark=watermark, sign=sign
+        format=format,
+        crf=crf,
+        in_frame=in_frame,
+        out_frame=out_frame or None,
+        watermark=watermark,
+        sign=sign,
+        timeline=timeline,
     )
     result = export_clip(
         video.frames,
@@ -123,9 +137,10 @@ def export(
         audio=None if audio is None else audio.samples,
         audio_rate=None if audio is None else audio.rate,
         options=options,
-        provenance=provenance if sign else None,
+        provenance=provenance,
         identity=identity,
         on_progress=lambda done, total: ctx.progress(done, total, message="exporting"),
         is_cancelled=ctx.is_cancelled,
+        sections=video.info.get("prompt_schedule") or (),
     )
     return str(result.path)

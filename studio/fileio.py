@@ -34,3 +34,16 @@ def atomic_path(destination: str | Path, suffix: str | None = None) -> Iterator[
 def write_text_atomic(destination: str | Path, text: str) -> None:
     with atomic_path(destination) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def shareable_mode() -> int:
+    """The mode a new file of the user's gets by their umask (temp files start private, 0600).
+
+    Read, not set-and-restore: os.umask would briefly change it for every thread of the app."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.errors import Cancelled, MediaError, SigningError
-from studio.fileio import atomic_path
+from studio.fileio import atomic_path, shareable_mode
 from studio.media import partfiles
 from studio.media import watermark as wm
 from studio.media.encode import (
@@ -49,6 +49,7 @@ class ExportOptions:
     sign: bool = True
     odd_size: str = "pad"  # "pad" or "refuse"
     watermark_step: float = wm.DEFAULT_STEP
+    timeline: bool = False  # also an editor timeline (.otio) beside the clip, see otio_export.py
 
     def encode_settings(self) -> EncodeSettings:
         return EncodeSettings(
@@ -82,6 +83,7 @@ class ExportResult:
     encode_seconds: float = 0.0
     sign_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    timeline_path: Path | None = None  # the .otio beside the clip, when asked for
 
 
 class _Frames(Sequence[np.ndarray]):
@@ -123,12 +125,15 @@ def export_clip(
     identity: SigningIdentity | None = None,
     on_progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
+    sections: Sequence[Sequence] = (),
 ) -> ExportResult:
     """Export ``frames`` (uint8 [T, H, W, 3]) with optional ``audio`` (float32 [samples, channels]) to ``destination``.
 
     The file appears at ``destination`` only when it is complete (and signed, when ``options.sign``); a
     failure, a cancel (raises Cancelled) or a crash leaves nothing there. ``identity`` defaults to the
     user's local identity, created on first use. ``on_progress(done, total)`` counts encoded frames.
+    With ``options.timeline`` an .otio follows the clip, marking the prompt schedule's ``sections``
+    ([start seconds, prompt]) and the beats of the sound.
     """
     options = options or ExportOptions()
     settings = options.encode_settings()
@@ -221,12 +226,12 @@ def export_clip(
             encode_seconds = time.perf_counter() - started
         _check_cancel(is_cancelled)
         # mkstemp made the temp file 0600; a clip is for sharing, so give it the user's usual mode.
-        os.chmod(final_tmp, 0o666 & ~_umask())
+        os.chmod(final_tmp, shareable_mode())
     if pad != (0, 0):
         notes.append(
             f"padded {width}x{height} to {width + pad[1]}x{height + pad[0]} (4:2:0 needs even sizes)"
         )
-    return _result(
+    result = _result(
         dest,
         info,
         options,
@@ -239,6 +244,42 @@ def export_clip(
         sign_seconds,
         notes + info.notes,
     )
+    if options.timeline:
+        result.timeline_path = _write_timeline(result, provenance, sections, first, clip_audio, audio_rate)
+    return result
+
+
+def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate) -> Path:
+    """The .otio beside the clip, which is already in place: a failure here says so and keeps the clip."""
+    from studio.media import otio_export
+
+    fps = float(result.fps)
+    markers = otio_export.section_markers(sections, fps, first, result.frames)
+    markers += otio_export.beat_markers(audio, audio_rate, fps, result.frames)
+    about = provenance.parameters() if provenance is not None else {}
+    about |= {
+        "first_frame": first,
+        "content_credentials": result.manifest_label,
+        "signer": result.signer,
+        "watermark": result.watermark_payload,
+    }
+    try:
+        path = otio_export.write_timeline(
+            result.path,
+            frames=result.frames,
+            fps=result.fps,
+            has_audio=audio is not None,
+            markers=markers,
+            metadata=about,
+        )
+        os.chmod(path, shareable_mode())
+    except (MediaError, OSError) as exc:
+        raise MediaError(
+            f"the clip was written to {result.path.name}, but its editor timeline (.otio) was not: {exc}",
+            path=result.path,
+            hint="the clip is complete; export again to retry the timeline",
+        ) from exc
+    return path
 
 
 def _result(dest, info: EncodeInfo, options, instance, label, identity, payload, psnr, enc_s, sign_s, notes):
@@ -262,17 +303,6 @@ def _result(dest, info: EncodeInfo, options, instance, label, identity, payload,
         sign_seconds=sign_s,
         notes=notes,
     )
-
-
-def _umask() -> int:
-    # Read, not set-and-restore: os.umask would briefly change it for every thread of the app.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
 
 
 def _check_cancel(is_cancelled: CancelCheck | None) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -141,6 +142,12 @@ class ExportDialog(QDialog):
         self.signing.addItem("Do not sign", SIGN_NONE)
         self.certificate = PathField(lambda: self._pick_pem(self.certificate, "certificate chain"))
         self.private_key = PathField(lambda: self._pick_pem(self.private_key, "private key"))
+        self.timeline = QCheckBox("Also write an editor timeline (.otio) beside the clip")
+        self.timeline.setToolTip(
+            "For DaVinci Resolve, Hiero, RV and other OpenTimelineIO tools: the clip and its sound on a "
+            "timeline, with the prompt sections and the soundtrack's beats as markers"
+        )
+        self.timeline.setChecked(_settings_value("export/timeline") in (True, "true"))
         self.destination = PathField(self._pick_destination)
         start = start_dir or Path.home()
         self.destination.setText(str(_free_name(start / f"{name}.mp4")))
@@ -155,6 +162,7 @@ class ExportDialog(QDialog):
         form.addRow("Certificate:", self.certificate)
         form.addRow("Private key:", self.private_key)
         form.addRow("Save to:", self.destination)
+        form.addRow("", self.timeline)
         self.form = form
 
         self.progress = QProgressBar()
@@ -213,6 +221,8 @@ class ExportDialog(QDialog):
         if isinstance(params.get("crf"), int):
             self.crf.setValue(params["crf"])
         self.watermark.setCurrentIndex(0 if params.get("watermark", True) else 1)
+        if params.get("timeline"):
+            self.timeline.setChecked(True)
         if not params.get("sign", True):
             self.signing.setCurrentIndex(self.signing.findData(SIGN_NONE))
         elif params.get("certificate") and params.get("private_key"):
@@ -290,6 +300,7 @@ class ExportDialog(QDialog):
             signing=str(self.signing.currentData()),
             certificate=self.certificate.text(),
             private_key=self.private_key.text(),
+            timeline=self.timeline.isChecked(),
         )
 
     def confirm_replace(self, path: Path) -> bool:
@@ -360,6 +371,9 @@ class ExportDialog(QDialog):
         mark = ", watermarked" if result.watermark_payload else ""
         notes = "".join(f"\nNote: {n}" for n in result.notes)
         _settings_value("export/folder", str(Path(result.path).parent))
+        _settings_value("export/timeline", self.timeline.isChecked())
+        if result.timeline_path is not None:
+            notes += f"\nEditor timeline: {result.timeline_path.name}"
         self._set_status(
             f"Exported {result.frames} frames to {result.path} in {took:.1f} s{signed}{mark}.{notes}"
         )
@@ -404,6 +418,7 @@ class ExportDialog(QDialog):
             self.certificate,
             self.private_key,
             self.destination,
+            self.timeline,
         )
 
     def reject(self) -> None:

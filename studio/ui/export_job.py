@@ -80,6 +80,7 @@ class ExportRequest:
     signing: str = SIGN_LOCAL
     certificate: str = ""
     private_key: str = ""
+    timeline: bool = False  # an .otio editor timeline beside the clip
 
 
 class ExportJob(QObject):
@@ -147,13 +148,12 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
                 hint="choose both files, or sign with Studio's local identity",
             )
         identity = SigningIdentity.from_files(request.certificate, request.private_key)
-    provenance = None
-    if sign:
-        provenance = Provenance.from_video_info(
-            clip.video.info,
-            graph_hash=clip.graph_hash,
-            audio_source=clip.audio.source if clip.audio is not None else None,
-        )
+    # Signed into the clip, and written into the editor timeline's metadata.
+    provenance = Provenance.from_video_info(
+        clip.video.info,
+        graph_hash=clip.graph_hash,
+        audio_source=clip.audio.source if clip.audio is not None else None,
+    )
     options = ExportOptions(
         format=request.format,  # type: ignore[arg-type]
         crf=request.crf,
@@ -161,6 +161,7 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
         out_frame=request.last + 1,
         watermark=request.watermark,
         sign=sign,
+        timeline=request.timeline,
     )
     audio = clip.audio
     return export_clip(
@@ -174,6 +175,7 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
         identity=identity,
         on_progress=on_progress,
         is_cancelled=is_cancelled,
+        sections=clip.video.info.get("prompt_schedule") or (),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 import pytest
 
 from studio.graph import Graph, ParamSpec, PortSpec, node
@@ -127,12 +128,24 @@ def test_range_comes_from_the_timeline_in_and_out_points(window, qtbot, tmp_path
     assert dialog.destination.text().endswith(".mkv")
     dest = tmp_path / "master.mkv"
     dialog.destination.setText(str(dest))
+    assert not dialog.timeline.isChecked()  # off until the person asks once; then remembered
+    dialog.timeline.setChecked(True)
     export_and_wait(dialog, qtbot)
     assert dialog.result is not None, dialog.status.text()
     assert "not signed" in dialog.status.text()
     assert probe(dest).video_codec == "ffv1"
     expected = natural_clip(FRAMES, SIZE, SIZE, seed=3)[5:15]
     assert np.array_equal(read_frames(dest), expected)
+    # the editor timeline beside the master: the 10 exported frames, what made them in its metadata
+    assert "Editor timeline: master.otio" in dialog.status.text()
+    timeline = otio.adapters.read_from_file(str(tmp_path / "master.otio"))
+    assert timeline.duration().to_frames() == 10 and timeline.duration().rate == FPS
+    assert list(timeline.metadata["studio"]["prompts"]) == ["a red square moves right"]
+    assert timeline.metadata["studio"]["first_frame"] == 5
+    dialog.reject()
+    window.show_export()
+    assert window.export_dialog.timeline.isChecked()
+    window.export_dialog.reject()
 
 
 def long_clip(frames: int = 20_000):
