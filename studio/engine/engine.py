@@ -32,6 +32,7 @@ from studio.engine.events import (
 )
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
 from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, validate
+from studio.priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -160,13 +161,18 @@ class Engine:
             return self._run(graph.copy(), targets, listener, cancel, Path(base_dir) if base_dir else None)
 
     def start(self, graph: Graph, targets: Iterable[str] | None = None, *, listener: Listener | None = None,
-              base_dir: str | Path | None = None) -> RunHandle:
-        """Evaluate on a worker thread; events reach ``listener`` from that thread."""
+              base_dir: str | Path | None = None, background: bool = False) -> RunHandle:
+        """Evaluate on a worker thread; events reach ``listener`` from that thread.
+
+        ``background``: the worker (and the threads it starts: torch's, an export's) runs at a lower CPU
+        priority, so an interactive front end stays fluid while it computes."""
         snapshot = graph.copy()  # the editor keeps editing while this runs
         handle = RunHandle(CancelToken())
         targets = list(targets) if targets is not None else None
 
         def work() -> None:
+            if background:
+                lower_this_thread()
             try:
                 handle.result = self.run(snapshot, targets, listener=listener, cancel=handle.cancel_token,
                                          base_dir=base_dir)

@@ -102,7 +102,7 @@ class FrameStore(FrameStoreWorkers):
             "framestore-prefetch", self._prefetch_round, "frame prefetch failed; going on"
         )
         self._proxier = self._start_worker(
-            "framestore-proxy", self._proxy_round, "making frame proxies failed; going on"
+            "framestore-proxy", self._proxy_round, "making frame proxies failed; going on", background=True
         )
 
     # ---- observation

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from studio.priority import lower_this_thread
+
 if TYPE_CHECKING:
     from studio.media.framestore import _Slot
 
@@ -41,10 +43,15 @@ class FrameStoreWorkers:
     frame: Callable[[int, int, tuple[int, int] | None], np.ndarray | None]
     proxy: Callable[[int], np.ndarray | None]
 
-    def _start_worker(self, name: str, round_: Callable[[], None], failure: str) -> threading.Thread:
-        """A daemon thread that runs ``round_`` until the store closes."""
+    def _start_worker(
+        self, name: str, round_: Callable[[], None], failure: str, background: bool = False
+    ) -> threading.Thread:
+        """A daemon thread that runs ``round_`` until the store closes; ``background``: at a lower CPU
+        priority (proxies can wait; the frame under the playhead cannot)."""
 
         def loop() -> None:
+            if background:
+                lower_this_thread()
             while not self._closed:
                 try:
                     round_()

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from studio.errors import Cancelled, StudioError
+from studio.priority import lower_this_thread
 from studio.values import Sound, Video
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class ExportJob(QObject):
             self.progress.emit(done, total)
 
     def _run(self) -> None:
+        lower_this_thread()  # and the encode's workers, which it starts: the editor stays fluid
         try:
             result = export_request(self.request, self._on_progress, self._cancel.is_set)
         except Cancelled:

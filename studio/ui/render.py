@@ -62,7 +62,8 @@ class RenderController(QObject):
             from studio.engine.engine import draft_copy
 
             graph, _ = draft_copy(graph, self.session.registry)
-        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base)
+        # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
+        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True)
         self.running_changed.emit(True)
         return True
 

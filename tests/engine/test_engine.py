@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numpy as np
+import pytest
 
 from studio.engine import (
     CancelToken,
@@ -247,3 +250,27 @@ def test_missing_input_files_fail_before_anything_runs(tmp_path):
     assert result.status == "failed" and toy_nodes.CALLS == {}
     assert set(result.failed) == {"f1", "f2"}
     assert str(tmp_path / "gone.bin") in result.failed["f1"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority is Linux's")
+def test_a_background_run_gives_way_to_the_main_thread():
+    """The editor's renders run below the main thread's CPU priority (and so do threads they start)."""
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def listen(event, key):
+        if isinstance(event, NodeStarted) and key not in seen:
+            seen[key] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+            child = threading.Thread(  # a thread the run starts (torch's, an export's) inherits it
+                target=lambda: seen.setdefault(key + " child", os.getpriority(os.PRIO_PROCESS, 0))
+            )
+            child.start()
+            child.join()
+
+    for background in (False, True):
+        key = "background" if background else "foreground"
+        engine = Engine(registry())  # a fresh cache: every node runs
+        engine.start(chain(), listener=lambda e, k=key: listen(e, k), background=background).wait(10)
+    assert seen["foreground"] == seen["foreground child"] == mine
+    assert seen["background"] == seen["background child"] == min(19, mine + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's is unchanged

@@ -96,3 +96,27 @@ def test_progress_events_are_coalesced_not_queued(window, qtbot):
     qtbot.waitUntil(lambda: bool(got), timeout=2000)
     assert [ev.step for ev in got] == [500]
     assert ctl.coalesced == 499
+
+
+def test_renders_run_below_the_main_threads_priority(window, qtbot, monkeypatch):
+    """On two busy cores the UI must win the CPU: the render's worker thread steps down (Linux)."""
+    import os
+    import sys
+    import threading
+
+    if not sys.platform.startswith("linux"):
+        return
+    build(window, 5)
+    seen = record(window)
+    priorities: set[int] = set()
+    listen = window.renderer._listen
+
+    def observe(event):  # called on the engine's worker thread, as the engine calls the renderer
+        priorities.add(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        listen(event)
+
+    monkeypatch.setattr(window.renderer, "_listen", observe)
+    window.render()
+    qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert priorities == {min(19, mine + 10)}
