@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
@@ -40,6 +42,40 @@ def load_registry() -> tuple[NodeRegistry, str]:
         return NodeRegistry(), f"the node library failed to load: {exc}"
 
 
+# What the first render and the first export import: torch, diffusers and transformers for the model
+# (the embedded one's classes), PyAV and c2pa for the export.
+WARM_UP = (
+    "studio.runtime",
+    "diffusers:WanPipeline,AutoencoderKLWan,WanTransformer3DModel,UniPCMultistepScheduler",
+    "transformers:UMT5EncoderModel,PreTrainedTokenizerFast",
+    "studio.media.export",
+)
+
+
+def warm_up(modules: tuple[str, ...] = WARM_UP) -> threading.Thread:
+    """Import the model and export stack on a low-priority thread while the person looks at the graph.
+
+    Done at the first render instead, these imports took about 5 of its 13 seconds (2 cores); here they
+    cost a few short hitches while the editor is idle. Failures are left for the render to report.
+    """
+    from studio.priority import lower_this_thread
+
+    def work() -> None:
+        lower_this_thread()
+        for spec in modules:
+            module, _, names = spec.partition(":")
+            try:
+                imported = importlib.import_module(module)
+                for name in filter(None, names.split(",")):
+                    getattr(imported, name)  # lazy modules (diffusers, transformers) load on access
+            except Exception:  # noqa: BLE001 - a missing or broken package: the render will say which
+                log.debug("warm-up import of %s failed", spec, exc_info=True)
+
+    thread = threading.Thread(target=work, name="studio-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
     """Open the editor (on ``path`` when given) and run until the last window closes."""
     app = application()
@@ -56,6 +92,7 @@ def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
         window.open_path(Path(path), confirmed=True)
     QTimer.singleShot(0, window.attach_timeline)  # after the first paint: the canvas is usable first
     QTimer.singleShot(0, window.offer_recovery)
+    QTimer.singleShot(1000, warm_up)  # once the window is up and settled
     return app.exec()
 
 
