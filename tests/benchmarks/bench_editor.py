@@ -163,6 +163,22 @@ class TickGaps:
         return self.gaps[1:]
 
 
+def timed_render(app, window, limit_s: float = 120) -> tuple[float, list[float]]:
+    """Render the window's graph pumping events as the editor's loop does, then close the window:
+    (seconds, the main thread's tick gaps in ms)."""
+    ticks = TickGaps()
+    t0 = time.perf_counter()
+    window.render()
+    while window.renderer.running and time.perf_counter() - t0 < limit_s:
+        app.processEvents()
+        time.sleep(0.001)
+    seconds = time.perf_counter() - t0
+    gaps = ticks.stop()
+    window.session.undo.setClean()
+    window.close()
+    return seconds, gaps
+
+
 def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, float]:
     import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
     from PySide6.QtCore import QPointF
@@ -192,16 +208,7 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
         time.sleep(0.005)
     progress_seen = []
     window.renderer.event.connect(lambda ev: progress_seen.append(1) if isinstance(ev, NodeProgress) else None)
-    ticks = TickGaps()
-    t0 = time.perf_counter()
-    window.render()
-    while window.renderer.running and time.perf_counter() - t0 < 120:
-        app.processEvents()
-        time.sleep(0.001)
-    seconds = time.perf_counter() - t0
-    gaps = ticks.stop()
-    window.session.undo.setClean()
-    window.close()
+    seconds, gaps = timed_render(app, window)
     found = {"render_s": seconds, "ticks": len(gaps), "gap_p50_ms": percentile(gaps, 50),
              "gap_p95_ms": percentile(gaps, 95),
              "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps), "progress_delivered": len(progress_seen),
@@ -270,16 +277,7 @@ def first_render_child(warm: bool, idle_s: float = 12.0) -> dict[str, float]:
         app.processEvents()
         time.sleep(0.001)
     idle = ticks.stop()
-    ticks = TickGaps()
-    t0 = time.perf_counter()
-    window.render()
-    while window.renderer.running and time.perf_counter() - t0 < 300:
-        app.processEvents()
-        time.sleep(0.001)
-    seconds = time.perf_counter() - t0
-    gaps = ticks.stop()
-    window.session.undo.setClean()
-    window.close()
+    seconds, gaps = timed_render(app, window, limit_s=300)
     found = {"render_s": seconds, "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps),
              "idle_gap_p99_ms": percentile(idle, 99), "idle_gap_max_ms": max(idle)}
     print(json.dumps(found))
