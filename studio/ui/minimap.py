@@ -109,5 +109,5 @@ class Minimap:
     def navigate(self, pos: QPointF) -> None:
         box = self.rect()
         x, y = pos.x() - box.x(), pos.y() - box.y()
-        self.view.centerOn(QPointF((x - self._offset.x()) / self._scale, (y - self._offset.y()) / self._scale))
+        self.view.look_at(QPointF((x - self._offset.x()) / self._scale, (y - self._offset.y()) / self._scale))
         self.update()

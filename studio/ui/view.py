@@ -86,6 +86,9 @@ class GraphView(QGraphicsView):
         self.finder.found.connect(self.go_to_node)
         self._search_pos = QPointF()
         self._search_link: tuple[str, str, str] | None = None
+        # What the view last framed, until the person pans or zooms: a resize (the timeline docking in
+        # under a graph just opened, a window resized) frames it again instead of cutting it off.
+        self._framed: QRectF | None = None
         scene.compatible_request.connect(self._offer_compatible)
         self.centerOn(0, 0)
 
@@ -98,6 +101,7 @@ class GraphView(QGraphicsView):
         """Scale by ``factor`` keeping the scene point under ``anchor`` (view coords) in place."""
         target = max(MIN_SCALE, min(MAX_SCALE, self.zoom * factor))
         factor = target / self.zoom
+        self._framed = None
         if abs(factor - 1.0) < 1e-6:
             return
         anchor = anchor if anchor is not None else self.viewport().rect().center()
@@ -118,11 +122,13 @@ class GraphView(QGraphicsView):
         self.viewport().update()
 
     def pan_by(self, delta: QPoint) -> None:
+        self._framed = None
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
         h.setValue(h.value() + delta.x())
         v.setValue(v.value() + delta.y())
 
     def frame_rect(self, rect: QRectF) -> None:
+        self._framed = QRectF(rect)
         if rect.isNull() or rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
@@ -172,11 +178,16 @@ class GraphView(QGraphicsView):
             nodes.append((nid, node.title or (spec.title if spec else node.type), node.type))
         self.finder.open_nodes(QPoint(20, 20), nodes)
 
+    def look_at(self, point: QPointF) -> None:
+        """Centre the view on a scene point the person chose (a resize then keeps it, not a frame)."""
+        self._framed = None
+        self.centerOn(point)
+
     def go_to_node(self, node_id: str) -> None:
         item = self.graph_scene.nodes.get(node_id)
         if item is not None:
             self.graph_scene.select_nodes([node_id])
-            self.centerOn(item)
+            self.look_at(item.sceneBoundingRect().center())
             self.minimap.update()
             self.setFocus()
 
@@ -352,6 +363,8 @@ class GraphView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001
         super().resizeEvent(event)
+        if self._framed is not None:
+            self.frame_rect(self._framed)
         self.search.keep_inside()
         self.finder.keep_inside()
 

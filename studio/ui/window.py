@@ -359,7 +359,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
     def _zoom_reset(self) -> None:
         centre = self.view.mapToScene(self.view.viewport().rect().center())
         self.view.resetTransform()
-        self.view.centerOn(centre)
+        self.view.look_at(centre)
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.all_actions, self).exec()

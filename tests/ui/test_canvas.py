@@ -400,3 +400,26 @@ def test_space_drag_pans_and_shift_f_frames_the_selection(window):
     visible = view.mapToScene(vp.rect()).boundingRect()
     assert visible.contains(window.scene.nodes[far].sceneBoundingRect())
     assert not visible.contains(window.scene.nodes[near].sceneBoundingRect())
+
+
+def _visible(win) -> QRectF:
+    return win.view.mapToScene(win.view.viewport().rect()).boundingRect()
+
+
+def test_a_framed_graph_stays_framed_when_the_canvas_shrinks_until_the_person_moves(window, qtbot):
+    """Opening a graph frames it; the timeline docking in under it (or a smaller window) must not cut
+    it off. Once the person pans or zooms, a resize leaves their view alone."""
+    for pos in ((0, 0), (1600, 0), (0, 900), (1600, 900)):
+        add(window, "test.Number", pos)
+    window.view.frame_all()
+    nodes = window.scene.nodes_rect()
+    assert _visible(window).contains(nodes)
+    window.attach_timeline()  # as the editor does just after a graph given on the command line opens
+    window.resize(900, 620)
+    qtbot.waitUntil(lambda: window.view.viewport().height() < 400, timeout=5000)
+    assert _visible(window).contains(nodes)
+    window.view.zoom_at(2.0)
+    zoom = window.view.zoom
+    window.resize(1100, 760)
+    qtbot.wait(50)
+    assert window.view.zoom == zoom and not _visible(window).contains(nodes)
