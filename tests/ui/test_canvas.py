@@ -423,3 +423,30 @@ def test_a_framed_graph_stays_framed_when_the_canvas_shrinks_until_the_person_mo
     window.resize(1100, 760)
     qtbot.wait(50)
     assert window.view.zoom == zoom and not _visible(window).contains(nodes)
+
+
+def _bright_pixels_in(win, node_id: str) -> int:
+    item = win.scene.nodes[node_id]
+    box = win.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+    image = win.view.viewport().grab(box).toImage()
+    return sum(
+        1
+        for y in range(image.height())
+        for x in range(image.width())
+        if image.pixelColor(x, y).lightness() > 170
+    )
+
+
+def test_zoomed_out_nodes_still_say_what_they_are(window, qtbot):
+    """Below 35% the node's own text is too small to read; its name is drawn at a readable size instead,
+    while the node is at least 50 px wide (a graph framed on a small screen)."""
+    nid = add(window, "test.Number", (0, 0))
+    window.view.look_at(window.scene.nodes[nid].sceneBoundingRect().center())
+    seen = {}
+    for zoom in (0.3, 0.2):
+        window.view.resetTransform()
+        window.view.scale(zoom, zoom)
+        window.view.look_at(window.scene.nodes[nid].sceneBoundingRect().center())
+        qtbot.wait(20)
+        seen[zoom] = _bright_pixels_in(window, nid)
+    assert seen[0.3] > 20 and seen[0.2] == 0
