@@ -55,7 +55,7 @@ WARM_UP = (
 def warm_up(modules: tuple[str, ...] = WARM_UP) -> threading.Thread:
     """Import the model and export stack on a low-priority thread while the person looks at the graph.
 
-    Done at the first render instead, these imports took about 5 of its 13 seconds (2 cores); here they
+    Done at the first render instead, these imports took about 8 of its 12 seconds (2 cores); here they
     cost a few short hitches while the editor is idle. Failures are left for the render to report.
     """
     from studio.priority import lower_this_thread
