@@ -118,6 +118,10 @@ def export(
         identity = SigningIdentity.from_files(
             ctx.resolve_path(certificate), ctx.resolve_path(private_key), tsa_url=timestamp_url or None
         )
+    elif sign and timestamp_url:
+        from studio.media.signing import local_identity
+
+        identity = local_identity().with_timestamp(timestamp_url)
     provenance = Provenance.from_video_info(
         video.info, graph_hash=ctx.graph_hash, audio_source=audio.source if audio is not None else None
     )

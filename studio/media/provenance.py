@@ -236,6 +236,11 @@ def sign_mp4(
             return _active_label(destination)
     except c2pa.C2paError as exc:
         text = str(exc)
+        if identity.tsa_url and ("http" in text.lower() or identity.tsa_url in text):
+            raise SigningError(
+                f"the timestamp authority {identity.tsa_url} could not be reached or refused: {text}",
+                hint="check the URL and the network, or sign without a timestamp (clear the URL)",
+            ) from exc
         if "certificate" in text.lower() or "signing" in text.lower() or "timestamp" in text.lower():
             raise SigningError(f"signing failed: {text}", path=identity.source) from exc
         raise MediaError(f"writing the Content Credentials failed: {text}", path=destination) from exc

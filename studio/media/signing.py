@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -56,6 +56,12 @@ class SigningIdentity:
     def subject(self) -> str:
         return _common_name(self.leaf.subject)
 
+    def with_timestamp(self, tsa_url: str | None) -> SigningIdentity:
+        """This identity, signing with a timestamp from ``tsa_url`` (an RFC 3161 authority), or without."""
+        tsa_url = (tsa_url or "").strip() or None
+        _check_tsa_url(tsa_url)
+        return replace(self, tsa_url=tsa_url)
+
     @classmethod
     def from_files(
         cls,
@@ -95,8 +101,7 @@ class SigningIdentity:
                 f"the private key cannot be read: {exc}",
                 hint="give an unencrypted PEM private key (PKCS#8 or SEC1), or its password",
             ) from exc
-        if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
-            raise SigningError(f"the timestamp authority URL '{tsa_url}' is not an http(s) URL")
+        _check_tsa_url(tsa_url)
         leaf = certs[0]
         if _public_bytes(key.public_key()) != _public_bytes(leaf.public_key()):
             raise SigningError(
@@ -110,6 +115,14 @@ class SigningIdentity:
         )
         pem_chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
         return cls(chain_pem=pem_chain, key_pem=plain_key, alg=alg, tsa_url=tsa_url, source=source)
+
+
+def _check_tsa_url(tsa_url: str | None) -> None:
+    if tsa_url is not None and not tsa_url.startswith(("http://", "https://")):
+        raise SigningError(
+            f"the timestamp authority URL '{tsa_url}' is not an http(s) URL",
+            hint="give the authority's RFC 3161 URL, for example http://timestamp.digicert.com, or none",
+        )
 
 
 def signing_dir() -> Path:

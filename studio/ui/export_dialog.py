@@ -142,6 +142,12 @@ class ExportDialog(QDialog):
         self.signing.addItem("Do not sign", SIGN_NONE)
         self.certificate = PathField(lambda: self._pick_pem(self.certificate, "certificate chain"))
         self.private_key = PathField(lambda: self._pick_pem(self.private_key, "private key"))
+        self.timestamp = QLineEdit(str(_settings_value("export/timestamp_url") or ""))
+        self.timestamp.setPlaceholderText("optional: a timestamp authority (RFC 3161) URL")
+        self.timestamp.setToolTip(
+            "A trusted time in the Content Credentials: the signature then stays valid after the signing "
+            "certificate expires. Needs the network while signing."
+        )
         self.timeline = QCheckBox("Also write an editor timeline (.otio) beside the clip")
         self.timeline.setToolTip(
             "For DaVinci Resolve, Hiero, RV and other OpenTimelineIO tools: the clip and its sound on a "
@@ -161,6 +167,7 @@ class ExportDialog(QDialog):
         form.addRow("Signing:", self.signing)
         form.addRow("Certificate:", self.certificate)
         form.addRow("Private key:", self.private_key)
+        form.addRow("Timestamp:", self.timestamp)
         form.addRow("Save to:", self.destination)
         form.addRow("", self.timeline)
         self.form = form
@@ -223,6 +230,8 @@ class ExportDialog(QDialog):
         self.watermark.setCurrentIndex(0 if params.get("watermark", True) else 1)
         if params.get("timeline"):
             self.timeline.setChecked(True)
+        if params.get("timestamp_url"):
+            self.timestamp.setText(str(params["timestamp_url"]))
         if not params.get("sign", True):
             self.signing.setCurrentIndex(self.signing.findData(SIGN_NONE))
         elif params.get("certificate") and params.get("private_key"):
@@ -245,6 +254,7 @@ class ExportDialog(QDialog):
         files = mp4 and self.signing.currentData() == SIGN_FILES
         for row in (self.certificate, self.private_key):
             self.form.setRowVisible(row, files)
+        self.form.setRowVisible(self.timestamp, mp4 and self.signing.currentData() != SIGN_NONE)
         if not mp4:
             self.signing.setToolTip("Only MP4 files carry Content Credentials")
         suffix = FORMATS[self.format.currentIndex()][2]
@@ -300,6 +310,7 @@ class ExportDialog(QDialog):
             signing=str(self.signing.currentData()),
             certificate=self.certificate.text(),
             private_key=self.private_key.text(),
+            timestamp_url=self.timestamp.text().strip(),
             timeline=self.timeline.isChecked(),
         )
 
@@ -372,6 +383,7 @@ class ExportDialog(QDialog):
         notes = "".join(f"\nNote: {n}" for n in result.notes)
         _settings_value("export/folder", str(Path(result.path).parent))
         _settings_value("export/timeline", self.timeline.isChecked())
+        _settings_value("export/timestamp_url", self.timestamp.text().strip())
         if result.timeline_path is not None:
             notes += f"\nEditor timeline: {result.timeline_path.name}"
         self._set_status(
@@ -417,6 +429,7 @@ class ExportDialog(QDialog):
             self.signing,
             self.certificate,
             self.private_key,
+            self.timestamp,
             self.destination,
             self.timeline,
         )

@@ -81,6 +81,7 @@ class ExportRequest:
     signing: str = SIGN_LOCAL
     certificate: str = ""
     private_key: str = ""
+    timestamp_url: str = ""  # an RFC 3161 authority for the signature's time, or none
     timeline: bool = False  # an .otio editor timeline beside the clip
 
 
@@ -150,6 +151,10 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
                 hint="choose both files, or sign with Studio's local identity",
             )
         identity = SigningIdentity.from_files(request.certificate, request.private_key)
+    if sign:
+        from studio.media.signing import local_identity
+
+        identity = (identity or local_identity()).with_timestamp(request.timestamp_url)
     # Signed into the clip, and written into the editor timeline's metadata.
     provenance = Provenance.from_video_info(
         clip.video.info,

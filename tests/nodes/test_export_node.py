@@ -72,3 +72,16 @@ def test_cancelled_export_leaves_no_file(registry, tiny_wan, tmp_path):
     result = engine.run(export_graph(registry, tiny_wan, dest), listener=listener, cancel=token)
     assert result.status == "cancelled"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_timestamp_authority_out_of_reach_fails_the_node_with_a_sentence(registry, tiny_wan, tmp_path):
+    """The local identity takes the node's timestamp URL too; an authority that cannot be reached (a closed
+    port here) fails the Export node saying so, and leaves no file."""
+    dest = tmp_path / "clip.mp4"
+    graph = export_graph(registry, tiny_wan, dest)
+    graph.set_param("export", "timestamp_url", "http://127.0.0.1:9/")
+    result = Engine(registry).run(graph)
+    assert result.status == "failed"
+    failure = result.failed["export"]
+    assert "timestamp authority http://127.0.0.1:9/ could not be reached" in failure
+    assert not dest.exists() and list(tmp_path.iterdir()) == []

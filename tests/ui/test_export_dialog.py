@@ -195,7 +195,9 @@ def test_closing_while_exporting_cancels_then_closes(qtbot, tmp_path):
     assert not dialog.running and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("problem", ["bad certificate", "unwritable folder", "empty range"])
+@pytest.mark.parametrize(
+    "problem", ["bad certificate", "unwritable folder", "empty range", "timestamp unreachable", "timestamp not http"]
+)
 def test_failures_are_a_sentence_not_a_traceback(qtbot, tmp_path, problem):
     from studio.ui.export_dialog import ExportDialog
 
@@ -212,6 +214,12 @@ def test_failures_are_a_sentence_not_a_traceback(qtbot, tmp_path, problem):
         dialog.certificate.setText(str(tmp_path / "cert.pem"))
         dialog.private_key.setText(str(tmp_path / "key.pem"))
         expected = "certificate chain is not valid PEM"
+    elif problem.startswith("timestamp"):
+        assert dialog.timestamp.isVisibleTo(dialog)  # with the local identity too
+        # a closed port on this machine: the same failure as an authority out of reach, without a network
+        url = "http://127.0.0.1:9/" if problem == "timestamp unreachable" else "ftp://timestamps.example"
+        dialog.timestamp.setText(url)
+        expected = "could not be reached" if problem == "timestamp unreachable" else "is not an http(s) URL"
     elif problem == "unwritable folder":
         (tmp_path / "a-file").write_text("")
         dialog.destination.setText(str(tmp_path / "a-file" / "x.mp4"))
@@ -364,3 +372,20 @@ def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_pat
     assert Path(window.export_dialog.destination.text()).parent != graph_file.parent / "out"
     assert window.export_dialog.format_key == "mkv-ffv1"
     window.export_dialog.reject()
+
+
+def test_the_timestamp_field_is_there_only_when_signing(qtbot, tmp_path):
+    from studio.ui.export_dialog import ExportDialog
+
+    dialog = ExportDialog(long_clip(12), start_dir=tmp_path)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    for choice, shown in (("local", True), ("files", True), ("none", False)):
+        dialog.signing.setCurrentIndex(dialog.signing.findData(choice))
+        assert dialog.timestamp.isVisibleTo(dialog) == shown
+    dialog.signing.setCurrentIndex(dialog.signing.findData("local"))
+    dialog.format.setCurrentIndex(1)  # a lossless master is not signed
+    assert not dialog.timestamp.isVisibleTo(dialog)
+    dialog.format.setCurrentIndex(0)
+    dialog.timestamp.setText("  http://timestamp.example/tsa  ")
+    assert dialog.request().timestamp_url == "http://timestamp.example/tsa"
