@@ -103,28 +103,24 @@ def export(
 ) -> str:
     """Watermark the frames, encode once, sign last; the file appears only when complete."""
     from studio.errors import NodeError
-    from studio.media import ExportOptions, Provenance, SigningIdentity, export_clip
+    from studio.media import ExportOptions, export_video
+    from studio.media.signing import identity_for
 
     if not path:
         raise NodeError("no output file chosen", hint="set 'path'")
     sign = sign and format == "mp4"
     identity = None
-    if sign and (certificate or private_key):
-        if not (certificate and private_key):
+    if sign:
+        if bool(certificate) != bool(private_key):
             raise NodeError(
                 "a signing certificate needs its private key, and the other way round",
                 hint="set both 'certificate' and 'private_key', or neither to use the local identity",
             )
-        identity = SigningIdentity.from_files(
-            ctx.resolve_path(certificate), ctx.resolve_path(private_key), tsa_url=timestamp_url or None
+        identity = identity_for(
+            ctx.resolve_path(certificate) if certificate else None,
+            ctx.resolve_path(private_key) if private_key else None,
+            timestamp_url,
         )
-    elif sign and timestamp_url:
-        from studio.media.signing import local_identity
-
-        identity = local_identity().with_timestamp(timestamp_url)
-    provenance = Provenance.from_video_info(
-        video.info, graph_hash=ctx.graph_hash, audio_source=audio.source if audio is not None else None
-    )
     options = ExportOptions(
         format=format,
         crf=crf,
@@ -134,17 +130,14 @@ def export(
         sign=sign,
         timeline=timeline,
     )
-    result = export_clip(
-        video.frames,
-        video.fps,
+    result = export_video(
+        video,
         ctx.resolve_path(path),
-        audio=None if audio is None else audio.samples,
-        audio_rate=None if audio is None else audio.rate,
+        audio=audio,
         options=options,
-        provenance=provenance,
+        graph_hash=ctx.graph_hash,
         identity=identity,
         on_progress=lambda done, total: ctx.progress(done, total, message="exporting"),
         is_cancelled=ctx.is_cancelled,
-        sections=video.info.get("prompt_schedule") or (),
     )
     return str(result.path)

@@ -18,6 +18,7 @@ _EXPORTS = {
     "ExportOptions": "export",
     "ExportResult": "export",
     "export_clip": "export",
+    "export_video": "export",
     "Ingredient": "provenance",
     "Provenance": "provenance",
     "hash_file": "provenance",

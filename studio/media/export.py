@@ -31,6 +31,7 @@ from studio.media.encode import (
 )
 from studio.media.provenance import Provenance, sign_mp4
 from studio.media.signing import SigningIdentity, local_identity
+from studio.values import Sound, Video
 
 SIGNABLE_FORMATS = ("mp4",)
 
@@ -249,6 +250,38 @@ def export_clip(
     return result
 
 
+def export_video(
+    video: Video,
+    destination: str | Path,
+    *,
+    audio: Sound | None = None,
+    options: ExportOptions | None = None,
+    graph_hash: str | None = None,
+    identity: SigningIdentity | None = None,
+    on_progress: ProgressCallback | None = None,
+    is_cancelled: CancelCheck | None = None,
+) -> ExportResult:
+    """Export a rendered clip with the sound it plays with: the Export node's and the editor's Export
+    dialog's way in. What made it (``video.info``, the graph ``graph_hash``, the sound's file) is its
+    provenance; its prompt schedule marks the editor timeline."""
+    provenance = Provenance.from_video_info(
+        video.info, graph_hash=graph_hash, audio_source=audio.source if audio is not None else None
+    )
+    return export_clip(
+        video.frames,
+        video.fps,
+        destination,
+        audio=audio.samples if audio is not None else None,
+        audio_rate=audio.rate if audio is not None else None,
+        options=options,
+        provenance=provenance,
+        identity=identity,
+        on_progress=on_progress,
+        is_cancelled=is_cancelled,
+        sections=video.info.get("prompt_schedule") or (),
+    )
+
+
 def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate) -> Path:
     """The .otio beside the clip, which is already in place: a failure here says so and keeps the clip."""
     from studio.media import otio_export
@@ -325,4 +358,4 @@ def _scratch(dest: Path, suffix: str):
             path.unlink()
 
 
-__all__ = ["ExportOptions", "ExportResult", "SigningError", "export_clip"]
+__all__ = ["ExportOptions", "ExportResult", "SigningError", "export_clip", "export_video"]

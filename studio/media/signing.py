@@ -129,6 +129,15 @@ def signing_dir() -> Path:
     return config_dir() / "signing"
 
 
+def identity_for(
+    certificate: str | Path | None = None, private_key: str | Path | None = None, tsa_url: str | None = None
+) -> SigningIdentity:
+    """The identity an export signs with: the person's own chain and key when given (both), else the
+    local identity; with a timestamp from ``tsa_url`` when given."""
+    identity = SigningIdentity.from_files(certificate, private_key) if certificate else local_identity()
+    return identity.with_timestamp(tsa_url)
+
+
 def local_anchor_pem() -> bytes:
     """The local CA certificate (PEM) to trust when verifying; created with the identity if missing."""
     identity = local_identity()

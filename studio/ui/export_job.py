@@ -138,29 +138,25 @@ class ExportJob(QObject):
 
 
 def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):  # noqa: ANN001, ANN201
-    """Run one export (on the worker thread): identity, provenance, then ``export_clip``."""
-    from studio.media import ExportOptions, Provenance, SigningIdentity, export_clip
+    """Run one export (on the worker thread): the signing identity, then ``export_video``."""
+    from studio.media import ExportOptions, export_video
+    from studio.media.signing import identity_for
 
     clip = request.clip
     sign = request.signing != SIGN_NONE and request.format == "mp4"
     identity = None
-    if sign and request.signing == SIGN_FILES:
-        if not (request.certificate and request.private_key):
+    if sign:
+        own = request.signing == SIGN_FILES
+        if own and not (request.certificate and request.private_key):
             raise StudioError(
                 "signing with your own certificate needs both the certificate chain and its private key",
                 hint="choose both files, or sign with Studio's local identity",
             )
-        identity = SigningIdentity.from_files(request.certificate, request.private_key)
-    if sign:
-        from studio.media.signing import local_identity
-
-        identity = (identity or local_identity()).with_timestamp(request.timestamp_url)
-    # Signed into the clip, and written into the editor timeline's metadata.
-    provenance = Provenance.from_video_info(
-        clip.video.info,
-        graph_hash=clip.graph_hash,
-        audio_source=clip.audio.source if clip.audio is not None else None,
-    )
+        identity = identity_for(
+            request.certificate if own else None,
+            request.private_key if own else None,
+            request.timestamp_url,
+        )
     options = ExportOptions(
         format=request.format,  # type: ignore[arg-type]
         crf=request.crf,
@@ -170,19 +166,15 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
         sign=sign,
         timeline=request.timeline,
     )
-    audio = clip.audio
-    return export_clip(
-        clip.video.frames,
-        clip.video.fps,
+    return export_video(
+        clip.video,
         request.destination,
-        audio=audio.samples if audio is not None else None,
-        audio_rate=audio.rate if audio is not None else None,
+        audio=clip.audio,
         options=options,
-        provenance=provenance,
+        graph_hash=clip.graph_hash,
         identity=identity,
         on_progress=on_progress,
         is_cancelled=is_cancelled,
-        sections=clip.video.info.get("prompt_schedule") or (),
     )
 
 
