@@ -241,6 +241,7 @@ class FileActions:
             try:
                 graph: Graph = rec.load(self.registry)
             except (OSError, StudioError) as exc:
+                rec.set_aside(str(exc))  # kept for a person to look at, not offered again at every start
                 self.show_error("Cannot restore", str(exc))
                 continue
             target = self if not self.session.dirty and not self.session.graph.nodes else self.new_window()

@@ -1,4 +1,7 @@
-"""A child process for the recovery test: edit a graph, wait for the autosave, then die hard."""
+"""A child process for the recovery tests: edit a graph, wait for the autosave, then die hard.
+
+With ``--hold`` it prints the recovery file's path and keeps running (an editor someone else is using)
+until a line arrives on stdin, and only then dies."""
 
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def main() -> None:
         app.processEvents()
         time.sleep(0.02)
     print(window.autosaver.graph_file, flush=True)
+    if "--hold" in sys.argv:
+        sys.stdin.readline()
     os.kill(os.getpid(), signal.SIGKILL)  # no clean shutdown: the recovery file stays behind
 
 

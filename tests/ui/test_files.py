@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from studio.graph import Link, dumps, load_graph
 from studio.ui import files
-from studio.ui.recovery import pending_recoveries, recovery_dir
+from studio.ui.recovery import AUTOSAVE_DELAY_MS, pending_recoveries, recovery_dir
 from tests.ui.conftest import settle
 from tests.ui.test_canvas import add
 
@@ -146,6 +146,38 @@ def test_autosave_writes_a_recovery_file_and_saving_removes_it(window, qtbot, tm
     assert not rec.exists()
 
 
+def test_the_first_edit_is_autosaved_within_a_second(qtbot, registry, tmp_path, monkeypatch):
+    from studio.ui.window import MainWindow
+
+    monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
+    win = MainWindow(registry, timeline=False)  # the editor's own autosave delays, not a test's
+    qtbot.addWidget(win)
+    win.show()
+    assert win.autosaver.delay_ms == AUTOSAVE_DELAY_MS > 1000
+    rec = win.autosaver.graph_file
+    started = time.monotonic()
+    add(win, "test.Number", (0, 0))
+    qtbot.waitUntil(rec.exists, timeout=1000)
+    assert time.monotonic() - started < 1.0
+    assert rec.read_text(encoding="utf-8") == dumps(win.session.graph, win.registry)
+    assert win.autosaver.lock_file.exists()  # held while this editor runs
+    win.session.save(tmp_path / "first.studio.json")
+    assert not rec.exists() and not win.autosaver.lock_file.exists()
+    # the first change after a save is quick again; the ones after it are batched
+    win.session.set_param("number", "value", 7.0)
+    assert win.autosaver.timer.interval() <= 1000
+    qtbot.waitUntil(rec.exists, timeout=1000)
+    win.session.set_param("number", "value", 8.0)
+    assert win.autosaver.timer.interval() == AUTOSAVE_DELAY_MS
+
+
+def test_an_open_editors_autosave_is_not_offered_to_another_window_of_it(window, qtbot):
+    add(window, "test.Number", (0, 0))
+    qtbot.waitUntil(window.autosaver.info_file.exists, timeout=3000)
+    assert pending_recoveries() == []  # its lock is held (by this process): it is not a crash's leftover
+    assert window.autosaver.graph_file.exists()
+
+
 def test_recovery_after_the_process_is_killed(window, qtbot, monkeypatch, studio_home):
     env = dict(os.environ, PYTHONPATH=str(ROOT), QT_QPA_PLATFORM="offscreen")
     proc = subprocess.run([sys.executable, "-m", "tests.ui.crash_session"], cwd=ROOT, env=env,
@@ -167,7 +199,7 @@ def test_recovery_after_the_process_is_killed(window, qtbot, monkeypatch, studio
     assert pending_recoveries() == []
 
 
-def test_declining_recovery_discards_it_and_older_ones_are_not_offered(window, monkeypatch, tmp_path):
+def test_declining_recovery_discards_it_and_one_equal_to_the_saved_file_is_not_offered(window, monkeypatch, tmp_path):
     import json
 
     saved = tmp_path / "g.studio.json"
@@ -177,7 +209,7 @@ def test_declining_recovery_discards_it_and_older_ones_are_not_offered(window, m
         (d / f"{key}.recovery.studio.json").write_text(dumps(_two_nodes(window), window.registry))
         (d / f"{key}.info.json").write_text(json.dumps({"source": source, "written": written, "pid": 999999999}))
     found = pending_recoveries()
-    assert [r.key for r in found] == ["new"]  # the file was saved after the older autosave
+    assert [r.key for r in found] == ["new"]  # the saved file holds what "old" holds: nothing to recover
     monkeypatch.setattr(files, "ask_restore", lambda parent, rec: False)
     assert window.offer_recovery() == 0
     assert pending_recoveries() == [] and not list(d.iterdir())
