@@ -17,10 +17,13 @@ SIGNAL_CHOICES = ("envelope", "beats", "onsets", "onset_strength")
         PortSpec("signal", "SIGNAL", "loudness or rhythm, one value 0..1 per video frame"),
     ],
     params=[
-        ParamSpec("path", "path", "", help="A WAV, FLAC, OGG or MP3 file.", file_filter=AUDIO_FILTER),
+        ParamSpec("path", "path", "", help="A WAV, FLAC, OGG or MP3 file. The sound is kept "
+                  "at 48 kHz stereo at most (more channels are mixed down), and at most 10 minutes of stereo "
+                  "(20 of mono): use offset and duration for a part of a longer file.", file_filter=AUDIO_FILTER),
         ParamSpec("offset", "float", 0.0, minimum=0, maximum=36000,
                   help="Seconds of the file to skip: frame 0 of the clip plays with this moment."),
-        ParamSpec("duration", "float", 0.0, minimum=0, maximum=36000, help="Seconds to keep; 0 keeps the rest."),
+        ParamSpec("duration", "float", 0.0, minimum=0, maximum=36000,
+                  help="Seconds to keep; 0 keeps the rest (up to 10 minutes of stereo)."),
         ParamSpec("signal", "enum", "envelope", choices=SIGNAL_CHOICES,
                   help="envelope: loudness; beats: a pulse on every beat; onsets: a pulse on every new sound; "
                        "onset_strength: how sharply the sound rises."),
@@ -31,7 +34,12 @@ SIGNAL_CHOICES = ("envelope", "beats", "onsets", "onset_strength")
     ],
 )
 def audio(ctx, path: str, offset: float, duration: float, signal: str, decay: float, fps: float):
-    """A soundtrack and its loudness envelope, beats or onsets as a signal."""
+    """A soundtrack and its loudness envelope, beats or onsets as a signal.
+
+    The sound is decoded a block at a time and kept as the export needs it (at most 48 kHz stereo); the
+    analysis mixes it to mono at 22.05 kHz. Files over the caps of studio.media.audio are refused by name
+    before they are decoded.
+    """
     from studio.directing.signal import Signal, pulses
     from studio.errors import NodeError
     from studio.media.audio import analyse, load_audio

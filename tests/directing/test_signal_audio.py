@@ -148,3 +148,63 @@ def test_silence_analyses_to_zeros():
 
     analysis = analyse(Sound(np.zeros((RATE, 1), np.float32), RATE), FPS)
     assert analysis.envelope.max() == 0 and analysis.onsets == () and analysis.beats == () and analysis.tempo == 0
+
+
+def write_with_pyav(path, samples: np.ndarray, rate: int, layout: str, container: str, codec: str = "flac") -> None:
+    import av
+
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout=layout)
+        convert = av.AudioResampler(format=stream.codec_context.format.name, layout=layout, rate=rate)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32).reshape(1, -1), format="flt",
+                                           layout=layout)
+        frame.sample_rate, frame.pts = rate, 0
+        for piece in convert.resample(frame):
+            out.mux(stream.encode(piece))
+        out.mux(stream.encode(None))
+
+
+@pytest.mark.parametrize("fmt", ["flac", "mka"])
+def test_a_surround_master_is_kept_as_48khz_stereo_with_its_channels_mixed(tmp_path, fmt):
+    import soundfile as sf
+
+    rate = 96_000
+    t = np.arange(rate // 2) / rate
+    surround = np.zeros((t.size, 6), np.float32)  # 5.1: FL FR FC LFE BL BR
+    surround[:, 0] = 0.5 * np.sin(2 * np.pi * 1000 * t)  # a tone on the front left only
+    surround[:, 3] = 0.9 * np.sin(2 * np.pi * 50 * t)  # and a loud rumble on the LFE
+    path = tmp_path / f"master.{fmt}"
+    if fmt == "flac":
+        sf.write(str(path), surround, rate, subtype="PCM_24")
+    else:
+        write_with_pyav(path, surround, rate, "5.1", "matroska")
+    sound = load_audio(path)
+    assert sound.rate == 48_000 and sound.samples.shape == (24_000, 2)
+    left, right = sound.samples[:, 0], sound.samples[:, 1]
+    # Left takes FL fully and FC and BL at -3 dB, weights summing to 1 (no clipping): 0.5 / (1 + 2 * 0.707)
+    assert np.abs(left[1000:-1000]).max() == pytest.approx(0.5 / (1 + 2 * np.sqrt(0.5)), rel=0.03)
+    assert np.abs(right).max() < 1e-3  # nothing reached the right: the LFE is left out of the mix
+    mono = load_audio(path, mono=True)
+    assert mono.samples.shape == (24_000, 1)
+    np.testing.assert_allclose(mono.samples[:, 0], (left + right) / 2, atol=1e-4)
+
+
+@pytest.mark.parametrize("fmt, slack", [("flac", 0), ("mka", 23)])  # Matroska's clock ticks in ms: 22 samples
+def test_long_offsets_seek_and_land_where_they_should(tmp_path, fmt, slack):
+    import soundfile as sf
+
+    rate = 44_100
+    clicks = np.zeros((45 * rate, 2), np.float32)
+    for second in range(45):
+        clicks[second * rate + rate // 4, :] = 0.9  # a one-sample click a quarter into every second
+    path = tmp_path / f"long.{fmt}"
+    if fmt == "flac":
+        sf.write(str(path), clicks, rate)
+    else:
+        write_with_pyav(path, clicks, rate, "stereo", "matroska")
+    for offset in (3.0, 40.0):  # decoded and dropped; sought
+        part = load_audio(path, offset=offset, duration=3.0)
+        assert part.samples.shape == (3 * rate, 2)
+        found = np.flatnonzero(np.abs(part.samples[:, 0]) > 0.5)
+        assert found.size == 3 and np.all(np.diff(found) == rate), (offset, found)
+        assert abs(found[0] - rate // 4) <= (slack if offset > 30 else 0), (offset, found)
