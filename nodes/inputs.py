@@ -6,6 +6,7 @@ from studio.graph import Column, ParamSpec, PortSpec, node
 from studio.values import Picture, Prompt
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
+SCHEDULE_MAX_CHARS = 40_000  # e.g. 80 prompt changes of 500 characters each
 
 
 @node(
@@ -18,7 +19,9 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
     params=[
         ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style."),
         ParamSpec("negative_prompt", "text", "", help="What to keep out of the clip."),
-        ParamSpec("schedule", "json", [], columns=(
+        # max_length: all the schedule's prompts together (each is also capped like the prompt above); with
+        # the prompts above it keeps the clip's C2PA manifest inside c2pa's 1 MiB whatever the script.
+        ParamSpec("schedule", "json", [], max_length=SCHEDULE_MAX_CHARS, columns=(
             Column("time", "float", help="seconds from the clip's start when this prompt takes over"),
             Column("cue", "int", help="or: the n-th time the cue signal rises (leave time empty)"),
             Column("prompt", "text", help="what the clip shows from then on"),
@@ -53,7 +56,8 @@ def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5
     category="Inputs",
     outputs=[PortSpec("image", "IMAGE", "the picture, fitted to the model's size by the generator")],
     params=[
-        ParamSpec("path", "path", "", help="A PNG, JPEG or WebP file.", file_filter=IMAGE_FILTER),
+        ParamSpec("path", "path", "", help="A PNG, JPEG or WebP file of up to 40 megapixels (a larger JPEG is "
+                  "read at a half, a quarter or an eighth of its size).", file_filter=IMAGE_FILTER),
         ParamSpec("fit", "enum", "crop", choices=("crop", "pad", "stretch"),
                   help="How the picture meets the model's frame size: crop the overflow, pad the gap, "
                        "or stretch to fill."),

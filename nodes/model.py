@@ -33,7 +33,9 @@ def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tili
     options = LoadOptions(device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling,
                           vae_slicing=vae_slicing)
     ctx.progress(0, 1, message=f"loading {source}")
-    model = load(source, options, base_dir=ctx.base_dir)
+    # A cancel stops the load between components (a real model takes seconds per component).
+    model = load(source, options, base_dir=ctx.base_dir, is_cancelled=ctx.is_cancelled,
+                 on_progress=lambda done, total, message: ctx.progress(done, total, message=message))
     if getattr(model, "is_placeholder", False):
         ctx.warn("the embedded model is not trained yet: this renders with random weights (noise)")
     return model

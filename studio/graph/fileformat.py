@@ -14,6 +14,7 @@ from studio.fileio import write_text_atomic
 from studio.graph.document import Graph, Group, Link, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import _show as _short
+from studio.graph.spec import control_character, printable
 
 FORMAT_NAME = "studio.graph"
 FORMAT_VERSION = 1
@@ -39,7 +40,8 @@ def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = 
         params = dict(node.params)
         if spec is not None and base_dir is not None:
             for pspec in spec.params:
-                if pspec.kind == "path" and isinstance(params.get(pspec.name), str):
+                # A file the node writes is a name inside the output folder, stored as it is.
+                if pspec.kind == "path" and not pspec.output_file and isinstance(params.get(pspec.name), str):
                     params[pspec.name] = _relative(params[pspec.name], base_dir)
         entry: dict[str, Any] = {
             "id": node.id,
@@ -49,7 +51,9 @@ def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = 
             "params": params,
         }
         if node.title:
-            entry["title"] = node.title
+            # A title typed in the editor may hold a pasted tab, newline or escape, which loading refuses:
+            # saved escaped (visible as \t, \x1b), so the editor never writes a file it cannot open again.
+            entry["title"] = printable(node.title)
         if node.bypassed:
             entry["bypassed"] = True
         nodes.append(entry)
@@ -60,7 +64,8 @@ def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = 
         "nodes": nodes,
         "links": [{"from": [lk.src, lk.src_port], "to": [lk.dst, lk.dst_port]} for lk in graph.links],
         "groups": [
-            {"id": g.id, "title": g.title, "rect": list(g.rect), "color": g.color} for g in graph.groups
+            {"id": g.id, "title": printable(g.title), "rect": list(g.rect), "color": g.color}
+            for g in graph.groups
         ],
     }
 
@@ -172,12 +177,16 @@ def _node_from_dict(raw: Any, index: int, registry: NodeRegistry, base_dir: Path
     nid, ntype = raw.get("id"), raw.get("type")
     if not isinstance(nid, str) or not nid or len(nid) > 200:
         raise GraphFileError(f"{where} needs a text 'id'")
+    _refuse_controls(nid, "its 'id'", where)
     where = f"node '{nid}'"
     if not isinstance(ntype, str) or not ntype:
         raise GraphFileError(f"{where} needs a text 'type'")
+    _refuse_controls(ntype, "its 'type'", where)
     params = raw.get("params", {})
     if not isinstance(params, dict):
         raise GraphFileError(f"{where}: 'params' must be an object")
+    for name in params:
+        _refuse_controls(name, "the parameter name", where)
     position = raw.get("position", [0, 0])
     if (
         not isinstance(position, list)
@@ -191,6 +200,7 @@ def _node_from_dict(raw: Any, index: int, registry: NodeRegistry, base_dir: Path
     title = raw.get("title", "")
     if not isinstance(title, str):
         raise GraphFileError(f"{where}: 'title' must be text")
+    _refuse_controls(title, "its 'title'", where)
     node = Node(
         id=nid,
         type=ntype,
@@ -214,7 +224,7 @@ def _node_from_dict(raw: Any, index: int, registry: NodeRegistry, base_dir: Path
         )
     for pspec in spec.params:
         value = node.params.get(pspec.name)
-        if pspec.kind == "path" and isinstance(value, str) and value and base_dir is not None:
+        if pspec.kind == "path" and not pspec.output_file and isinstance(value, str) and value and base_dir:
             node.params[pspec.name] = _absolute(value, base_dir)
     return node
 
@@ -228,6 +238,8 @@ def _link_from_dict(raw: Any, index: int, graph: Graph) -> Link:
         end = raw.get(key)
         if not (isinstance(end, list) and len(end) == 2 and all(isinstance(x, str) for x in end)):
             raise GraphFileError(f"{where}: '{key}' must be [node id, port name]")
+        _refuse_controls(end[0], f"the node id in '{key}'", where)
+        _refuse_controls(end[1], f"the port name in '{key}'", where)
         if end[0] not in graph.nodes:
             raise GraphFileError(f"{where}: '{key}' names node '{_clip(end[0])}', which is not in the graph")
         ends.append(end)
@@ -247,6 +259,8 @@ def _group_from_dict(raw: Any, index: int) -> Group:
     gid, title, color = raw.get("id"), raw.get("title", ""), raw.get("color", "#3a4660")
     if not isinstance(gid, str) or not isinstance(title, str) or not isinstance(color, str):
         raise GraphFileError(f"{where}: 'id', 'title' and 'color' must be text")
+    for what, text in (("'id'", gid), ("'title'", title), ("'color'", color)):
+        _refuse_controls(text, f"its {what}", where)
     return Group(gid, title, (float(rect[0]), float(rect[1]), float(rect[2]), float(rect[3])), color)
 
 
@@ -257,6 +271,18 @@ def _list(data: dict, key: str, limit: int) -> list:
     if len(value) > limit:
         raise GraphFileError(f"'{key}' has {len(value)} entries; at most {limit} are allowed")
     return value
+
+
+def _refuse_controls(text: str, what: str, where: str) -> None:
+    """Refuse a name holding a control character: ids, types, titles and port names reach terminals and
+    logs, where an escape sequence would act (clear the screen, retitle the window) instead of showing."""
+    index = control_character(text)
+    if index is not None:
+        raise GraphFileError(
+            f"{where}: {what} '{printable(_clip(text))}' has a control character "
+            f"(U+{ord(text[index]):04X}) at character {index + 1}",
+            hint="names in a graph must be printable text; was the file made by hand or by another program?",
+        )
 
 
 def _finite(value: Any) -> bool:
@@ -277,5 +303,6 @@ def _relative(value: str, base_dir: Path) -> str:
 
 
 def _absolute(value: str, base_dir: Path) -> str:
+    # Not resolved through links: the name the graph gave is the name a signed clip records for its ingredient.
     path = Path(value).expanduser()
-    return str(path if path.is_absolute() else (base_dir / path).resolve())
+    return os.path.normpath(path if path.is_absolute() else base_dir / path)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from studio.graph.outputs import output_name_problem
 
 # Port types carried by links. A link is allowed when the output's type equals the input's,
 # or the input accepts ANY, or the pair is in CONVERSIONS (the engine converts the value).
@@ -24,6 +27,14 @@ CONVERSIONS: set[tuple[str, str]] = {("FLOAT", "SIGNAL")}
 
 # "json" holds structured data (a list of keyframes, a prompt schedule): lists, dicts, numbers, text.
 PARAM_KINDS = ("int", "float", "bool", "string", "text", "enum", "path", "seed", "color", "json")
+
+# The most characters one text value may hold (a prompt, a model source, each text inside a json value).
+# No real prompt comes near it: Wan's text encoder reads 512 tokens (about 2,500 characters), LTX and
+# CogVideoX fewer. A graph carrying megabytes of text is refused before any work, and the texts that reach
+# a clip's C2PA manifest stay far inside c2pa's limit on the manifest JSON (1 MiB, measured with c2pa-python
+# 0.38.1, where a non-ASCII character costs 6 to 12 bytes; see tests/security/test_hostile_graphs.py).
+MAX_TEXT_CHARS = 4_000
+MAX_PATH_CHARS = 4_096  # PATH_MAX on Linux; no file system takes a longer path
 
 
 def compatible(out_type: str, in_type: str) -> bool:
@@ -73,6 +84,9 @@ class ParamSpec:
     animatable: bool = False
     # kind "json" holding a list of records: their fields, for the inspector's table (empty: JSON text only)
     columns: tuple[Column, ...] = ()
+    # The most characters the value may hold: for text kinds the value itself (default MAX_TEXT_CHARS, paths
+    # MAX_PATH_CHARS); for "json" all text inside it together (default: no total; each text MAX_TEXT_CHARS).
+    max_length: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -106,11 +120,21 @@ class ParamSpec:
         elif kind in ("string", "text", "path", "color"):
             if not isinstance(value, str):
                 return [f"expects text, got {_show(value)}"]
+            text_problem = self._text_problem(value)
+            if text_problem:
+                return [text_problem]
             if kind == "color" and not _is_color(value):
                 return [f"expects a colour like #ff8800, got {value!r}"]
+            if kind == "path" and self.output_file:
+                problem = output_name_problem(value)
+                if problem:
+                    return [problem]
         elif kind == "json":
             if not isinstance(value, list | dict) or not _is_json_data(value):
                 return [f"expects a list or object of plain data, got {_show(value)}"]
+            text_problem = self._json_text_problem(value)
+            if text_problem:
+                return [text_problem]
         elif kind == "enum":
             if value not in self.choices:
                 return [f"must be one of {', '.join(self.choices)}, got {_show(value)}"]
@@ -120,6 +144,36 @@ class ParamSpec:
             if self.maximum is not None and value > self.maximum:
                 return [f"{value} is above the maximum {_num(self.maximum)}"]
         return []
+
+    def _text_problem(self, value: str) -> str | None:
+        limit = self.max_length or (MAX_PATH_CHARS if self.kind == "path" else MAX_TEXT_CHARS)
+        if len(value) > limit:
+            return f"holds {len(value):,} characters; at most {limit:,} are allowed, shorten it"
+        # Prose may break lines; a name, a path or a colour is one line.
+        index = control_character(value, allow_lines=self.kind == "text")
+        if index is not None:
+            where = f"at character {index + 1}"
+            return f"has a control character ({_code_point(value[index])}) {where}; remove it"
+        return None
+
+    def _json_text_problem(self, value: Any) -> str | None:
+        """Every text inside a json value (names and values) checked like a text parameter, plus the total."""
+        total = 0
+        for path, text, is_name in _json_texts(value, ()):
+            where = _json_where(path)
+            what = f"the name of {where}" if is_name else where
+            if len(text) > MAX_TEXT_CHARS:
+                return f"{what} holds {len(text):,} characters; a text may hold at most {MAX_TEXT_CHARS:,}"
+            index = control_character(text, allow_lines=not is_name)
+            if index is not None:
+                return f"{what} has a control character ({_code_point(text[index])}) at character {index + 1}"
+            total += 0 if is_name else len(text)
+            if self.max_length is not None and total > self.max_length:
+                return (
+                    f"holds more than {self.max_length:,} characters of text in all (at {where}); "
+                    "shorten or remove entries"
+                )
+        return None
 
     def parse(self, text: str) -> Any:
         """Turn a command-line string into a value of this parameter's kind (ValueError if it cannot)."""
@@ -167,6 +221,56 @@ def _num(x: float) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+# Characters that act on a terminal or reorder what it shows rather than being shown: C0 and C1 controls
+# (ESC starts the sequences that clear a screen or retitle a window), DEL, the line and paragraph separators,
+# and the bidirectional embeddings, overrides and isolates ("Trojan Source").
+_OTHER_CONTROLS = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f{_OTHER_CONTROLS}]")
+_CONTROL_BUT_LINES = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f{_OTHER_CONTROLS}]")  # tab, LF and CR pass
+
+
+def control_character(text: str, *, allow_lines: bool = False) -> int | None:
+    """Where the first control character of ``text`` is (None when it has none). ``allow_lines`` lets
+    tab, line feed and carriage return through, for prose such as a prompt."""
+    found = (_CONTROL_BUT_LINES if allow_lines else _CONTROL).search(text)
+    return None if found is None else found.start()
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every control character written as an escape (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def _code_point(char: str) -> str:
+    return f"U+{ord(char):04X}"
+
+
+def _json_texts(value: Any, path: tuple) -> Any:
+    """(path, text, is_name) for every key and text value inside json data, in document order."""
+    if isinstance(value, str):
+        yield path, value, False
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield path + (key,), key, True
+            yield from _json_texts(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _json_texts(item, path + (index,))
+
+
+def _json_where(path: tuple) -> str:
+    if not path:
+        return "the value"
+    parts = []
+    for depth, step in enumerate(path):
+        if isinstance(step, int):
+            parts.append(f"{'entry' if depth == 0 else 'item'} {step + 1}")
+        else:
+            name = step if len(step) <= 40 else step[:37] + "..."
+            parts.append(f"'{printable(name)}'")
+    return " ".join(parts)
 
 
 # A node implementation: called with a context and one keyword argument per input and parameter;

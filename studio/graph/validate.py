@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from studio.graph.document import Graph, Link
 from studio.graph.registry import NodeRegistry
-from studio.graph.spec import NodeSpec, ParamSpec, compatible
+from studio.graph.spec import NodeSpec, ParamSpec, compatible, printable
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,12 @@ class Problem:
     kind: str  # unknown_type, missing_input, type_mismatch, bad_link, cycle, bad_value
 
     def __str__(self) -> str:
+        # Printed on terminals (studio validate, render): names and texts from a file are escaped, never
+        # sent raw (a node type made of escape codes would otherwise clear the screen).
         if self.node_id is None:
-            return self.message
+            return printable(self.message)
         loc = f"node '{self.node_id}'" + (f", {self.where}" if self.where else "")
-        return f"{loc}: {self.message}"
+        return printable(f"{loc}: {self.message}")
 
 
 def driven_links(graph: Graph, node_id: str, spec: NodeSpec) -> list[tuple[ParamSpec, Link]]:

@@ -28,7 +28,7 @@ _C2PA_EKUS = {
     x509.ObjectIdentifier("1.3.6.1.4.1.62558.2.1"),  # c2pa-kp-claimSigning
 }
 _CA_FILE = "ca.cert.pem"
-_CA_KEY_FILE = "ca.key.pem"
+_LEGACY_CA_KEY_FILE = "ca.key.pem"  # written by earlier versions; removed on sight, see local_identity
 _CHAIN_FILE = "signer.chain.pem"
 _KEY_FILE = "signer.key.pem"
 _CA_YEARS = 30
@@ -152,6 +152,10 @@ def local_identity(*, create: bool = True) -> SigningIdentity:
         if not create:
             raise SigningError("no local signing identity exists yet", path=folder)
         _create_local_identity(folder)
+    # Earlier versions kept the CA's private key, which nothing reads after the signer's certificate is
+    # issued: whoever copied it could issue certificates this machine's verification trusts.
+    with contextlib.suppress(FileNotFoundError):
+        (folder / _LEGACY_CA_KEY_FILE).unlink()
     try:
         identity = SigningIdentity.from_pem(
             (folder / _CHAIN_FILE).read_bytes(), (folder / _KEY_FILE).read_bytes(), source="local"
@@ -175,6 +179,10 @@ def local_identity(*, create: bool = True) -> SigningIdentity:
 def _create_local_identity(folder: Path) -> None:
     # Build every file in a private temp folder and rename the folder: a crash or a second process
     # starting at the same time can never leave a key paired with someone else's certificate.
+    # The CA's private key signs the one signer certificate and is then dropped, never written: signing needs
+    # only the signer's key, verification only the CA's certificate, and a CA key on disk would let whoever
+    # reads it mint certificates that `studio verify --trust-local` accepts. The one thing it could still do,
+    # reissue the signer's certificate when it expires after _LEAF_YEARS, a new identity does as well.
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".signing.", dir=folder.parent))
     try:
@@ -252,7 +260,6 @@ def _create_local_identity(folder: Path) -> None:
             .sign(ca_key, hashes.SHA256())
         )
         pem = serialization.Encoding.PEM
-        _write_private(staging / _CA_KEY_FILE, _key_pem(ca_key))
         _write_private(staging / _KEY_FILE, _key_pem(leaf_key))
         (staging / _CA_FILE).write_bytes(ca_cert.public_bytes(pem))
         (staging / _CHAIN_FILE).write_bytes(leaf_cert.public_bytes(pem) + ca_cert.public_bytes(pem))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
+import importlib
+import inspect
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,16 +16,25 @@ from typing import Any
 import torch
 
 from studio import paths
-from studio.errors import ModelError
+from studio.errors import Cancelled, ModelError
 from studio.runtime import families
 from studio.runtime.families import FamilySpec
+from studio.runtime.model_files import (
+    check_components,
+    components,
+    pipeline_class_name,
+    read_model_index,
+    refusal,
+    weights_id,
+)
 
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "studio-tiny"
-_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
-_ALLOWED_LIBRARIES = {"diffusers", "transformers", None}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+# progress(done, total, message) while a model loads: done of total components, then total of total.
+LoadProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,7 @@ class ModelInfo:
     class_name: str
     kind: str  # "embedded" | "folder" | "hf-cache"
     is_placeholder: bool = False
+    refused: str = ""  # why load_model would refuse it (pickle-only weights, custom code); empty: usable
 
 
 @dataclass(eq=False)
@@ -224,71 +235,6 @@ def resolve_source(source: str, base_dir: Path | None = None) -> Path:
     raise ModelError(f"model '{source}' not found; looked in " + " and ".join(looked), hint=hint)
 
 
-# --- checks before loading ----------------------------------------------------------------------------
-
-
-def read_model_index(folder: Path) -> dict:
-    index_path = folder / "model_index.json"
-    if not index_path.is_file():
-        raise ModelError(
-            "not a diffusers pipeline folder: it has no model_index.json",
-            path=folder,
-            hint="point at the folder that holds model_index.json, next to transformer/, vae/ and text_encoder/",
-        )
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model_index.json cannot be read: {exc}", path=index_path) from exc
-    if not isinstance(index, dict):
-        raise ModelError("model_index.json is not a JSON object", path=index_path)
-    return index
-
-
-def _check_components(folder: Path, index: dict) -> None:
-    """Refuse code from outside diffusers/transformers and pickled weights, before anything is imported."""
-    for name, value in index.items():
-        if name.startswith("_") or not isinstance(value, list) or len(value) != 2:
-            continue
-        library, class_name = value
-        if library is None and class_name is None:
-            continue
-        if library not in _ALLOWED_LIBRARIES:
-            raise ModelError(
-                f"component '{name}' needs code from '{library}', which Studio does not run",
-                path=folder,
-                hint="only diffusers and transformers components are loaded (never remote code)",
-            )
-        sub = folder / name
-        if not sub.is_dir():
-            continue
-        files = [p for p in sub.rglob("*") if p.is_file()]
-        has_safetensors = any(p.suffix == ".safetensors" for p in files)
-        pickled = [p.name for p in files if p.suffix in _PICKLE_SUFFIXES]
-        if pickled and not has_safetensors:
-            raise ModelError(
-                f"component '{name}' has only pickle weights ({', '.join(sorted(pickled)[:3])}), "
-                "which can run code when loaded",
-                path=sub,
-                hint="convert the weights to safetensors (for example load and save_pretrained(safe_serialization=True))",
-            )
-
-
-def weights_id(folder: Path) -> str:
-    """A cheap, stable identity of the weights: name, size, first and last MiB of every safetensors file."""
-    digest = hashlib.sha256()
-    chunk = 1 << 20
-    for path in sorted(folder.rglob("*.safetensors")):
-        size = path.stat().st_size
-        digest.update(path.relative_to(folder).as_posix().encode())
-        digest.update(size.to_bytes(8, "little"))
-        with path.open("rb") as handle:
-            digest.update(handle.read(chunk))
-            if size > chunk:
-                handle.seek(max(chunk, size - chunk))
-                digest.update(handle.read(chunk))
-    return digest.hexdigest()[:32]
-
-
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
     """Silence the libraries' own progress bars; Studio shows progress through its engine events."""
@@ -356,16 +302,25 @@ def _studio_settings(folder: Path) -> dict:
 
 
 def load_model(
-    source: str, options: LoadOptions = LoadOptions(), base_dir: Path | None = None
+    source: str,
+    options: LoadOptions = LoadOptions(),
+    base_dir: Path | None = None,
+    *,
+    is_cancelled: Callable[[], bool] | None = None,
+    on_progress: LoadProgress | None = None,
 ) -> LoadedModel:
-    """Load a supported diffusers video pipeline from safetensors, locally, without remote code."""
+    """Load a supported diffusers video pipeline from safetensors, locally, without remote code.
+
+    Components load one at a time; ``is_cancelled`` is asked between them (raising Cancelled), so a cancel
+    waits for at most one component rather than the whole model, and ``on_progress`` hears of each.
+    """
     if options.offload not in ("none", "model", "sequential"):
         raise ModelError(f"unknown offload '{options.offload}'", hint="use 'none', 'model' or 'sequential'")
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
     folder = resolve_source(source, base_dir)
     index = read_model_index(folder)
-    class_name = str(index.get("_class_name", ""))
+    class_name = pipeline_class_name(index)
     spec = families.family_for_class(class_name)
     if spec is None:
         raise ModelError(
@@ -373,16 +328,10 @@ def load_model(
             path=folder,
             hint="supported: " + families.supported_classes_text(),
         )
-    _check_components(folder, index)
-    from diffusers import DiffusionPipeline
-
-    try:
-        with quiet():
-            pipe = DiffusionPipeline.from_pretrained(
-                folder, use_safetensors=True, local_files_only=True, dtype=_DTYPES[dtype]
-            )
-    except Exception as exc:  # noqa: BLE001 - the libraries raise many types; the user needs one message
-        raise ModelError(f"the model could not be loaded: {exc}", path=folder) from exc
+    check_components(folder, index)
+    pipe = _load_pipeline(folder, index, class_name, _DTYPES[dtype], is_cancelled, on_progress)
+    if is_cancelled is not None and is_cancelled():
+        raise Cancelled()  # before moving gigabytes to the device
     if spec.name == "wan" and dtype != "float32":
         pipe.vae.to(torch.float32)  # Wan's VAE is meant to run in float32: half precision bands colours
     offload = options.offload if device.startswith("cuda") else "none"
@@ -420,6 +369,83 @@ def load_model(
     )
 
 
+def _load_pipeline(
+    folder: Path,
+    index: dict,
+    class_name: str,
+    dtype: torch.dtype,
+    is_cancelled: Callable[[], bool] | None,
+    on_progress: LoadProgress | None,
+):
+    """The pipeline, its components loaded one by one, a cancel honoured between them.
+
+    diffusers' from_pretrained loads every component in one call that a cancel cannot stop (7-9 s for a real
+    model). Nor can it be handed the components loaded here: it reloads those its pipeline declares optional
+    (Wan's transformer, measured with diffusers 0.42.1), so the pipeline is built as from_pretrained's own
+    last step does: the class called with the components and the index's settings.
+    """
+    import diffusers
+
+    pipeline_class = getattr(diffusers, class_name)
+    takes = [p for p in inspect.signature(pipeline_class.__init__).parameters if p != "self"]
+    pairs = {name: (library, cls) for name, library, cls in components(index)}
+    wanted = [(name, *pairs[name]) for name in takes if name in pairs and pairs[name][0] is not None]
+    # What the index sets that is not a component (Wan's boundary_ratio, expand_timesteps).
+    settings = {name: index[name] for name in takes if name in index and name not in pairs}
+    loaded: dict[str, Any] = {name: None for name in takes if name in pairs}
+    total = len(wanted)
+    try:
+        with quiet():
+            for done, (name, library, cls) in enumerate(wanted):
+                if is_cancelled is not None and is_cancelled():
+                    raise Cancelled()
+                if on_progress is not None:
+                    on_progress(done, total, f"loading {name}")
+                loaded[name] = _load_component(folder, name, library, cls, dtype)
+            if is_cancelled is not None and is_cancelled():
+                raise Cancelled()
+            pipe = pipeline_class(**loaded, **settings)
+            pipe.register_to_config(_name_or_path=folder)
+    except (Cancelled, ModelError):
+        loaded.clear()
+        gc.collect()  # a cancelled load gives its memory back now, not at the next collection
+        raise
+    except Exception as exc:  # noqa: BLE001 - the libraries raise many types; the user needs one message
+        raise ModelError(f"the model could not be loaded: {exc}", path=folder) from exc
+    if on_progress is not None:
+        on_progress(total, total, "loaded")
+    return pipe
+
+
+def _load_component(folder: Path, name: str, library: str, class_name: str, dtype: torch.dtype):
+    """One component with its own class's from_pretrained, as diffusers' loader calls it (``library`` is
+    diffusers or transformers: refusal() has checked)."""
+    cls = getattr(importlib.import_module(library), class_name, None)
+    if not isinstance(cls, type) or not hasattr(cls, "from_pretrained"):
+        raise ModelError(
+            f"component '{name}' names '{class_name}', which the installed {library} does not have",
+            path=folder / name,
+            hint=f"the model may need a newer {library}",
+        )
+    path = folder / name if (folder / name).is_dir() else folder
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if issubclass(cls, torch.nn.Module):
+        kwargs.update(use_safetensors=True, low_cpu_mem_usage=True)
+        kwargs[_dtype_keyword(library)] = dtype
+    return cls.from_pretrained(path, **kwargs)
+
+
+def _dtype_keyword(library: str) -> str:
+    # transformers 4.56 renamed torch_dtype to dtype (the old name warns); diffusers models take torch_dtype.
+    if library != "transformers":
+        return "torch_dtype"
+    import transformers
+    from packaging.version import Version
+
+    installed = Version(Version(transformers.__version__).base_version)
+    return "dtype" if installed >= Version("4.56") else "torch_dtype"
+
+
 def _looks_like_snapshot(folder: Path) -> bool:
     return folder.parent.name == "snapshots"
 
@@ -432,11 +458,15 @@ def _info_for(folder: Path, source: str, kind: str, name: str | None = None) -> 
         index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    class_name = str(index.get("_class_name", "")) if isinstance(index, dict) else ""
+    if not isinstance(index, dict):
+        return None
+    class_name = pipeline_class_name(index)
     spec = families.family_for_class(class_name)
     if spec is None:
         return None
-    return ModelInfo(name or folder.name, source, folder, spec.name, class_name, kind)
+    found = refusal(folder, index)
+    reason = "" if found is None else f"{found.message} ({found.hint})"
+    return ModelInfo(name or folder.name, source, folder, spec.name, class_name, kind, refused=reason)
 
 
 def list_models(extra_folders: tuple[Path | str, ...] | list = ()) -> list[ModelInfo]:

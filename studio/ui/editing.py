@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from studio.ui.window import MainWindow
 
 
+
+def printable(text: str) -> str:
+    """A name as typed or pasted, without the control characters a graph file may not hold (tabs and newlines
+    become spaces; escape codes and the like are dropped)."""
+    text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return "".join(ch for ch in text if ch.isprintable())
+
 class EditActions:
     """Mixed into MainWindow: each command is one undo step on the session's stack."""
 
@@ -189,6 +196,7 @@ class EditActions:
                 text=node.title or (spec.title if spec else ""),
             )
             if ok:
+                text = printable(text)
                 title = "" if spec is not None and text.strip() == spec.title else text.strip()
                 self.session.edit("Rename node", lambda g: g.update_node(ident, title=title))
         elif kind == "group":
@@ -196,6 +204,7 @@ class EditActions:
             if group is None:
                 return
             text, ok = QInputDialog.getText(self, "Rename group", "Label:", text=group.title)
+            text = printable(text).strip()
             if ok:
                 self.session.edit(
                     "Rename group",

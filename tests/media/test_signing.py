@@ -1,4 +1,4 @@
-"""The signing identity: a local CA made once with private keys only the user reads; user chains checked."""
+"""The signing identity: a local CA made once with a signer key only the user reads; user chains checked."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def test_local_identity_is_made_once_with_private_keys(studio_home):
     first = local_identity()
     folder = signing_dir()
     assert str(folder).startswith(str(studio_home))
-    for name in ("ca.key.pem", "signer.key.pem"):
-        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "signer.key.pem").stat().st_mode) == 0o600
+    assert not (folder / "ca.key.pem").exists()  # the CA key is dropped once the signer is issued
     assert local_identity().chain_pem == first.chain_pem
     leaf = first.leaf
     assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
