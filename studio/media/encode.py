@@ -53,6 +53,7 @@ class EncodeSettings:
     threads: int = 0  # cores to use in all; 0: every core this process may run on
     audio_bitrate: int = 192_000
     keyframe_interval: int | None = None  # frames; None: every KEYFRAME_SECONDS for MP4, the codec's own else
+    comment: str | None = None  # the container's comment tag (Studio marks its own outputs there, media.outputs)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -155,6 +156,8 @@ def encode_video(
         container = av.open(str(path), mode="w", format=fmt, options=options)
     except OSError as exc:
         raise MediaError(f"cannot create the video file: {exc}", path=path) from exc
+    if settings.comment:
+        container.metadata["comment"] = settings.comment
     info = EncodeInfo(
         Path(path), settings.format, count, rate, out_w, out_h, Fraction(count) / rate, notes=notes
     )
@@ -420,97 +423,6 @@ def _close_quietly(container) -> None:
         pass
 
 
-@dataclass
-class MediaInfo:
-    """What a video file holds, read back with PyAV (frames are counted by decoding, not trusted from headers)."""
-
-    format: str
-    video_codec: str
-    frames: int
-    fps: Fraction
-    width: int
-    height: int
-    duration: float
-    audio_codec: str | None = None
-    audio_rate: int | None = None
-    audio_channels: int = 0
-    audio_samples: int = 0
-
-
-def probe(path: str | Path, *, count_audio: bool = True) -> MediaInfo:
-    """Decode ``path`` fully and report streams, exact frame count and audio sample count."""
-    try:
-        container = av.open(str(path))
-    except (OSError, av.error.FFmpegError) as exc:
-        raise MediaError(f"cannot open the video: {exc}", path=path) from exc
-    with container:
-        if not container.streams.video:
-            raise MediaError("the file has no video stream", path=path)
-        vs = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(vs))
-        info = MediaInfo(
-            format=container.format.name,
-            video_codec=vs.codec_context.name,
-            frames=frames,
-            fps=Fraction(vs.average_rate or vs.guessed_rate or 0),
-            width=vs.codec_context.width,
-            height=vs.codec_context.height,
-            duration=float(container.duration or 0) / av.time_base,
-        )
-    if count_audio:
-        with av.open(str(path)) as container:
-            if container.streams.audio:
-                aus = container.streams.audio[0]
-                info.audio_codec = aus.codec_context.name
-                info.audio_rate = aus.codec_context.sample_rate
-                info.audio_channels = aus.codec_context.channels
-                info.audio_samples = sum(f.samples for f in container.decode(aus))
-    return info
-
-
-def read_frames(path: str | Path, *, max_frames: int | None = None, step: int = 1) -> np.ndarray:
-    """Decode video frames as uint8 [T, H, W, 3] RGB (every ``step``-th, at most ``max_frames``)."""
-    return _decode(path, lambda frame: frame.to_ndarray(format="rgb24"), max_frames, step)
-
-
-def read_luma(path: str | Path, *, max_frames: int | None = None) -> np.ndarray:
-    """Decode the Y plane of each frame as full-range float32 [T, H, W], without any RGB round trip.
-
-    swscale's YUV->RGB path shifts brightness by about a level; reading Y directly keeps it exact.
-    """
-    return _decode(path, _frame_luma, max_frames, 1)
-
-
-def _decode(path: str | Path, convert, max_frames: int | None, step: int) -> np.ndarray:
-    out: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaError("the file has no video stream", path=path)
-            vs = container.streams.video[0]
-            vs.thread_type = "AUTO"
-            for index, frame in enumerate(container.decode(vs)):
-                if index % step:
-                    continue
-                out.append(convert(frame))
-                if max_frames is not None and len(out) >= max_frames:
-                    break
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"cannot decode the video: {exc}", path=path) from exc
-    if not out:
-        raise MediaError("the video has no decodable frames", path=path)
-    return np.stack(out)
-
-
-def _frame_luma(frame: av.VideoFrame) -> np.ndarray:
-    name = frame.format.name
-    if name.startswith(("yuv", "yuvj", "gray", "nv12")) and "p1" not in name and "le" not in name:
-        plane = frame.planes[0]
-        y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
-        full = name.startswith("yuvj") or frame.color_range == 2 or name.startswith("gray")
-    else:
-        # RGB or high-bit-depth sources: convert to 8-bit full-range luma the same way the embedder does.
-        rgb = frame.to_ndarray(format="rgb24")
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    y = y.astype(np.float32)
-    return y if full else (y - 16.0) * (255.0 / 219.0)
+# Reading lives in video_read.py (with the bounded reader for files from anyone); these names stay
+# importable from here.
+from studio.media.video_read import MediaInfo, probe, read_frames, read_luma  # noqa: E402, F401

@@ -1,4 +1,10 @@
-"""Verify a clip offline: its C2PA manifest (signature, trust, content hash) and the watermark in its pixels."""
+"""Verify a clip offline: its C2PA manifest (signature, trust, content hash) and the watermark in its pixels.
+
+The file may come from anyone, so every part of the check is bounded and says what it gave up: the
+first bytes must say MP4/MOV or MKV/WebM; the C2PA read and the watermark read each run in a child
+process with a time and memory limit (verify_child.py); the watermark is read from a bounded number
+of frames at reduced size (verify_watermark.py). Measured in tests/benchmarks/bench_verify.py.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +15,48 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import c2pa
-
 from studio.errors import MediaError, SigningError
-from studio.media import watermark as wm
-from studio.media.encode import read_luma
-from studio.media.provenance import SOFT_BINDING_ALG, offline_context
-from studio.media.signing import local_identity
+from studio.media.provenance import SOFT_BINDING_ALG
+from studio.media.verify_c2pa import MAX_BOXES, count_boxes
+from studio.media.verify_child import Child, ChildLimits, ChildOutcome
+from studio.media.video_read import MAX_UNTRUSTED_PIXELS, container_kind
 
 _MIME = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"}
 # Failure codes that mean the content or the manifest changed after signing.
 _TAMPER_CODES = ("mismatch", "assertion.missing", "claimSignature.missing")
+# What each kind of tampering means, by the failure code's part.
+_TAMPER_WHAT = (
+    ("claimSignature", "the claim no longer matches its signature"),
+    ("Hash.mismatch", "the media no longer matches its signed hash"),
+    ("hashedURI.mismatch", "an assertion of the manifest changed after signing"),
+    ("assertion.missing", "an assertion of the manifest went missing"),
+)
+_MAX_ANCHOR_BYTES = 1 << 20
 TrustAnchor = str | bytes | Path
+
+
+@dataclass(frozen=True)
+class VerifyLimits:
+    """How far `studio verify` goes with a file from anyone (figures from tests/benchmarks/bench_verify.py).
+
+    The two children run one after the other, so their memory never adds up. The limits are on data
+    (address space), which is what the kernel can enforce; resident memory stays below them. Each
+    child's limit plus the parent (about 80 MB) and the libraries stays under 1 GB, and the time
+    limits add up to under 20 s with the start-up.
+
+    c2pa-rs hashes a clip in 256 MB pieces: 557 MB resident for any clip of 512 MB or more, but the
+    address space it reserves grows with the clip (540 MB at 1 GB, 715 MB at 2.3 GB), so a signed
+    clip over about 3 GB is reported as not checked. An 8K H.264 decode takes about 420 MB.
+    """
+
+    c2pa_seconds: float = 7.0
+    c2pa_memory_mb: int = 864
+    max_boxes: int = MAX_BOXES
+    watermark_seconds: float = 10.0
+    watermark_read_seconds: float = 6.0
+    watermark_memory_mb: int = 640
+    max_pixels: int = MAX_UNTRUSTED_PIXELS
+    pixel_budget: int = 96 * 1920 * 1080  # decoded pixels over all frames read: 24 frames of 4K
 
 
 @dataclass
@@ -31,6 +67,12 @@ class WatermarkReport:
     frames_read: int
     matches_manifest: bool | None  # None when there is no manifest payload to compare with
     summary: str
+    checked: bool = True  # False when the watermark was not read at all (summary says why)
+    frames_total: int | None = None  # in the clip, by its header
+    width: int | None = None
+    height: int | None = None
+    scale: int = 1  # frames were read at 1/scale size (exact for the detector; see verify_watermark)
+    partial: str | None = None  # what of the clip was not read, in a sentence
 
 
 @dataclass
@@ -39,7 +81,8 @@ class VerifyReport:
 
     path: str
     has_manifest: bool = False
-    valid: bool = False
+    valid: bool = False  # the credentials check out as a whole: signature and hashes
+    signature_valid: bool | None = None  # the claim signature alone; None without a manifest
     trusted: bool = False
     tampered: bool = False
     state: str = "no manifest"
@@ -56,29 +99,68 @@ class VerifyReport:
     failures: list[dict[str, str]] = field(default_factory=list)
     watermark: WatermarkReport | None = None
     error: str | None = None
+    credentials_not_checked: str | None = None  # why the C2PA read was given up, when it was
+    notes: list[str] = field(default_factory=list)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # per child: seconds, peak_mb, limits
 
     @property
     def ok(self) -> bool:
         return self.has_manifest and self.valid and not self.tampered
 
     @property
+    def tamper_codes(self) -> list[str]:
+        return [f["code"] for f in self.failures if any(m in f["code"] for m in _TAMPER_CODES)]
+
+    @property
+    def tamper_what(self) -> str:
+        """What changed after signing, in words."""
+        codes = self.tamper_codes
+        what = [text for part, text in _TAMPER_WHAT if any(part in code for code in codes)]
+        return "; ".join(what or ["the content or the manifest changed after signing"])
+
+    @property
+    def tamper_summary(self) -> str:
+        """What changed after signing, in words, with the failure codes that say so."""
+        codes = self.tamper_codes
+        return self.tamper_what + (f" ({', '.join(codes)})" if codes else "")
+
+    @property
     def verdict(self) -> str:
+        if self.credentials_not_checked:
+            return f"Content Credentials not checked: {self.credentials_not_checked}"
         if self.error:
             return f"cannot be read: {self.error}"
         if not self.has_manifest:
             return "no Content Credentials"
         if self.tampered:
-            return "TAMPERED: the content or manifest changed after signing"
+            return f"TAMPERED: {self.tamper_what}"
         if not self.valid:
-            return "INVALID signature"
+            if self.signature_valid is False:
+                return "INVALID signature"
+            codes = ", ".join(f["code"] for f in self.failures if f["code"] != "signingCredential.untrusted")
+            return "INVALID credentials" + (f" ({codes})" if codes else "")
         if self.trusted:
             return "valid and trusted"
         return "valid, signer not trusted"
+
+    @property
+    def not_checked(self) -> list[str]:
+        """Every part of the check that was given up or cut short, a sentence each."""
+        found = []
+        if self.credentials_not_checked:
+            found.append(f"Content Credentials: {self.credentials_not_checked}")
+        wmr = self.watermark
+        if wmr is not None and not wmr.checked:
+            found.append(f"watermark: {wmr.summary.removeprefix('not checked: ')}")
+        elif wmr is not None and wmr.partial:
+            found.append(f"watermark: {wmr.partial}")
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ok"] = self.ok
         data["verdict"] = self.verdict
+        data["not_checked"] = self.not_checked
         return data
 
     def to_json(self) -> str:
@@ -95,12 +177,12 @@ class VerifyReport:
             lines.append(
                 f"Signed at:   {when}" + (f" ({self.signed_at_source})" if self.signed_at_source else "")
             )
-            lines.append(f"Signature:   {'valid' if self.valid else 'INVALID'}")
+            lines.append(f"Signature:   {'valid' if self.signature_valid else 'INVALID'}")
             lines.append(
                 f"Trust:       {'trusted' if self.trusted else 'signer not trusted (no trust anchor for its issuer)'}"
             )
             lines.append(
-                f"Content:     {'TAMPERED (hash mismatch)' if self.tampered else 'matches its signed hash'}"
+                f"Content:     {'TAMPERED: ' + self.tamper_summary if self.tampered else 'matches its signed hash'}"
             )
             if self.claim_generator:
                 lines.append(f"Made with:   {self.claim_generator}")
@@ -132,14 +214,26 @@ class VerifyReport:
             for failure in self.failures:
                 lines.append(f"Problem:     {failure.get('code')}: {failure.get('explanation', '')}")
         if self.watermark is not None:
-            wmr = self.watermark
-            text = wmr.summary
-            if wmr.matches_manifest is True:
-                text += ", matches the manifest"
-            elif wmr.matches_manifest is False:
-                text += ", DOES NOT match the manifest"
-            lines.append(f"Watermark:   {text}")
+            lines.append(f"Watermark:   {watermark_text(self.watermark)}")
+        for note in self.notes:
+            lines.append(f"Note:        {note}")
+        for item in self.not_checked:
+            lines.append(f"Not checked: {item}")
         return "\n".join(lines)
+
+
+def watermark_text(wmr: WatermarkReport, *, matches: str = ", matches the manifest",
+                   differs: str = ", DOES NOT match the manifest") -> str:  # fmt: skip
+    """The watermark line: what was found, how it compares, and how much of the clip was read."""
+    text = wmr.summary
+    if wmr.matches_manifest is True:
+        text += matches
+    elif wmr.matches_manifest is False:
+        text += differs
+    if wmr.checked and wmr.frames_read:
+        text += f" (read {wmr.frames_read} frame{'s' if wmr.frames_read != 1 else ''}"
+        text += f" at 1/{wmr.scale} size)" if wmr.scale > 1 else ")"
+    return text
 
 
 def verify_file(
@@ -148,33 +242,117 @@ def verify_file(
     *,
     check_watermark: bool = True,
     max_watermark_frames: int = 96,
+    limits: VerifyLimits | None = None,
 ) -> VerifyReport:
-    """Verify ``path`` offline. ``trust_anchors``: PEM text/bytes, PEM file paths, or ``"local"`` for the
-    user's own Studio CA. Never raises for a bad file (the report says why); raises MediaError if unreadable."""
+    """Verify ``path`` offline, within ``limits``. ``trust_anchors``: PEM text/bytes, PEM file paths, or
+    ``"local"`` for the user's own Studio CA. Never raises for a bad clip (the report says why and what
+    it did not check); raises MediaError for what is not a video file at all, SigningError for an
+    unusable trust anchor."""
+    limits = limits or VerifyLimits()
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise MediaError("no such file", path=path)
-    report = VerifyReport(path=str(path))
+    if not path.is_file():
+        raise MediaError("this is not a file (a folder or a device)", path=path)
+    kind = container_kind(path)  # refuses what is not video before any parser sees it
     anchors = _anchors_pem(trust_anchors)
-    manifest_payload: str | None = None
-    mime = _MIME.get(path.suffix.lower(), "video/mp4")
+    report = VerifyReport(path=str(path))
+    children: list[Child] = []
     try:
-        with open(path, "rb") as fh, c2pa.Reader(mime, fh, context=offline_context(anchors)) as reader:
-            manifest = reader.get_active_manifest()
-            state = reader.get_validation_state()
-            results = reader.get_validation_results() or {}
-    except c2pa.C2paError as exc:
-        text = str(exc)
-        if "ManifestNotFound" not in type(exc).__name__ and "not found" not in text.lower():
-            report.error = f"the manifest cannot be read: {text}"
-        manifest = None
-        state, results = None, {}
-    if manifest:
-        report.has_manifest = True
-        manifest_payload = _fill_from_manifest(report, manifest, state, results)
-    if check_watermark:
-        report.watermark = _read_watermark(path, manifest_payload, max_watermark_frames)
+        manifest_payload = None
+        if kind == "matroska":
+            report.notes.append("MKV and WebM files cannot carry Content Credentials")
+        elif count_boxes(path, limits.max_boxes) > limits.max_boxes:
+            report.credentials_not_checked = (
+                f"the file has more than {limits.max_boxes:,} MP4 boxes, which no real clip has"
+            )
+        else:
+            mime = _MIME.get(path.suffix.lower(), "video/mp4")
+            credentials = Child(
+                "c2pa",
+                {"path": str(path), "mime": mime, "anchors_pem": anchors},
+                ChildLimits(limits.c2pa_seconds, limits.c2pa_memory_mb),
+            )
+            children.append(credentials)
+            manifest_payload = _take_credentials(report, credentials.outcome())
+        if check_watermark:
+            # After the C2PA child has ended, not beside it: then the memory of the two never adds up.
+            pixels = Child(
+                "watermark",
+                {
+                    "path": str(path),
+                    "max_frames": max_watermark_frames,
+                    "pixel_budget": limits.pixel_budget,
+                    "seconds": limits.watermark_read_seconds,
+                    "max_pixels": limits.max_pixels,
+                },
+                ChildLimits(limits.watermark_seconds, limits.watermark_memory_mb),
+            )
+            children.append(pixels)
+            outcome = pixels.outcome()
+            report.watermark = _take_watermark(outcome, manifest_payload)
+            report.resources["watermark"] = _resources(outcome)
+    finally:
+        for child in children:  # only after Ctrl-C or an error of ours: each outcome() waits for its end
+            child.kill()
     return report
+
+
+def _resources(outcome: ChildOutcome) -> dict[str, Any]:
+    return {"seconds": round(outcome.seconds, 3), **outcome.resources}
+
+
+def _take_credentials(report: VerifyReport, outcome: ChildOutcome) -> str | None:
+    report.resources["c2pa"] = _resources(outcome)
+    answer = outcome.answer
+    if answer is None or answer.get("gave_up"):
+        report.credentials_not_checked = outcome.problem if answer is None else answer["error"]
+        return None
+    if answer.get("not_found"):
+        return None
+    if answer.get("error"):
+        report.error = f"the manifest cannot be read: {answer['error']}"
+        return None
+    report.has_manifest = True
+    return _fill_from_manifest(report, answer["manifest"], answer.get("state"), answer.get("results") or {})
+
+
+def _take_watermark(outcome: ChildOutcome, manifest_payload: str | None) -> WatermarkReport:
+    answer = outcome.answer
+    if answer is None or answer.get("error"):
+        reason = outcome.problem if answer is None else answer["error"]
+        return WatermarkReport(False, None, 0.0, 0, None, f"not checked: {reason}", checked=False)
+    payload = answer["payload"]
+    matches = None if (manifest_payload is None or payload is None) else payload == manifest_payload
+    if manifest_payload is not None and payload is None:
+        matches = False
+    report = WatermarkReport(
+        answer["found"],
+        payload,
+        answer["confidence"],
+        answer["frames_read"],
+        matches,
+        answer["summary"],
+        frames_total=answer.get("frames_total"),
+        width=answer.get("width"),
+        height=answer.get("height"),
+        scale=answer.get("scale", 1),
+    )
+    report.partial = _partial(answer)
+    return report
+
+
+def _partial(answer: dict[str, Any]) -> str | None:
+    """A sentence when part of the clip was not read, naming the limit that cut it short."""
+    read, total, stopped = answer["frames_read"], answer.get("frames_total"), answer.get("stopped")
+    size = f"{answer['width']}x{answer['height']}"
+    if stopped:
+        of = f" of {total}" if total else ""
+        return f"read the first {read}{of} frames only: reading stopped at {stopped}"
+    if total and read < total:
+        scale = f" at 1/{answer['scale']} size" if answer.get("scale", 1) > 1 else ""
+        return f"checked the first {read} of {total} frames{scale} (the clip is {size})"
+    return None
 
 
 def _fill_from_manifest(report: VerifyReport, manifest: dict, state: str | None, results: dict) -> str | None:
@@ -200,6 +378,15 @@ def _fill_from_manifest(report: VerifyReport, manifest: dict, state: str | None,
     report.trusted = state == "Trusted"
     # "Valid" still lists signingCredential.untrusted as a failure: that is about trust, not validity.
     report.valid = state in ("Valid", "Trusted") and not report.tampered
+    # The claim signature on its own: a media hash mismatch leaves it valid (the signed claim is
+    # intact; the pictures are not), which the report must not call an invalid signature.
+    successes = {s.get("code") for s in active.get("success", []) or []}
+    signature_broken = any(
+        code.startswith(("claimSignature.", "timeStamp."))
+        or (code.startswith("signingCredential.") and code != "signingCredential.untrusted")
+        for code in codes
+    )
+    report.signature_valid = "claimSignature.validated" in successes and not signature_broken
     payload = None
     for assertion in manifest.get("assertions", []):
         label, data = assertion.get("label", ""), assertion.get("data") or {}
@@ -226,19 +413,6 @@ def _fill_from_manifest(report: VerifyReport, manifest: dict, state: str | None,
     return payload
 
 
-def _read_watermark(path: Path, manifest_payload: str | None, max_frames: int) -> WatermarkReport:
-    try:
-        luma = read_luma(path, max_frames=max_frames)
-        found = wm.detect(luma)
-    except MediaError as exc:
-        return WatermarkReport(False, None, 0.0, 0, None, f"not checked: {exc.message}")
-    payload = found.payload_hex
-    matches = None if (manifest_payload is None or payload is None) else payload == manifest_payload
-    if manifest_payload is not None and payload is None:
-        matches = False
-    return WatermarkReport(found.found, payload, found.confidence, found.frames, matches, found.describe())
-
-
 def _anchors_pem(anchors: Sequence[TrustAnchor] | TrustAnchor | None) -> str | None:
     if anchors is None:
         return None
@@ -247,8 +421,10 @@ def _anchors_pem(anchors: Sequence[TrustAnchor] | TrustAnchor | None) -> str | N
     pems: list[str] = []
     for item in anchors:
         if isinstance(item, bytes):
-            pems.append(item.decode())
+            pems.append(_checked_pem(item.decode("utf-8", "replace"), None))
         elif isinstance(item, str) and item == "local":
+            from studio.media.signing import local_identity
+
             try:
                 identity = local_identity(create=False)
             except SigningError:
@@ -256,10 +432,48 @@ def _anchors_pem(anchors: Sequence[TrustAnchor] | TrustAnchor | None) -> str | N
             if identity.anchor_pem:
                 pems.append(identity.anchor_pem.decode())
         elif isinstance(item, str) and "-----BEGIN" in item:
-            pems.append(item)
+            pems.append(_checked_pem(item, None))
+        elif isinstance(item, str) and ("\n" in item or len(item) > 4096):
+            # Never echo text that is not a file name back as one.
+            raise SigningError(
+                "a trust anchor is neither a PEM certificate nor the name of a file",
+                hint="give the path of the authority's certificate, a .pem file",
+            )
         else:
-            try:
-                pems.append(Path(item).read_text())
-            except OSError as exc:
-                raise MediaError(f"cannot read the trust anchor: {exc.strerror}", path=item) from exc
+            pems.append(_checked_pem(_read_anchor(Path(item)), Path(item)))
     return "\n".join(p.strip() + "\n" for p in pems) or None
+
+
+def _read_anchor(path: Path) -> str:
+    hint = (
+        "give the path of the authority's certificate, a PEM file starting with -----BEGIN CERTIFICATE-----"
+    )
+    if not path.exists():
+        raise SigningError("the trust anchor file does not exist", path=path, hint=hint)
+    if not path.is_file():
+        raise SigningError("the trust anchor is not a file", path=path, hint=hint)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(_MAX_ANCHOR_BYTES + 1)
+    except OSError as exc:
+        raise SigningError(f"cannot read the trust anchor: {exc.strerror}", path=path) from exc
+    if len(data) > _MAX_ANCHOR_BYTES:
+        raise SigningError("the trust anchor file is larger than any certificate", path=path, hint=hint)
+    return data.decode("utf-8", "replace")
+
+
+def _checked_pem(text: str, path: Path | None) -> str:
+    """``text`` if it holds at least one X.509 certificate in PEM; SigningError saying what is wrong else."""
+    from cryptography import x509
+
+    hint = "a PEM certificate starts with -----BEGIN CERTIFICATE-----"
+    where = {"path": path} if path is not None else {}
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise SigningError("the trust anchor is not a PEM certificate", hint=hint, **where)
+    try:
+        x509.load_pem_x509_certificates(text.encode())
+    except ValueError as exc:
+        raise SigningError(
+            "the trust anchor's certificate is damaged: its PEM block does not decode", hint=hint, **where
+        ) from exc
+    return text

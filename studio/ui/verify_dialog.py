@@ -31,13 +31,18 @@ from studio.errors import StudioError
 from studio.ui.export_dialog import DISABLED_BUTTONS
 
 log = logging.getLogger(__name__)
-VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov);;All files (*)"
+VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov *.mkv *.webm);;All files (*)"
 # verdict -> (banner colour, what it means, in a sentence)
 _GOOD, _WARN, _BAD, _NONE = "#2e6b47", "#7a5d12", "#8f2f2f", "#3a4252"
 
 
 def explain(report: Any) -> tuple[str, str]:
     """(banner colour, a sentence a person can act on) for a VerifyReport."""
+    if report.credentials_not_checked:
+        return _BAD, (
+            f"Studio gave up reading this file's Content Credentials ({report.credentials_not_checked}), "
+            "so nothing here says who made it or whether it changed."
+        )
     if report.error:
         return _BAD, "The file's Content Credentials cannot be read."
     if not report.has_manifest:
@@ -46,9 +51,11 @@ def explain(report: Any) -> tuple[str, str]:
             "A watermark, if found below, may still identify it."
         )
     if report.tampered:
-        return _BAD, "The picture, the sound or the credentials changed after the file was signed."
+        return _BAD, f"Changed after the file was signed: {report.tamper_what}."
     if not report.valid:
-        return _BAD, "The signature does not check out: the credentials cannot be relied on."
+        if report.signature_valid is False:
+            return _BAD, "The signature does not check out: the credentials cannot be relied on."
+        return _BAD, "The credentials do not check out (see the problems below): they cannot be relied on."
     if report.trusted:
         return _GOOD, "The signature is valid, the content is unchanged, and you trust the signer."
     return _WARN, (
@@ -193,14 +200,16 @@ class VerifyDialog(QDialog):
             self._add(
                 "Signed at", when + (f" ({report.signed_at_source})" if report.signed_at_source else "")
             )
-            self._add("Signature", "valid" if report.valid else "INVALID", bad=not report.valid)
+            self._add(
+                "Signature", "valid" if report.signature_valid else "INVALID", bad=not report.signature_valid
+            )
             self._add(
                 "Trust",
                 "trusted" if report.trusted else "signer not trusted (no trust anchor for its issuer)",
             )
             self._add(
                 "Content",
-                "TAMPERED: it changed after signing" if report.tampered else "unchanged since signing",
+                f"TAMPERED: {report.tamper_what}" if report.tampered else "unchanged since signing",
                 bad=report.tampered,
             )
             if report.claim_generator:
@@ -233,14 +242,18 @@ class VerifyDialog(QDialog):
             self._add("Problem", report.error, bad=True)
         wmr = report.watermark
         if wmr is not None:
-            text = wmr.summary
-            if wmr.matches_manifest is True:
-                text += " — matches the credentials"
-            elif wmr.matches_manifest is False:
-                text += " — DOES NOT match the credentials"
+            from studio.media.verify import watermark_text  # loaded by the job already; kept off startup
+
+            text = watermark_text(
+                wmr, matches=" — matches the credentials", differs=" — DOES NOT match the credentials"
+            )
             self._add("Watermark", text, bad=wmr.matches_manifest is False)
             if wmr.payload:
                 self._add("Watermark payload", f"{wmr.payload} (read from {wmr.frames_read} frames)")
+        for note in report.notes:
+            self._add("Note", note)
+        for item in report.not_checked:  # what was given up or cut short, said plainly
+            self._add("Not checked", item, bad=True)
 
     def _copy(self) -> None:
         if self.report is not None:
