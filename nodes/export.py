@@ -6,6 +6,7 @@ from studio.graph import ParamSpec, PortSpec, node
 from studio.values import Sound, Video
 
 FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
+THUMBNAIL_PIXELS = {"small": 256, "none": 0, "large": 1024}
 
 
 @node(
@@ -22,7 +23,8 @@ FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
             "path",
             "path",
             "clip.mp4",
-            help="Where to write the clip (relative to the graph file).",
+            help="The clip's file name inside the graph's output folder (renders/ beside the graph). An existing "
+            "file is never replaced: the clip takes the next version (clip_0002.mp4).",
             file_filter="Video (*.mp4 *.mkv *.webm)",
             output_file=True,
         ),
@@ -82,6 +84,14 @@ FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
             help="Also write an editor timeline (.otio) beside the clip, for DaVinci Resolve, Hiero or "
             "RV: the clip and its sound, prompt sections and beats as markers.",
         ),
+        ParamSpec(
+            "thumbnail",
+            "enum",
+            "small",
+            choices=tuple(THUMBNAIL_PIXELS),
+            help="The reference picture's thumbnail stored in the signed clip's Content Credentials: small "
+            "(256 px), none, or large (1024 px). The picture's file name is recorded either way.",
+        ),
     ],
     is_output=True,
 )
@@ -100,14 +110,14 @@ def export(
     private_key: str,
     timestamp_url: str,
     timeline: bool,
+    thumbnail: str = "small",
 ) -> str:
     """Watermark the frames, encode once, sign last; the file appears only when complete."""
     from studio.errors import NodeError
     from studio.media import ExportOptions, export_video
     from studio.media.signing import identity_for
 
-    if not path:
-        raise NodeError("no output file chosen", hint="set 'path'")
+    dest = ctx.output_path(path)
     sign = sign and format == "mp4"
     identity = None
     if sign:
@@ -129,10 +139,13 @@ def export(
         watermark=watermark,
         sign=sign,
         timeline=timeline,
+        overwrite=ctx.outputs.overwrite,
+        draft=ctx.outputs.draft,
+        thumbnail=THUMBNAIL_PIXELS[thumbnail],
     )
     result = export_video(
         video,
-        ctx.resolve_path(path),
+        dest,
         audio=audio,
         options=options,
         graph_hash=ctx.graph_hash,

@@ -26,7 +26,8 @@ def preview(ctx, video: Video) -> Video:
     inputs=[PortSpec("video", "VIDEO", "the clip to save")],
     outputs=[PortSpec("path", "ANY", "the file written")],
     params=[
-        ParamSpec("path", "path", "clip.mp4", help="Where to write the MP4 (relative to the graph file).",
+        ParamSpec("path", "path", "clip.mp4", help="The MP4's file name inside the graph's output folder (renders/ beside the graph); an "
+                  "existing file is never replaced: the clip takes the next version (clip_0002.mp4).",
                   file_filter="MP4 video (*.mp4)", output_file=True),
         ParamSpec("crf", "int", 18, minimum=0, maximum=51,
                   help="H.264 quality: 0 is lossless, 18 looks lossless, 23 is the usual default, 51 worst."),
@@ -34,17 +35,16 @@ def preview(ctx, video: Video) -> Video:
     is_output=True,
 )
 def save_video(ctx, video: Video, path: str, crf: int) -> str:
-    """Writes the clip as an H.264 MP4, atomically (never a half-written file)."""
-    from studio.errors import NodeError
-    from studio.fileio import atomic_path
-    from studio.media.encode import EncodeSettings, encode_video
+    """Writes the clip as an H.264 MP4, atomically (never a half-written file), never replacing another file."""
+    from studio.media.export import ExportOptions, export_clip
 
-    if not path:
-        raise NodeError("no output file chosen", hint="set 'path' to a .mp4 file")
-    dest = ctx.resolve_path(path)
-    total = video.num_frames
-    with atomic_path(dest, suffix=".mp4") as tmp:
-        encode_video(video.frames, video.fps, tmp, settings=EncodeSettings(crf=crf),
-                     on_progress=lambda done, _n: ctx.progress(done, total, message="encoding"),
-                     is_cancelled=ctx.is_cancelled)
-    return str(dest)
+    options = ExportOptions(
+        format="mp4", crf=crf, watermark=False, sign=False,
+        overwrite=ctx.outputs.overwrite, draft=ctx.outputs.draft,
+    )
+    result = export_clip(
+        video.frames, video.fps, ctx.output_path(path), options=options,
+        on_progress=lambda done, total: ctx.progress(done, total, message="encoding"),
+        is_cancelled=ctx.is_cancelled,
+    )
+    return str(result.path)

@@ -48,7 +48,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="render a graph headlessly")
     p.add_argument("graph", help="a .studio.json graph file")
-    p.add_argument("-o", "--output", help="the file to write (sets the graph's Save Video path, or adds one)")
+    p.add_argument("-o", "--output", help="the file to write, anywhere (the graph's Export or Save Video node "
+                   "writes it; a graph without one gets a signed Export)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier Studio output of the same name instead of writing the next version "
+                   "(name_0002.mp4); a file Studio did not write is never replaced")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE",
                    help="change a parameter for this render only (repeatable)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
@@ -60,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="render the example graph with the embedded model")
     p.add_argument("-o", "--output", default="first-clip.mp4", help="where to write the clip")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo clip of the same name")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
 
@@ -125,8 +130,11 @@ def _registry():
     return registry
 
 
-def apply_overrides(graph, registry, overrides: list[str]) -> None:
-    """Apply NODE.PARAM=VALUE strings; each bad one is a StudioError saying what is wrong."""
+def apply_overrides(graph, registry, overrides: list[str], chosen: dict[str, Path] | None = None) -> None:
+    """Apply NODE.PARAM=VALUE strings; each bad one is a StudioError saying what is wrong.
+
+    A file a node writes, typed here, is the person's choice: it goes into ``chosen`` (node id -> file), not
+    into the graph, whose own paths stay inside its output folder."""
     for item in overrides:
         target, sep, text = item.partition("=")
         node_id, dot, name = target.partition(".")
@@ -147,34 +155,59 @@ def apply_overrides(graph, registry, overrides: list[str]) -> None:
         except ValueError:
             raise StudioError(f"--set '{item}': '{text}' is not a valid {pspec.kind}", node_id=node_id) from None
         if pspec.kind == "path" and value:
-            value = str(Path(value).expanduser().resolve())  # typed on the command line: relative to here
+            # typed on the command line: relative to here (links kept as typed, never resolved into the clip)
+            value = os.path.abspath(Path(value).expanduser())
+            if pspec.output_file:
+                if chosen is None:
+                    raise StudioError(f"--set '{item}': a file to write cannot be chosen here")
+                chosen[node_id] = Path(value)
+                graph.set_param(node_id, name, Path(value).name)  # the graph keeps a plain name
+                continue
         problems = pspec.problems(value)
         if problems:
             raise StudioError(f"--set '{item}': {problems[0]}", node_id=node_id)
         graph.set_param(node_id, name, value)
 
 
-def _route_output(graph, registry, output: str) -> str:
-    """Point the graph's one file-writing node at ``output``, adding a Save Video node if it has none."""
-    dest = str(Path(output).expanduser().resolve())
+def _route_output(graph, registry, output: str, chosen: dict[str, Path]) -> str:
+    """Send the graph's one file-writing node to ``output`` (the person's choice, written as given), adding a
+    signed Export node if it has none."""
+    dest = Path(os.path.abspath(Path(output).expanduser()))
     writers = [nid for nid, n in graph.nodes.items()
-               if (s := registry.get(n.type)) is not None and s.is_output and s.param("path") is not None]
+               if (s := registry.get(n.type)) is not None and s.is_output and s.param("path") is not None
+               and not n.bypassed]
     if len(writers) == 1:
-        graph.set_param(writers[0], "path", dest)
+        _check_suffix(graph, writers[0], dest)
+        chosen[writers[0]] = dest
+        graph.set_param(writers[0], "path", dest.name)  # the graph keeps a plain name; the file is ``dest``
         return writers[0]
     if len(writers) > 1:
         raise StudioError(f"-o is ambiguous: the graph writes {len(writers)} files ({', '.join(writers)})",
                           hint="use --set NODE.path=FILE for each instead")
     previews = [nid for nid, n in graph.nodes.items() if n.type == "studio.Preview"]
     if len(previews) != 1:
-        raise StudioError("-o needs a Save Video node or exactly one Preview node to save from")
+        raise StudioError("-o needs an Export or Save Video node, or exactly one Preview node to export from")
     link = graph.link_into(previews[0], "video")
     if link is None:
         raise StudioError(f"the Preview node '{previews[0]}' has no input to save")
-    spec = registry.get("studio.SaveVideo")
-    saver = graph.add_node(spec, params={"path": dest})
-    graph.connect(link.src, link.src_port, saver.id, "video")
-    return saver.id
+    spec = registry.get("studio.Export")
+    exporter = graph.add_node(spec, params={"path": dest.name})
+    graph.connect(link.src, link.src_port, exporter.id, "video")
+    _check_suffix(graph, exporter.id, dest)
+    chosen[exporter.id] = dest
+    return exporter.id
+
+
+def _check_suffix(graph, node_id: str, dest: Path) -> None:
+    """Refuse, before rendering, an -o whose extension is not the writer's format (-o clip.otio)."""
+    from nodes.export import FORMAT_SUFFIX
+
+    node = graph.nodes[node_id]
+    fmt = node.params.get("format", "mp4") if node.type == "studio.Export" else "mp4"
+    want = FORMAT_SUFFIX.get(fmt, ".mp4")
+    if dest.suffix.lower() != want:
+        raise StudioError(f"-o {dest.name}: node '{node_id}' writes {fmt}, whose files end in {want}",
+                          hint=f"use -o {dest.stem}{want}")
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -183,20 +216,24 @@ def cmd_render(args: argparse.Namespace) -> int:
     registry = _registry()
     graph_path = Path(args.graph)
     graph = load_graph(graph_path, registry)
-    apply_overrides(graph, registry, args.overrides)
+    chosen: dict[str, Path] = {}
+    apply_overrides(graph, registry, args.overrides, chosen)
     if args.device:
         for nid, node in graph.nodes.items():
             if node.type == "studio.LoadModel":
                 graph.set_param(nid, "device", args.device)
     if args.output:
-        _route_output(graph, registry, args.output)
+        _route_output(graph, registry, args.output, chosen)
     if args.draft:
         from studio.engine.engine import draft_copy
 
         graph, changed = draft_copy(graph, registry)
         if changed and not args.quiet:
             print(f"draft: {', '.join(changed)} at their draft steps", file=sys.stderr)
-    return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet)
+    from studio.engine.outputs import OutputPolicy
+
+    policy = OutputPolicy(chosen=chosen, overwrite=args.overwrite, draft=args.draft)
+    return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet, outputs=policy)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -206,20 +243,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     registry = _registry()
     path = RESOURCES / "examples" / EXAMPLE_GRAPH
     graph = load_graph(path, registry)
-    _route_output(graph, registry, args.output)
-    return render_graph(graph, registry, path.parent, quiet=args.quiet)
+    chosen: dict[str, Path] = {}
+    _route_output(graph, registry, args.output, chosen)
+    from studio.engine.outputs import OutputPolicy
+
+    policy = OutputPolicy(chosen=chosen, overwrite=args.overwrite)
+    return render_graph(graph, registry, path.parent, quiet=args.quiet, outputs=policy)
 
 
-def render_graph(graph, registry, base_dir: Path, quiet: bool = False) -> int:
+def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=None) -> int:
     from studio.engine import Engine
+    from studio.engine.outputs import OutputPolicy
     from studio.graph import validate
 
+    outputs = outputs or OutputPolicy()
     problems = validate(graph, registry)
     if problems:
         raise GraphValidationError([str(p) for p in problems])
     engine = Engine(registry)
     progress = _Progress(graph, registry, quiet)
-    handle = engine.start(graph, listener=progress, base_dir=base_dir)
+    handle = engine.start(graph, listener=progress, base_dir=base_dir, outputs=outputs)
     try:
         while not handle.done:
             handle.wait(0.1)
@@ -237,11 +280,19 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False) -> int:
         for nid, message in result.failed.items():
             print(f"error: node '{nid}': {message}", file=sys.stderr)
         return EXIT_FAILED
-    for nid, outputs in result.outputs.items():
+    for nid, values in result.outputs.items():
         node = graph.nodes[nid]
         spec = registry.get(node.type)
         if spec is not None and spec.is_output and spec.param("path") is not None:
-            print(f"wrote {outputs[spec.outputs[0].name]}")
+            written = Path(values[spec.outputs[0].name])
+            asked = outputs.chosen[nid].name if nid in outputs.chosen else Path(str(node.params.get("path"))).name
+            if outputs.draft and nid not in outputs.chosen:
+                from studio.engine.outputs import draft_name
+
+                asked = draft_name(Path(asked)).name
+            note = "" if written.name == asked else (
+                f" (a new version: {asked} exists; --overwrite replaces Studio's own earlier output)")
+            print(f"wrote {written}{note}")
     return EXIT_OK
 
 
@@ -359,20 +410,33 @@ def cmd_models(args: argparse.Namespace) -> int:
         return EXIT_OK
     for info in models:
         print(_model_line(info))
+    refused = sum(1 for info in models if getattr(info, "refused", ""))
+    if refused:
+        print(f"{refused} of {len(models)} refused: Studio will not load them (see 'refused:' above)")
     return EXIT_OK
 
 
 def _model_line(info) -> str:
+    """One model per line; a refused one says so on the next, with the reason. Folder names come from the
+    disk and are escaped: a name made of escape codes must show, not act on the terminal."""
+    from studio.graph.spec import printable
+
     fields = vars(info) if hasattr(info, "__dict__") else {}
     name = fields.get("name", str(info))
-    parts = [f"{k}={v}" for k, v in fields.items() if k != "name" and v not in (None, "", ())]
-    return f"{name}  " + "  ".join(parts)
+    refused = fields.get("refused", "")
+    parts = [f"{k}={v}" for k, v in fields.items() if k not in ("name", "refused") and v not in (None, "", ())]
+    line = printable(f"{name}  " + "  ".join(parts))
+    if refused:
+        line += f"  REFUSED\n    refused: {printable(refused)}"
+    return line
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from studio.media.verify import verify_file
 
-    anchors: list[str] = [Path(p).read_text() for p in args.trust]
+    # Paths, not their text: verify reads each, checks it is a PEM certificate, and names the file in
+    # a sentence when it is missing or is not one.
+    anchors: list[str | Path] = [Path(p) for p in args.trust]
     if args.trust_local:
         anchors.append("local")
     report = verify_file(args.file, trust_anchors=anchors)

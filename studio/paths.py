@@ -38,3 +38,19 @@ def data_dir() -> Path:
     path = home / "data" if home else Path(platformdirs.user_data_dir(APP))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def default_output_dir() -> Path:
+    """Where renders of a graph that has no folder of its own (unsaved, or an example) go: Videos/Studio."""
+    home = _home()
+    if home:
+        return home / "renders"
+    return Path(platformdirs.user_videos_dir()) / "Studio"
+
+
+def is_bundled(path: Path) -> bool:
+    """Whether ``path`` lies in Studio's own resources (the examples): never a place to write renders."""
+    try:
+        return Path(path).resolve().is_relative_to(RESOURCES)
+    except OSError:
+        return False

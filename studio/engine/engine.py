@@ -30,6 +30,7 @@ from studio.engine.events import (
     RunFinished,
     RunStarted,
 )
+from studio.engine.outputs import OutputPolicy, check_writable, resolve_output
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
 from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, validate
 from studio.priority import lower_this_thread
@@ -60,8 +61,9 @@ class NodeContext:
 
     def __init__(self, engine: Engine, run_id: int, node_id: str, spec: NodeSpec,
                  input_keys: dict[str, str], base_dir: Path | None, emit: Callable[[Event], None],
-                 cancel: CancelToken, graph_hash: str = "") -> None:
+                 cancel: CancelToken, graph_hash: str = "", outputs: OutputPolicy | None = None) -> None:
         self.engine = engine
+        self.outputs = outputs or OutputPolicy()  # where this run may write, and whether it may replace
         self.graph_hash = graph_hash  # identity of the whole document being run, for provenance
         self.run_id = run_id
         self.node_id = node_id
@@ -95,6 +97,11 @@ class NodeContext:
         """
         key = "memo:" + name + ":" + _digest(key_parts)
         return self.engine._memo(key, name, compute)
+
+    def output_path(self, value: str) -> Path:
+        """The file this node writes for its path parameter ``value``: inside the output folder, or the file
+        the person chose for this node (see ``engine.outputs``). Versioning happens when the file is placed."""
+        return resolve_output(self.outputs, self.node_id, value, self.base_dir)
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value).expanduser()
@@ -154,14 +161,20 @@ class Engine:
 
     # ---- public
     def run(self, graph: Graph, targets: Iterable[str] | None = None, *, listener: Listener | None = None,
-            cancel: CancelToken | None = None, base_dir: str | Path | None = None) -> RunResult:
-        """Evaluate what ``targets`` need (default: every output node) in the calling thread."""
+            cancel: CancelToken | None = None, base_dir: str | Path | None = None,
+            outputs: OutputPolicy | None = None) -> RunResult:
+        """Evaluate what ``targets`` need (default: every output node) in the calling thread.
+
+        ``outputs``: where file-writing nodes may write (default: names in the graph resolve inside
+        ``renders/`` beside the graph, existing files are never replaced)."""
         cancel = cancel or CancelToken()
         with self._run_lock:
-            return self._run(graph.copy(), targets, listener, cancel, Path(base_dir) if base_dir else None)
+            return self._run(graph.copy(), targets, listener, cancel, Path(base_dir) if base_dir else None,
+                             outputs or OutputPolicy())
 
     def start(self, graph: Graph, targets: Iterable[str] | None = None, *, listener: Listener | None = None,
-              base_dir: str | Path | None = None, background: bool = False) -> RunHandle:
+              base_dir: str | Path | None = None, background: bool = False,
+              outputs: OutputPolicy | None = None) -> RunHandle:
         """Evaluate on a worker thread; events reach ``listener`` from that thread.
 
         ``background``: the worker (and the threads it starts: torch's, an export's) runs at a lower CPU
@@ -175,7 +188,7 @@ class Engine:
                 lower_this_thread()
             try:
                 handle.result = self.run(snapshot, targets, listener=listener, cancel=handle.cancel_token,
-                                         base_dir=base_dir)
+                                         base_dir=base_dir, outputs=outputs)
             finally:
                 handle._done.set()
 
@@ -204,9 +217,10 @@ class Engine:
         return order
 
     def explain(self, graph: Graph, targets: Iterable[str] | None = None,
-                base_dir: str | Path | None = None) -> dict[str, str]:
+                base_dir: str | Path | None = None, outputs: OutputPolicy | None = None) -> dict[str, str]:
         """For each needed node: "cached", or why it would run again."""
         base = Path(base_dir) if base_dir else None
+        outputs = outputs or OutputPolicy()
         keys: dict[str, str] = {}
         answer = {}
         for nid in self.plan(graph, targets):
@@ -214,7 +228,7 @@ class Engine:
             if spec is None:
                 answer[nid] = "unknown node type"
                 continue
-            parts = self._key_parts(graph, nid, spec, keys, base)
+            parts = self._key_parts(graph, nid, spec, keys, base, outputs)
             keys[nid] = _digest(parts)
             answer[nid] = "cached" if self.cache.peek(keys[nid]) else self._why(nid, parts, keys[nid])
         return answer
@@ -234,7 +248,7 @@ class Engine:
         return [nid for nid in graph.nodes if nid not in sources]
 
     def _run(self, graph: Graph, targets: Iterable[str] | None, listener: Listener | None,
-             cancel: CancelToken, base_dir: Path | None) -> RunResult:
+             cancel: CancelToken, base_dir: Path | None, policy: OutputPolicy) -> RunResult:
         run_id = next(self._run_ids)
         started = time.perf_counter()
 
@@ -259,7 +273,7 @@ class Engine:
             return self._finish(result, "failed", started, run_id, emit,
                                 message="; ".join(str(p) for p in problems))
 
-        missing = self._missing_files(graph, order, base_dir)
+        missing = self._missing_files(graph, order, base_dir) or self._unwritable(graph, order, base_dir, policy)
         if missing:
             for nid, message in missing:
                 result.failed.setdefault(nid, message)
@@ -273,7 +287,7 @@ class Engine:
         for nid in order:
             spec = self.registry.get(graph.nodes[nid].type)
             assert spec is not None  # validated above
-            all_parts[nid] = self._key_parts(graph, nid, spec, keys, base_dir)
+            all_parts[nid] = self._key_parts(graph, nid, spec, keys, base_dir, policy)
             keys[nid] = _digest(all_parts[nid])
         self.cache.pin(keys.values())
         document_hash = graph_hash(graph)
@@ -286,6 +300,9 @@ class Engine:
                 assert spec is not None
                 key, parts = keys[nid], all_parts[nid]
                 cached = self.cache.get(key)
+                gone = cached is not None and _written_file_gone(spec, cached)
+                if gone:
+                    cached = None  # the clip it wrote was moved or deleted since: write it again
                 if cached is not None:
                     outputs[nid] = cached
                     result.cached.append(nid)
@@ -294,14 +311,14 @@ class Engine:
                     self._last_parts[nid] = parts
                     emit(NodeCached(run_id, nid))
                     continue
-                reason = self._why(nid, parts, key)
+                reason = "the file it wrote last time is gone" if gone else self._why(nid, parts, key)
                 result.reasons[nid] = reason
                 self._last_parts[nid] = parts
                 emit(NodeStarted(run_id, nid, reason))
                 t0 = time.perf_counter()
                 try:
                     values = self._evaluate(graph, nid, spec, outputs, keys, base_dir, run_id, emit, cancel,
-                                            document_hash)
+                                            document_hash, policy)
                 except Cancelled:
                     return self._finish(result, "cancelled", started, run_id, emit)
                 except StudioError as exc:
@@ -324,7 +341,7 @@ class Engine:
                 self.cache.put(key, values, label=f"node '{nid}' outputs")
                 self.node_stats["ran"] += 1
                 result.timings[nid] = seconds
-                emit(NodeFinished(run_id, nid, seconds))
+                emit(NodeFinished(run_id, nid, seconds, _written_files(spec, values)))
         finally:
             self.cache.unpin()
         result.outputs = outputs
@@ -350,6 +367,28 @@ class Engine:
                                          "(pick the file again, or move it back)"))
         return missing
 
+    def _unwritable(self, graph: Graph, order: list[str], base_dir: Path | None,
+                    policy: OutputPolicy) -> list[tuple[str, str]]:
+        """Outputs the run may not or cannot write (outside the output folder, read-only, disk full), all of
+        them, before anything slow starts."""
+        found = []
+        for nid in order:
+            node = graph.nodes[nid]
+            spec = self.registry.get(node.type)
+            if spec is None or node.bypassed:
+                continue
+            for pspec in spec.params:
+                if pspec.kind != "path" or not pspec.output_file:
+                    continue
+                value = node.params.get(pspec.name, pspec.default)
+                try:
+                    target = resolve_output(policy, nid, value if isinstance(value, str) else "", base_dir)
+                    check_writable(target.parent, node_id=nid)
+                except StudioError as exc:
+                    found.append((nid, f"parameter '{pspec.name}': " + exc.message
+                                  + (f" ({exc.hint})" if exc.hint else "")))
+        return found
+
     def _finish(self, result: RunResult, status: str, started: float, run_id: int,
                 emit: Callable[[Event], None], message: str = "") -> RunResult:
         result.status = status
@@ -360,7 +399,8 @@ class Engine:
 
     def _evaluate(self, graph: Graph, nid: str, spec: NodeSpec, outputs: dict[str, dict[str, Any]],
                   keys: dict[str, str], base_dir: Path | None, run_id: int,
-                  emit: Callable[[Event], None], cancel: CancelToken, document_hash: str) -> dict[str, Any]:
+                  emit: Callable[[Event], None], cancel: CancelToken, document_hash: str,
+                  policy: OutputPolicy) -> dict[str, Any]:
         node = graph.nodes[nid]
         inputs: dict[str, Any] = {}
         input_keys: dict[str, str] = {}
@@ -373,7 +413,7 @@ class Engine:
             return self._bypass(spec, inputs)
         params = spec.default_params()
         params.update(node.params)
-        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash)
+        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash, policy)
         for pspec, link in driven_links(graph, nid, spec):
             params[pspec.name] = driven_value(pspec, outputs[link.src][link.src_port], ctx)
             input_keys[pspec.name] = keys[link.src] + ":" + link.src_port
@@ -425,14 +465,17 @@ class Engine:
 
     # ---- cache keys and the reasons for re-runs
     def _key_parts(self, graph: Graph, nid: str, spec: NodeSpec, keys: dict[str, str],
-                   base_dir: Path | None) -> dict[str, Any]:
+                   base_dir: Path | None, policy: OutputPolicy) -> dict[str, Any]:
         node = graph.nodes[nid]
         params = spec.default_params()
         params.update(node.params)
-        files = {}
+        files, writes = {}, {}
         for pspec in spec.params:
             value = params.get(pspec.name)
-            if pspec.kind == "path" and isinstance(value, str) and value:
+            if pspec.kind == "path" and pspec.output_file:
+                # Where it writes, not the file there: a written clip changing the stamp must not re-run it.
+                writes[pspec.name] = policy.key(nid, base_dir)
+            elif pspec.kind == "path" and isinstance(value, str) and value:
                 files[pspec.name] = _file_stamp(value, base_dir)
         inputs = {}
         for port in spec.inputs:
@@ -444,7 +487,7 @@ class Engine:
             params.pop(pspec.name, None)
             inputs[pspec.name] = [link.src, keys.get(link.src, "?"), link.src_port]
         return {"type": spec.type_id, "version": spec.version, "bypassed": node.bypassed,
-                "params": params, "files": files, "inputs": inputs}
+                "params": params, "files": files, "inputs": inputs, "writes": writes}
 
     def _why(self, nid: str, parts: dict[str, Any], key: str) -> str:
         last = self._last_parts.get(nid)
@@ -466,6 +509,8 @@ class Engine:
         for name in sorted(set(last["files"]) & set(parts["files"])):
             if last["files"][name] != parts["files"][name] and last["params"].get(name) == parts["params"].get(name):
                 reasons.append(f"file of '{name}' changed on disk")
+        if last.get("writes") != parts.get("writes"):
+            reasons.append("where it writes changed (output folder, chosen file, overwrite or draft)")
         for name in sorted(set(last["inputs"]) | set(parts["inputs"])):
             old, new = last["inputs"].get(name), parts["inputs"].get(name)
             if old is None or new is None:
@@ -549,6 +594,18 @@ def _jsonable(value: Any) -> Any:
     if callable(nbytes):  # numpy arrays in memo keys: hash the content
         return hashlib.sha256(value.tobytes()).hexdigest()
     return repr(value)
+
+
+def _written_files(spec: NodeSpec, values: dict[str, Any]) -> tuple[str, ...]:
+    """The files a file-writing node reports in its outputs (its path outputs)."""
+    if not any(p.kind == "path" and p.output_file for p in spec.params):
+        return ()
+    return tuple(str(v) for v in values.values() if isinstance(v, str | Path) and str(v))
+
+
+def _written_file_gone(spec: NodeSpec, cached: dict[str, Any]) -> bool:
+    """Whether a file-writing node's cached result names a file that is no longer there."""
+    return any(not os.path.exists(v) for v in _written_files(spec, cached))
 
 
 def _file_stamp(value: str, base_dir: Path | None) -> list[Any]:

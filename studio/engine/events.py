@@ -54,6 +54,7 @@ class NodeFinished:
     run_id: int
     node_id: str
     seconds: float
+    written: tuple[str, ...] = ()  # the files a file-writing node wrote (the version it took, when numbered)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from studio.errors import Cancelled, MediaError, SigningError
-from studio.fileio import atomic_path, shareable_mode
-from studio.media import partfiles
+from studio.fileio import place_new, shareable_mode
+from studio.media import outputs, partfiles
 from studio.media import watermark as wm
 from studio.media.encode import (
     EXTENSIONS,
@@ -51,6 +51,11 @@ class ExportOptions:
     odd_size: str = "pad"  # "pad" or "refuse"
     watermark_step: float = wm.DEFAULT_STEP
     timeline: bool = False  # also an editor timeline (.otio) beside the clip, see otio_export.py
+    # An existing file at the destination: False writes the next version (clip_0002.mp4); True replaces it when
+    # it is an earlier output of Studio's (anything else is refused). A draft never replaces a full render.
+    overwrite: bool = False
+    draft: bool = False
+    thumbnail: int = 256  # longest side of an ingredient's thumbnail in the manifest; 0: none
 
     def encode_settings(self) -> EncodeSettings:
         return EncodeSettings(
@@ -59,6 +64,7 @@ class ExportOptions:
             bitrate=self.bitrate,
             preset=self.preset,
             odd_size=self.odd_size,  # type: ignore[arg-type]
+            comment=outputs.comment_for(self.draft),
         )
 
 
@@ -131,7 +137,9 @@ def export_clip(
     """Export ``frames`` (uint8 [T, H, W, 3]) with optional ``audio`` (float32 [samples, channels]) to ``destination``.
 
     The file appears at ``destination`` only when it is complete (and signed, when ``options.sign``); a
-    failure, a cancel (raises Cancelled) or a crash leaves nothing there. ``identity`` defaults to the
+    failure, a cancel (raises Cancelled) or a crash leaves nothing there. An existing file there is never
+    replaced unless ``options.overwrite`` and it is an earlier output of Studio's: the clip goes to the next
+    free version (clip_0002.mp4) instead; ``ExportResult.path`` says where it went. ``identity`` defaults to the
     user's local identity, created on first use. ``on_progress(done, total)`` counts encoded frames.
     With ``options.timeline`` an .otio follows the clip, marking the prompt schedule's ``sections``
     ([start seconds, prompt]) and the beats of the sound.
@@ -185,49 +193,75 @@ def export_clip(
 
     dest = Path(destination)
     suffix = EXTENSIONS[options.format]
+    if dest.suffix.lower() != suffix:
+        raise MediaError(
+            f"the file name '{dest.name}' does not end in {suffix}, the extension of {options.format}",
+            path=dest,
+            hint=f"name it '{dest.stem}{suffix}', or choose the format that matches the name",
+        )
     label = None
     sign_seconds = 0.0
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise MediaError(
+            f"cannot write to {dest.parent}: a file is in the way of that folder",
+            path=dest,
+            hint="choose another folder",
+        ) from None
+    except OSError as exc:
+        raise outputs.write_error(exc, dest) from exc
     # What an earlier export to this folder left when it was killed (never anything but our own part files).
     partfiles.sweep(dest.parent)
-    with atomic_path(dest, suffix=partfiles.part_suffix("part", suffix)) as final_tmp:
-        started = time.perf_counter()
+    with _scratch(dest, suffix, "part") as final_tmp:
+        # Held while written: a sweep by another process (even in another container) leaves it alone.
+        with partfiles.hold(final_tmp):
+            started = time.perf_counter()
 
-        def encode(target: Path) -> EncodeInfo:
-            return encode_video(
-                clip,
-                rate,
-                target,
-                audio=clip_audio,
-                audio_rate=audio_rate,
-                settings=settings,
-                on_progress=on_progress,
-                is_cancelled=is_cancelled,
-                mark=mark,
-            )
-
-        if options.sign:
-            with _scratch(dest, suffix) as unsigned:
-                info = encode(unsigned)
-                encode_seconds = time.perf_counter() - started
-                _check_cancel(is_cancelled)
-                started = time.perf_counter()
-                assert provenance is not None and identity is not None
-                label = sign_mp4(
-                    unsigned,
-                    final_tmp,
-                    provenance,
-                    identity,
-                    instance_id=f"xmp:iid:{instance}",
-                    watermark_payload=payload if embedder else None,
+            def encode(target: Path) -> EncodeInfo:
+                return encode_video(
+                    clip,
+                    rate,
+                    target,
+                    audio=clip_audio,
+                    audio_rate=audio_rate,
+                    settings=settings,
+                    on_progress=on_progress,
+                    is_cancelled=is_cancelled,
+                    mark=mark,
                 )
-                sign_seconds = time.perf_counter() - started
-        else:
-            info = encode(final_tmp)
-            encode_seconds = time.perf_counter() - started
-        _check_cancel(is_cancelled)
+
+            if options.sign:
+                with _scratch(dest, suffix, "unsigned") as unsigned, partfiles.hold(unsigned):
+                    info = encode(unsigned)
+                    encode_seconds = time.perf_counter() - started
+                    _check_cancel(is_cancelled)
+                    started = time.perf_counter()
+                    assert provenance is not None and identity is not None
+                    label = sign_mp4(
+                        unsigned,
+                        final_tmp,
+                        provenance,
+                        identity,
+                        instance_id=f"xmp:iid:{instance}",
+                        watermark_payload=payload if embedder else None,
+                        thumbnail=options.thumbnail,
+                    )
+                    sign_seconds = time.perf_counter() - started
+            else:
+                info = encode(final_tmp)
+                encode_seconds = time.perf_counter() - started
+            _check_cancel(is_cancelled)
         # mkstemp made the temp file 0600; a clip is for sharing, so give it the user's usual mode.
         os.chmod(final_tmp, shareable_mode())
+        _fsync(final_tmp)
+        dest = outputs.place_output(
+            final_tmp,
+            dest,
+            overwrite=options.overwrite,
+            draft=options.draft,
+            companions=(".otio",) if options.timeline else (),
+        )
     if pad != (0, 0):
         notes.append(
             f"padded {width}x{height} to {width + pad[1]}x{height + pad[0]} (4:2:0 needs even sizes)"
@@ -246,7 +280,9 @@ def export_clip(
         notes + info.notes,
     )
     if options.timeline:
-        result.timeline_path = _write_timeline(result, provenance, sections, first, clip_audio, audio_rate)
+        result.timeline_path = _write_timeline(
+            result, provenance, sections, first, clip_audio, audio_rate, options
+        )
     return result
 
 
@@ -282,8 +318,9 @@ def export_video(
     )
 
 
-def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate) -> Path:
-    """The .otio beside the clip, which is already in place: a failure here says so and keeps the clip."""
+def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate, options) -> Path:
+    """The .otio beside the clip, which is already in place: a failure here says so and keeps the clip.
+    It takes the clip's name and version; it replaces a timeline there only under the clip's own rule."""
     from studio.media import otio_export
 
     fps = float(result.fps)
@@ -295,17 +332,27 @@ def _write_timeline(result: ExportResult, provenance, sections, first: int, audi
         "content_credentials": result.manifest_label,
         "signer": result.signer,
         "watermark": result.watermark_payload,
+        "studio_output": "draft" if options.draft else "full",
     }
+    target = otio_export.timeline_path(result.path)
     try:
-        path = otio_export.write_timeline(
-            result.path,
-            frames=result.frames,
-            fps=result.fps,
-            has_audio=audio is not None,
-            markers=markers,
-            metadata=about,
-        )
-        os.chmod(path, shareable_mode())
+        with _scratch(target, ".otio", "part") as tmp:
+            otio_export.write_timeline(
+                result.path,
+                frames=result.frames,
+                fps=result.fps,
+                has_audio=audio is not None,
+                markers=markers,
+                metadata=about,
+                destination=tmp,
+            )
+            os.chmod(tmp, shareable_mode())
+            replace = outputs.replacer(options.overwrite, options.draft)
+            if not place_new(tmp, target):
+                if replace is None or not replace(target):
+                    raise MediaError(f"{target.name} appeared while the clip was written, and is kept")
+                os.replace(tmp, target)
+        path = target
     except (MediaError, OSError) as exc:
         raise MediaError(
             f"the clip was written to {result.path.name}, but its editor timeline (.otio) was not: {exc}",
@@ -344,18 +391,43 @@ def _check_cancel(is_cancelled: CancelCheck | None) -> None:
 
 
 @contextlib.contextmanager
-def _scratch(dest: Path, suffix: str):
-    """A hidden temp file beside the destination (same disk, so no cross-device copy), always removed."""
-    fd, name = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=partfiles.part_suffix("unsigned", suffix), dir=dest.parent
-    )
+def _scratch(dest: Path, suffix: str, kind: str):
+    """A hidden part file beside the destination (same disk, so no cross-device copy); removed unless it was
+    placed. A write that fails for lack of space or permission says so, naming the destination."""
+    try:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{dest.name}.", suffix=partfiles.part_suffix(kind, suffix), dir=dest.parent
+        )
+    except OSError as exc:
+        raise outputs.write_error(exc, dest) from exc
     os.close(fd)
     path = Path(name)
     try:
         yield path
+    except OSError as exc:
+        raise outputs.write_error(exc, dest) from exc
+    except SigningError as exc:
+        _raise_if_disk_full(dest, exc)
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _raise_if_disk_full(dest: Path, exc: Exception) -> None:
+    """c2pa reports a full disk as an opaque error on the part file: check the disk and say it plainly."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(dest.parent).free < 1024 * 1024:
+            raise MediaError(
+                f"no space left on {dest.parent}", path=dest, hint="free some space, or choose another folder"
+            ) from exc
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
 
 
 __all__ = ["ExportOptions", "ExportResult", "SigningError", "export_clip", "export_video"]

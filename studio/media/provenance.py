@@ -21,6 +21,7 @@ from studio.media.signing import SigningIdentity
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SOFT_BINDING_ALG = "org.studio.watermark.lumaqim.1"
 GENERATION_KEY = "org.studio.generation"
+MAX_MANIFEST_BYTES = 1_048_576  # c2pa-python 0.38.1: one byte more fails with StringTooLong: manifest_json
 Relationship = Literal["inputTo", "componentOf", "parentOf"]
 _EXTRA_MIME = {
     ".wav": "audio/wav",
@@ -196,8 +197,12 @@ def sign_mp4(
     *,
     instance_id: str,
     watermark_payload: bytes | None,
+    thumbnail: int = 256,
 ) -> str:
-    """Embed a signed manifest into the MP4 ``source``, writing ``destination``; return the manifest label."""
+    """Embed a signed manifest into the MP4 ``source``, writing ``destination``; return the manifest label.
+
+    Each ingredient is recorded by its file name as the graph gave it (never a folder, never a name resolved
+    through links), with a JPEG thumbnail whose longest side is ``thumbnail`` pixels (0: no thumbnail)."""
     ingredients = provenance.ingredient_list()
     for ing in ingredients:
         if not ing.path.is_file():
@@ -212,6 +217,12 @@ def sign_mp4(
         watermark_payload=watermark_payload,
         ingredient_labels=labels,
     )
+    size = len(json.dumps(manifest).encode())
+    if size > MAX_MANIFEST_BYTES:
+        raise MediaError(
+            f"the Content Credentials would be {size:,} bytes; c2pa takes at most {MAX_MANIFEST_BYTES:,}",
+            hint="shorten the prompts",
+        )
     try:
         signer = c2pa.Signer.from_info(
             c2pa.C2paSignerInfo(
@@ -224,7 +235,7 @@ def sign_mp4(
     except c2pa.C2paError as exc:
         raise SigningError(f"c2pa refused the signing identity: {exc}", path=identity.source) from exc
     try:
-        with signer, c2pa.Builder(manifest) as builder:
+        with signer, c2pa.Builder(manifest, context=builder_context(thumbnail)) as builder:
             for index, ing in enumerate(ingredients):
                 spec: dict[str, Any] = {"title": ing.title or ing.path.name, "relationship": ing.role}
                 if ing.role == "inputTo":
@@ -253,6 +264,14 @@ def _active_label(path: Path) -> str:
     if state not in ("Valid", "Trusted"):
         raise SigningError(f"the signed file does not verify (state {state})", path=path)
     return str(manifest.get("label", ""))
+
+
+def builder_context(thumbnail: int) -> c2pa.Context:
+    """Signing settings: ingredient thumbnails at most ``thumbnail`` pixels on the long side, or none (0)."""
+    if thumbnail < 0:
+        raise MediaError(f"a thumbnail size of {thumbnail} pixels is not possible", hint="use 0 for none")
+    shape = {"enabled": True, "long_edge": int(thumbnail)} if thumbnail else {"enabled": False}
+    return c2pa.Context.from_dict({"builder": {"thumbnail": shape}})
 
 
 def offline_context(anchors_pem: str | None = None) -> c2pa.Context:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -40,6 +39,8 @@ from studio.ui.export_job import (
 
 log = logging.getLogger(__name__)
 
+# the reference picture's thumbnail in the Content Credentials: (label, longest side in pixels)
+THUMBNAILS = [("Small (256 px)", 256), ("None", 0), ("Large (1024 px)", 1024)]
 # (label, ExportOptions.format, file suffix, file-dialog filter)
 FORMATS = [
     ("MP4 (H.264 + AAC), signed", "mp4", ".mp4", "MP4 video (*.mp4)"),
@@ -154,6 +155,21 @@ class ExportDialog(QDialog):
             "timeline, with the prompt sections and the soundtrack's beats as markers"
         )
         self.timeline.setChecked(_settings_value("export/timeline") in (True, "true"))
+        self.overwrite = QCheckBox("Replace an earlier Studio export of the same name")
+        self.overwrite.setToolTip(
+            "Off: when the file exists, the clip is saved as the next version (clip_0002.mp4). On: an earlier "
+            "clip Studio exported under that name is replaced. A file Studio did not write is never replaced."
+        )
+        self.thumbnail = QComboBox()
+        for label, pixels in THUMBNAILS:
+            self.thumbnail.addItem(label, pixels)
+        self.thumbnail.setToolTip(
+            "Content Credentials record the reference picture and the sound as ingredients, by file name. "
+            "This chooses the picture's thumbnail stored with them."
+        )
+        remembered = _settings_value("export/thumbnail")
+        if remembered is not None and self.thumbnail.findData(int(remembered)) >= 0:
+            self.thumbnail.setCurrentIndex(self.thumbnail.findData(int(remembered)))
         self.destination = PathField(self._pick_destination)
         start = start_dir or Path.home()
         self.destination.setText(str(_free_name(start / f"{name}.mp4")))
@@ -168,7 +184,9 @@ class ExportDialog(QDialog):
         form.addRow("Certificate:", self.certificate)
         form.addRow("Private key:", self.private_key)
         form.addRow("Timestamp:", self.timestamp)
+        form.addRow("Thumbnail:", self.thumbnail)
         form.addRow("Save to:", self.destination)
+        form.addRow("", self.overwrite)
         form.addRow("", self.timeline)
         self.form = form
 
@@ -238,8 +256,14 @@ class ExportDialog(QDialog):
             self.signing.setCurrentIndex(self.signing.findData(SIGN_FILES))
             self.certificate.setText(resolve(params["certificate"]))
             self.private_key.setText(resolve(params["private_key"]))
+        pixels = {"small": 256, "none": 0, "large": 1024}.get(str(params.get("thumbnail", "")))
+        if pixels is not None:
+            self.thumbnail.setCurrentIndex(self.thumbnail.findData(pixels))
         if params.get("path") and base is not None:  # an untitled copy (an example) keeps the default folder
-            self.destination.setText(str(_free_name(Path(resolve(params["path"])))))
+            from studio.engine.outputs import OutputPolicy
+
+            folder = OutputPolicy().folder(base)  # where the node writes: the graph's output folder
+            self.destination.setText(str(_free_name(folder / str(params["path"]))))
         self._sync()
 
     @property
@@ -295,7 +319,8 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export clip to", self.destination.text(), file_filter)
         if path:
             self.destination.setText(path)
-            self._confirmed = path  # the file dialog already asked about replacing it
+            if Path(path).exists():
+                self.overwrite.setChecked(True)  # the file dialog already asked about replacing it
 
     def request(self) -> ExportRequest:
         assert self.clip is not None
@@ -312,14 +337,9 @@ class ExportDialog(QDialog):
             private_key=self.private_key.text(),
             timestamp_url=self.timestamp.text().strip(),
             timeline=self.timeline.isChecked(),
+            overwrite=self.overwrite.isChecked(),
+            thumbnail=int(self.thumbnail.currentData()),
         )
-
-    def confirm_replace(self, path: Path) -> bool:
-        """Ask before writing over an existing file (tests replace this)."""
-        if getattr(self, "_confirmed", None) == str(path):
-            return True
-        answer = QMessageBox.question(self, "Replace file?", f"{path.name} already exists. Replace it?")
-        return answer == QMessageBox.StandardButton.Yes
 
     # ---- running
     @property
@@ -340,8 +360,6 @@ class ExportDialog(QDialog):
             problem = f"{request.destination} is a folder: give a file name"
         if problem:
             self._show_failure(problem)
-            return False
-        if request.destination.exists() and not self.confirm_replace(request.destination):
             return False
         self.result = None
         self.job = ExportJob(request, self)
@@ -384,6 +402,10 @@ class ExportDialog(QDialog):
         _settings_value("export/folder", str(Path(result.path).parent))
         _settings_value("export/timeline", self.timeline.isChecked())
         _settings_value("export/timestamp_url", self.timestamp.text().strip())
+        _settings_value("export/thumbnail", int(self.thumbnail.currentData()))
+        asked = Path(self.destination.text()).expanduser()
+        if Path(result.path).name != asked.name:
+            notes += f"\nNote: {asked.name} exists, so this export is a new version: {Path(result.path).name}"
         if result.timeline_path is not None:
             notes += f"\nEditor timeline: {result.timeline_path.name}"
         self._set_status(
@@ -432,6 +454,8 @@ class ExportDialog(QDialog):
             self.timestamp,
             self.destination,
             self.timeline,
+            self.overwrite,
+            self.thumbnail,
         )
 
     def reject(self) -> None:
@@ -452,14 +476,10 @@ class ExportDialog(QDialog):
 
 
 def _free_name(path: Path) -> Path:
-    """``path``, or ``name-2.ext``, ``name-3.ext``… when it exists, so a default never overwrites."""
-    if not path.exists():
-        return path
-    for n in range(2, 10_000):
-        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
-        if not candidate.exists():
-            return candidate
-    return path
+    """``path``, or its next free version (``name_0002.ext``, as the export itself numbers them)."""
+    from studio.fileio import versions
+
+    return next((p for p in versions(path) if not p.exists()), path)
 
 
 def open_export_dialog(window: Any) -> ExportDialog:

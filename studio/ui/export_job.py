@@ -83,6 +83,8 @@ class ExportRequest:
     private_key: str = ""
     timestamp_url: str = ""  # an RFC 3161 authority for the signature's time, or none
     timeline: bool = False  # an .otio editor timeline beside the clip
+    overwrite: bool = False  # replace an earlier Studio export of that name (else the next version is written)
+    thumbnail: int = 256  # longest side of the reference picture's thumbnail in the credentials; 0: none
 
 
 class ExportJob(QObject):
@@ -165,6 +167,8 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
         watermark=request.watermark,
         sign=sign,
         timeline=request.timeline,
+        overwrite=request.overwrite,
+        thumbnail=request.thumbnail,
     )
     return export_video(
         clip.video,

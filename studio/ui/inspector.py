@@ -6,6 +6,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer
@@ -66,9 +67,11 @@ class MergeClock:
 class ParamEditor(QWidget):
     """One parameter's editing widget; ``set_value`` shows a value without committing it."""
 
-    def __init__(self, spec: ParamSpec, commit: Commit, output_node: bool = False) -> None:
+    def __init__(self, spec: ParamSpec, commit: Commit, output_node: bool = False,
+                 output_folder: Callable[[], Path] | None = None) -> None:
         super().__init__()
         self.spec = spec
+        self.output_folder = output_folder  # where a written file's name is relative to (see output_folder.py)
         self._commit = commit
         self._quiet = False
         self.clock = MergeClock(spec.name)
@@ -300,6 +303,9 @@ class ParamEditor(QWidget):
     def _browse(self) -> None:
         spec = self.spec
         current = self.line.text()
+        if spec.output_file and self.output_folder is not None:
+            self._browse_output(self.output_folder())
+            return
         if self.output_node:
             path, _ = QFileDialog.getSaveFileName(self, spec.title, current, spec.file_filter)
         else:
@@ -307,6 +313,22 @@ class ParamEditor(QWidget):
         if path:
             self.line.setText(path)
             self.commit(path, False)
+
+    def _browse_output(self, folder: Path) -> None:
+        """A save dialog that starts in the output folder; the file is stored as a name inside it."""
+        from studio.ui.output_folder import name_in_folder, refuse_outside
+
+        folder.mkdir(parents=True, exist_ok=True)
+        start = str(folder / (self.line.text() or ""))
+        path, _ = QFileDialog.getSaveFileName(self, self.spec.title, start, self.spec.file_filter)
+        if not path:
+            return
+        name = name_in_folder(path, folder)
+        if name is None:
+            refuse_outside(self, folder)
+            return
+        self.line.setText(name)
+        self.commit(name, False)
 
 
 class Inspector(QScrollArea):
@@ -401,7 +423,8 @@ class Inspector(QScrollArea):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setVerticalSpacing(4)
         for pspec in spec.params if spec else ():
-            editor = ParamEditor(pspec, self._committer(pspec.name), output_node=spec.is_output)
+            editor = ParamEditor(pspec, self._committer(pspec.name), output_node=spec.is_output,
+                                 output_folder=self._output_folder)
             editor.set_value(node.params.get(pspec.name, pspec.default))
             editor.setToolTip(pspec.help)
             self.editors[pspec.name] = editor
@@ -444,6 +467,11 @@ class Inspector(QScrollArea):
         outer.addStretch(1)
         self.setWidget(body)
         self._show_problems()
+
+    def _output_folder(self) -> Path:
+        from studio.ui.output_folder import output_folder
+
+        return output_folder(self.session.path)
 
     def _committer(self, name: str) -> Commit:
         def commit(value: Any, merge_key: object) -> None:

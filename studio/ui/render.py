@@ -55,6 +55,8 @@ class RenderController(QObject):
         """Render on the engine's worker thread; ``draft`` runs generators at their draft steps."""
         if self.running:
             return False
+        from studio.ui.output_folder import policy_for
+
         base = self.session.path.parent if self.session.path else None
         base = base if base is None else Path(base)
         graph = self.session.graph
@@ -63,7 +65,8 @@ class RenderController(QObject):
 
             graph, _ = draft_copy(graph, self.session.registry)
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
-        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True)
+        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True,
+                                        outputs=policy_for(self.session.path, draft))
         self.running_changed.emit(True)
         return True
 

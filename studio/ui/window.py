@@ -256,6 +256,8 @@ class MainWindow(EditActions, FileActions, QMainWindow):
                             tip="Stop the render at the next step (Esc)")
         self.act_cancel.setEnabled(False)
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, ["F1"])
+        self.act_output_folder = A("&Output Folder…", self.choose_output_folder, [],
+                                   tip="Where renders write: renders/ beside the graph, or a folder you choose")
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -293,6 +295,8 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_sel, self.act_cancel])
+        render.addSeparator()
+        render.addAction(self.act_output_folder)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
 
@@ -387,6 +391,13 @@ class MainWindow(EditActions, FileActions, QMainWindow):
             return
         self.renderer.start(draft=draft)
 
+    def choose_output_folder(self) -> None:
+        from studio.ui.output_folder import choose_root, output_folder
+
+        chosen = choose_root(self)
+        where = chosen or output_folder(self.session.path)
+        self.statusBar().showMessage(f"renders write into {where}", 8000)
+
     def render_selected(self) -> None:
         ids = self.scene.selected_node_ids()
         if not ids:
@@ -410,6 +421,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         log = self.logs.append
         if isinstance(event, RunStarted):
             log(f"render started: {len(event.node_ids)} node(s)")
+            self._written = []
             self.preview.new_run()
             self.run_label.setText("rendering…")
         elif isinstance(event, NodeStarted):
@@ -423,10 +435,14 @@ class MainWindow(EditActions, FileActions, QMainWindow):
             log(f"{event.node_id}: cached")
         elif isinstance(event, NodeFinished):
             log(f"{event.node_id}: done in {event.seconds:.2f} s")
+            for path in event.written:
+                log(f"{event.node_id}: wrote {path}")
+                self._written.append(path)
         elif isinstance(event, NodeFailed):
             log(f"{event.node_id}: FAILED: {event.message}", 30)
         elif isinstance(event, RunFinished):
             text = f"render {event.status} in {event.seconds:.2f} s" + (f": {event.message}" if event.message else "")
+            text += "".join(f" · wrote {path}" for path in getattr(self, "_written", ()))
             log(text, 30 if event.status == "failed" else 20)
             self.run_label.setText(f"render {event.status}")
             self.statusBar().showMessage(text, 8000)

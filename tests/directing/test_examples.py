@@ -43,4 +43,4 @@ def test_example_renders(registry, tiny_ti2v, tmp_path, name, frames):
     assert video.frames.shape[1:] == (32, 32, 3)
     if name == "beat-zoom":
         assert video.num_frames == 17  # 2.1 s of song at 8 fps, as 4k+1
-        assert (tmp_path / "beat-zoom.mp4").is_file()
+        assert (tmp_path / "renders" / "beat-zoom.mp4").is_file()  # in the graph's output folder

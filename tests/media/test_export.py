@@ -241,7 +241,13 @@ def test_killed_export_leaves_no_file_at_the_destination(tmp_path):
     assert not dest.exists()
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed.mp4.")]
     assert leftovers  # the hidden partial file is what a kill leaves; never the destination itself
-    # The next export to that folder sweeps them: their writer is gone.
+    # Left alone while fresh (a writer elsewhere may still hold them); once an hour old and held by no live
+    # writer, the next export to that folder sweeps them.
+    export_clip(np.zeros((4, 64, 64, 3), np.uint8), 24, tmp_path / "a.mp4", options=ExportOptions(sign=False))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed.mp4.")] == leftovers
+    for name in leftovers:
+        old = time.time() - 2 * 3600
+        os.utime(tmp_path / name, (old, old))
     export_clip(
         np.zeros((4, 64, 64, 3), np.uint8), 24, tmp_path / "next.mp4", options=ExportOptions(sign=False)
     )

@@ -9,7 +9,6 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from studio.errors import MediaError
 from studio.media.export import ExportOptions, export_clip
 from studio.media.provenance import Provenance
 from tests.directing.test_signal_audio import click_track
@@ -84,13 +83,16 @@ def test_no_timeline_unless_asked(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.mp4"]
 
 
-def test_a_timeline_that_cannot_be_written_keeps_the_clip_and_says_so(tmp_path):
-    (tmp_path / "taken.otio").mkdir()  # a folder where the timeline would go
-    with pytest.raises(MediaError, match=r"clip was written to taken\.mp4, but its editor timeline"):
-        export_clip(
-            np.zeros((6, 32, 32, 3), np.uint8),
-            FPS,
-            tmp_path / "taken.mp4",
-            options=ExportOptions(sign=False, timeline=True),
-        )
-    assert (tmp_path / "taken.mp4").stat().st_size > 0
+def test_a_taken_timeline_name_moves_the_clip_and_its_timeline_to_a_new_version(tmp_path):
+    """A clip and its timeline share one version: a file already at taken.otio (here a folder) is kept, and
+    both go to taken_0002; the timeline never replaces what was there, nor the clip."""
+    (tmp_path / "taken.otio").mkdir()
+    result = export_clip(
+        np.zeros((6, 32, 32, 3), np.uint8),
+        FPS,
+        tmp_path / "taken.mp4",
+        options=ExportOptions(sign=False, timeline=True),
+    )
+    assert result.path == tmp_path / "taken_0002.mp4"
+    assert result.timeline_path == tmp_path / "taken_0002.otio"
+    assert (tmp_path / "taken.otio").is_dir() and not (tmp_path / "taken.mp4").exists()

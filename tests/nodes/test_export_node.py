@@ -17,13 +17,13 @@ def registry():
     return NodeRegistry.default()
 
 
-def export_graph(registry, model_dir, dest) -> Graph:
+def export_graph(registry, model_dir, name: str = "clip.mp4") -> Graph:
     g = Graph()
     g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
     g.add_node(registry.get("studio.Text"), "text", params={"prompt": "a blue square moves up"})
     g.add_node(registry.get("studio.GenerateVideo"), "generate",
                params={"num_frames": 17, "width": 64, "height": 64, "steps": 2, "seed": 4, "fps": 16.0})
-    g.add_node(registry.get("studio.Export"), "export", params={"path": str(dest)})
+    g.add_node(registry.get("studio.Export"), "export", params={"path": name})
     g.connect("model", "model", "generate", "model")
     g.connect("text", "prompt", "generate", "prompt")
     g.connect("generate", "video", "export", "video")
@@ -31,9 +31,9 @@ def export_graph(registry, model_dir, dest) -> Graph:
 
 
 def test_export_node_writes_a_signed_clip_that_verifies(capsys, registry, tiny_wan, tmp_path):
-    dest = tmp_path / "out" / "clip.mp4"
+    dest = tmp_path / "renders" / "out" / "clip.mp4"  # the graph's name, inside its output folder
     graph_path = tmp_path / "g.studio.json"
-    save_graph(export_graph(registry, tiny_wan, dest), graph_path, registry)
+    save_graph(export_graph(registry, tiny_wan, "out/clip.mp4"), graph_path, registry)
     assert main(["render", str(graph_path), "-q"]) == 0
     capsys.readouterr()
     with av.open(str(dest)) as container:
@@ -61,7 +61,6 @@ def test_export_node_writes_a_signed_clip_that_verifies(capsys, registry, tiny_w
 
 
 def test_cancelled_export_leaves_no_file(registry, tiny_wan, tmp_path):
-    dest = tmp_path / "clip.mp4"
     engine = Engine(registry)
     token = CancelToken()
 
@@ -69,19 +68,18 @@ def test_cancelled_export_leaves_no_file(registry, tiny_wan, tmp_path):
         if isinstance(event, NodeProgress) and event.node_id == "export" and event.step == 3:
             token.cancel()
 
-    result = engine.run(export_graph(registry, tiny_wan, dest), listener=listener, cancel=token)
+    result = engine.run(export_graph(registry, tiny_wan), listener=listener, cancel=token, base_dir=tmp_path)
     assert result.status == "cancelled"
-    assert list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_a_timestamp_authority_out_of_reach_fails_the_node_with_a_sentence(registry, tiny_wan, tmp_path):
     """The local identity takes the node's timestamp URL too; an authority that cannot be reached (a closed
     port here) fails the Export node saying so, and leaves no file."""
-    dest = tmp_path / "clip.mp4"
-    graph = export_graph(registry, tiny_wan, dest)
+    graph = export_graph(registry, tiny_wan)
     graph.set_param("export", "timestamp_url", "http://127.0.0.1:9/")
-    result = Engine(registry).run(graph)
+    result = Engine(registry).run(graph, base_dir=tmp_path)
     assert result.status == "failed"
     failure = result.failed["export"]
     assert "timestamp authority http://127.0.0.1:9/ could not be reached" in failure
-    assert not dest.exists() and list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

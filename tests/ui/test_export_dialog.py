@@ -312,7 +312,9 @@ def test_verify_shows_a_tampered_file(window, qtbot, monkeypatch, tmp_path):
     dialog = open_verify(window, qtbot, monkeypatch, path)
     assert "TAMPERED" in dialog.banner.text()
     found = rows(dialog)
-    assert found["Content"] == ["TAMPERED: it changed after signing"]
+    assert found["Content"] == ["TAMPERED: the media no longer matches its signed hash"]
+    # Only the pictures changed: the claim signature itself still checks out, and the dialog says so.
+    assert found["Signature"] == ["valid"]
     assert any("mismatch" in p for p in found["Problem"])
 
 
@@ -342,8 +344,8 @@ def test_verify_an_unsigned_file_and_a_file_that_is_not_video(window, qtbot, mon
 def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_path):
     graph_file = tmp_path / "project" / "film.studio.json"
     graph_file.parent.mkdir()
-    (graph_file.parent / "out").mkdir()
-    (graph_file.parent / "out" / "take.mkv").write_bytes(b"the node's earlier export")
+    (graph_file.parent / "renders" / "out").mkdir(parents=True)  # the node writes in the graph's output folder
+    (graph_file.parent / "renders" / "out" / "take.mkv").write_bytes(b"the node's earlier export")
     params = {
         "path": "out/take.mkv",
         "format": "mkv-ffv1",
@@ -364,12 +366,12 @@ def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_pat
     assert dialog.watermark.currentIndex() == 1 and dialog.signing.currentData() == "files"
     assert dialog.certificate.text() == str(graph_file.parent / "keys" / "me.pem")
     assert dialog.destination.text() == str(
-        graph_file.parent / "out" / "take-2.mkv"
+        graph_file.parent / "renders" / "out" / "take_0002.mkv"
     )  # never over the node's file
     dialog.reject()
     window.session.path = None  # an untitled copy (an example): the file stays in the usual export folder
     window.act_export.trigger()
-    assert Path(window.export_dialog.destination.text()).parent != graph_file.parent / "out"
+    assert Path(window.export_dialog.destination.text()).parent != graph_file.parent / "renders" / "out"
     assert window.export_dialog.format_key == "mkv-ffv1"
     window.export_dialog.reject()
 
