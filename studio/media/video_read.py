@@ -27,6 +27,7 @@ UNTRUSTED_CODECS = frozenset({"h264", "hevc", "vp8", "vp9", "av1", "ffv1", "mpeg
 # The largest picture an untrusted file may make us decode: 8K DCI, in pixels; any shape up to that.
 MAX_UNTRUSTED_PIXELS = 8192 * 4352
 MAX_UNTRUSTED_SIDE = 16384
+MAX_DECODED_BYTES = 2 * 2**30  # what read_frames / read_luma may hold in memory (uint8 RGB counted)
 
 
 def container_kind(path: str | Path) -> ContainerKind:
@@ -251,18 +252,34 @@ def read_luma(path: str | Path, *, max_frames: int | None = None) -> np.ndarray:
     return _decode(path, _frame_luma, max_frames, 1)
 
 
-def _decode(path: str | Path, convert, max_frames: int | None, step: int) -> np.ndarray:
+def _decode(path: str | Path, convert, max_frames: int | None, step: int,
+            max_bytes: int = MAX_DECODED_BYTES) -> np.ndarray:
+    """Decode into memory, refusing (from the header, and again while decoding, since a header may lie) a clip
+    whose frames would take more than ``max_bytes``."""
     out: list[np.ndarray] = []
+    held = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise MediaError("the file has no video stream", path=path)
             vs = container.streams.video[0]
             vs.thread_type = "AUTO"
+            width, height = vs.codec_context.width, vs.codec_context.height
+            seconds = float(container.duration or 0) / av.time_base
+            rate = float(vs.average_rate or vs.guessed_rate or 0)
+            promised = (vs.frames or int(seconds * rate)) // max(step, 1)
+            if max_frames is not None:
+                promised = min(promised, max_frames)
+            if promised * width * height * 3 > max_bytes:
+                raise _too_large(path, width, height, promised, max_bytes)
             for index, frame in enumerate(container.decode(vs)):
                 if index % step:
                     continue
-                out.append(convert(frame))
+                picture = convert(frame)
+                held += picture.nbytes
+                if held > max_bytes:
+                    raise _too_large(path, frame.width, frame.height, len(out) + 1, max_bytes)
+                out.append(picture)
                 if max_frames is not None and len(out) >= max_frames:
                     break
     except av.error.FFmpegError as exc:
@@ -270,6 +287,14 @@ def _decode(path: str | Path, convert, max_frames: int | None, step: int) -> np.
     if not out:
         raise MediaError("the video has no decodable frames", path=path)
     return np.stack(out)
+
+
+def _too_large(path: str | Path, width: int, height: int, frames: int, max_bytes: int) -> MediaError:
+    return MediaError(
+        f"the video decodes to more than {max_bytes // 2**20} MB ({frames} frames of {width}x{height} or more)",
+        path=path,
+        hint="use a shorter or smaller clip",
+    )
 
 
 def _frame_luma(frame: av.VideoFrame) -> np.ndarray:

@@ -230,3 +230,16 @@ def test_a_truncated_image_in_each_format_is_refused_by_name(tmp_path, fmt):
     with pytest.raises(MediaError, match="truncated|cannot be read|not a readable image") as info:
         load_image(path)
     assert str(path) in str(info.value)
+
+
+def test_a_video_read_whole_is_capped_by_what_it_decodes_to(tmp_path):
+    """A small file whose frames would fill memory is refused from its header (and while decoding)."""
+    from studio.media.encode import encode_video
+    from studio.media.video_read import _decode, read_frames
+
+    path = tmp_path / "flat.mp4"
+    encode_video(np.zeros((48, 256, 256, 3), np.uint8), 24, path)
+    assert path.stat().st_size < 50_000
+    assert read_frames(path).shape == (48, 256, 256, 3)
+    with pytest.raises(MediaError, match=r"decodes to more than 4 MB \(48 frames of 256x256"):
+        _decode(path, lambda f: f.to_ndarray(format="rgb24"), None, 1, max_bytes=4 * 2**20)
