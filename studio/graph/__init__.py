@@ -1,6 +1,6 @@
 """The graph document: node types, nodes, links, validation and the file format (no Qt, no torch)."""
 
-from studio.graph.document import Graph, GraphChange, Group, Link, Node
+from studio.graph.document import ChangeKind, Graph, GraphChange, Group, Link, Node
 from studio.graph.fileformat import (
     FORMAT_VERSION,
     SUFFIX,
@@ -16,6 +16,7 @@ from studio.graph.spec import PORT_TYPES, Column, NodeSpec, ParamSpec, PortSpec,
 from studio.graph.validate import Problem, check_link, driven_links, find_cycle, validate
 
 __all__ = [
+    "ChangeKind",
     "ENTRY_POINT_GROUP",
     "FORMAT_VERSION",
     "PORT_TYPES",

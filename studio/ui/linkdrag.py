@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF
 
 from studio.graph import Link, check_link, compatible
-from studio.ui.commands import snapshot
 from studio.ui.items import IN, OUT, NodeItem
 from studio.ui.links import DragLinkItem
 
@@ -104,7 +103,7 @@ class LinkDragging:
         if folded:
             return folded
         if drag is not None and drag.detached is not None and drag.detached != link:
-            trial = snapshot(graph)  # the link being moved is not there any more
+            trial = graph.copy()  # the link being moved is not there any more
             trial.disconnect(drag.detached)
             return check_link(trial, self.session.registry, link)
         return check_link(graph, self.session.registry, link)

@@ -9,7 +9,6 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.graph import Graph, NodeRegistry, validate
-from studio.ui.commands import snapshot as take_snapshot
 
 
 class ProblemChecker(QObject):
@@ -27,7 +26,7 @@ class ProblemChecker(QObject):
         self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def check(self, graph: Graph) -> None:
-        snapshot = take_snapshot(graph)
+        snapshot = graph.copy()
         if self._busy:
             self._pending = snapshot  # checked when the current one ends
             return

@@ -16,6 +16,7 @@ RADIUS = 6.0
 
 
 def link_key(link: Link) -> str:
+    """A link's key in the reroute table."""
     return f"{link.src}.{link.src_port}>{link.dst}.{link.dst_port}"
 
 
@@ -35,12 +36,8 @@ def set_points(graph: Graph, link: Link, points: list[tuple[float, float]]) -> N
         table[link_key(link)] = [[round(x, 2), round(y, 2)] for x, y in points]
     else:
         table.pop(link_key(link), None)
-    meta = dict(graph.meta)
-    if table:
-        meta[META_KEY] = table
-    else:
-        meta.pop(META_KEY, None)
-    graph.meta = meta
+    if (table or None) != graph.meta.get(META_KEY):
+        graph.set_meta(META_KEY, table or None)
 
 
 class RerouteItem(QGraphicsItem):

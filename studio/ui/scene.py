@@ -15,13 +15,15 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
-from studio.graph import GraphChange, Group, Link, compatible, driven_links
+from studio.graph import ChangeKind, GraphChange, Group, Link, compatible, driven_links
 from studio.ui import theme
+from studio.ui.collapse import META_KEY as COLLAPSED
 from studio.ui.collapse import collapsed_ids
 from studio.ui.items import GRID, IN, OUT, NodeItem
 from studio.ui.linkdrag import LinkDrag, LinkDragging
 from studio.ui.links import GroupItem, LinkItem
-from studio.ui.reroutes import RerouteItem, points_of, set_points
+from studio.ui.reroutes import META_KEY as REROUTES
+from studio.ui.reroutes import RerouteItem, link_key, points_of, set_points
 from studio.ui.session import EditSession
 
 
@@ -54,7 +56,6 @@ class GraphScene(LinkDragging, QGraphicsScene):
         self._mark_timer.timeout.connect(self._clear_marks)
         self.setSceneRect(QRectF(-50_000, -50_000, 100_000, 100_000))
         session.graph_changed.connect(self._on_change)
-        session.undo.indexChanged.connect(self._undo_index_changed)  # meta changes are not notified
         self.rebuild()
 
     # ---- graph -> items
@@ -124,23 +125,23 @@ class GraphScene(LinkDragging, QGraphicsScene):
         if item is not None:
             item.set_via([d.pos() for d in self.reroutes.get(dot.link, [])])
 
-    def _undo_index_changed(self, _index: int) -> None:
-        self.sync_reroutes()
-        self.sync_collapsed()
-
     def sync_collapsed(self) -> None:
-        """Match collapsed nodes to the graph's meta (an edit, undo or redo may change it)."""
+        """Match collapsed nodes to the graph's meta (an edit, undo or redo changed it)."""
         ids = collapsed_ids(self.session.graph)
         for nid, item in self.nodes.items():
             if item.collapsed != (nid in ids):
                 item.set_collapsed(nid in ids)
 
-    def sync_reroutes(self) -> None:
-        """Match reroute items to the graph's meta (after an edit, undo or redo)."""
-        graph = self.session.graph
-        for link in list(self.links):
+    def _reroutes_changed(self, old: object, new: object) -> None:
+        """Remake the reroute items of the links whose entry in the reroute table changed."""
+        old = old if isinstance(old, dict) else {}
+        new = new if isinstance(new, dict) else {}
+        changed = {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+        if not changed:
+            return
+        for link in [lk for lk in self.links if link_key(lk) in changed]:
             have = [(d.pos().x(), d.pos().y()) for d in self.reroutes.get(link, [])]
-            if have != points_of(graph, link):
+            if have != points_of(self.session.graph, link):  # not the dots a drag just put there
                 self._make_reroutes(link)
 
     def add_reroute(self, link: Link, pos: QPointF) -> None:
@@ -171,13 +172,13 @@ class GraphScene(LinkDragging, QGraphicsScene):
 
     def _on_change(self, change: GraphChange) -> None:
         kind = change.kind
-        if kind == "reset":
+        if kind == ChangeKind.RESET:
             self.rebuild()
-        elif kind == "node_added" and change.node_id:
+        elif kind == ChangeKind.NODE_ADDED and change.node_id:
             self._add_node(change.node_id)
-        elif kind == "node_removed" and change.node_id in self.nodes:
+        elif kind == ChangeKind.NODE_REMOVED and change.node_id in self.nodes:
             self.removeItem(self.nodes.pop(change.node_id))
-        elif kind == "node_changed" and change.node_id in self.nodes:
+        elif kind == ChangeKind.NODE_CHANGED and change.node_id in self.nodes:
             item = self.nodes[change.node_id]
             item.sync(self.session.graph.nodes[change.node_id])
             if "param" in change.detail and item.state in ("done", "cached", "failed"):
@@ -185,19 +186,21 @@ class GraphScene(LinkDragging, QGraphicsScene):
             if "bypassed" in change.detail:
                 for link in item.links:
                     link.update()
-        elif kind == "link_added" and change.link is not None:
+        elif kind == ChangeKind.LINK_ADDED and change.link is not None:
             self._add_link(change.link)
-        elif kind == "link_removed" and change.link in self.links:
+        elif kind == ChangeKind.LINK_REMOVED and change.link in self.links:
             for dot in self.reroutes.pop(change.link, []):
                 self.removeItem(dot)
             item = self.links.pop(change.link)
             item.detach()
             self.removeItem(item)
             self._sync_driven(change.link.dst)
-        elif kind == "group_changed":
+        elif kind == ChangeKind.GROUP_CHANGED:
             self._sync_groups()
-        elif kind == "meta_changed" and change.detail.get("key") == "collapsed":
+        elif kind == ChangeKind.META_CHANGED and change.detail.get("key") == COLLAPSED:
             self.sync_collapsed()
+        elif kind == ChangeKind.META_CHANGED and change.detail.get("key") == REROUTES:
+            self._reroutes_changed(change.detail.get("old"), change.detail.get("new"))
         self.note_geometry()
 
     def note_geometry(self) -> None:

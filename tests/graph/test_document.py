@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from studio.graph import (
+    ChangeKind,
     Graph,
+    Group,
     Link,
+    Node,
     NodeRegistry,
     ParamSpec,
     PortSpec,
@@ -156,3 +159,73 @@ def test_link_lookups_follow_every_edit():
     g.subscribe(lambda change: seen.append(change.kind))
     g.set_meta("reroutes", {"x": [[1, 2]]})
     assert g.meta["reroutes"] == {"x": [[1, 2]]} and seen == ["meta_changed"]
+
+
+def _two_node_graph() -> Graph:
+    g = Graph()
+    g.add_node(number, "n", position=(1.0, 2.0), params={"value": 3.0})
+    g.add_node(add, "sum", position=(300.0, 0.0))
+    g.connect("n", "value", "sum", "a")
+    g.set_groups([Group("frame", "Inputs", (0.0, 0.0, 100.0, 80.0))])
+    g.set_meta("render", {"fps": 8, "size": [640, 360]})
+    return g
+
+
+def test_copy_carries_every_field_by_name_and_shares_no_mutable_data():
+    g = _two_node_graph()
+    g.insert_node(Node("odd", "gone.Plugin", {"curve": [[0, 1], [2, 3]]}, (5.0, 6.0), "Mine", True, 3,
+                       unknown={"id": "odd", "extra": [1, 2]}))
+    other = g.copy()
+    assert other.same_content(g)
+    for nid, original in g.nodes.items():  # every attribute, so a field added later is checked too
+        assert vars(other.nodes[nid]) == vars(original) and other.nodes[nid] is not original
+    other.nodes["odd"].params["curve"][0][0] = 9
+    other.nodes["odd"].unknown["extra"].append(3)
+    other.meta["render"]["size"][0] = 1
+    other.groups[0].title = "changed"
+    assert g.nodes["odd"].params["curve"] == [[0, 1], [2, 3]] and g.nodes["odd"].unknown["extra"] == [1, 2]
+    assert g.meta["render"]["size"] == [640, 360] and g.groups[0].title == "Inputs"
+    assert not other.same_content(g)
+
+
+def test_restore_goes_through_the_evented_methods_and_is_exact():
+    g = _two_node_graph()
+    before = g.copy()
+    g.update_node("sum", title="Total", position=(310.0, 0.0))
+    g.remove_node("n")
+    g.set_meta("render", None)
+    g.set_meta("reroutes", {"x": [[1, 2]]})
+    seen = []
+    g.subscribe(lambda c: seen.append((c.kind, c.node_id or (str(c.link) if c.link else c.detail.get("key")))))
+    g.restore(before)
+    assert g.same_content(before) and list(g.nodes) == ["n", "sum"]
+    assert seen == [
+        (ChangeKind.NODE_ADDED, "n"),
+        (ChangeKind.NODE_CHANGED, "sum"),
+        (ChangeKind.LINK_ADDED, "n.value -> sum.a"),
+        (ChangeKind.META_CHANGED, "reroutes"),
+        (ChangeKind.META_CHANGED, "render"),
+        (ChangeKind.ORDER_CHANGED, None),
+    ]
+    seen.clear()
+    g.restore(before)
+    assert seen == []  # nothing to do, nothing announced
+    g.set_param("n", "value", 3)
+    assert not g.same_content(before)
+    seen.clear()
+    g.restore(before)
+    assert seen == [(ChangeKind.NODE_CHANGED, "n")] and type(g.nodes["n"].params["value"]) is float
+
+
+def test_every_write_is_announced_even_a_whole_attribute():
+    g = _two_node_graph()
+    seen = []
+    g.subscribe(lambda c: seen.append(c.kind))
+    g.meta = {}
+    g.nodes = {}
+    g.links = []
+    g.groups = []
+    assert seen == [ChangeKind.RESET] * 4
+    seen.clear()
+    g.replace_with(_two_node_graph())
+    assert seen == ["reset"] and g.same_content(_two_node_graph())
