@@ -198,7 +198,7 @@ def write_preview_projection(folder: Path, vae: AutoencoderKLWan, count: int = 9
     fit (on synthetic colour fields) previews wrong colours (mean error 60 on 0-255 against the decoded
     clip), a linear fit on world clips 33, and one hidden layer of 32 (what is written) 16."""
     from studio.embedded.world import render, spec_for_seed, train_seed
-    from studio.runtime.preview import _pool_to_latent_grid
+    from studio.runtime.preview import pool_to_latent_grid
 
     xs, ys = [], []
     with torch.no_grad():
@@ -206,7 +206,7 @@ def write_preview_projection(folder: Path, vae: AutoencoderKLWan, count: int = 9
             video, _ = render(spec_for_seed(train_seed(900_000 + i, 0)))
             x = torch.from_numpy(video).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1.0)
             z = vae.encode(x).latent_dist.mode()
-            target = _pool_to_latent_grid(vae.decode(z).sample, 4, 8, z.shape[2])
+            target = pool_to_latent_grid(vae.decode(z).sample, 4, 8, z.shape[2])
             xs.append(z[0].permute(1, 2, 3, 0).reshape(-1, z.shape[1]))
             ys.append(((target[0].permute(1, 2, 3, 0).reshape(-1, 3) + 1.0) / 2.0).clamp(0.0, 1.0))
     inputs, targets = torch.cat(xs), torch.cat(ys)

@@ -15,6 +15,7 @@ from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 from studio.embedded import components as C
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
+from studio.embedded.runs import cosine_factor, device_for, load_vae, log
 from studio.embedded.world import render, spec_for_seed, train_seed
 
 CAPTION_DROPOUT = 0.1  # empty prompts, so classifier-free guidance has an unconditional model to push from
@@ -23,12 +24,6 @@ EMA_DECAY = 0.999
 PADDED_LENGTHS = (32, 64, 128, 256, 512)
 ENCODE_CHUNK = 250
 LATENT_MINUTES = 10.0  # default time budget for encoding; parts already encoded are kept and reused
-
-
-def _log(out: Path, message: str) -> None:
-    from studio.embedded.train import log
-
-    log(out, message)
 
 
 def _render_clips(seeds: list[int]) -> np.ndarray:
@@ -42,8 +37,6 @@ def _clip_seed(index: int, base_seed: int) -> int:
 
 def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     """Encode training clips once with the finished VAE (posterior mean), in resumable chunks."""
-    from studio.embedded.train import device_for, load_vae
-
     target = out / "latents.json"
     if exists(target):
         return
@@ -68,7 +61,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
                 continue
             if first > 0 and time.time() - started > budget:
                 # On a shared CPU the transformer needs the time more; delete latents.json and rerun to encode more.
-                _log(out, f"latents: time budget spent, stopping at {first} clips")
+                log(out, f"latents: time budget spent, stopping at {first} clips")
                 break
             indices = list(range(first, min(first + ENCODE_CHUNK, count)))
             seed_groups = [
@@ -82,7 +75,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
                 latents.append(means.cpu())
                 captions.extend(spec_for_seed(seed).caption for seed in seeds)
             save_checkpoint({"latents": torch.cat(latents), "captions": captions}, part)
-            _log(
+            log(
                 out,
                 f"latents: {min(first + ENCODE_CHUNK, count)}/{count} clips, {time.time() - started:.0f} s",
             )
@@ -95,7 +88,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
     mean = latents.mean(dim=(0, 2, 3, 4))
     std = latents.std(dim=(0, 2, 3, 4))
     save_checkpoint({"latents": latents, "captions": captions, "mean": mean, "std": std}, target)
-    _log(out, f"latents: {tuple(latents.shape)}, mean {mean.abs().mean():.3f}, std {std.mean():.3f}")
+    log(out, f"latents: {tuple(latents.shape)}, mean {mean.abs().mean():.3f}, std {std.mean():.3f}")
 
 
 class PadSinkCrossAttention(WanAttnProcessor):
@@ -212,8 +205,6 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
 
 
 def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
-    from studio.embedded.train import cosine_factor, device_for
-
     device = device_for(args)
     data = load_checkpoint(out / "latents.json")
     latents = ((data["latents"] - data["mean"].view(1, -1, 1, 1, 1)) / data["std"].view(1, -1, 1, 1, 1)).to(
@@ -239,7 +230,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         step = state["step"]
     if step >= args.dit_steps:
         return
-    _log(
+    log(
         out,
         f"dit: from step {step} to {args.dit_steps}, transformer {C.parameter_count(transformer)}, "
         f"text encoder {C.parameter_count(text_encoder)}, {len(captions)} clips",
@@ -261,7 +252,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     while step < args.dit_steps:
         elapsed = time.time() - started
         if budget and elapsed > budget:
-            _log(out, f"dit: time budget spent at step {step}")
+            log(out, f"dit: time budget spent at step {step}")
             break
         index = rng.sample(range(len(captions)), args.dit_batch)
         batch_captions = ["" if rng.random() < CAPTION_DROPOUT else captions[i] for i in index]
@@ -286,7 +277,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         seen += 1
         running += float(loss.detach())
         if step % 50 == 0 or step == args.dit_steps:
-            _log(out, f"dit step {step} loss {running / 50:.4f} {(time.time() - started) / seen:.2f} s/step")
+            log(out, f"dit step {step} loss {running / 50:.4f} {(time.time() - started) / seen:.2f} s/step")
             running = 0.0
         if step % args.save_every == 0 or step == args.dit_steps:
             save()
@@ -295,8 +286,6 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
 
 def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
     """Write the pipeline folder from the VAE and the EMA transformer/text encoder; returns the folder."""
-    from studio.embedded.train import load_vae
-
     vae, _ = load_vae(out, sizes, torch.device("cpu"))
     data = load_checkpoint(out / "latents.json", keys=("mean", "std"))  # not the whole latent cache
     vae.register_to_config(
@@ -311,7 +300,7 @@ def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
     folders = [out / "pipeline"] + ([args.export] if args.export else [])
     for folder in folders:
         C.save_pipeline(folder, vae.eval(), transformer.eval(), text_encoder.eval(), tokenizer, sizes)
-        _log(out, f"export: wrote {folder} (dit step {state['step']})")
+        log(out, f"export: wrote {folder} (dit step {state['step']})")
     return folders[-1]
 
 

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.vae:
         if (args.model / "vae.json").exists():
             from studio.embedded.components import ModelSizes
-            from studio.embedded.train import load_vae
+            from studio.embedded.runs import load_vae
 
             sizes = ModelSizes(**json.loads((args.model / "sizes.json").read_text()))
             vae, _ = load_vae(args.model, sizes, torch.device("cpu"))

@@ -332,8 +332,8 @@ def load_model(
     pipe = _load_pipeline(folder, index, class_name, _DTYPES[dtype], is_cancelled, on_progress)
     if is_cancelled is not None and is_cancelled():
         raise Cancelled()  # before moving gigabytes to the device
-    if spec.name == "wan" and dtype != "float32":
-        pipe.vae.to(torch.float32)  # Wan's VAE is meant to run in float32: half precision bands colours
+    if spec.vae_in_float32 and dtype != "float32":
+        pipe.vae.to(torch.float32)
     offload = options.offload if device.startswith("cuda") else "none"
     _place(pipe, device, offload)
     pipe.set_progress_bar_config(disable=True)

@@ -117,10 +117,11 @@ def _fitting_clips(frames: int, size: int, seed: int = 1234) -> torch.Tensor:
     return (0.5 * clips + 0.5 * blocks).clamp(-1, 1)
 
 
-def _pool_to_latent_grid(
+def pool_to_latent_grid(
     video: torch.Tensor, temporal: int, spatial: int, latent_frames: int
 ) -> torch.Tensor:
-    """Average a decoded [B, 3, T, H, W] video over the pixels each latent pixel stands for."""
+    """Average a decoded [B, 3, T, H, W] video over the pixels each latent pixel stands for: what a preview
+    of those latents should show, the target any latent-to-colour map is fitted to."""
     groups = [video[:, :, :1]]
     for i in range(1, latent_frames):
         groups.append(video[:, :, 1 + (i - 1) * temporal : 1 + i * temporal])
@@ -145,7 +146,7 @@ def fit_projection(
     dist = vae.encode(clips).latent_dist
     z = dist.mode() if hasattr(dist, "mode") else dist.mean
     video = vae.decode(z.clone(), **decode_kwargs(z.clone()), return_dict=False)[0].float()
-    target = _pool_to_latent_grid(video[:, :, :frames], temporal, spatial, z.shape[2])
+    target = pool_to_latent_grid(video[:, :, :frames], temporal, spatial, z.shape[2])
     x = z.float().permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1]).cpu().numpy()
     y = (target.permute(0, 2, 3, 4, 1).reshape(-1, 3).cpu().numpy() + 1.0) / 2.0
     # Ridge keeps channels the fitting clips barely excite from getting huge weights.

@@ -197,7 +197,7 @@ def _guide_frames(video: np.ndarray, num_frames: int) -> list[Image.Image]:
 
 
 def _expected_steps(model: LoadedModel, request: VideoRequest, task: str) -> int:
-    if task == "v2v" and model.family != "ltx" and not model.spec.v2v_is_control:
+    if task == "v2v" and model.spec.v2v_skips_steps:
         return min(int(request.steps * request.strength), request.steps)
     return request.steps
 
@@ -311,14 +311,13 @@ def sample(
     )
     if request.noise is not None:
         kwargs["latents"] = request.noise.to(device=model.execution_device, dtype=pipe.transformer.dtype)
-    if spec.name == "ltx":
-        kwargs["frame_rate"] = model.defaults.get("fps", 25)
+    kwargs.update(spec.sample_arguments(model.defaults))
     if task == "v2v":
+        # The guide is resampled to the request's length; a family whose pipeline also takes num_frames
+        # for it says so in its v2v_arguments.
         kwargs.update(
             spec.v2v_arguments(pipe, _guide_frames(request.video, request.num_frames), request.strength)
         )
-        if spec.name == "ltx" or spec.v2v_is_control:
-            kwargs["num_frames"] = request.num_frames
     else:
         kwargs["num_frames"] = request.num_frames
     if task == "i2v":

@@ -96,7 +96,7 @@ def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monke
     model's shipped colour map: closer to the finished clip than the raw latents, and in its colours."""
     import studio.runtime.sampling as sampling
     from studio.runtime import LoadOptions, VideoRequest, decode, encode_prompt, load_model
-    from studio.runtime.preview import _pool_to_latent_grid
+    from studio.runtime.preview import pool_to_latent_grid
 
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path))  # no cached fit from elsewhere
     torch.set_num_threads(1)
@@ -115,5 +115,5 @@ def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monke
     step = 5  # the sixth of twenty
     assert np.abs(shown[step] - shown[-1]).mean() < 0.5 * np.abs(raw[step] - raw[-1]).mean()
     video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float()
-    pooled = _pool_to_latent_grid(video, 4, 8, 5)[0].permute(1, 2, 3, 0).numpy()  # [F, 8, 8, 3]
+    pooled = pool_to_latent_grid(video, 4, 8, 5)[0].permute(1, 2, 3, 0).numpy()  # [F, 8, 8, 3]
     assert np.abs(shown[-1][[0, 4, 8, 12, 16]] - pooled).mean() < 25  # 0-255: the right colours, roughly
