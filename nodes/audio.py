@@ -40,9 +40,10 @@ def audio(ctx, path: str, offset: float, duration: float, signal: str, decay: fl
     analysis mixes it to mono at 22.05 kHz. Files over the caps of studio.media.audio are refused by name
     before they are decoded.
     """
-    from studio.directing.signal import Signal, pulses
+    from studio.directing.signal import pulses
     from studio.errors import NodeError
     from studio.media.audio import analyse, load_audio
+    from studio.values import Signal
 
     if not path:
         raise NodeError("no audio file chosen", hint="pick a WAV, FLAC, OGG or MP3 file in the inspector")

@@ -66,7 +66,7 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
                 shake_seed: int, parallax: float, zoom_pulse: float):
     """Where the camera goes over the clip: pan, tilt, zoom, roll, dolly, orbit, crane, handheld shake."""
     from studio.directing.camera import build_path
-    from studio.directing.signal import Signal, as_signal
+    from studio.values import Signal, as_signal
 
     shake_by = as_signal(shake_signal)
     if isinstance(shake, Signal):  # driven frame by frame: its peak is the strength, its shape the envelope
@@ -110,9 +110,9 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
 )
 def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: int, height: int, fps: float):
     """Steer Generate Video along a camera path: a guide clip of the picture (or the prompt's first frame)."""
-    from studio.directing.steering import CameraGuideClip, grid_picture
-    from studio.directing.warp import guide_clip
+    from studio.directing.warp import grid_picture, guide_clip
     from studio.media.image import fit_image
+    from studio.values import CameraGuideClip
 
     if image is not None:
         pixels = image.pixels
@@ -154,8 +154,8 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
 def camera_adherence(ctx, video, guide, method: str):
     """How closely a render followed its camera path, measured on the frames."""
     from studio.directing.motion import adherence
-    from studio.directing.signal import Signal
     from studio.errors import NodeError
+    from studio.values import Signal
 
     camera = getattr(guide, "camera", None)
     if camera is None:

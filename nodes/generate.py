@@ -58,7 +58,8 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         # A Camera Guide: its frames are only a preview; the move is remade below at this clip's settings.
         camera_guide, guide = guide, None
         if not num_frames and camera_guide.seconds:
-            from studio.directing.steering import frame_step, frames_for_seconds
+            from studio.directing.camera import frames_for_seconds
+            from studio.runtime.recipes.steering import frame_step
 
             num_frames = frames_for_seconds(camera_guide.seconds, fps, frame_step(model))
     picture = None if image is None else fit_image(image.pixels, width, height, image.fit)
@@ -124,8 +125,9 @@ def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, m
 def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):
     """A prompt schedule: in one pass with timed cross-attention on Wan models, else as chained segments."""
     from studio import runtime
-    from studio.directing import timed_text
-    from studio.directing.chain import render_schedule
+    from studio.directing.prompts import latent_weights, section_weights
+    from studio.runtime.recipes import timed_text
+    from studio.runtime.recipes.chain import render_schedule
 
     model_key = ctx.input_key("model")
 
@@ -141,12 +143,12 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
         ctx.progress(update.step, update.total, update.preview)
 
     if timed_text.supports(model):
-        from studio.directing.steering import with_starting_noise
         from studio.runtime import families
+        from studio.runtime.recipes.steering import with_starting_noise
 
         geo = families.geometry(model.spec, model.pipe)
-        weights = timed_text.latent_weights(
-            timed_text.section_weights(prompt.sections, prompt.blend, request.num_frames, fps),
+        weights = latent_weights(
+            section_weights(prompt.sections, prompt.blend, request.num_frames, fps),
             geo.temporal, geo.latent_frames(request.num_frames))
         combined, text_len = timed_text.side_by_side([encode(text) for _time, text in prompt.sections])
         if noise is not None:
@@ -168,10 +170,10 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
 def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, steps: int, guidance: float,
                        seed: int):
     """Turn a camera move into a guide clip (v2v) or into moving starting noise; returns the embeds to use."""
-    from studio.directing import steering
     from studio.directing.warp import guide_clip
     from studio.errors import NodeError
     from studio.media.image import fit_image
+    from studio.runtime.recipes import steering
 
     mode = camera_guide.steer
     track = camera_guide.camera.track(request.num_frames, fps)

@@ -39,8 +39,8 @@ def text(ctx, prompt: str, negative_prompt: str, schedule=(), blend: float = 0.5
     """A prompt and a negative prompt for a video model, optionally changing over time."""
     if not schedule:
         return Prompt(prompt.strip(), negative_prompt.strip())
-    from studio.directing.prompts import PromptSchedule, cue_times, parse_schedule
-    from studio.directing.signal import as_signal
+    from studio.directing.prompts import cue_times, parse_schedule
+    from studio.values import PromptSchedule, as_signal
 
     signal = as_signal(cue)
     cues = None if signal is None else cue_times(signal.values, signal.fps)

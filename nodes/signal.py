@@ -27,8 +27,9 @@ from studio.graph import ParamSpec, PortSpec, node
 def signal_math(ctx, signal, smooth: float, scale: float, offset: float, threshold: float, invert: bool,
                 clamp: bool):
     """Smooth, scale, offset, gate, invert and clamp a signal, in that order."""
-    from studio.directing.signal import Signal, apply_op, as_signal
+    from studio.directing.signal import apply_op
     from studio.errors import NodeError
+    from studio.values import Signal, as_signal
 
     value = as_signal(signal)
     if value is None:

@@ -69,6 +69,10 @@ class MediaError(StudioError):
     """An image, audio or video file that cannot be read or written."""
 
 
+class DirectingError(StudioError):
+    """A camera path, signal or prompt schedule that cannot be used as given."""
+
+
 class SigningError(StudioError):
     """A signing identity (certificate chain, key) that cannot be used."""
 

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+# the one import of ours: values sit at the bottom of the layers, beside the shared errors
+from studio.errors import DirectingError
+
 
 @dataclass(frozen=True)
 class Prompt:
@@ -14,6 +17,18 @@ class Prompt:
 
     text: str
     negative: str = ""
+
+
+@dataclass(frozen=True)
+class PromptSchedule(Prompt):
+    """A Prompt whose text changes over time. ``text`` is the first section's, so plain consumers still work.
+
+    ``sections`` are (start seconds, prompt) pairs, the first at 0; ``blend`` is how many seconds a
+    change takes.
+    """
+
+    sections: tuple[tuple[float, str], ...] = field(default=())
+    blend: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,3 +82,86 @@ class Sound:
     @property
     def seconds(self) -> float:
         return self.samples.shape[0] / self.rate
+
+
+@dataclass(frozen=True, eq=False)
+class CameraGuideClip(Video):
+    """A guide clip that knows how it was made, so a generator can remake it at its own size and length.
+
+    ``frames`` are a preview (the picture, or a grid, seen through the camera); Generate Video warps
+    ``picture`` (or a first frame it draws from the prompt when there is none) along ``camera`` at its
+    own frame count, size and fps, then steers with it as ``steer`` says.
+    """
+
+    # a studio.directing.camera.CameraPath; not imported, so that values stay below directing
+    camera: Any = None
+    picture: np.ndarray | None = None  # uint8 [H, W, 3], before fitting
+    fit: str = "crop"
+    steer: str = "guide"  # guide | noise | none (only the picture and the length)
+    seconds: float | None = None  # the clip's length when it should follow a soundtrack
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.frames.nbytes) + (0 if self.picture is None else int(self.picture.nbytes))
+
+
+@dataclass(frozen=True, eq=False)
+class Signal:
+    """Per-frame values at ``fps``; frame i covers time i / fps. ``events`` marks frames with an onset/beat.
+
+    By convention 0..1; the operations on signals live in ``studio.directing.signal``.
+    """
+
+    values: np.ndarray  # float32 [N]
+    fps: float
+    label: str = ""
+    events: tuple[int, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float32).reshape(-1)
+        if values.size == 0:
+            raise DirectingError("a signal needs at least one value")
+        if not np.all(np.isfinite(values)):
+            raise DirectingError("a signal contains NaN or infinite values")
+        if not self.fps > 0:
+            raise DirectingError(f"a signal needs a positive frame rate (got {self.fps})")
+        object.__setattr__(self, "values", values)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.values.nbytes)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.values.size)
+
+    @property
+    def seconds(self) -> float:
+        return self.values.size / self.fps
+
+    @classmethod
+    def constant(cls, value: float, num_frames: int, fps: float) -> Signal:
+        return cls(np.full(max(1, num_frames), float(value), np.float32), fps)
+
+    def at_times(self, times: np.ndarray) -> np.ndarray:
+        """Values at arbitrary times in seconds (linear between frames; the ends hold)."""
+        frames = np.asarray(times, dtype=np.float64) * self.fps
+        return np.interp(frames, np.arange(self.values.size), self.values).astype(np.float32)
+
+    def for_frames(self, num_frames: int, fps: float) -> np.ndarray:
+        """The signal resampled onto a clip of ``num_frames`` at ``fps`` (exact copy when the rates agree)."""
+        if abs(fps - self.fps) < 1e-9:
+            out = self.values[:num_frames]
+            if out.size < num_frames:
+                out = np.concatenate([out, np.full(num_frames - out.size, self.values[-1], np.float32)])
+            return out.astype(np.float32)
+        return self.at_times(np.arange(num_frames) / fps)
+
+
+def as_signal(value: object) -> Signal | None:
+    """A SIGNAL input as a Signal: a plain number (a FLOAT link) becomes a constant; None stays None."""
+    if value is None or isinstance(value, Signal):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Signal.constant(float(value), 1, 1.0)
+    raise DirectingError(f"expected a signal, got {type(value).__name__}")

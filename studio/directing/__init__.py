@@ -1,9 +1,11 @@
-"""Directing: camera paths, guide and noise warping, signals, prompt schedules and motion measurement (no Qt, no torch)."""
+"""Directing: camera paths, guide and noise warping, signals, prompt planning and motion measurement (numpy only).
+
+It plans; it never drives a model (that is ``studio.runtime.recipes``). No Qt, no torch.
+"""
 
 from __future__ import annotations
 
-from studio.errors import StudioError
+# Defined with the other errors so that the values on links (studio.values) can raise it too.
+from studio.errors import DirectingError
 
-
-class DirectingError(StudioError):
-    """A camera path, signal or prompt schedule that cannot be used as given."""
+__all__ = ["DirectingError"]

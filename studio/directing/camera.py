@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from studio.directing import DirectingError
-from studio.directing.signal import Signal
+from studio.values import Signal
 
 CHANNELS = ("pan_x", "pan_y", "zoom", "roll", "dolly", "orbit", "crane")
 NEUTRAL = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 1.0, "roll": 0.0, "dolly": 0.0, "orbit": 0.0, "crane": 0.0}
@@ -36,6 +36,7 @@ PRESETS = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in",
 FOV_DEGREES = 60.0  # horizontal field of view assumed for orbit's perspective
 SHAKE_PAN = 0.015  # handheld shake at strength 1: fraction of the frame ...
 SHAKE_ROLL = 1.2  # ... and degrees of roll
+MAX_FRAMES_FROM_AUDIO = 1025  # the longest clip a soundtrack may ask a Camera Guide for
 
 
 @dataclass(frozen=True)
@@ -336,3 +337,10 @@ def build_path(preset: str, keyframes: Any = None, *, amount: float = 0.25, ease
     return CameraPath(tuple(keys), fit_to_clip=fit, shake=float(shake) + extra, shake_seed=int(shake_seed),
                       parallax=float(parallax), zoom_signal=zoom_signal, zoom_pulse=float(zoom_pulse),
                       shake_signal=shake_signal, label=preset)
+
+
+def frames_for_seconds(seconds: float, fps: float, step: int) -> int:
+    """The valid length (step*k + 1 frames) nearest to ``seconds`` at ``fps``: a clip that follows a soundtrack."""
+    wanted = max(1.0, seconds * fps)
+    k = max(0, int(round((wanted - 1) / step)))
+    return min(k * step + 1, (MAX_FRAMES_FROM_AUDIO - 1) // step * step + 1)

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from studio.directing import DirectingError
-from studio.values import Prompt
-
-
-@dataclass(frozen=True)
-class PromptSchedule(Prompt):
-    """A Prompt whose text changes over time. ``text`` is the first section's, so plain consumers still work.
-
-    ``sections`` are (start seconds, prompt) pairs, the first at 0; ``blend`` is how many seconds a
-    change takes.
-    """
-
-    sections: tuple[tuple[float, str], ...] = field(default=())
-    blend: float = 0.0
 
 
 def cue_times(values: Any, fps: float, level: float = 0.5) -> list[float]:
     """Seconds at which a signal rises through ``level``: the cues a schedule entry can wait for."""
-    import numpy as np
-
     above = np.asarray(values, dtype=np.float64) >= level
     rises = np.flatnonzero(above[1:] & ~above[:-1]) + 1
     if above.size and above[0]:
@@ -127,16 +114,37 @@ def plan_segments(sections: tuple[tuple[float, str], ...], blend: float, num_fra
     return segments
 
 
-def mix_embeddings(parts: list[tuple[Any, float]]) -> dict:
-    """The weighted sum of encoded prompts' tensors (attention masks are joined, not mixed)."""
-    first = parts[0][0]
-    mixed = {}
-    for name, tensor in first.tensors.items():
-        if "mask" in name:
-            out = tensor
-            for embeds, _w in parts[1:]:
-                out = out.maximum(embeds.tensors[name])
+def section_weights(sections: tuple[tuple[float, str], ...], blend: float, num_frames: int,
+                    fps: float) -> np.ndarray:
+    """Weights [K, num_frames], summing to 1 per frame: each prompt fades in over ``blend`` seconds around its time.
+
+    What a one-pass schedule (``studio.runtime.recipes.timed_text``) mixes the prompts by.
+    """
+    times = np.arange(num_frames) / fps
+    k = len(sections)
+    weights = np.zeros((k, num_frames))
+    # share of the clip each prompt "owns" from its start on: a ramp from 0 to 1 around the start
+    owns = np.ones((k, num_frames))
+    for i in range(1, k):
+        start = sections[i][0]
+        if blend > 0:
+            owns[i] = np.clip((times - (start - blend / 2)) / blend, 0.0, 1.0)
         else:
-            out = sum(embeds.tensors[name] * float(weight) for embeds, weight in parts)
-        mixed[name] = out
-    return mixed
+            owns[i] = (times >= start).astype(float)
+    # each later prompt takes over its share from everything before it
+    remaining = np.ones(num_frames)
+    for i in range(k - 1, -1, -1):
+        weights[i] = remaining * owns[i]
+        remaining = remaining - weights[i]
+    return weights
+
+
+def latent_weights(weights: np.ndarray, temporal: int, latent_frames: int) -> np.ndarray:
+    """Per-latent-frame weights: the first latent frame is frame 0, each later one the mean of its group."""
+    k, n = weights.shape
+    out = np.zeros((k, latent_frames))
+    out[:, 0] = weights[:, 0]
+    for j in range(1, latent_frames):
+        lo, hi = (j - 1) * temporal + 1, min(j * temporal + 1, n)
+        out[:, j] = weights[:, lo:hi].mean(axis=1) if hi > lo else weights[:, min(lo, n - 1)]
+    return out

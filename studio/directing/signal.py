@@ -1,73 +1,13 @@
-"""Signals: one number per video frame (0..1 by convention), resampling in time, and the Signal Math operations."""
+"""The Signal Math operations, smoothing and beat envelopes (the Signal value itself lives in studio.values)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from studio.directing import DirectingError
+from studio.values import Signal
 
 SIGNAL_OPS = ("scale", "offset", "smooth", "threshold", "invert", "clamp")
-
-
-@dataclass(frozen=True, eq=False)
-class Signal:
-    """Per-frame values at ``fps``; frame i covers time i / fps. ``events`` marks frames with an onset/beat."""
-
-    values: np.ndarray  # float32 [N]
-    fps: float
-    label: str = ""
-    events: tuple[int, ...] = field(default=())
-
-    def __post_init__(self) -> None:
-        values = np.asarray(self.values, dtype=np.float32).reshape(-1)
-        if values.size == 0:
-            raise DirectingError("a signal needs at least one value")
-        if not np.all(np.isfinite(values)):
-            raise DirectingError("a signal contains NaN or infinite values")
-        if not self.fps > 0:
-            raise DirectingError(f"a signal needs a positive frame rate (got {self.fps})")
-        object.__setattr__(self, "values", values)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.values.nbytes)
-
-    @property
-    def num_frames(self) -> int:
-        return int(self.values.size)
-
-    @property
-    def seconds(self) -> float:
-        return self.values.size / self.fps
-
-    @classmethod
-    def constant(cls, value: float, num_frames: int, fps: float) -> Signal:
-        return cls(np.full(max(1, num_frames), float(value), np.float32), fps)
-
-    def at_times(self, times: np.ndarray) -> np.ndarray:
-        """Values at arbitrary times in seconds (linear between frames; the ends hold)."""
-        frames = np.asarray(times, dtype=np.float64) * self.fps
-        return np.interp(frames, np.arange(self.values.size), self.values).astype(np.float32)
-
-    def for_frames(self, num_frames: int, fps: float) -> np.ndarray:
-        """The signal resampled onto a clip of ``num_frames`` at ``fps`` (exact copy when the rates agree)."""
-        if abs(fps - self.fps) < 1e-9:
-            out = self.values[:num_frames]
-            if out.size < num_frames:
-                out = np.concatenate([out, np.full(num_frames - out.size, self.values[-1], np.float32)])
-            return out.astype(np.float32)
-        return self.at_times(np.arange(num_frames) / fps)
-
-
-def as_signal(value: object) -> Signal | None:
-    """A SIGNAL input as a Signal: a plain number (a FLOAT link) becomes a constant; None stays None."""
-    if value is None or isinstance(value, Signal):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return Signal.constant(float(value), 1, 1.0)
-    raise DirectingError(f"expected a signal, got {type(value).__name__}")
 
 
 def apply_op(signal: Signal, op: str, amount: float | np.ndarray) -> Signal:

@@ -10,6 +10,17 @@ from studio.directing import DirectingError
 from studio.directing.camera import CameraTrack
 
 
+def grid_picture(width: int, height: int, cells: int = 8) -> np.ndarray:
+    """A chequered grid with a bright centre cross: what a camera preview shows when there is no picture."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    size = max(2, min(width, height) // cells)
+    board = ((xs // size + ys // size) % 2).astype(np.uint8)
+    pixels = np.stack([60 + 80 * board, 70 + 80 * board, 90 + 80 * board], axis=-1).astype(np.uint8)
+    pixels[height // 2 - 1: height // 2 + 1, :] = (230, 200, 40)
+    pixels[:, width // 2 - 1: width // 2 + 1] = (230, 200, 40)
+    return pixels
+
+
 def guide_clip(image: np.ndarray, track: CameraTrack,
                is_cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
     """The picture seen through the moving camera: uint8 [T, H, W, 3] at the picture's own size.

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import logging
 import math
 import os
@@ -30,10 +28,13 @@ from studio.engine.events import (
     RunFinished,
     RunStarted,
 )
+from studio.engine.keys import digest as _digest
+from studio.engine.keys import key_digest as _key_digest
 from studio.engine.outputs import OutputPolicy, check_writable, resolve_output
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
 from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, validate
 from studio.priority import lower_this_thread
+from studio.values import Signal, as_signal
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,8 @@ class NodeContext:
         Use it for work that depends on only some inputs (a prompt encode does not depend on the
         seed) and for results worth keeping when a later part fails (latents before a decode).
         """
-        key = "memo:" + name + ":" + _digest(key_parts)
-        return self.engine._memo(key, name, compute)
+        digest, exact = _key_digest(key_parts)
+        return self.engine._memo("memo:" + name + ":" + digest if exact else None, name, compute)
 
     def output_path(self, value: str) -> Path:
         """The file this node writes for its path parameter ``value``: inside the output folder, or the file
@@ -451,8 +452,11 @@ class Engine:
             values[out.name] = inputs[source]
         return values
 
-    def _memo(self, key: str, name: str, compute: Callable[[], Any]) -> Any:
+    def _memo(self, key: str | None, name: str, compute: Callable[[], Any]) -> Any:
         stats = self.memo_stats.setdefault(name, [0, 0])
+        if key is None:  # a key with a value of no exact content: nothing could find the result again
+            stats[1] += 1
+            return compute()
         self.cache.pin_more(key)  # what this run computed stays while it runs, even when memory runs short
         value = self.cache.get(key, _MISSING)
         if value is not _MISSING:
@@ -546,8 +550,6 @@ def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
 def driven_value(pspec: ParamSpec, value: Any, ctx: NodeContext) -> Any:
     """What a node gets for a number parameter driven by a link: the per-frame Signal when the parameter is
     animatable, else one number (a FLOAT as is, a Signal's mean), kept within the parameter's range."""
-    from studio.directing.signal import Signal, as_signal
-
     low = -math.inf if pspec.minimum is None else pspec.minimum
     high = math.inf if pspec.maximum is None else pspec.maximum
     signal = as_signal(value)
@@ -582,18 +584,6 @@ def graph_hash(graph: Graph) -> str:
     nodes = {nid: [n.type, n.version, n.bypassed, n.params] for nid, n in graph.nodes.items()}
     links = sorted([lk.src, lk.src_port, lk.dst, lk.dst_port] for lk in graph.links)
     return "sha256:" + _digest({"nodes": nodes, "links": links})
-
-
-def _digest(parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=_jsonable, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    nbytes = getattr(value, "tobytes", None)
-    if callable(nbytes):  # numpy arrays in memo keys: hash the content
-        return hashlib.sha256(value.tobytes()).hexdigest()
-    return repr(value)
 
 
 def _written_files(spec: NodeSpec, values: dict[str, Any]) -> tuple[str, ...]:

@@ -36,8 +36,8 @@ def adherence(source: str, size: int, frames: int, steps: int, fps: float, seeds
               amount: float, picture: bool = False, presets: tuple[str, ...] = PRESETS, stride: int = 1) -> dict:
     from studio.directing.camera import build_path
     from studio.directing.motion import adherence as measure
-    from studio.directing.steering import render_along
     from studio.runtime import LoadOptions, load_model
+    from studio.runtime.recipes.steering import render_along
 
     model = load_model(source, LoadOptions())
     methods = [("none", None), ("noise", None)] + [("guide", s) for s in strengths]

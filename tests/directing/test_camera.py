@@ -17,7 +17,7 @@ from studio.directing.camera import (
     interpolate,
     parse_keyframes,
 )
-from studio.directing.signal import Signal
+from studio.values import Signal
 
 KEYS = [
     {"time": 0, "pan_x": 0.0, "zoom": 1.0},

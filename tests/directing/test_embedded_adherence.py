@@ -10,7 +10,8 @@ import pytest
 
 from studio.directing.camera import build_path
 from studio.directing.motion import adherence, similarity_steps
-from studio.directing.signal import Signal, pulses
+from studio.directing.signal import pulses
+from studio.values import Signal
 
 pytestmark = pytest.mark.slow
 
@@ -45,7 +46,7 @@ def red_disc_picture() -> np.ndarray:
 
 
 def render(model, preset: str, method: str = "guide", strength: float = 0.45, **path):
-    from studio.directing.steering import render_along
+    from studio.runtime.recipes.steering import render_along
 
     track = build_path(preset, **path).track(FRAMES, FPS)
     clip = render_along(model, PROMPT, track, method, width=SIZE, height=SIZE, steps=STEPS, guidance=5.0, seed=1,

@@ -112,7 +112,8 @@ def test_flat_frames_are_measured_too(preset):
 
 
 def test_a_zoom_pulse_is_found_on_its_frame():
-    from studio.directing.signal import Signal, pulses
+    from studio.directing.signal import pulses
+    from studio.values import Signal
 
     beats = (4, 12)
     track = build_path("static", zoom_signal=Signal(pulses(beats, 17, 1.0), 16), zoom_pulse=0.25).track(17, 16)

@@ -64,8 +64,8 @@ def test_changes_too_close_or_past_the_end_merge_away():
 def test_embedding_mix_is_a_weighted_sum_and_joins_masks():
     import torch
 
-    from studio.directing.prompts import mix_embeddings
     from studio.runtime import PromptEmbeds
+    from studio.runtime.recipes.chain import mix_embeddings
 
     a = PromptEmbeds({"prompt_embeds": torch.ones(1, 2, 3), "prompt_attention_mask": torch.tensor([[1, 0]])})
     b = PromptEmbeds({"prompt_embeds": torch.zeros(1, 2, 3), "prompt_attention_mask": torch.tensor([[1, 1]])})
@@ -75,7 +75,7 @@ def test_embedding_mix_is_a_weighted_sum_and_joins_masks():
 
 
 def test_timed_weights_sum_to_one_and_ramp_over_the_blend():
-    from studio.directing.timed_text import latent_weights, section_weights
+    from studio.directing.prompts import latent_weights, section_weights
 
     sections = ((0.0, "a"), (1.0, "b"), (2.0, "c"))
     w = section_weights(sections, blend=0.5, num_frames=41, fps=16)

@@ -164,7 +164,7 @@ def schedule_graph(registry, model_dir, first: str, second: str, frames: int = 9
 
 
 def test_prompt_schedule_on_wan_renders_in_one_pass(registry, tiny_ti2v):
-    from studio.directing import timed_text
+    from studio.runtime.recipes import timed_text
 
     engine = Engine(registry)
     plain = engine.run(clip_graph(registry, tiny_ti2v, generate={"num_frames": 9, "steps": 2}))
@@ -188,7 +188,7 @@ def test_prompt_schedule_on_wan_renders_in_one_pass(registry, tiny_ti2v):
 
 
 def test_prompt_schedule_elsewhere_renders_chained_segments(registry, tiny_ti2v, monkeypatch):
-    from studio.directing import timed_text
+    from studio.runtime.recipes import timed_text
 
     monkeypatch.setattr(timed_text, "supports", lambda model: False)  # as for LTX or CogVideoX
     engine = Engine(registry)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from studio.directing import DirectingError
-from studio.directing.signal import Signal, apply_op, as_signal, pulses
+from studio.directing.signal import apply_op, pulses
 from studio.errors import MediaError
 from studio.media.audio import analyse, load_audio
+from studio.values import Signal, as_signal
 
 RATE = 44_100
 FPS = 16.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.directing.signal import Signal
 from studio.engine import Engine, NodeFinished, NodeWarning
 from studio.graph import Graph, NodeRegistry, ParamSpec, PortSpec, node
 from studio.graph.fileformat import dumps, loads
 from studio.graph.validate import check_link, validate
+from studio.values import Signal
 from tests.toy_nodes import number
 
 SEEN: dict[str, object] = {}

@@ -172,7 +172,7 @@ def test_the_camera_path_node_is_shown_as_it_renders_and_its_keyframes_drag_in_s
 
 def test_after_a_render_the_camera_lane_shows_the_path_it_used(docks):
     from studio.directing.camera import build_path
-    from studio.directing.signal import Signal
+    from studio.values import Signal
 
     docks.live.show_video(Video(clip(32), 16.0))
     pulses = np.zeros(32, np.float32)

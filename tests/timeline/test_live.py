@@ -154,9 +154,7 @@ def test_toy_previews_and_other_events_are_ignored(docks):
 
 
 def test_a_finished_render_brings_its_sound_beats_and_prompt_sections(docks):
-    from studio.directing.prompts import PromptSchedule
-    from studio.directing.signal import Signal
-    from studio.values import Sound
+    from studio.values import PromptSchedule, Signal, Sound
 
     docks.live.show_video(Video(clip(48), 24.0))
     sound = Sound(np.full((48000 * 2, 2), 0.25, np.float32), 48000)

@@ -1,53 +1,19 @@
-"""How directing values steer a loaded model: clip length from audio, guide clips, warped starting noise.
+"""How a camera track steers a loaded model: valid clip lengths, warped starting noise, guide clips.
 
 The runtime (and torch) are imported inside the functions: this module loads with the node library.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from studio.directing import DirectingError
-from studio.directing.camera import CameraPath, CameraTrack
-from studio.directing.warp import warped_noise
-from studio.values import Video
+from studio.directing.camera import CameraTrack
+from studio.directing.warp import guide_clip, warped_noise
 
 CAMERA_MODES = ("guide", "noise")
-MAX_FRAMES_FROM_AUDIO = 1025
-
-
-@dataclass(frozen=True, eq=False)
-class CameraGuideClip(Video):
-    """A guide clip that knows how it was made, so a generator can remake it at its own size and length.
-
-    ``frames`` are a preview (the picture, or a grid, seen through the camera); Generate Video warps
-    ``picture`` (or a first frame it draws from the prompt when there is none) along ``camera`` at its
-    own frame count, size and fps, then steers with it as ``steer`` says.
-    """
-
-    camera: CameraPath | None = None
-    picture: np.ndarray | None = None  # uint8 [H, W, 3], before fitting
-    fit: str = "crop"
-    steer: str = "guide"  # guide | noise | none (only the picture and the length)
-    seconds: float | None = None  # the clip's length when it should follow a soundtrack
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.frames.nbytes) + (0 if self.picture is None else int(self.picture.nbytes))
-
-
-def grid_picture(width: int, height: int, cells: int = 8) -> np.ndarray:
-    """A chequered grid with a bright centre cross: what a camera preview shows when there is no picture."""
-    ys, xs = np.mgrid[0:height, 0:width]
-    size = max(2, min(width, height) // cells)
-    board = ((xs // size + ys // size) % 2).astype(np.uint8)
-    pixels = np.stack([60 + 80 * board, 70 + 80 * board, 90 + 80 * board], axis=-1).astype(np.uint8)
-    pixels[height // 2 - 1: height // 2 + 1, :] = (230, 200, 40)
-    pixels[:, width // 2 - 1: width // 2 + 1] = (230, 200, 40)
-    return pixels
 
 
 def frame_step(model: Any) -> int:
@@ -56,13 +22,6 @@ def frame_step(model: Any) -> int:
 
     geo = families.geometry(model.spec, model.pipe)
     return geo.temporal * geo.latent_frame_multiple
-
-
-def frames_for_seconds(seconds: float, fps: float, step: int) -> int:
-    """The valid length (step*k + 1 frames) nearest to ``seconds`` at ``fps``."""
-    wanted = max(1.0, seconds * fps)
-    k = max(0, int(round((wanted - 1) / step)))
-    return min(k * step + 1, (MAX_FRAMES_FROM_AUDIO - 1) // step * step + 1)
 
 
 def noise_for(model: Any, track: CameraTrack, num_frames: int, height: int, width: int, seed: int):
@@ -126,8 +85,6 @@ def render_along(model: Any, prompt: str, track: CameraTrack, method: str, *, wi
 
     if method not in ("none", *CAMERA_MODES):
         raise DirectingError(f"unknown steering method '{method}'", hint="use none, guide or noise")
-    from studio.directing.warp import guide_clip
-
     embeds = runtime.encode_prompt(model, prompt, negative, guidance)
     num_frames = track.num_frames
     request = runtime.VideoRequest(num_frames=num_frames, height=height, width=width, steps=steps,

@@ -3,7 +3,8 @@
 Wan's transformer reads the text only through the cross-attention in each block. The encoded prompts
 go in side by side (K prompts x 512 tokens); a processor wrapped around each cross-attention attends
 to every prompt separately and mixes the results frame by frame with the schedule's weights, so a
-prompt change is a smooth blend over time inside a single clip. torch is imported inside the functions.
+prompt change is a smooth blend over time inside a single clip. The weights are planned by
+``studio.directing.prompts.section_weights``; torch is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -18,42 +19,10 @@ import numpy as np
 from studio.directing import DirectingError
 
 
-def section_weights(sections: tuple[tuple[float, str], ...], blend: float, num_frames: int,
-                    fps: float) -> np.ndarray:
-    """Weights [K, num_frames], summing to 1 per frame: each prompt fades in over ``blend`` seconds around its time."""
-    times = np.arange(num_frames) / fps
-    k = len(sections)
-    weights = np.zeros((k, num_frames))
-    # share of the clip each prompt "owns" from its start on: a ramp from 0 to 1 around the start
-    owns = np.ones((k, num_frames))
-    for i in range(1, k):
-        start = sections[i][0]
-        if blend > 0:
-            owns[i] = np.clip((times - (start - blend / 2)) / blend, 0.0, 1.0)
-        else:
-            owns[i] = (times >= start).astype(float)
-    # each later prompt takes over its share from everything before it
-    remaining = np.ones(num_frames)
-    for i in range(k - 1, -1, -1):
-        weights[i] = remaining * owns[i]
-        remaining = remaining - weights[i]
-    return weights
-
-
-def latent_weights(weights: np.ndarray, temporal: int, latent_frames: int) -> np.ndarray:
-    """Per-latent-frame weights: the first latent frame is frame 0, each later one the mean of its group."""
-    k, n = weights.shape
-    out = np.zeros((k, latent_frames))
-    out[:, 0] = weights[:, 0]
-    for j in range(1, latent_frames):
-        lo, hi = (j - 1) * temporal + 1, min(j * temporal + 1, n)
-        out[:, j] = weights[:, lo:hi].mean(axis=1) if hi > lo else weights[:, min(lo, n - 1)]
-    return out
-
-
 def supports(model: Any) -> bool:
     """One-pass schedules need a Wan transformer whose cross-attention sees text alone (no image tokens)."""
-    if getattr(model, "family", "") != "wan" or getattr(model, "pipe", None) is None:
+    spec = getattr(model, "spec", None)
+    if spec is None or not spec.supports_timed_text or getattr(model, "pipe", None) is None:
         return False
     blocks = getattr(model.pipe.transformer, "blocks", None)
     return bool(blocks) and all(getattr(block.attn2, "add_k_proj", None) is None for block in blocks)

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from studio.directing import DirectingError
-from studio.directing.prompts import PromptSchedule, mix_embeddings, plan_segments
+from studio.directing.prompts import plan_segments
+from studio.runtime.recipes.steering import frame_step, with_starting_noise
+from studio.values import PromptSchedule
 
 
 def render_schedule(model: Any, schedule: PromptSchedule, request: Any, fps: float,
@@ -23,7 +25,6 @@ def render_schedule(model: Any, schedule: PromptSchedule, request: Any, fps: flo
     starting latents in the pipeline's layout, Wan-style [B, C, F, h, w]) is sliced per segment.
     """
     from studio import runtime
-    from studio.directing.steering import frame_step
 
     if request.video is not None:
         raise DirectingError("a prompt schedule cannot follow a guide clip yet",
@@ -49,8 +50,6 @@ def render_schedule(model: Any, schedule: PromptSchedule, request: Any, fps: flo
         piece_request = replace(request, num_frames=segment.num_frames, seed=request.seed + k,
                                 image=first_image if k == 0 else pieces[-1][-1])
         if noise is not None:
-            from studio.directing.steering import with_starting_noise
-
             if model.spec.layout != "bcfhw":
                 raise DirectingError("a prompt schedule with camera noise works with Wan-style models only")
             lo, hi = segment.start // step, segment.end // step + 1
@@ -65,3 +64,18 @@ def render_schedule(model: Any, schedule: PromptSchedule, request: Any, fps: flo
         done += request.steps
         pieces.append(clip if k == 0 else clip[1:])
     return np.concatenate(pieces, axis=0)
+
+
+def mix_embeddings(parts: list[tuple[Any, float]]) -> dict:
+    """The weighted sum of encoded prompts' tensors (attention masks are joined, not mixed)."""
+    first = parts[0][0]
+    mixed = {}
+    for name, tensor in first.tensors.items():
+        if "mask" in name:
+            out = tensor
+            for embeds, _w in parts[1:]:
+                out = out.maximum(embeds.tensors[name])
+        else:
+            out = sum(embeds.tensors[name] * float(weight) for embeds, weight in parts)
+        mixed[name] = out
+    return mixed
