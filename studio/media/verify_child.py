@@ -23,11 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import studio
-
-try:  # Unix only: elsewhere the time limit (enforced by the parent) is the bound
-    import resource
-except ImportError:  # pragma: no cover - Windows
-    resource = None  # type: ignore[assignment]
+from studio.media.process_memory import data_in_use as _data_in_use
+from studio.media.process_memory import resource
 
 _TASKS = ("c2pa", "watermark")
 _STDERR_KEEP = 4000
@@ -153,29 +150,6 @@ def _parse(out: bytes) -> dict[str, Any] | None:
 
 
 # ---- the child side
-
-
-def _data_in_use() -> int | None:
-    """Bytes of data (heap and private mappings) in use now, as RLIMIT_DATA counts them (Linux)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def memory_headroom() -> int | None:
-    """Bytes of data this process may still take under its RLIMIT_DATA; None when unlimited or unknown."""
-    if resource is None:
-        return None
-    limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
-    used = _data_in_use()
-    if limit == resource.RLIM_INFINITY or used is None:
-        return None
-    return limit - used
 
 
 def _limit(memory_mb: int, seconds: float) -> dict[str, Any]:

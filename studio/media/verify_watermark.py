@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.errors import MediaError
 from studio.media import watermark as wm
-from studio.media.verify_child import memory_headroom
+from studio.media.process_memory import memory_headroom
 from studio.media.video_read import MAX_UNTRUSTED_PIXELS, UntrustedVideo
 
 MAX_FRAMES = 96  # a vote over this many frames reads a clip re-encoded at CRF 35 (tests/media/test_export.py)
