@@ -351,43 +351,39 @@ class Engine:
     def _missing_files(self, graph: Graph, order: list[str], base_dir: Path | None) -> list[tuple[str, str]]:
         """Input files that do not exist, all of them, before anything slow (a model load) starts."""
         missing = []
+        for nid, pspec, value in self._path_params(graph, order, written=False):
+            if not isinstance(value, str) or not value:
+                continue
+            path = Path(value).expanduser()
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            if not path.exists():
+                missing.append((nid, f"file '{path}' of parameter '{pspec.name}' does not exist "
+                                     "(pick the file again, or move it back)"))
+        return missing
+
+    def _path_params(self, graph: Graph, order: list[str], written: bool) -> Iterable[tuple[str, ParamSpec, Any]]:
+        """(node id, parameter, value) of each file parameter the run needs: files written, or files read."""
         for nid in order:
             node = graph.nodes[nid]
             spec = self.registry.get(node.type)
             if spec is None or node.bypassed:
                 continue
             for pspec in spec.params:
-                value = node.params.get(pspec.name, pspec.default)
-                if pspec.kind != "path" or pspec.output_file or not isinstance(value, str) or not value:
-                    continue
-                path = Path(value).expanduser()
-                if not path.is_absolute() and base_dir is not None:
-                    path = base_dir / path
-                if not path.exists():
-                    missing.append((nid, f"file '{path}' of parameter '{pspec.name}' does not exist "
-                                         "(pick the file again, or move it back)"))
-        return missing
+                if pspec.kind == "path" and pspec.output_file == written:
+                    yield nid, pspec, node.params.get(pspec.name, pspec.default)
 
     def _unwritable(self, graph: Graph, order: list[str], base_dir: Path | None,
                     policy: OutputPolicy) -> list[tuple[str, str]]:
         """Outputs the run may not or cannot write (outside the output folder, read-only, disk full), all of
         them, before anything slow starts."""
         found = []
-        for nid in order:
-            node = graph.nodes[nid]
-            spec = self.registry.get(node.type)
-            if spec is None or node.bypassed:
-                continue
-            for pspec in spec.params:
-                if pspec.kind != "path" or not pspec.output_file:
-                    continue
-                value = node.params.get(pspec.name, pspec.default)
-                try:
-                    target = resolve_output(policy, nid, value if isinstance(value, str) else "", base_dir)
-                    check_writable(target.parent, node_id=nid)
-                except StudioError as exc:
-                    found.append((nid, f"parameter '{pspec.name}': " + exc.message
-                                  + (f" ({exc.hint})" if exc.hint else "")))
+        for nid, pspec, value in self._path_params(graph, order, written=True):
+            try:
+                target = resolve_output(policy, nid, value if isinstance(value, str) else "", base_dir)
+                check_writable(target.parent, node_id=nid)
+            except StudioError as exc:
+                found.append((nid, f"parameter '{pspec.name}': " + exc.message + (f" ({exc.hint})" if exc.hint else "")))
         return found
 
     def _finish(self, result: RunResult, status: str, started: float, run_id: int,

@@ -41,21 +41,6 @@ BASELINES = {
 }
 
 
-class Cycled(Sequence[np.ndarray]):
-    """A long clip made by cycling a short one, so a 10-second 720p clip does not need 660 MB."""
-
-    def __init__(self, frames: np.ndarray, length: int) -> None:
-        self.frames, self.length = frames, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if not 0 <= index < self.length:
-            raise IndexError(index)
-        return self.frames[index % len(self.frames)]
-
-
 def measure_stages(frames: int) -> dict[str, float]:
     """One default export (signed, watermarked, 720p) with every stage timed: seconds of CPU by stage.
 
@@ -72,7 +57,7 @@ def measure_stages(frames: int) -> dict[str, float]:
     from studio.media import watermark as wm
     from studio.media.export import ExportOptions, export_clip
     from studio.media.provenance import Provenance
-    from tests.media.clips import natural_clip
+    from tests.media.clips import Cycled, natural_clip
 
     clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)
     prov = Provenance(
@@ -209,7 +194,7 @@ def bench_stages(workdir: Path, frames: int, baseline: str, rounds: int) -> None
 
 def bench_encode_speed(workdir: Path, frames: int) -> None:
     from studio.media.encode import EncodeSettings, encode_video
-    from tests.media.clips import natural_clip
+    from tests.media.clips import Cycled, natural_clip
 
     print(
         f"\n== Encode speed, 1280x720, {frames} frames, libx264 CRF 23, no watermark (fps; 24 fps x10 = 240) =="
@@ -248,7 +233,7 @@ def _y_psnr(clip: Sequence[np.ndarray], path: Path) -> float:
 def bench_sign_overhead(workdir: Path, seconds: int) -> None:
     from studio.media.export import ExportOptions, export_clip
     from studio.media.provenance import Provenance
-    from tests.media.clips import natural_clip
+    from tests.media.clips import Cycled, natural_clip
 
     frames = seconds * 24
     clip = Cycled(natural_clip(24, 720, 1280, seed=2, grain=1.0), frames)

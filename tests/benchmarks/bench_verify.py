@@ -22,13 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from tests.media.clips import Cycled  # noqa: E402
 
 BOUND_MB, BOUND_S = 1024, 20.0  # the trust issue's bound for any file
 BASELINE_LIMIT_S = 90  # the old verify of the box file runs for minutes; stop it here
@@ -47,21 +48,6 @@ with open("/proc/self/status") as status:
 print("BENCH" + json.dumps({"code": code, "seconds": time.monotonic() - started, "parent_mb": hwm,
                             "report": report}))
 """
-
-
-class Cycled(Sequence[np.ndarray]):
-    """A long clip made by cycling a few frames, so a 4K or 8K clip does not need gigabytes here."""
-
-    def __init__(self, frames: np.ndarray, length: int) -> None:
-        self.frames, self.length = frames, length
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if not 0 <= index < self.length:
-            raise IndexError(index)
-        return self.frames[index % len(self.frames)]
 
 
 def smooth_frames(height: int, width: int, count: int) -> np.ndarray:

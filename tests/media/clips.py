@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+
+
+class Cycled(Sequence[np.ndarray]):
+    """A long clip made by cycling a few frames, so a 10-second 720p or a 4K clip does not need gigabytes."""
+
+    def __init__(self, frames: np.ndarray, length: int) -> None:
+        self.frames, self.length = frames, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return self.frames[index % len(self.frames)]
 
 
 def natural_clip(
