@@ -132,6 +132,12 @@ class NodeSearch(QFrame):
             self.chosen.emit(spec)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self.edit and event.type() == QEvent.Type.ShortcutOverride:
+            assert isinstance(event, QKeyEvent)
+            if event.key() == Qt.Key.Key_Escape:
+                # Esc is ours while the box is open: not the window's Cancel Render (it would stop a render).
+                event.accept()
+                return True
         if watched is self.edit and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             key = event.key()

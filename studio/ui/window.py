@@ -46,6 +46,19 @@ def first_size(window: QMainWindow) -> QSize:
     return QSize(min(1400, int(free.width() * 0.92)), min(860, int(free.height() * 0.92)))
 
 
+
+def shortcut_list(keys: list) -> list[QKeySequence]:
+    """The key sequences for an action: a platform's standard key with all its bindings, then the extras, each
+    once (a key listed twice makes Qt call the shortcut ambiguous, and it then does nothing)."""
+    found: list[QKeySequence] = []
+    for key in keys:
+        for sequence in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [
+            QKeySequence(key)
+        ]:
+            if not sequence.isEmpty() and all(sequence != known for known in found):
+                found.append(sequence)
+    return found
+
 class MainWindow(EditActions, FileActions, QMainWindow):
     def __init__(self, registry: NodeRegistry, engine: Engine | None = None,
                  autosave_ms: int | None = None, timeline: bool = True) -> None:
@@ -179,7 +192,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         if icon:
             action.setIcon(theme.icon(icon))
         if keys:
-            action.setShortcuts([QKeySequence(k) for k in keys])
+            action.setShortcuts(shortcut_list(keys))
         if tip:
             action.setStatusTip(tip)
             action.setToolTip(tip)
@@ -208,7 +221,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
                             tip="Check a clip's Content Credentials and watermark")
         undo = self.session.undo
         self.act_undo = A("&Undo", undo.undo, [K.Undo], "undo")
-        self.act_redo = A("&Redo", undo.redo, [K.Redo, "Ctrl+Shift+Z"], "redo")
+        self.act_redo = A("&Redo", undo.redo, [K.Redo, "Ctrl+Shift+Z", "Ctrl+Y"], "redo")
         self.act_undo.setEnabled(False)
         self.act_redo.setEnabled(False)
         undo.canUndoChanged.connect(self.act_undo.setEnabled)
