@@ -48,15 +48,13 @@ def first_size(window: QMainWindow) -> QSize:
 
 
 def shortcut_list(keys: list) -> list[QKeySequence]:
-    """The key sequences for an action: a platform's standard key with all its bindings, then the extras, each
-    once (a key listed twice makes Qt call the shortcut ambiguous, and it then does nothing)."""
+    """The key sequences for an action (a platform's standard key is its main binding there), each once: a key
+    listed twice, as X11's Redo is Ctrl+Shift+Z already, makes Qt call the shortcut ambiguous and do nothing."""
     found: list[QKeySequence] = []
     for key in keys:
-        for sequence in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) else [
-            QKeySequence(key)
-        ]:
-            if not sequence.isEmpty() and all(sequence != known for known in found):
-                found.append(sequence)
+        sequence = QKeySequence(key)
+        if not sequence.isEmpty() and all(sequence != known for known in found):
+            found.append(sequence)
     return found
 
 class MainWindow(EditActions, FileActions, QMainWindow):
