@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.graph import Column, ParamSpec, PortSpec, node
+from studio.graph import Column, ParamSpec, PortSpec, Roles, node
 
 # Kept in step with studio.directing.camera (not imported here: node modules load at editor start-up).
 PRESET_CHOICES = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zoom_in", "zoom_out", "dolly_in",
@@ -33,6 +33,7 @@ KEYFRAME_COLUMNS = (
     "studio.CameraPath",
     title="Camera Path",
     category="Directing",
+    roles=Roles(camera_source="keyframes"),
     inputs=[
         PortSpec("zoom_signal", "SIGNAL", "pulses the zoom: zoom x (1 + zoom pulse x signal), e.g. on every beat",
                  optional=True),
@@ -112,7 +113,7 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
     """Steer Generate Video along a camera path: a guide clip of the picture (or the prompt's first frame)."""
     from studio.directing.warp import grid_picture, guide_clip
     from studio.media.image import fit_image
-    from studio.values import CameraGuideClip
+    from studio.values import CameraGuideClip, Generation
 
     if image is not None:
         pixels = image.pixels
@@ -126,9 +127,9 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
     seconds = audio.seconds if audio is not None else None
     count = num_frames or (max(1, round(seconds * fps)) if seconds else 33)
     frames = guide_clip(pixels, camera.track(count, fps), is_cancelled=ctx.is_cancelled)
-    info = {"mode": "camera-guide", "camera": camera.label, "steer": steer,
-            "reference_image": image.source if image is not None else None}
-    return CameraGuideClip(frames, fps, info, camera=camera, picture=None if image is None else image.pixels,
+    made = Generation(mode="camera-guide", camera=camera.label, camera_mode=steer,
+                      reference_image=image.source if image is not None else None)
+    return CameraGuideClip(frames, fps, made, camera=camera, picture=None if image is None else image.pixels,
                            fit=image.fit if image is not None else "crop", steer=steer, seconds=seconds)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
+from studio.graph import Exporter, ParamSpec, PortSpec, Roles, node
 from studio.values import Sound, Video
 
 FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
@@ -94,6 +94,7 @@ THUMBNAIL_PIXELS = {"small": 256, "none": 0, "large": 1024}
         ),
     ],
     is_output=True,
+    roles=Roles(exporter=Exporter(path="path", in_frame="in_frame", out_frame="out_frame", format="format")),
 )
 def export(
     ctx,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
-from studio.values import Picture, Prompt, Video
+from studio.graph import ParamSpec, PortSpec, Roles, node
+from studio.values import Generation, Picture, Prompt, PromptSchedule, Video
 
 
 @node(
     "studio.GenerateVideo",
     title="Generate Video",
     category="Generate",
+    roles=Roles(draft=(("steps", "draft_steps"),), clip_rate="fps"),
     inputs=[
         PortSpec("model", "MODEL", "the video model"),
         PortSpec("prompt", "PROMPT", "what to show"),
@@ -85,8 +86,7 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         embeds = _steer_with_camera(ctx, model, embeds, request, camera_guide, fps, steps, guidance, seed)
     if len(getattr(prompt, "sections", ())) > 1:
         frames = _render_schedule(ctx, model, prompt, request, embeds, fps, guidance, mode)
-        return Video(frames, fps, _info(model, prompt, request, image, camera_guide, mode, frames, fps) | {
-            "prompt_schedule": [list(section) for section in prompt.sections], "blend": prompt.blend})
+        return Video(frames, fps, _generation(model, prompt, request, image, camera_guide, mode, frames, fps))
 
     # Latents are memoized apart from the decode, so a failed decode (out of memory) retries
     # without sampling again.
@@ -99,27 +99,29 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     )
     ctx.check_cancelled()
     frames = runtime.decode(model, latents)
-    return Video(frames, fps, _info(model, prompt, request, image, camera_guide, mode, frames, fps))
+    return Video(frames, fps, _generation(model, prompt, request, image, camera_guide, mode, frames, fps))
 
 
-def _info(model, prompt: Prompt, request, image: Picture | None, camera_guide, mode: str | None, frames,
-          fps: float) -> dict:
-    """What made the clip, for provenance and the inspector."""
-    info = {
-        "model": model.name, "model_id": model.weights_id, "prompt": prompt.text,
-        "negative_prompt": prompt.negative, "seed": request.seed, "steps": request.steps,
-        "guidance": request.guidance, "size": f"{request.width}x{request.height}",
-        "num_frames": int(frames.shape[0]), "fps": fps,
-        "mode": "v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
-        "reference_use": image.role if image is not None else None,
-        "reference_image": image.source if image is not None else None,
-    }
-    if camera_guide is not None:
-        if mode != "none":
-            info.update(camera=camera_guide.camera.label, camera_mode=mode)
-        if image is None and camera_guide.info.get("reference_image"):
-            info["reference_image"] = camera_guide.info["reference_image"]
-    return info
+def _generation(model, prompt: Prompt, request, image: Picture | None, camera_guide, mode: str | None, frames,
+                fps: float) -> Generation:
+    """What made the clip, for provenance, the OTIO export and the timeline."""
+    reference = image.source if image is not None else None
+    guided_by = camera_guide.generation if camera_guide is not None else None
+    if image is None and guided_by is not None and guided_by.reference_image:
+        reference = guided_by.reference_image
+    steered = camera_guide is not None and mode != "none"
+    # one section is a plain prompt; only a real schedule marks the timeline
+    scheduled = isinstance(prompt, PromptSchedule) and len(prompt.sections) > 1
+    return Generation(
+        model=model.name, model_hash=model.weights_id, prompt=prompt.text, negative=prompt.negative,
+        sections=tuple((float(start), str(text)) for start, text in prompt.sections) if scheduled else (),
+        blend=prompt.blend if scheduled else 0.0,
+        seed=request.seed, steps=request.steps, guidance=request.guidance, width=request.width,
+        height=request.height, num_frames=int(frames.shape[0]), fps=fps,
+        mode="v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
+        reference_use=image.role if image is not None else None, reference_image=reference,
+        camera=camera_guide.camera.label if steered else None, camera_mode=mode if steered else None,
+    )
 
 
 def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
+from studio.graph import ParamSpec, PortSpec, Roles, node
 
 
 @node(
     "studio.LoadModel",
     title="Load Model",
     category="Model",
+    roles=Roles(model_loader=True),
     outputs=[PortSpec("model", "MODEL", "the loaded video pipeline")],
     params=[
         ParamSpec("source", "string", "embedded",

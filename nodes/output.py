@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.graph import ParamSpec, PortSpec, node
+from studio.graph import ParamSpec, PortSpec, Roles, node
 from studio.values import Video
 
 
@@ -13,6 +13,7 @@ from studio.values import Video
     inputs=[PortSpec("video", "VIDEO", "the clip to show in the timeline")],
     outputs=[PortSpec("video", "VIDEO", "the same clip, passed through")],
     is_output=True,
+    roles=Roles(preview=True),
 )
 def preview(ctx, video: Video) -> Video:
     """Shows a clip in the timeline and viewer."""

@@ -177,33 +177,38 @@ def _route_output(graph, registry, output: str, chosen: dict[str, Path]) -> str:
                if (s := registry.get(n.type)) is not None and s.is_output and s.param("path") is not None
                and not n.bypassed]
     if len(writers) == 1:
-        _check_suffix(graph, writers[0], dest)
+        _check_suffix(graph, registry, writers[0], dest)
         chosen[writers[0]] = dest
         graph.set_param(writers[0], "path", dest.name)  # the graph keeps a plain name; the file is ``dest``
         return writers[0]
     if len(writers) > 1:
         raise StudioError(f"-o is ambiguous: the graph writes {len(writers)} files ({', '.join(writers)})",
                           hint="use --set NODE.path=FILE for each instead")
-    previews = [nid for nid, n in graph.nodes.items() if n.type == "studio.Preview"]
+    previews = [nid for nid, n in graph.nodes.items() if n.type in registry.types_with_role("preview")]
     if len(previews) != 1:
         raise StudioError("-o needs an Export or Save Video node, or exactly one Preview node to export from")
     link = graph.link_into(previews[0], "video")
     if link is None:
         raise StudioError(f"the Preview node '{previews[0]}' has no input to save")
-    spec = registry.get("studio.Export")
-    exporter = graph.add_node(spec, params={"path": dest.name})
+    exporters = registry.with_role("exporter")
+    if not exporters:
+        raise StudioError("-o needs an Export node type, and none is installed")
+    spec = exporters[0]
+    exporter = graph.add_node(spec, params={spec.roles.exporter.path: dest.name})
     graph.connect(link.src, link.src_port, exporter.id, "video")
-    _check_suffix(graph, exporter.id, dest)
+    _check_suffix(graph, registry, exporter.id, dest)
     chosen[exporter.id] = dest
     return exporter.id
 
 
-def _check_suffix(graph, node_id: str, dest: Path) -> None:
+def _check_suffix(graph, registry, node_id: str, dest: Path) -> None:
     """Refuse, before rendering, an -o whose extension is not the writer's format (-o clip.otio)."""
     from nodes.export import FORMAT_SUFFIX
 
     node = graph.nodes[node_id]
-    fmt = node.params.get("format", "mp4") if node.type == "studio.Export" else "mp4"
+    spec = registry.get(node.type)
+    export = spec.roles.exporter if spec is not None else None
+    fmt = node.params.get(export.format, "mp4") if export is not None and export.format else "mp4"
     want = FORMAT_SUFFIX.get(fmt, ".mp4")
     if dest.suffix.lower() != want:
         raise StudioError(f"-o {dest.name}: node '{node_id}' writes {fmt}, whose files end in {want}",
@@ -220,7 +225,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     apply_overrides(graph, registry, args.overrides, chosen)
     if args.device:
         for nid, node in graph.nodes.items():
-            if node.type == "studio.LoadModel":
+            if node.type in registry.types_with_role("model_loader"):
                 graph.set_param(nid, "device", args.device)
     if args.output:
         _route_output(graph, registry, args.output, chosen)

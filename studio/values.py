@@ -46,12 +46,62 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class Generation:
+    """What made a clip: the typed record that provenance (C2PA), the OTIO export and the timeline read.
+
+    Written by the node that makes the clip; a misspelt field fails where it is written (TypeError) or read
+    (AttributeError), never silently as a missing entry in a signed manifest.
+    """
+
+    model: str = ""
+    model_hash: str | None = None  # the weights' id (a hash of the files)
+    adapters: tuple[str, ...] = ()  # LoRAs and other adapters applied to the model, by name
+    prompt: str = ""
+    negative: str = ""
+    sections: tuple[tuple[float, str], ...] = ()  # a prompt schedule: (start seconds, prompt) pairs
+    blend: float = 0.0  # seconds a change of section takes
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+    fps: float | None = None
+    mode: str | None = None  # t2v | i2v | v2v | camera-guide
+    reference_image: str | None = None  # the picture's file: an ingredient
+    reference_use: str | None = None  # first_frame | reference
+    camera: str | None = None  # the camera path's label
+    camera_mode: str | None = None  # how the camera steered: guide | noise | none
+
+    @property
+    def size(self) -> str | None:
+        """"WxH", as the manifest records it (None when unknown)."""
+        return None if self.width is None or self.height is None else f"{self.width}x{self.height}"
+
+    @property
+    def prompts(self) -> list[str]:
+        """The prompt and the negative prompt, those that are set."""
+        return [p for p in (self.prompt, self.negative) if p]
+
+    @property
+    def ingredients(self) -> list[str]:
+        """The files the clip was made from (the reference picture)."""
+        return [self.reference_image] if self.reference_image else []
+
+    def settings(self) -> dict[str, Any]:
+        """The generation settings a manifest records, those that are known."""
+        values = {"steps": self.steps, "guidance": self.guidance, "size": self.size,
+                  "num_frames": self.num_frames, "fps": self.fps, "mode": self.mode}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class Video:
-    """A clip: frames uint8 [T, H, W, 3] at ``fps``, with what made it (for provenance)."""
+    """A clip: frames uint8 [T, H, W, 3] at ``fps``, with what made it (for provenance; None: not known)."""
 
     frames: np.ndarray
     fps: float
-    info: dict[str, Any] = field(default_factory=dict)
+    generation: Generation | None = None
 
     @property
     def nbytes(self) -> int:

@@ -526,20 +526,22 @@ _MISSING = object()
 
 
 def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
-    """The graph as a draft render runs it: every node that declares ``steps`` and ``draft_steps`` runs
-    with the smaller of the two (same seed, same everything else). The document itself is not touched.
-    Returns the copy and the ids of the nodes it changed."""
+    """The graph as a draft render runs it: every parameter a node's ``draft`` role pairs with a draft
+    parameter (Generate Video's ``steps`` with ``draft_steps``) runs at the smaller of the two (same seed, same
+    everything else). The document itself is not touched. Returns the copy and the ids of the nodes it changed."""
     draft = graph.copy()
     changed = []
     for nid, node in draft.nodes.items():
         spec = registry.get(node.type)
-        if spec is None or spec.param("steps") is None or spec.param("draft_steps") is None:
+        if spec is None or not spec.roles.draft:
             continue
         params = spec.default_params() | node.params
-        fewer = min(int(params["steps"]), int(params["draft_steps"]))
-        if fewer != params["steps"]:
-            draft.set_param(nid, "steps", fewer)
-            changed.append(nid)
+        for name, draft_name in spec.roles.draft:
+            fewer = min(int(params[name]), int(params[draft_name]))
+            if fewer != params[name]:
+                draft.set_param(nid, name, fewer)
+                if nid not in changed:
+                    changed.append(nid)
     return draft, changed
 
 

@@ -12,7 +12,20 @@ from studio.graph.fileformat import (
     save_graph,
 )
 from studio.graph.registry import ENTRY_POINT_GROUP, NodeRegistry
-from studio.graph.spec import PORT_TYPES, Column, NodeSpec, ParamSpec, PortSpec, compatible, node
+from studio.graph.spec import (
+    PORT_TYPES,
+    Column,
+    Exporter,
+    NodeSpec,
+    ParamSpec,
+    PortSpec,
+    PortType,
+    Roles,
+    compatible,
+    node,
+    port_colour,
+    register_port_type,
+)
 from studio.graph.validate import Problem, check_link, driven_links, find_cycle, validate
 
 __all__ = [
@@ -29,9 +42,12 @@ __all__ = [
     "NodeRegistry",
     "NodeSpec",
     "Column",
+    "Exporter",
     "ParamSpec",
     "PortSpec",
+    "PortType",
     "Problem",
+    "Roles",
     "check_link",
     "driven_links",
     "compatible",
@@ -42,6 +58,8 @@ __all__ = [
     "load_graph",
     "loads",
     "node",
+    "port_colour",
+    "register_port_type",
     "save_graph",
     "validate",
 ]

@@ -85,6 +85,13 @@ class NodeRegistry:
     def get(self, type_id: str) -> NodeSpec | None:
         return self._specs.get(type_id)
 
+    def with_role(self, role: str) -> list[NodeSpec]:
+        """The node types that declare ``role`` (a field of ``Roles``: exporter, camera_source, draft, ...)."""
+        return [spec for spec in self if getattr(spec.roles, role)]
+
+    def types_with_role(self, role: str) -> set[str]:
+        return {spec.type_id for spec in self.with_role(role)}
+
     def closest(self, name: str) -> str | None:
         """The known type id nearest to a misspelt one, for 'did you mean ...'."""
         by_lower = {t.lower(): t for t in self._specs}

@@ -10,19 +10,74 @@ from typing import Any
 
 from studio.graph.outputs import output_name_problem
 
-# Port types carried by links. A link is allowed when the output's type equals the input's,
-# or the input accepts ANY, or the pair is in CONVERSIONS (the engine converts the value).
-PORT_TYPES = {
-    "MODEL": "a loaded video model",
-    "PROMPT": "prompt text, negative prompt and prompt schedule",
-    "IMAGE": "one picture, uint8 [H, W, 3]",
-    "VIDEO": "a clip: frames uint8 [T, H, W, 3] and its frame rate",
-    "AUDIO": "sound: samples and sample rate",
-    "SIGNAL": "one number per frame, 0 to 1",
-    "CAMERA": "a camera path: one transform per frame",
-    "FLOAT": "a number",
-    "ANY": "anything",
-}
+
+@dataclass(frozen=True)
+class PortType:
+    """A type of value carried by links: its name, what it is, its colour on the canvas, and its value class.
+
+    ``value`` is the class of what travels (a class, or its dotted name "package.module.Class", so that the
+    graph room need not import the values it describes); None when any object may.
+    """
+
+    name: str
+    help: str
+    colour: str = "#c0c0c0"
+    value: type | str | None = None
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", self.name):
+            raise ValueError(f"port type {self.name!r}: names are upper case, like VIDEO or DEPTH_MAP")
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.colour):
+            raise ValueError(f"port type {self.name}: colour {self.colour!r} is not like #ff8800")
+
+    def value_class(self) -> type | None:
+        """The class of the values this type carries (a dotted name is imported now)."""
+        if not isinstance(self.value, str):
+            return self.value
+        import importlib
+
+        module, _, name = self.value.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+# The port types links carry, by name. Built-in ones are below; a node pack adds its own with
+# ``register_port_type`` before declaring nodes that use them. It only grows, and a name keeps one meaning,
+# so it is a vocabulary rather than state: two registries of nodes share it safely.
+PORT_TYPES: dict[str, PortType] = {}
+UNKNOWN_COLOUR = "#c0c0c0"
+
+
+def register_port_type(port_type: PortType) -> PortType:
+    """Add a port type (a pack's, or the built-ins). The same declaration twice is fine; another one under a
+    name already taken is refused, since graphs and nodes already rely on what that name means."""
+    known = PORT_TYPES.get(port_type.name)
+    if known is not None and known != port_type:
+        raise ValueError(f"port type '{port_type.name}' is already registered as something else: {known.help}")
+    PORT_TYPES[port_type.name] = port_type
+    return port_type
+
+
+def port_colour(name: str) -> str:
+    """The canvas colour of a port type ("#rrggbb"); a type no pack declares gets a neutral grey."""
+    known = PORT_TYPES.get(name)
+    return known.colour if known is not None else UNKNOWN_COLOUR
+
+
+for _builtin in (
+    PortType("MODEL", "a loaded video model", "#b07cff", "studio.runtime.loading.LoadedModel"),
+    PortType("PROMPT", "prompt text, negative prompt and prompt schedule", "#f2c14e", "studio.values.Prompt"),
+    PortType("IMAGE", "one picture, uint8 [H, W, 3]", "#4fb3ff", "studio.values.Picture"),
+    PortType("VIDEO", "a clip: frames uint8 [T, H, W, 3] and its frame rate", "#ff7a59", "studio.values.Video"),
+    PortType("AUDIO", "sound: samples and sample rate", "#5ad17a", "studio.values.Sound"),
+    PortType("SIGNAL", "one number per frame, 0 to 1", "#e86fb4", "studio.values.Signal"),
+    PortType("CAMERA", "a camera path: one transform per frame", "#41d6c3", "studio.directing.camera.CameraPath"),
+    PortType("FLOAT", "a number", "#a8b3c4", float),
+    PortType("ANY", "anything", "#e0e0e0"),
+):
+    register_port_type(_builtin)
+
+# A link is allowed when the output's type equals the input's, or the input accepts ANY, or the pair is in
+# CONVERSIONS (the engine converts the value).
 CONVERSIONS: set[tuple[str, str]] = {("FLOAT", "SIGNAL")}
 
 # "json" holds structured data (a list of keyframes, a prompt schedule): lists, dicts, numbers, text.
@@ -279,6 +334,30 @@ NodeFunction = Callable[..., Any]
 
 
 @dataclass(frozen=True)
+class Exporter:
+    """The exporter role: the node writes the final file, and these are its parameters for where and what range
+    (the editor's in and out points and Export dialog, and ``studio render -o``, set them)."""
+
+    path: str = "path"
+    in_frame: str = "in_frame"
+    out_frame: str = "out_frame"
+    format: str | None = "format"  # None: it writes one format only
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a node type is to the rest of the app, so that no one asks for a type id by name."""
+
+    exporter: Exporter | None = None
+    camera_source: str | None = None  # the parameter holding camera keyframes that the timeline shows and edits
+    # (parameter, its draft parameter) pairs: a draft render runs each at the smaller of the two values
+    draft: tuple[tuple[str, str], ...] = ()
+    clip_rate: str | None = None  # the parameter that sets the clip's frame rate, known before its frames
+    preview: bool = False  # shows a clip in the editor; ``studio render -o`` exports what a lone one shows
+    model_loader: bool = False  # loads a model; ``studio render --device`` sets its ``device``
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """What a node type declares: ports, parameters, help; ``run`` does the work."""
 
@@ -294,12 +373,25 @@ class NodeSpec:
     run: NodeFunction | None = field(default=None, compare=False, repr=False)
     # upgrade(params, saved_version) -> params, for graph files saved with an older node version
     upgrade: Callable[[dict, int], dict] | None = field(default=None, compare=False, repr=False)
+    roles: Roles = Roles()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.inputs] + [p.name for p in self.params]
         dupes = {n for n in names if names.count(n) > 1}
         if dupes:
             raise ValueError(f"node type {self.type_id}: inputs and parameters share names {sorted(dupes)}")
+        missing = [name for name in self._role_params() if self.param(name) is None]
+        if missing:
+            raise ValueError(f"node type {self.type_id}: its roles name parameters it lacks {sorted(missing)}")
+
+    def _role_params(self) -> list[str]:
+        roles = self.roles
+        names = [name for pair in roles.draft for name in pair]
+        names += [n for n in (roles.camera_source, roles.clip_rate) if n is not None]
+        if roles.exporter is not None:
+            export = roles.exporter
+            names += [n for n in (export.path, export.in_frame, export.out_frame, export.format) if n is not None]
+        return names
 
     def input(self, name: str) -> PortSpec | None:
         return next((p for p in self.inputs if p.name == name), None)
@@ -338,6 +430,7 @@ def node(
     version: int = 1,
     is_output: bool = False,
     upgrade: Callable[[dict, int], dict] | None = None,
+    roles: Roles = Roles(),
 ) -> Callable[[NodeFunction], NodeSpec]:
     """Decorator that turns an implementation function into a NodeSpec."""
 
@@ -354,6 +447,7 @@ def node(
             is_output=is_output,
             run=fn,
             upgrade=upgrade,
+            roles=roles,
         )
 
     return wrap

@@ -298,10 +298,10 @@ def export_video(
     is_cancelled: CancelCheck | None = None,
 ) -> ExportResult:
     """Export a rendered clip with the sound it plays with: the Export node's and the editor's Export
-    dialog's way in. What made it (``video.info``, the graph ``graph_hash``, the sound's file) is its
+    dialog's way in. What made it (``video.generation``, the graph ``graph_hash``, the sound's file) is its
     provenance; its prompt schedule marks the editor timeline."""
-    provenance = Provenance.from_video_info(
-        video.info, graph_hash=graph_hash, audio_source=audio.source if audio is not None else None
+    provenance = Provenance.from_generation(
+        video.generation, graph_hash=graph_hash, audio_source=audio.source if audio is not None else None
     )
     return export_clip(
         video.frames,
@@ -314,7 +314,7 @@ def export_video(
         identity=identity,
         on_progress=on_progress,
         is_cancelled=is_cancelled,
-        sections=video.info.get("prompt_schedule") or (),
+        sections=video.generation.sections if video.generation is not None else (),
     )
 
 

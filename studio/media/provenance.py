@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 import mimetypes
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +16,7 @@ import c2pa
 from studio import __version__
 from studio.errors import MediaError, SigningError
 from studio.media.signing import SigningIdentity
+from studio.values import Generation
 
 TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 SOFT_BINDING_ALG = "org.studio.watermark.lumaqim.1"
@@ -75,22 +75,21 @@ class Provenance:
     title: str | None = None
 
     @classmethod
-    def from_video_info(
-        cls, info: Mapping[str, Any], *, graph_hash: str | None = None, audio_source: str | None = None
+    def from_generation(
+        cls, made: Generation | None, *, graph_hash: str | None = None, audio_source: str | None = None
     ) -> Provenance:
-        """What a rendered clip's ``Video.info`` says about how it was made (the Export node and the
-        editor's Export dialog both sign this); the reference image and the sound file are ingredients."""
-        ingredients = [p for p in (info.get("reference_image"), audio_source) if p]
+        """What a rendered clip's generation record says about how it was made (the Export node and the
+        editor's Export dialog both sign this); the reference image and the sound file are ingredients.
+        ``None`` (a clip that does not say) signs as made by an unknown model."""
+        made = made if made is not None else Generation()
         return cls(
-            model_name=str(info.get("model", "unknown")),
-            model_hash=info.get("model_id"),
-            prompts=[p for p in (info.get("prompt"), info.get("negative_prompt")) if p],
-            seed=info.get("seed"),
-            settings={
-                k: info[k] for k in ("steps", "guidance", "size", "num_frames", "fps", "mode") if k in info
-            },
+            model_name=made.model or "unknown",
+            model_hash=made.model_hash,
+            prompts=made.prompts,
+            seed=made.seed,
+            settings=made.settings(),
             graph_hash=graph_hash,
-            ingredients=ingredients,
+            ingredients=[*made.ingredients, *([audio_source] if audio_source else [])],
         )
 
     def ingredient_list(self) -> list[Ingredient]:

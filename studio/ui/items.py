@@ -375,7 +375,7 @@ class NodeItem(QGraphicsItem):
                 painter.setPen(theme.pen("#0c0e12", 1.5) if mark != "ok" else theme.pen(theme.ACCEPTED, 2.0))
                 painter.setBrush(QBrush(theme.color(theme.NODE_BODY)) if optional and mark is None else QBrush(col))
                 if optional and mark is None:
-                    painter.setPen(theme.pen(theme.PORT_COLORS.get(kind, "#c0c0c0"), 2.0))
+                    painter.setPen(theme.pen(theme.port_hex(kind), 2.0))
                 painter.drawEllipse(p, radius, radius)
                 painter.setPen(theme.pen(theme.TEXT_DIM if mark is None else theme.TEXT))
                 if direction == IN:

@@ -120,7 +120,7 @@ class LinkItem(QGraphicsPathItem):
         return self._shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        colour = theme.PORT_COLORS.get(self.port_type, "#c0c0c0")
+        colour = theme.port_hex(self.port_type)
         if self.isSelected() or self.highlight:
             painter.setPen(theme.pen(theme.SELECTED if self.isSelected() else "#ffffff", 4.0))
         elif self.src.bypassed or self.dst.bypassed:
@@ -170,7 +170,7 @@ class DragLinkItem(QGraphicsPathItem):
         super().__init__()
         self.anchor, self.direction = anchor, direction
         self.setZValue(5)
-        self.setPen(theme.pen(theme.PORT_COLORS.get(port_type, "#c0c0c0"), 2.4, Qt.PenStyle.DashLine))
+        self.setPen(theme.pen(theme.port_hex(port_type), 2.4, Qt.PenStyle.DashLine))
 
     def follow(self, pos: QPointF) -> None:
         if self.direction == OUT:

@@ -47,7 +47,7 @@ class RerouteItem(QGraphicsItem):
         super().__init__()
         self.on_moved = None  # set by the scene: redraw the link while dragging
         self.link, self.index = link, index
-        self.colour = theme.PORT_COLORS.get(port_type, "#c0c0c0")
+        self.colour = theme.port_hex(port_type)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)

@@ -8,23 +8,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette, QPen
 from PySide6.QtWidgets import QApplication
 
+from studio.graph import port_colour
 from studio.paths import RESOURCES
 
 THEME_FILE = RESOURCES / "theme" / "dark.qss"
 ICON_DIR = RESOURCES / "icons"
 
-# One colour per port type: links and ports share it, so a glance tells what may connect.
-PORT_COLORS = {
-    "MODEL": "#b07cff",
-    "PROMPT": "#f2c14e",
-    "IMAGE": "#4fb3ff",
-    "VIDEO": "#ff7a59",
-    "AUDIO": "#5ad17a",
-    "SIGNAL": "#e86fb4",
-    "CAMERA": "#41d6c3",
-    "FLOAT": "#a8b3c4",
-    "ANY": "#e0e0e0",
-}
+# One colour per port type, declared with the type (``studio.graph.PortType``): links and ports share it, so a
+# glance tells what may connect, and a pack's own types bring their colours.
+port_hex = port_colour
 CATEGORY_COLORS = {
     "Inputs": "#2f5d50",
     "Model": "#4b3a6b",
@@ -54,7 +46,7 @@ ACCEPTED = "#7dff9a"
 
 
 def port_color(port_type: str) -> QColor:
-    return _color(PORT_COLORS.get(port_type, "#c0c0c0"))
+    return _color(port_colour(port_type))
 
 
 def category_color(category: str) -> QColor:

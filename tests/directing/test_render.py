@@ -56,8 +56,8 @@ def test_camera_guide_and_noise_modes_render_and_differ_from_plain(registry, tin
         assert result.ok, result.failed
         video = result.outputs["preview"]["video"]
         assert video.frames.shape == (9, 32, 32, 3)
-        assert video.info["camera"] == "pan_left" and video.info["camera_mode"] == mode
-        assert video.info["mode"] == ("v2v" if mode == "guide" else "t2v")
+        assert video.generation.camera == "pan_left" and video.generation.camera_mode == mode
+        assert video.generation.mode == ("v2v" if mode == "guide" else "t2v")
         assert not np.array_equal(video.frames, base)
         results[mode] = video.frames
     assert engine.memo_stats["camera_keyframe"][1] == 1  # the first frame was drawn from the text once
@@ -79,7 +79,7 @@ def test_camera_guide_starts_from_the_reference_image(registry, tiny_ti2v, tmp_p
     result = engine.run(g)
     assert result.ok, result.failed
     video = result.outputs["preview"]["video"]
-    assert video.info["mode"] == "v2v" and video.info["reference_image"] == str(image)
+    assert video.generation.mode == "v2v" and video.generation.reference_image == str(image)
     assert "camera_keyframe" not in engine.memo_stats
     preview = result.outputs["camera_guide"]["guide"]
     assert preview.frames.shape == (33, 32, 48, 3) and preview.frames[0, 16, 24, 0] > 200
@@ -87,7 +87,7 @@ def test_camera_guide_starts_from_the_reference_image(registry, tiny_ti2v, tmp_p
     g.set_param("camera_guide", "steer", "noise")
     noise = engine.run(g)
     assert noise.ok, noise.failed
-    assert noise.outputs["preview"]["video"].info["mode"] == "i2v"
+    assert noise.outputs["preview"]["video"].generation.mode == "i2v"
 
 
 def test_camera_guide_node_previews_the_warp(registry, tmp_path):
@@ -147,7 +147,7 @@ def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny
     result = Engine(registry).run(g)
     assert result.ok, result.failed
     video = result.outputs["preview"]["video"]
-    assert video.num_frames == 17 and video.info["mode"] == "t2v"  # 2 s at 8 fps = 16 -> nearest 4k+1
+    assert video.num_frames == 17 and video.generation.mode == "t2v"  # 2 s at 8 fps = 16 -> nearest 4k+1
     signal = result.outputs["math"]["signal"]
     assert signal.events == (2, 6, 10, 14) and signal.values[2] == pytest.approx(1.0)
     camera = result.outputs["camera"]["camera"]
@@ -180,7 +180,7 @@ def test_prompt_schedule_on_wan_renders_in_one_pass(registry, tiny_ti2v):
     assert changed.ok, changed.failed
     video = changed.outputs["preview"]["video"]
     assert video.num_frames == 9 and set(steps) == {2}  # one pass
-    assert video.info["prompt_schedule"] == [[0.0, "a red circle on a blue sky"], [0.5, "a green square"]]
+    assert video.generation.sections == ((0.0, "a red circle on a blue sky"), (0.5, "a green square"))
     assert not np.array_equal(video.frames, plain.outputs["preview"]["video"].frames)
     # the model is left as it was: no timed processors behind
     model = changed.outputs["model"]["model"]

@@ -20,7 +20,7 @@ from studio.engine.outputs import OutputPolicy
 from studio.graph import Graph, NodeRegistry, ParamSpec, PortSpec, load_graph, node, save_graph, validate
 from studio.media.export import ExportOptions, export_clip
 from studio.media.outputs import studio_kind
-from studio.values import Video
+from studio.values import Generation, Video
 
 HOSTILE_NAMES = [
     "~/.bashrc",
@@ -46,7 +46,7 @@ HOSTILE_NAMES = [
       params=[ParamSpec("seed", "int", 0, minimum=0, maximum=1000)])
 def clip(ctx, seed):
     rng = np.random.default_rng(seed)
-    return Video(rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8), 8.0, {"model": "test", "seed": seed})
+    return Video(rng.integers(0, 255, (6, 32, 32, 3), dtype=np.uint8), 8.0, Generation(model="test", seed=seed))
 
 
 @pytest.fixture(scope="module")

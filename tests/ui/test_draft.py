@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from studio.engine import NodeProgress, RunFinished
-from studio.graph import NodeRegistry, ParamSpec, PortSpec, node
+from studio.graph import NodeRegistry, ParamSpec, PortSpec, Roles, node
 from tests.ui.conftest import ui_registry
 
 
 @node("uitest.Sampler", title="Sampler", category="Test", outputs=[PortSpec("y", "FLOAT")], is_output=True,
+      roles=Roles(draft=(("steps", "draft_steps"),)),
       params=[ParamSpec("steps", "int", 12, minimum=1, maximum=100),
               ParamSpec("draft_steps", "int", 3, minimum=1, maximum=100), ParamSpec("seed", "seed", 4)])
 def sampler(ctx, steps, draft_steps, seed):

@@ -11,7 +11,7 @@ import pytest
 from studio.graph import Graph, ParamSpec, PortSpec, node
 from studio.media.encode import probe, read_frames
 from studio.media.verify import verify_file
-from studio.values import Video
+from studio.values import Generation, Video
 from tests.media.clips import natural_clip
 from tests.media.helpers import mdat_offset
 from tests.ui.conftest import settle, ui_registry
@@ -29,8 +29,8 @@ FRAMES, SIZE, FPS = 24, 96, 24
 )
 def clip_node(ctx, seed):
     frames = natural_clip(FRAMES, SIZE, SIZE, seed=seed)
-    info = {"model": "toy-model", "prompt": "a red square moves right", "seed": seed, "steps": 4}
-    return Video(frames, FPS, info)
+    made = Generation(model="toy-model", prompt="a red square moves right", seed=seed, steps=4)
+    return Video(frames, FPS, made)
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def long_clip(frames: int = 20_000):
 
     # a long clip without the memory: every frame is the same array
     still = natural_clip(1, 128, 128, seed=1)[0]
-    return RenderedClip(Video(np.broadcast_to(still, (frames, 128, 128, 3)), FPS, {"model": "m"}), "clip")
+    return RenderedClip(Video(np.broadcast_to(still, (frames, 128, 128, 3)), FPS, Generation(model="m")), "clip")
 
 
 def test_cancel_midway_writes_nothing_and_says_so(qtbot, tmp_path):

@@ -11,14 +11,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio.engine import RunFinished
 from studio.graph import NodeRegistry, ParamSpec, PortSpec, node
-from studio.values import Video
+from studio.values import Generation, Video
 from tests.ui.conftest import settle, ui_registry
 
 
 @node("uitest.Clip", title="Clip", category="Inputs", outputs=[PortSpec("video", "VIDEO")],
       params=[ParamSpec("seed", "int", 0, minimum=0, maximum=100)])
 def clip(ctx, seed):
-    return Video(np.full((4, 32, 32, 3), seed, np.uint8), 8.0, {"model": "test"})
+    return Video(np.full((4, 32, 32, 3), seed, np.uint8), 8.0, Generation(model="test"))
 
 
 @pytest.fixture
