@@ -113,7 +113,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def _editor(path: str | None) -> int:
     try:
-        from studio.ui.app import main as editor_main
+        from studio.ui.shell.app import main as editor_main
     except ImportError as exc:
         print(f"error: the editor cannot start: {exc}", file=sys.stderr)
         return EXIT_FAILED

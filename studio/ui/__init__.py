@@ -1,6 +1,6 @@
 """The desktop editor (PySide6): a thin view over studio.graph and studio.engine."""
 
-from studio.ui import (
+from studio.ui.shell import (
     import_scan,
     refcount_guard,  # noqa: F401  (keeps a PySide6 refcount bug from crashing us; imports PySide6)
 )

@@ -87,8 +87,8 @@ def bench_load_and_pan(spread: int = 2, prefix: str = "") -> dict[str, float]:
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.app import application
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.app import application
+    from studio.ui.shell.window import MainWindow
 
     app = application()
     reg = registry()
@@ -184,8 +184,8 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
     from PySide6.QtCore import QPointF
 
     from studio.engine import NodeProgress
-    from studio.ui.app import application
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.app import application
+    from studio.ui.shell.window import MainWindow
 
     app = application()
     reg = registry()
@@ -219,7 +219,7 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
 def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
     """The same 16 ms timer with nothing running: the machine's own noise floor for the stall figures."""
 
-    from studio.ui.app import application
+    from studio.ui.shell.app import application
 
     app = application()
     ticks = TickGaps()
@@ -233,10 +233,10 @@ def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
 
 
 def bench_cold_start(runs: int = 3) -> dict[str, float]:
-    # as studio.ui.app.main does it: the window paints first, the timeline docks join right after
+    # as studio.ui.shell.app.main does it: the window paints first, the timeline docks join right after
     code = ("import time,sys; t=time.perf_counter();"
-            "from studio.ui.app import application, load_registry; app=application();"
-            "from studio.ui.window import MainWindow; reg,_=load_registry(); w=MainWindow(reg, timeline=False);"
+            "from studio.ui.shell.app import application, load_registry; app=application();"
+            "from studio.ui.shell.window import MainWindow; reg,_=load_registry(); w=MainWindow(reg, timeline=False);"
             "w.show(); app.processEvents(); w.view.viewport().repaint();"
             "print(time.time()); w.attach_timeline(); app.processEvents();"
             "print(time.time()); w.session.undo.setClean(); w.close()")
@@ -254,14 +254,14 @@ def bench_cold_start(runs: int = 3) -> dict[str, float]:
 def first_render_child(warm: bool, idle_s: float = 12.0) -> dict[str, float]:
     """In a fresh process: the first-clip example with the embedded model, first render after launch.
 
-    ``warm``: as ``studio.ui.app.main`` does, the model and export stack import in the background while
+    ``warm``: as ``studio.ui.shell.app.main`` does, the model and export stack import in the background while
     the editor idles; without it, the first render imports them itself.
     """
     import json
 
-    from studio.ui.app import application, load_registry, warm_up
-    from studio.ui.files import examples
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.app import application, load_registry, warm_up
+    from studio.ui.shell.files import examples
+    from studio.ui.shell.window import MainWindow
 
     app = application()
     reg, _ = load_registry()

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow  # noqa: E402
 
 from studio.engine import NodeProgress, RunStarted  # noqa: E402
 from studio.graph import NodeRegistry  # noqa: E402
-from studio.ui.render import RenderController  # noqa: E402
-from studio.ui.session import EditSession  # noqa: E402
+from studio.ui.shell.render import RenderController  # noqa: E402
+from studio.ui.shell.session import EditSession  # noqa: E402
 from studio.ui.timeline import TimelineDocks  # noqa: E402
 
 H, W, COUNT, FPS = 720, 1280, 2880, 24.0

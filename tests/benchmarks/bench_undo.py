@@ -14,9 +14,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from studio.graph import Graph, Link  # noqa: E402
-from studio.ui import collapse, reroutes  # noqa: E402
-from studio.ui.scene import GraphScene  # noqa: E402
-from studio.ui.session import EditSession  # noqa: E402
+from studio.ui.canvas import collapse, reroutes  # noqa: E402
+from studio.ui.canvas.scene import GraphScene  # noqa: E402
+from studio.ui.shell.session import EditSession  # noqa: E402
 from tests import toy_nodes  # noqa: E402
 
 NODES = 200

@@ -250,8 +250,8 @@ def test_a_pasted_name_loses_its_control_characters(qtbot, monkeypatch, tmp_path
 
     from studio.graph import load_graph as load
     from studio.graph import save_graph
-    from studio.ui import files
-    from studio.ui.window import MainWindow
+    from studio.ui.shell import files
+    from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     window = MainWindow(NodeRegistry.default(), timeline=False)

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from studio.graph import Graph, dumps
-from studio.ui import files
-from studio.ui.recovery import (
+from studio.ui.shell import files
+from studio.ui.shell.recovery import (
     GRAPH_SUFFIX,
     INFO_SUFFIX,
     LOCK_SUFFIX,
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def window(qtbot, qapp, monkeypatch):
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     win = MainWindow(ui_registry(), autosave_ms=200, timeline=False)

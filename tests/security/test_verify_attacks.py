@@ -306,7 +306,7 @@ def test_a_changed_picture_is_a_hash_mismatch_under_a_valid_signature(tmp_path):
 
 
 def test_the_editor_verifies_a_hostile_file_off_the_main_thread(qtbot, tmp_path):
-    from studio.ui.verify_dialog import VerifyDialog
+    from studio.ui.dialogs.verify_dialog import VerifyDialog
 
     path = box_file(tmp_path / "boxes.mp4", 100_000)
     dialog = VerifyDialog(path)

@@ -48,7 +48,7 @@ def clip(count: int = 48, h: int = 18, w: int = 32, seed: int = 0) -> np.ndarray
 
 @pytest.fixture
 def docks(qtbot):
-    from studio.ui.session import EditSession
+    from studio.ui.shell.session import EditSession
     from studio.ui.timeline import TimelineDocks
 
     win = QMainWindow()

@@ -35,8 +35,8 @@ def song(path: Path, seconds: float, bpm: float = 120.0, rate: int = 48000) -> P
 def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = False) -> list[Path]:
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shot-"))
     from studio.engine import NodeProgress, RunFinished
-    from studio.ui.app import application, load_registry
-    from studio.ui.files import examples
+    from studio.ui.shell.app import application, load_registry
+    from studio.ui.shell.files import examples
 
     app = application()
     registry, _ = load_registry()
@@ -45,7 +45,7 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
     graph_path = work / source.name
     graph_path.write_text(source.read_text())
     if whole_window:
-        from studio.ui.window import MainWindow
+        from studio.ui.shell.window import MainWindow
 
         window = MainWindow(registry)
         window.open_path(graph_path, confirmed=True)
@@ -53,8 +53,8 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
         renderer = window.renderer
         session = window.session
     else:
-        from studio.ui.render import RenderController
-        from studio.ui.session import EditSession
+        from studio.ui.shell.render import RenderController
+        from studio.ui.shell.session import EditSession
         from studio.ui.timeline import TimelineDocks
 
         window = QMainWindow()

@@ -162,7 +162,7 @@ def test_the_budget_setting_covers_the_clip_the_previous_render_and_the_history(
 def docks_budget(qtbot):
     from PySide6.QtWidgets import QMainWindow
 
-    from studio.ui.files import settings
+    from studio.ui.shell.settings import settings
     from studio.ui.timeline import TimelineDocks
 
     settings().setValue("timeline/memory_budget_mb", 300)

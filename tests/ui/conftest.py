@@ -47,8 +47,8 @@ def registry() -> NodeRegistry:
 
 @pytest.fixture
 def window(qtbot, registry, monkeypatch):
-    from studio.ui import files
-    from studio.ui.window import MainWindow
+    from studio.ui.shell import files
+    from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     win = MainWindow(registry, autosave_ms=200, timeline=False)  # the timeline has tests of its own

@@ -16,8 +16,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 def main() -> None:
     from PySide6.QtCore import QPointF
 
-    from studio.ui.app import application
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.app import application
+    from studio.ui.shell.window import MainWindow
     from tests.ui.conftest import ui_registry
 
     app = application()

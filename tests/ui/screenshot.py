@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QApplication
 def shoot(out: Path, with_states: bool = True, render: bool = False, size: tuple[int, int] = (1500, 900)) -> Path:
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-shot-"))
     from studio.engine import NodeFinished, NodeProgress, NodeStarted, RunStarted
-    from studio.ui.app import application, load_registry
-    from studio.ui.files import examples
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.app import application, load_registry
+    from studio.ui.shell.files import examples
+    from studio.ui.shell.window import MainWindow
 
     app = application()
     registry, _ = load_registry()

@@ -7,8 +7,8 @@ import os
 import sys
 import threading
 
-from studio.ui import import_scan
-from studio.ui.app import warm_up
+from studio.ui.shell import import_scan
+from studio.ui.shell.app import warm_up
 
 
 def _import_file(path, name):

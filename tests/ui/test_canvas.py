@@ -30,7 +30,7 @@ def test_tab_opens_search_and_enter_adds_the_best_match(window, qtbot):
 
 
 def test_fuzzy_search_matches_scattered_letters_and_categories(window):
-    from studio.ui.search import rank
+    from studio.ui.canvas.search import rank
 
     specs = list(window.registry)
     assert rank("shwimg", specs)[0].type_id == "uitest.ShowImage"
@@ -195,7 +195,7 @@ def test_bindings_refcount_guard_keeps_none_alive():
 
     from PySide6.QtCore import QObject
 
-    from studio.ui import refcount_guard
+    from studio.ui.shell import refcount_guard
 
     probe = QObject()
     before = sys.getrefcount(None)
@@ -208,7 +208,7 @@ def test_bindings_refcount_guard_keeps_none_alive():
 
 
 def test_reroute_points_add_move_undo_and_delete(window):
-    from studio.ui.reroutes import points_of
+    from studio.ui.canvas.reroutes import points_of
 
     a = add(window, "test.Number", (-400, 0))
     s = add(window, "test.Sink", (400, 200))
@@ -323,7 +323,7 @@ def test_panning_paints_the_same_picture_as_a_full_repaint(window, qtbot):
     match painting everything."""
     from PySide6.QtWidgets import QApplication
 
-    from studio.ui.reroutes import set_points
+    from studio.ui.canvas.reroutes import set_points
 
     ids = [add(window, "test.Number", (0, i * 160)) for i in range(4)]
     adds = [add(window, "test.Add", (700, i * 160)) for i in range(4)]

@@ -8,8 +8,8 @@ from PySide6.QtGui import QColor, QCursor
 from PySide6.QtTest import QTest
 
 from studio.graph import Link
-from studio.ui import theme
-from studio.ui.items import TITLE_H, WIDTH
+from studio.ui.canvas.items import TITLE_H, WIDTH
+from studio.ui.shell import theme
 from tests.ui.conftest import drag, settle, view_point
 from tests.ui.test_canvas import add, port
 

@@ -27,7 +27,7 @@ def registry() -> NodeRegistry:
 
 
 def test_render_draft_runs_the_draft_steps_and_leaves_the_graph(window, qtbot):
-    from studio.ui.shortcuts import action_rows
+    from studio.ui.shell.shortcuts import action_rows
 
     window.session.edit("add", lambda g: g.add_node(sampler, "s"))
     seen: list = []

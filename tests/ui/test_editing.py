@@ -87,7 +87,7 @@ def test_ten_edits_undo_and_redo_restore_every_state_exactly(window, qtbot):
 
 
 def test_copy_paste_between_two_windows(window, qtbot, registry):
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
     a = add(window, "test.Number", (0, 0))
     b = add(window, "test.Add", (300, 0))
@@ -248,7 +248,7 @@ def test_random_edit_sequences_undo_and_redo_exactly(window):
     import random
 
     from studio.graph import Group, check_link
-    from studio.ui.reroutes import set_points
+    from studio.ui.canvas.reroutes import set_points
 
     session, graph, reg = window.session, window.session.graph, window.registry
     types = ["test.Number", "test.Add", "test.Slow", "test.Sink", "uitest.Picture", "uitest.ShowImage"]

@@ -77,7 +77,7 @@ def test_export_dialog_signs_the_last_render_with_the_local_identity(window, qtb
     render(window, qtbot)
     rendered = graph_hash(window.session.graph)
     window.session.edit("Seed", lambda g: g.set_param("clip", "seed", 9))  # edited after the render
-    from studio.ui.shortcuts import action_rows
+    from studio.ui.shell.shortcuts import action_rows
 
     assert ("Export Clip", "Ctrl+E") in action_rows(window.all_actions)  # listed in Help > Keyboard Shortcuts
     assert [a for a in window.all_actions if "Ctrl+E" in [k.toString() for k in a.shortcuts()]] == [
@@ -149,7 +149,7 @@ def test_range_comes_from_the_timeline_in_and_out_points(window, qtbot, tmp_path
 
 
 def long_clip(frames: int = 20_000):
-    from studio.ui.export_dialog import RenderedClip
+    from studio.ui.dialogs.export_dialog import RenderedClip
 
     # a long clip without the memory: every frame is the same array
     still = natural_clip(1, 128, 128, seed=1)[0]
@@ -157,7 +157,7 @@ def long_clip(frames: int = 20_000):
 
 
 def test_cancel_midway_writes_nothing_and_says_so(qtbot, tmp_path):
-    from studio.ui.export_dialog import ExportDialog
+    from studio.ui.dialogs.export_dialog import ExportDialog
 
     dialog = ExportDialog(long_clip(), start_dir=tmp_path)
     qtbot.addWidget(dialog)
@@ -181,7 +181,7 @@ def test_cancel_midway_writes_nothing_and_says_so(qtbot, tmp_path):
 
 
 def test_closing_while_exporting_cancels_then_closes(qtbot, tmp_path):
-    from studio.ui.export_dialog import ExportDialog
+    from studio.ui.dialogs.export_dialog import ExportDialog
 
     dialog = ExportDialog(long_clip(), start_dir=tmp_path)
     qtbot.addWidget(dialog)
@@ -199,7 +199,7 @@ def test_closing_while_exporting_cancels_then_closes(qtbot, tmp_path):
     "problem", ["bad certificate", "unwritable folder", "empty range", "timestamp unreachable", "timestamp not http"]
 )
 def test_failures_are_a_sentence_not_a_traceback(qtbot, tmp_path, problem):
-    from studio.ui.export_dialog import ExportDialog
+    from studio.ui.dialogs.export_dialog import ExportDialog
 
     clip = long_clip(12)
     dialog = ExportDialog(clip, start_dir=tmp_path)
@@ -254,7 +254,7 @@ def signed_clip(tmp_path: Path) -> Path:
 
 
 def open_verify(window, qtbot, monkeypatch, path: Path):
-    from studio.ui import verify_dialog
+    from studio.ui.dialogs import verify_dialog
 
     monkeypatch.setattr(verify_dialog, "pick_clip", lambda parent: path)
     window.act_verify.trigger()
@@ -330,7 +330,7 @@ def test_verify_an_unsigned_file_and_a_file_that_is_not_video(window, qtbot, mon
 
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video at all")
-    from studio.ui import verify_dialog
+    from studio.ui.dialogs import verify_dialog
 
     monkeypatch.setattr(verify_dialog, "pick_clip", lambda parent: junk)
     window.act_verify.trigger()
@@ -377,7 +377,7 @@ def test_the_graphs_export_node_sets_the_starting_choices(window, qtbot, tmp_pat
 
 
 def test_the_timestamp_field_is_there_only_when_signing(qtbot, tmp_path):
-    from studio.ui.export_dialog import ExportDialog
+    from studio.ui.dialogs.export_dialog import ExportDialog
 
     dialog = ExportDialog(long_clip(12), start_dir=tmp_path)
     qtbot.addWidget(dialog)

@@ -14,8 +14,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from studio.graph import Link, dumps, load_graph
-from studio.ui import files
-from studio.ui.recovery import AUTOSAVE_DELAY_MS, pending_recoveries, recovery_dir
+from studio.ui.shell import files
+from studio.ui.shell.recovery import AUTOSAVE_DELAY_MS, pending_recoveries, recovery_dir
 from tests.ui.conftest import settle
 from tests.ui.test_canvas import add
 
@@ -70,7 +70,7 @@ def test_close_asks_to_save_and_cancel_keeps_the_window(window, monkeypatch, tmp
 
 
 def test_window_layout_is_remembered_under_studio_home(qtbot, registry, studio_home, monkeypatch):
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     first = MainWindow(registry)
@@ -147,7 +147,7 @@ def test_autosave_writes_a_recovery_file_and_saving_removes_it(window, qtbot, tm
 
 
 def test_the_first_edit_is_autosaved_within_a_second(qtbot, registry, tmp_path, monkeypatch):
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     win = MainWindow(registry, timeline=False)  # the editor's own autosave delays, not a test's

@@ -7,8 +7,8 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QMenu
 
 from studio.graph import Link, load_graph
-from studio.ui.groups import PALETTE, add_color_menu
-from studio.ui.items import TITLE_H
+from studio.ui.canvas.groups import PALETTE, add_color_menu
+from studio.ui.canvas.items import TITLE_H
 from tests.ui.conftest import settle
 from tests.ui.test_canvas import add
 from tests.ui.test_editing import key, state

@@ -7,8 +7,8 @@ import pytest
 from PySide6.QtCore import QPointF
 
 from studio.graph import ChangeKind, GraphChange, Group, Link, dumps, graph_to_dict
-from studio.ui import collapse, reroutes
-from studio.ui.items import MAX_SUMMARY, format_value
+from studio.ui.canvas import collapse, reroutes
+from studio.ui.canvas.items import MAX_SUMMARY, format_value
 from tests.ui.test_canvas import add
 
 A = Link("a", "value", "sum", "a")  # rerouted

@@ -15,7 +15,7 @@ from tests.ui.test_canvas import add
 
 def test_main_opens_the_editor_on_a_file_and_returns_when_closed(qtbot, registry, tmp_path, monkeypatch):
     from studio.graph import Graph
-    from studio.ui import app, files, window
+    from studio.ui.shell import app, files, window
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     g = Graph()
@@ -58,7 +58,7 @@ def test_preview_dock_shows_the_clip_of_the_running_node(window):
 
 
 def test_keyboard_shortcuts_are_listed(window):
-    from studio.ui.shortcuts import ShortcutsDialog
+    from studio.ui.shell.shortcuts import ShortcutsDialog
 
     dialog = ShortcutsDialog(window.all_actions, window)
     table = dialog.table
@@ -95,8 +95,8 @@ def test_context_menu_offers_node_or_canvas_actions(window):
 
 def test_examples_open_with_the_real_node_library_and_every_inspector_builds(qtbot, monkeypatch):
     from studio.graph import NodeRegistry
-    from studio.ui import files
-    from studio.ui.window import MainWindow
+    from studio.ui.shell import files
+    from studio.ui.shell.window import MainWindow
     from tests.ui.conftest import settle
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
@@ -128,8 +128,8 @@ def test_the_timeline_docks_join_the_window_and_get_run_events(qtbot, registry, 
 
     import pytest
 
-    from studio.ui import files
-    from studio.ui.window import MainWindow
+    from studio.ui.shell import files
+    from studio.ui.shell.window import MainWindow
 
     if importlib.util.find_spec("studio.ui.timeline") is None:
         pytest.skip("no timeline package")
@@ -165,7 +165,7 @@ def _dock_sizes(win) -> dict[str, tuple[int, int]]:
 
 
 def test_first_launch_layout_leaves_room_for_inspector_and_timeline_and_is_remembered(qtbot, registry):
-    from studio.ui.window import TIMELINE_H, MainWindow
+    from studio.ui.shell.window import TIMELINE_H, MainWindow
 
     sizes = {}
     for width, height in ((1280, 800), (1600, 1000)):
@@ -200,7 +200,7 @@ def test_first_launch_layout_leaves_room_for_inspector_and_timeline_and_is_remem
             assert abs(w - moved[name][0]) <= 2 and abs(h - moved[name][1]) <= 2, (name, moved, _dock_sizes(again))
         again.session.undo.setClean()
         again.close()
-        from studio.ui.files import settings
+        from studio.ui.shell.settings import settings
 
         settings().clear()  # the next size is a first launch again
     assert sizes[1600]["inspector"][1] > sizes[1280]["inspector"][1]

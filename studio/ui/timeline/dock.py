@@ -38,7 +38,7 @@ from studio.ui.timeline.viewer import ViewerPanel
 from studio.values import Sound
 
 if TYPE_CHECKING:
-    from studio.ui.session import EditSession
+    from studio.ui.shell.session import EditSession
 
 EXPORT_NODE = "studio.Export"
 HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
@@ -46,7 +46,7 @@ HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
 
 def memory_budget() -> int:
     """The frame store's budget in bytes: the editor setting ``timeline/memory_budget_mb`` (1024)."""
-    from studio.ui.files import settings
+    from studio.ui.shell.settings import settings
 
     try:
         mb = int(settings().value("timeline/memory_budget_mb", 1024))
@@ -58,7 +58,7 @@ def memory_budget() -> int:
 def audio_latency() -> float:
     """Seconds the sound device adds after Qt's buffer: the setting ``timeline/audio_latency_ms`` (0).
     Qt cannot ask the device; a person with Bluetooth headphones sets it once."""
-    from studio.ui.files import settings
+    from studio.ui.shell.settings import settings
 
     try:
         ms = float(settings().value("timeline/audio_latency_ms", 0))

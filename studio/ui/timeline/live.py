@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.engine import Event, NodeProgress, RunFinished, RunHandle, RunStarted
 from studio.media.framestore import FrameStore
-from studio.ui.preview import as_frames
+from studio.ui.shell.preview import as_frames
 from studio.ui.timeline.model import TimelineModel
 from studio.values import Video
 

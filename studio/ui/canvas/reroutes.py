@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph import Graph, Link
-from studio.ui import theme
+from studio.ui.shell import theme
 
 META_KEY = "reroutes"  # graph.meta["reroutes"]["src.port>dst.port"] = [[x, y], ...]
 RADIUS = 6.0

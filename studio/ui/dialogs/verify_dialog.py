@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.errors import StudioError
-from studio.ui.export_dialog import DISABLED_BUTTONS
+from studio.ui.dialogs.export_dialog import DISABLED_BUTTONS
 
 log = logging.getLogger(__name__)
 VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov *.mkv *.webm);;All files (*)"
@@ -295,7 +295,7 @@ def pick_clip(parent: QWidget | None) -> Path | None:
     """Ask for a clip to verify (tests replace this)."""
     start = Path.home()
     with contextlib.suppress(Exception):  # start where the last export went, when there was one
-        from studio.ui.files import settings
+        from studio.ui.shell.settings import settings
 
         folder = settings().value("export/folder")
         if folder and Path(str(folder)).is_dir():

@@ -6,25 +6,21 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QSettings
+from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio import paths
 from studio.errors import StudioError
 from studio.graph import SUFFIX, Graph
-from studio.ui.items import GRID
-from studio.ui.recovery import Recovery, pending_recoveries
+from studio.ui.canvas.items import GRID
+from studio.ui.shell.recovery import Recovery, pending_recoveries
+from studio.ui.shell.settings import settings
 
 if TYPE_CHECKING:
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
 MAX_RECENT = 10
 FILE_FILTER = f"Studio graphs (*{SUFFIX});;All files (*)"
-
-
-def settings() -> QSettings:
-    """The editor's settings file, under STUDIO_HOME when it is set (tests never touch the user's)."""
-    return QSettings(str(paths.config_dir() / "editor.ini"), QSettings.Format.IniFormat)
 
 
 def examples() -> list[Path]:

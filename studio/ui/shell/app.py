@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def application() -> QApplication:
     """The QApplication, made once, with the dark theme."""
-    from studio.ui import theme
+    from studio.ui.shell import theme
 
     app = QApplication.instance()
     if app is None:
@@ -79,7 +79,7 @@ def warm_up(modules: tuple[str, ...] = WARM_UP) -> threading.Thread:
 def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
     """Open the editor (on ``path`` when given) and run until the last window closes."""
     app = application()
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
     problem = ""
     if registry is None:

@@ -16,7 +16,7 @@ SETTING = "render/output_folder"
 
 def configured_root() -> Path | None:
     """The output folder the person chose for every graph (Render > Output Folder), or None: beside the graph."""
-    from studio.ui.files import settings
+    from studio.ui.shell.settings import settings
 
     value = settings().value(SETTING)
     return Path(str(value)) if value else None
@@ -35,7 +35,7 @@ def output_folder(session_path: Path | None) -> Path:
 
 def choose_root(parent: QWidget) -> Path | None:
     """Ask for the folder every render writes into; Cancel keeps the current choice. Returns the new folder."""
-    from studio.ui.files import settings
+    from studio.ui.shell.settings import settings
 
     current = configured_root()
     folder = QFileDialog.getExistingDirectory(

@@ -16,15 +16,15 @@ from studio.engine import (
     RunStarted,
 )
 from studio.graph import ChangeKind, GraphChange, Group, Link, compatible, driven_links
-from studio.ui import theme
-from studio.ui.collapse import META_KEY as COLLAPSED
-from studio.ui.collapse import collapsed_ids
-from studio.ui.items import GRID, IN, OUT, NodeItem
-from studio.ui.linkdrag import LinkDrag, LinkDragging
-from studio.ui.links import GroupItem, LinkItem
-from studio.ui.reroutes import META_KEY as REROUTES
-from studio.ui.reroutes import RerouteItem, link_key, points_of, set_points
-from studio.ui.session import EditSession
+from studio.ui.canvas.collapse import META_KEY as COLLAPSED
+from studio.ui.canvas.collapse import collapsed_ids
+from studio.ui.canvas.items import GRID, IN, OUT, NodeItem
+from studio.ui.canvas.linkdrag import LinkDrag, LinkDragging
+from studio.ui.canvas.links import GroupItem, LinkItem
+from studio.ui.canvas.reroutes import META_KEY as REROUTES
+from studio.ui.canvas.reroutes import RerouteItem, link_key, points_of, set_points
+from studio.ui.shell import theme
+from studio.ui.shell.session import EditSession
 
 
 class GraphScene(LinkDragging, QGraphicsScene):

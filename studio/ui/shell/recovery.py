@@ -33,7 +33,7 @@ from studio.errors import GraphFileError
 from studio.fileio import write_text_atomic
 from studio.graph import Graph, NodeRegistry, dumps, loads
 from studio.graph.fileformat import MAX_FILE_BYTES
-from studio.ui.session import EditSession
+from studio.ui.shell.session import EditSession
 
 AUTOSAVE_DELAY_MS = 3000  # between autosaves while editing goes on
 FIRST_AUTOSAVE_MS = 500  # after the first change of unsaved work: it is on disk within a second

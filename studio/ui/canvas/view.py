@@ -17,10 +17,10 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsLineItem, QGraphicsView, QWidget
 
 from studio.graph import NodeSpec
-from studio.ui import theme
-from studio.ui.minimap import Minimap
-from studio.ui.scene import GraphScene
-from studio.ui.search import NodeFinder, NodeSearch
+from studio.ui.canvas.minimap import Minimap
+from studio.ui.canvas.scene import GraphScene
+from studio.ui.canvas.search import NodeFinder, NodeSearch
+from studio.ui.shell import theme
 
 MIN_SCALE, MAX_SCALE = 0.08, 4.0
 EMPTY_HINT = ("Press Tab or double-click to add a node\n"

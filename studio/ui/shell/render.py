@@ -12,7 +12,7 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.engine import Engine, Event, NodeProgress, RunFinished, RunHandle
-from studio.ui.session import EditSession
+from studio.ui.shell.session import EditSession
 
 DELIVERY_HZ = 30  # engine events reach the widgets at most this often
 
@@ -55,7 +55,7 @@ class RenderController(QObject):
         """Render on the engine's worker thread; ``draft`` runs generators at their draft steps."""
         if self.running:
             return False
-        from studio.ui.output_folder import policy_for
+        from studio.ui.shell.output_folder import policy_for
 
         base = self.session.path.parent if self.session.path else None
         base = base if base is None else Path(base)

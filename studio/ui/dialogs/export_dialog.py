@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.export_job import (
+from studio.ui.dialogs.export_job import (
     SIGN_FILES,
     SIGN_LOCAL,
     SIGN_NONE,
@@ -507,7 +507,7 @@ def open_export_dialog(window: Any) -> ExportDialog:
 def _settings_value(key: str, value: Any = None) -> Any:
     """Read (or with ``value``, write) an editor setting; settings are a convenience, never an error."""
     try:
-        from studio.ui.files import settings
+        from studio.ui.shell.settings import settings
 
         if value is None:
             return settings().value(key)

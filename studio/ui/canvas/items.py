@@ -11,10 +11,10 @@ from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph import Node, NodeSpec
-from studio.ui import theme
+from studio.ui.shell import theme
 
 if TYPE_CHECKING:
-    from studio.ui.links import LinkItem
+    from studio.ui.canvas.links import LinkItem
 
 WIDTH = 200.0
 TITLE_H = 26.0

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QToolButton, QWidget
 
 from studio.graph import Link, ParamSpec
 from studio.graph.validate import check_link
-from studio.ui.session import EditSession
+from studio.ui.shell.session import EditSession
 
 DRIVER_TYPES = ("SIGNAL", "FLOAT")
 

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QColorDialog, QMenu, QWidget
 
 from studio.graph import Graph, Group
-from studio.ui.session import EditSession
+from studio.ui.shell.session import EditSession
 
 # Muted colours that keep white titles readable on the dark canvas (the frame fill is translucent).
 PALETTE = [

@@ -11,7 +11,7 @@ from PySide6.QtGui import QUndoCommand
 from studio.graph import Graph
 
 if TYPE_CHECKING:
-    from studio.ui.session import EditSession
+    from studio.ui.shell.session import EditSession
 
 MOVE_ID = 1001
 PARAM_ID = 1002

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from studio.graph import Graph, GraphChange, NodeRegistry, load_graph, save_graph
-from studio.ui.commands import GraphEdit, MoveNodes, SetParam
+from studio.ui.shell.commands import GraphEdit, MoveNodes, SetParam
 
 
 class EditSession(QObject):

@@ -32,10 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from studio.graph import GraphChange, ParamSpec, validate
-from studio.ui import theme
-from studio.ui.driving import drive_button, driven_note
-from studio.ui.records import RecordTable
-from studio.ui.session import EditSession
+from studio.ui.inspector.driving import drive_button, driven_note
+from studio.ui.inspector.records import RecordTable
+from studio.ui.shell import theme
+from studio.ui.shell.session import EditSession
 
 SEED_MAX = 2**63 - 1
 SLIDER_STEPS = 1000
@@ -316,7 +316,7 @@ class ParamEditor(QWidget):
 
     def _browse_output(self, folder: Path) -> None:
         """A save dialog that starts in the output folder; the file is stored as a name inside it."""
-        from studio.ui.output_folder import name_in_folder, refuse_outside
+        from studio.ui.shell.output_folder import name_in_folder, refuse_outside
 
         folder.mkdir(parents=True, exist_ok=True)
         start = str(folder / (self.line.text() or ""))
@@ -469,7 +469,7 @@ class Inspector(QScrollArea):
         self._show_problems()
 
     def _output_folder(self) -> Path:
-        from studio.ui.output_folder import output_folder
+        from studio.ui.shell.output_folder import output_folder
 
         return output_folder(self.session.path)
 

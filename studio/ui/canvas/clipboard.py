@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QApplication
 
 from studio.errors import GraphFileError
 from studio.graph import Graph, Group, dumps, loads
-from studio.ui.collapse import META_KEY as COLLAPSED
-from studio.ui.collapse import collapsed_ids, set_collapsed
-from studio.ui.session import EditSession
+from studio.ui.canvas.collapse import META_KEY as COLLAPSED
+from studio.ui.canvas.collapse import collapsed_ids, set_collapsed
+from studio.ui.shell.session import EditSession
 
 MIME = "application/x-studio-graph+json"
 PASTE_OFFSET = 40.0

@@ -8,11 +8,11 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QInputDialog
 
 from studio.graph import Graph, Group, NodeSpec
-from studio.ui import clipboard, collapse
-from studio.ui.items import GRID
+from studio.ui.canvas import clipboard, collapse
+from studio.ui.canvas.items import GRID
 
 if TYPE_CHECKING:
-    from studio.ui.window import MainWindow
+    from studio.ui.shell.window import MainWindow
 
 
 

@@ -19,20 +19,21 @@ from studio.engine import (
     RunStarted,
 )
 from studio.graph import NodeRegistry
-from studio.ui import theme
-from studio.ui.editing import EditActions
-from studio.ui.files import FileActions, settings
-from studio.ui.groups import add_color_menu
-from studio.ui.inspector import Inspector
-from studio.ui.logdock import LogPanel
-from studio.ui.preview import PreviewPanel
-from studio.ui.problems import ProblemChecker
-from studio.ui.recovery import Autosaver
-from studio.ui.render import RenderController
-from studio.ui.scene import GraphScene
-from studio.ui.session import EditSession
-from studio.ui.shortcuts import ShortcutsDialog
-from studio.ui.view import GraphView
+from studio.ui.canvas.groups import add_color_menu
+from studio.ui.canvas.scene import GraphScene
+from studio.ui.canvas.view import GraphView
+from studio.ui.inspector.inspector import Inspector
+from studio.ui.shell import theme
+from studio.ui.shell.editing import EditActions
+from studio.ui.shell.files import FileActions
+from studio.ui.shell.logdock import LogPanel
+from studio.ui.shell.preview import PreviewPanel
+from studio.ui.shell.problems import ProblemChecker
+from studio.ui.shell.recovery import Autosaver
+from studio.ui.shell.render import RenderController
+from studio.ui.shell.session import EditSession
+from studio.ui.shell.settings import settings
+from studio.ui.shell.shortcuts import ShortcutsDialog
 
 log = logging.getLogger(__name__)
 TIMELINE_H = 290  # the timeline dock's first height: ruler, three lanes and the steps slider
@@ -382,14 +383,14 @@ class MainWindow(EditActions, FileActions, QMainWindow):
     def focus_node(self, node_id: str) -> None:
         self.view.go_to_node(node_id)
 
-    # ---- export and verify (studio/ui/export_dialog.py, verify_dialog.py)
+    # ---- export and verify (studio/ui/dialogs/export_dialog.py, verify_dialog.py)
     def show_export(self) -> None:
-        from studio.ui.export_dialog import open_export_dialog
+        from studio.ui.dialogs.export_dialog import open_export_dialog
 
         self.export_dialog = open_export_dialog(self)
 
     def show_verify(self) -> None:
-        from studio.ui.verify_dialog import open_verify_dialog
+        from studio.ui.dialogs.verify_dialog import open_verify_dialog
 
         self.verify_dialog = open_verify_dialog(self)
 
@@ -403,7 +404,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.renderer.start(draft=draft)
 
     def choose_output_folder(self) -> None:
-        from studio.ui.output_folder import choose_root, output_folder
+        from studio.ui.shell.output_folder import choose_root, output_folder
 
         chosen = choose_root(self)
         where = chosen or output_folder(self.session.path)

@@ -15,8 +15,8 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph import Group, Link
-from studio.ui import theme
-from studio.ui.items import IN, OUT, NodeItem
+from studio.ui.canvas.items import IN, OUT, NodeItem
+from studio.ui.shell import theme
 
 
 def curve(p1: QPointF, p2: QPointF) -> QPainterPath:

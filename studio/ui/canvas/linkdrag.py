@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPointF
 
 from studio.graph import Link, check_link, compatible
-from studio.ui.items import IN, OUT, NodeItem
-from studio.ui.links import DragLinkItem
+from studio.ui.canvas.items import IN, OUT, NodeItem
+from studio.ui.canvas.links import DragLinkItem
 
 if TYPE_CHECKING:
-    from studio.ui.scene import GraphScene
+    from studio.ui.canvas.scene import GraphScene
 
 
 class LinkDrag:

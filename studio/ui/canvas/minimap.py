@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap
 
-from studio.ui import theme
+from studio.ui.shell import theme
 
 if TYPE_CHECKING:
-    from studio.ui.view import GraphView
+    from studio.ui.canvas.view import GraphView
 
 SHOW_FROM = 8  # nodes; small graphs need no overview
 SIZE = (220, 150)

@@ -1,0 +1,1 @@
+"""The node canvas: scene, view, node and link items, gestures, search, minimap, clipboard."""
