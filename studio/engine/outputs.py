@@ -26,7 +26,7 @@ DRAFT_TAG = "_draft"
 @dataclass(frozen=True)
 class OutputPolicy:
     """What a render may write. ``root``: the output folder (None: ``renders/`` beside the graph, or the
-    default folder for an unsaved graph). ``chosen``: node id -> a file the person picked, used as given.
+    default folder for an unsaved graph or one of Studio's examples). ``chosen``: node id -> a file the person picked, used as given.
     ``overwrite``: replace an earlier output of Studio's at the same name instead of writing the next version.
     ``draft``: a draft render; its graph-named outputs get a ``_draft`` name and never replace a full render."""
 
@@ -42,10 +42,11 @@ class OutputPolicy:
         configured = os.environ.get(OUTPUT_ROOT_ENV)
         if configured:
             return Path(configured).expanduser()
-        if base_dir is not None:
-            return Path(base_dir) / OUTPUT_FOLDER
-        from studio.paths import default_output_dir
+        from studio.paths import default_output_dir, is_bundled
 
+        # Studio's own examples are opened, not owned: their renders go where an unsaved graph's go.
+        if base_dir is not None and not is_bundled(Path(base_dir)):
+            return Path(base_dir) / OUTPUT_FOLDER
         return default_output_dir()
 
     def key(self, node_id: str, base_dir: Path | None) -> list[str]:
@@ -70,7 +71,7 @@ def resolve_output(policy: OutputPolicy, node_id: str, value: str, base_dir: Pat
     if problem:
         raise StudioError(problem, node_id=node_id)
     root = policy.folder(base_dir)
-    derived = policy.root is None and not os.environ.get(OUTPUT_ROOT_ENV) and base_dir is not None
+    derived = root == Path(base_dir or ".") / OUTPUT_FOLDER  # beside the graph, as it came
     if derived and root.is_symlink():
         raise StudioError(
             f"the output folder '{root}' beside the graph is a link to somewhere else",

@@ -328,3 +328,14 @@ def test_the_mark_survives_signing(tmp_path):
     assert result.signed and studio_kind(result.path) == "full"
     with av.open(str(result.path)) as container:
         assert container.metadata["comment"] == "studio-output full"
+
+
+def test_an_example_renders_into_the_default_folder_never_into_studios_resources(registry, studio_home):
+    from studio.paths import RESOURCES
+
+    examples = RESOURCES / "examples"
+    before = sorted(p.name for p in examples.iterdir())
+    result = Engine(registry).run(writer_graph(registry, "clip.mp4"), base_dir=examples)
+    assert result.ok, result.failed
+    assert result.outputs["out"]["path"] == str(studio_home / "renders" / "clip.mp4")
+    assert sorted(p.name for p in examples.iterdir()) == before
