@@ -5,7 +5,6 @@ from __future__ import annotations
 from studio.graph import Exporter, ParamSpec, PortSpec, Roles, node
 from studio.values import Sound, Video
 
-FORMAT_SUFFIX = {"mp4": ".mp4", "mkv-ffv1": ".mkv", "webm": ".webm"}
 THUMBNAIL_PIXELS = {"small": 256, "none": 0, "large": 1024}
 
 

@@ -203,13 +203,13 @@ def _route_output(graph, registry, output: str, chosen: dict[str, Path]) -> str:
 
 def _check_suffix(graph, registry, node_id: str, dest: Path) -> None:
     """Refuse, before rendering, an -o whose extension is not the writer's format (-o clip.otio)."""
-    from nodes.export import FORMAT_SUFFIX
+    from studio.media.encode import EXTENSIONS
 
     node = graph.nodes[node_id]
     spec = registry.get(node.type)
     export = spec.roles.exporter if spec is not None else None
     fmt = node.params.get(export.format, "mp4") if export is not None and export.format else "mp4"
-    want = FORMAT_SUFFIX.get(fmt, ".mp4")
+    want = EXTENSIONS.get(fmt, ".mp4")
     if dest.suffix.lower() != want:
         raise StudioError(f"-o {dest.name}: node '{node_id}' writes {fmt}, whose files end in {want}",
                           hint=f"use -o {dest.stem}{want}")

@@ -256,13 +256,15 @@ class ExportDialog(QDialog):
             self.signing.setCurrentIndex(self.signing.findData(SIGN_FILES))
             self.certificate.setText(resolve(params["certificate"]))
             self.private_key.setText(resolve(params["private_key"]))
-        pixels = {"small": 256, "none": 0, "large": 1024}.get(str(params.get("thumbnail", "")))
+        from nodes.export import THUMBNAIL_PIXELS
+
+        pixels = THUMBNAIL_PIXELS.get(str(params.get("thumbnail", "")))
         if pixels is not None:
             self.thumbnail.setCurrentIndex(self.thumbnail.findData(pixels))
         if params.get("path") and base is not None:  # an untitled copy (an example) keeps the default folder
-            from studio.engine.outputs import OutputPolicy
+            from studio.ui.shell.output_folder import policy_for
 
-            folder = OutputPolicy().folder(base)  # where the node writes: the graph's output folder
+            folder = policy_for().folder(base)  # where the node writes: its output folder, as a render has it
             self.destination.setText(str(_free_name(folder / str(params["path"]))))
         self._sync()
 

@@ -22,7 +22,7 @@ def configured_root() -> Path | None:
     return Path(str(value)) if value else None
 
 
-def policy_for(session_path: Path | None, draft: bool = False) -> OutputPolicy:
+def policy_for(draft: bool = False) -> OutputPolicy:
     """The render's output rule: the configured folder, else ``renders/`` beside a saved graph, else the
     default folder (an untitled graph, an example)."""
     return OutputPolicy(root=configured_root(), draft=draft)
@@ -30,7 +30,7 @@ def policy_for(session_path: Path | None, draft: bool = False) -> OutputPolicy:
 
 def output_folder(session_path: Path | None) -> Path:
     base = Path(session_path).parent if session_path else None
-    return policy_for(session_path).folder(base)
+    return policy_for().folder(base)
 
 
 def choose_root(parent: QWidget) -> Path | None:

@@ -66,7 +66,7 @@ class RenderController(QObject):
             graph, _ = draft_copy(graph, self.session.registry)
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
         self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True,
-                                        outputs=policy_for(self.session.path, draft))
+                                        outputs=policy_for(draft))
         self.running_changed.emit(True)
         return True
 
