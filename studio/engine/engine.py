@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from studio import warmup
 from studio.engine.cache import OutputCache
 from studio.engine.events import (
     Event,
@@ -169,6 +170,7 @@ class Engine:
         ``outputs``: where file-writing nodes may write (default: names in the graph resolve inside
         ``renders/`` beside the graph, existing files are never replaced)."""
         cancel = cancel or CancelToken()
+        warmup.settle()  # the editor's warm-up may be importing the model stack right now
         with self._run_lock:
             return self._run(graph.copy(), targets, listener, cancel, Path(base_dir) if base_dir else None,
                              outputs or OutputPolicy())

@@ -35,8 +35,11 @@ def test_main_opens_the_editor_on_a_file_and_returns_when_closed(qtbot, registry
             w.close()
         return 0
 
+    warmed = []  # the real warm-up would go on importing torch into the tests that follow
+    monkeypatch.setattr(app, "warm_up", lambda: warmed.append(True))
     monkeypatch.setattr(QApplication, "exec", run_the_loop_a_while)
     assert app.main(str(path), registry=registry) == 0
+    qtbot.waitUntil(lambda: warmed == [True], timeout=3000)  # scheduled once the window is up
     assert seen == [(["n"], "start.studio.json[*] — Studio", True, True)]
     assert QApplication.instance().styleSheet()  # the dark theme is on
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 import threading
@@ -12,6 +11,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from studio import warmup
 from studio.graph import NodeRegistry
 
 log = logging.getLogger(__name__)
@@ -56,24 +56,10 @@ def warm_up(modules: tuple[str, ...] = WARM_UP) -> threading.Thread:
     """Import the model and export stack on a low-priority thread while the person looks at the graph.
 
     Done at the first render instead, these imports took about 8 of its 12 seconds (2 cores); here they
-    cost a few short hitches while the editor is idle. Failures are left for the render to report.
+    cost a few short hitches while the editor is idle. A render started meanwhile waits for it
+    (:func:`studio.warmup.settle`): the lazy model packages cannot be imported from two threads at once.
     """
-    from studio.priority import lower_this_thread
-
-    def work() -> None:
-        lower_this_thread()
-        for spec in modules:
-            module, _, names = spec.partition(":")
-            try:
-                imported = importlib.import_module(module)
-                for name in filter(None, names.split(",")):
-                    getattr(imported, name)  # lazy modules (diffusers, transformers) load on access
-            except Exception:  # noqa: BLE001 - a missing or broken package: the render will say which
-                log.debug("warm-up import of %s failed", spec, exc_info=True)
-
-    thread = threading.Thread(target=work, name="studio-warm-up", daemon=True)
-    thread.start()
-    return thread
+    return warmup.start(modules)
 
 
 def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:
