@@ -192,12 +192,12 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
     window = MainWindow(reg, timeline=timeline)
     window.resize(1400, 900)
     window.show()
-    src = window.add_node(reg.get("test.Number"), QPointF(0, 0))
+    src = window.editing.add_node(reg.get("test.Number"), QPointF(0, 0))
     gens = []
     for i in range(3):
-        gid = window.add_node(reg.get("bench.Generate"), QPointF(300, i * 200))
+        gid = window.editing.add_node(reg.get("bench.Generate"), QPointF(300, i * 200))
         window.session.edit("link", lambda g, gid=gid: g.connect(src, "value", gid, "x"))
-        sink = window.add_node(reg.get("test.Sink"), QPointF(600, i * 200))
+        sink = window.editing.add_node(reg.get("test.Sink"), QPointF(600, i * 200))
         window.session.edit("link", lambda g, gid=gid, sink=sink: g.connect(gid, "y", sink, "x"))
         gens.append(gid)
     # settle first: the window's first paint and the inspector's update for the new nodes are not

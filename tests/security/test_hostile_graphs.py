@@ -258,7 +258,7 @@ def test_a_pasted_name_loses_its_control_characters(qtbot, monkeypatch, tmp_path
     qtbot.addWidget(window)
     window.session.edit("add", lambda g: g.add_node(window.registry.get("studio.Text"), node_id="text"))
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("my\x1b[2J\tprompt\x07", True))
-    window.rename("node", "text")
+    window.editing.rename("node", "text")
     assert window.session.graph.nodes["text"].title == "my[2J prompt"
     save_graph(window.session.graph, tmp_path / "g.studio.json", window.registry)
     assert load(tmp_path / "g.studio.json", window.registry).nodes["text"].title == "my[2J prompt"

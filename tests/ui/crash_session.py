@@ -23,8 +23,8 @@ def main() -> None:
     app = application()
     window = MainWindow(ui_registry(), autosave_ms=100)
     window.show()
-    a = window.add_node(window.registry.get("test.Number"), QPointF(0, 0))
-    b = window.add_node(window.registry.get("test.Add"), QPointF(300, 0))
+    a = window.editing.add_node(window.registry.get("test.Number"), QPointF(0, 0))
+    b = window.editing.add_node(window.registry.get("test.Add"), QPointF(300, 0))
     window.session.edit("link", lambda g: g.connect(a, "value", b, "a"))
     window.session.set_param(a, "value", 42.0)
     deadline = time.monotonic() + 10

@@ -10,7 +10,7 @@ from tests.ui.conftest import drag, view_point
 
 
 def add(win, type_id: str, pos: tuple[float, float]) -> str:
-    return win.add_node(win.registry.get(type_id), QPointF(*pos))
+    return win.editing.add_node(win.registry.get(type_id), QPointF(*pos))
 
 
 def port(win, node_id: str, direction: str, name: str) -> QPointF:

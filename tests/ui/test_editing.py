@@ -320,9 +320,9 @@ def test_align_and_distribute_are_one_undo_step_each(window):
     ids = [add(window, "test.Number", (x, y)) for x, y in ((0, 0), (260, 100), (900, -40))]
     window.scene.select_nodes(ids)
     before = state(window)
-    window.align("top")
+    window.editing.align("top")
     assert {window.session.graph.nodes[n].position[1] for n in ids} == {-40.0}
-    window.align("spread_x")
+    window.editing.align("spread_x")
     assert [window.session.graph.nodes[n].position[0] for n in ids] == [0.0, 440.0, 900.0]  # 450 snapped to the grid
     window.act_undo.trigger()
     window.act_undo.trigger()

@@ -40,8 +40,8 @@ def test_save_open_dirty_marker_and_recent(window, tmp_path, monkeypatch):
     assert window.session.graph.nodes == {} and window.session.path is None
     assert window.open_path(target)
     assert list(window.session.graph.nodes) == [a]
-    assert window.recent_files()[0] == target.resolve()
-    window.fill_recent_menu()
+    assert window.files.recent_files()[0] == target.resolve()
+    window.files.fill_recent_menu(window.recent_menu)
     assert [act.text() for act in window.recent_menu.actions()][0] == "mine.studio.json"
 
 
@@ -131,7 +131,7 @@ def _two_nodes(window):
 
 
 def test_examples_menu_lists_the_example_graphs(window):
-    window.fill_examples_menu()
+    window.files.fill_examples_menu(window.examples_menu)
     names = [a.text() for a in window.examples_menu.actions()]
     assert len(names) == max(1, len(files.examples()))
 

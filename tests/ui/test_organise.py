@@ -90,7 +90,7 @@ def test_collapsed_node_shows_run_progress_as_a_line(window):
 def test_group_colour_from_its_context_menu_is_undoable_and_saved(window, tmp_path):
     a = add(window, "test.Number", (0, 0))
     window.scene.select_nodes([a])
-    gid = window.group_selected()
+    gid = window.editing.group_selected()
     x, y, w, _ = window.session.graph.groups[0].rect
     header = QPointF(x + w / 2, y + 10)
     menu = window.canvas_menu(window.view.mapToGlobal(window.view.mapFromScene(header)), header)
@@ -122,7 +122,7 @@ def test_copied_group_pastes_as_a_group_with_its_nodes(window):
     window.scene.select_nodes([b])
     key(window, Qt.Key.Key_H)
     window.scene.select_nodes([a, b])
-    gid = window.group_selected("Shots")
+    gid = window.editing.group_selected("Shots")
     window.session.edit(
         "colour", lambda g: g.set_groups([type(x)(x.id, x.title, x.rect, "#8f3434") for x in g.groups])
     )

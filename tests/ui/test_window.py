@@ -107,7 +107,7 @@ def test_examples_open_with_the_real_node_library_and_every_inspector_builds(qtb
     win = MainWindow(registry)
     qtbot.addWidget(win)
     win.show()
-    win.fill_examples_menu()
+    win.files.fill_examples_menu(win.examples_menu)
     actions = [a for a in win.examples_menu.actions() if a.isEnabled()]
     assert len(actions) == len(files.examples())
     for action in actions:
@@ -121,7 +121,7 @@ def test_examples_open_with_the_real_node_library_and_every_inspector_builds(qtb
             assert win.inspector.node_id == nid
     # every node type of the library can be added and inspected
     for spec in registry:
-        nid = win.add_node(spec, QPointF(0, 0))
+        nid = win.editing.add_node(spec, QPointF(0, 0))
         settle()
         assert win.inspector.node_id == nid and set(win.inspector.editors) == {p.name for p in spec.params}
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QInputDialog, QWidget
 
-from studio.graph import Graph, Group, NodeSpec
+from studio.graph import Graph, Group, NodeRegistry, NodeSpec
 from studio.ui.canvas import clipboard, collapse
 from studio.ui.canvas.items import GRID
-
-if TYPE_CHECKING:
-    from studio.ui.shell.window import MainWindow
-
+from studio.ui.canvas.scene import GraphScene
+from studio.ui.canvas.view import GraphView
+from studio.ui.shell.session import EditSession
 
 
 def printable(text: str) -> str:
@@ -22,11 +21,19 @@ def printable(text: str) -> str:
     text = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
     return "".join(ch for ch in text if ch.isprintable())
 
-class EditActions:
-    """Mixed into MainWindow: each command is one undo step on the session's stack."""
+class Editing:
+    """The canvas's editing commands, each one undo step on the session's stack.
+
+    ``say`` shows a short message (the window's status bar); ``parent`` owns the dialogs it opens.
+    """
+
+    def __init__(self, session: EditSession, scene: GraphScene, view: GraphView, registry: NodeRegistry,
+                 parent: QWidget, say: Callable[[str, int], None]) -> None:
+        self.session, self.scene, self.view, self.registry = session, scene, view, registry
+        self.parent, self.say = parent, say
 
     def add_node(
-        self: MainWindow, spec: NodeSpec, pos: QPointF, link: tuple[str, str, str, str] | None = None
+        self, spec: NodeSpec, pos: QPointF, link: tuple[str, str, str, str] | None = None
     ) -> str:
         """Add a node of ``spec`` at a scene point; ``link`` = (node, port, direction, new node's port)."""
         x = round(pos.x() / GRID) * GRID if self.scene.snap else pos.x()
@@ -48,7 +55,7 @@ class EditActions:
         self.view.setFocus()
         return created[0]
 
-    def delete_selected(self: MainWindow) -> None:
+    def delete_selected(self) -> None:
         nodes = self.scene.selected_node_ids()
         links = self.scene.selected_links()
         groups = set(self.scene.selected_group_ids())
@@ -70,7 +77,7 @@ class EditActions:
 
         self.session.edit("Delete", mutate)
 
-    def _copied(self: MainWindow) -> tuple[list[str], list[str]]:
+    def _copied(self) -> tuple[list[str], list[str]]:
         """What copy takes: the selected nodes, the selected groups and the nodes inside them."""
         groups = self.scene.selected_group_ids()
         wanted = set(self.scene.selected_node_ids())
@@ -78,13 +85,13 @@ class EditActions:
             wanted.update(self.scene.nodes_in_group(gid))
         return [nid for nid in self.session.graph.nodes if nid in wanted], groups
 
-    def copy(self: MainWindow) -> None:
+    def copy(self) -> None:
         nodes, groups = self._copied()
         if clipboard.copy_nodes(self.session, nodes, groups):
             extra = f" in {len(groups)} group(s)" if groups else ""
-            self.statusBar().showMessage(f"copied {len(nodes)} node(s){extra}", 3000)
+            self.say(f"copied {len(nodes)} node(s){extra}", 3000)
 
-    def cut(self: MainWindow) -> None:
+    def cut(self) -> None:
         nodes, groups = self._copied()
         if clipboard.copy_nodes(self.session, nodes, groups):
             self.scene.select_nodes(nodes)  # the nodes inside a cut group go with it
@@ -92,22 +99,22 @@ class EditActions:
                 self.scene.groups[gid].setSelected(True)
             self.delete_selected()
 
-    def _select_pasted(self: MainWindow, nodes: list[str], groups: list[str]) -> None:
+    def _select_pasted(self, nodes: list[str], groups: list[str]) -> None:
         self.scene.select_nodes(nodes)
         for gid in groups:
             if gid in self.scene.groups:
                 self.scene.groups[gid].setSelected(True)
 
-    def paste(self: MainWindow) -> None:
+    def paste(self) -> None:
         pos = self.view.cursor_scene_pos()
         groups: list[str] = []
         created = clipboard.paste_clipboard(self.session, (pos.x(), pos.y()), groups)
         if created or groups:
             self._select_pasted(created, groups)
         else:
-            self.statusBar().showMessage("nothing to paste: the clipboard holds no Studio nodes", 4000)
+            self.say("nothing to paste: the clipboard holds no Studio nodes", 4000)
 
-    def duplicate(self: MainWindow) -> None:
+    def duplicate(self) -> None:
         nodes, groups = self._copied()
         if nodes or groups:
             new_groups: list[str] = []
@@ -119,11 +126,11 @@ class EditActions:
             )
             self._select_pasted(created, new_groups)
 
-    def select_all(self: MainWindow) -> None:
+    def select_all(self) -> None:
         for item in self.scene.nodes.values():
             item.setSelected(True)
 
-    def toggle_bypass(self: MainWindow) -> None:
+    def toggle_bypass(self) -> None:
         ids = self.scene.selected_node_ids()
         if not ids:
             return
@@ -136,7 +143,7 @@ class EditActions:
 
         self.session.edit("Bypass" if on else "Un-bypass", mutate)
 
-    def toggle_collapse(self: MainWindow) -> None:
+    def toggle_collapse(self) -> None:
         """Collapse the selected nodes to their title bars, or expand them if all are collapsed."""
         ids = self.scene.selected_node_ids()
         if not ids:
@@ -144,7 +151,7 @@ class EditActions:
         on = not all(self.scene.nodes[nid].collapsed for nid in ids)
         self.session.edit("Collapse" if on else "Expand", lambda g: collapse.set_collapsed(g, ids, on))
 
-    def group_selected(self: MainWindow, title: str = "Group") -> str | None:
+    def group_selected(self, title: str = "Group") -> str | None:
         ids = self.scene.selected_node_ids()
         if not ids:
             return None
@@ -159,11 +166,11 @@ class EditActions:
         self.session.edit("Group", lambda g: g.set_groups([*g.groups, group]))
         return gid
 
-    def align(self: MainWindow, how: str) -> None:
+    def align(self, how: str) -> None:
         """Line up the selected nodes (left or top edges) or space them evenly, as one undo step."""
         ids = self.scene.selected_node_ids()
         if len(ids) < 2:
-            self.statusBar().showMessage("select two or more nodes to align", 4000)
+            self.say("select two or more nodes to align", 4000)
             return
         graph = self.session.graph
         pos = {nid: graph.nodes[nid].position for nid in ids}
@@ -184,13 +191,13 @@ class EditActions:
                 new[nid] = (value, pos[nid][1]) if axis == 0 else (pos[nid][0], value)
         self.session.move({nid: (pos[nid], new[nid]) for nid in ids})
 
-    def rename(self: MainWindow, kind: str, ident: str) -> None:
+    def rename(self, kind: str, ident: str) -> None:
         graph = self.session.graph
         if kind == "node" and ident in graph.nodes:
             node = graph.nodes[ident]
             spec = self.registry.get(node.type)
             text, ok = QInputDialog.getText(
-                self,
+                self.parent,
                 "Rename node",
                 "Name (empty for the type's name):",
                 text=node.title or (spec.title if spec else ""),
@@ -203,7 +210,7 @@ class EditActions:
             group = next((g for g in graph.groups if g.id == ident), None)
             if group is None:
                 return
-            text, ok = QInputDialog.getText(self, "Rename group", "Label:", text=group.title)
+            text, ok = QInputDialog.getText(self.parent, "Rename group", "Label:", text=group.title)
             text = printable(text).strip()
             if ok:
                 self.session.edit(

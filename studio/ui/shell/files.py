@@ -1,23 +1,26 @@
-"""File handling for the main window: open, save, recent files, examples, drops, settings, recovery."""
+"""A window's files: open, save, revert, recent files, examples, drops onto the canvas, crash recovery."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from studio import paths
 from studio.errors import StudioError
-from studio.graph import SUFFIX, Graph
+from studio.graph import SUFFIX, Graph, NodeRegistry
 from studio.ui.canvas.items import GRID
-from studio.ui.shell.recovery import Recovery, pending_recoveries
+from studio.ui.canvas.scene import GraphScene
+from studio.ui.canvas.view import GraphView
+from studio.ui.shell.editing import Editing
+from studio.ui.shell.logdock import LogPanel
+from studio.ui.shell.recovery import Autosaver, Recovery, pending_recoveries
+from studio.ui.shell.render import RenderController
+from studio.ui.shell.session import EditSession
 from studio.ui.shell.settings import settings
-
-if TYPE_CHECKING:
-    from studio.ui.shell.window import MainWindow
 
 MAX_RECENT = 10
 FILE_FILTER = f"Studio graphs (*{SUFFIX});;All files (*)"
@@ -56,39 +59,45 @@ def ask_restore(parent, recovery: Recovery) -> bool:  # noqa: ANN001
     return answer == buttons.Yes
 
 
-class FileActions:
-    """Mixed into MainWindow: everything that reads or writes files."""
+class Files:
+    """Everything a window does with files, given the parts of the window it works with."""
 
-    def init_files(self: MainWindow) -> None:
-        self.restore_settings()
+    def __init__(self, session: EditSession, registry: NodeRegistry, *, parent: QWidget,
+                 say: Callable[[str, int], None], logs: LogPanel, renderer: RenderController,
+                 autosaver: Autosaver, scene: GraphScene, view: GraphView, editing: Editing,
+                 new_window: Callable[[], Files]) -> None:
+        self.session, self.registry, self.parent, self.say, self.logs = session, registry, parent, say, logs
+        self.renderer, self.autosaver, self.scene, self.view = renderer, autosaver, scene, view
+        self.editing = editing
+        self.new_window = new_window  # where recovered work goes when this window already holds a graph
 
     # ---- commands
-    def file_new(self: MainWindow) -> None:
+    def file_new(self) -> None:
         if self.confirm_discard("starting a new graph"):
             self.renderer.cancel()  # its events would land on the new graph's nodes
             self.autosaver.discard()
             self.session.new()
             self.scene.clear_run_states()
 
-    def file_revert(self: MainWindow) -> bool:
+    def file_revert(self) -> bool:
         """Drop the unsaved changes and reload the file (asks first)."""
         path = self.session.path
         if path is None or not self.session.dirty:
             return False
         buttons = QMessageBox.StandardButton
-        if ask_revert(self, path.name) != buttons.Yes:
+        if ask_revert(self.parent, path.name) != buttons.Yes:
             return False
         return self.open_path(path, confirmed=True)
 
-    def file_open(self: MainWindow) -> None:
+    def file_open(self) -> None:
         if not self.confirm_discard("opening another graph"):
             return
         start = str(self.session.path.parent) if self.session.path else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open graph", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open graph", start, FILE_FILTER)
         if path:
             self.open_path(Path(path), confirmed=True)
 
-    def open_path(self: MainWindow, path: Path, confirmed: bool = False, as_copy: bool = False) -> bool:
+    def open_path(self, path: Path, confirmed: bool = False, as_copy: bool = False) -> bool:
         if not confirmed and not self.confirm_discard("opening another graph"):
             return False
         try:
@@ -104,21 +113,21 @@ class FileActions:
         self.view.frame_all()
         return True
 
-    def file_save(self: MainWindow) -> bool:
+    def file_save(self) -> bool:
         if self.session.path is None:
             return self.file_save_as()
         return self._save_to(self.session.path)
 
-    def file_save_as(self: MainWindow) -> bool:
+    def file_save_as(self) -> bool:
         start = str(self.session.path) if self.session.path else str(Path.home() / ("untitled" + SUFFIX))
-        path, _ = QFileDialog.getSaveFileName(self, "Save graph as", start, FILE_FILTER)
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save graph as", start, FILE_FILTER)
         if not path:
             return False
         if not path.endswith(SUFFIX):
             path = re.sub(r"\.json$", "", path) + SUFFIX
         return self._save_to(Path(path))
 
-    def _save_to(self: MainWindow, path: Path) -> bool:
+    def _save_to(self, path: Path) -> bool:
         try:
             saved = self.session.save(path)
         except (OSError, StudioError) as exc:
@@ -126,35 +135,34 @@ class FileActions:
             return False
         self.autosaver.discard()
         self.add_recent(saved)
-        self.statusBar().showMessage(f"saved {saved}", 4000)
+        self.say(f"saved {saved}", 4000)
         return True
 
-    def confirm_discard(self: MainWindow, doing: str) -> bool:
+    def confirm_discard(self, doing: str) -> bool:
         """True when it is fine to drop the current graph (saved, discarded, or clean)."""
         if not self.session.dirty:
             return True
-        answer = ask_save(self, self.session.display_name, doing)
+        answer = ask_save(self.parent, self.session.display_name, doing)
         if answer == "save":
             return self.file_save()
         return answer == "discard"
 
-    def show_error(self: MainWindow, title: str, text: str) -> None:
+    def show_error(self, title: str, text: str) -> None:
         self.logs.append(f"{title}: {text}", 40)
-        self.statusBar().showMessage(f"{title}: {text}", 10000)
-        QMessageBox.warning(self, title, text)
+        self.say(f"{title}: {text}", 10000)
+        QMessageBox.warning(self.parent, title, text)
 
     # ---- recent files and examples
-    def recent_files(self: MainWindow) -> list[Path]:
+    def recent_files(self) -> list[Path]:
         value = settings().value("recent", [])
         items = [value] if isinstance(value, str) else list(value or [])
         return [Path(p) for p in items if p]
 
-    def add_recent(self: MainWindow, path: Path) -> None:
+    def add_recent(self, path: Path) -> None:
         items = [str(path)] + [str(p) for p in self.recent_files() if p != path]
         settings().setValue("recent", items[:MAX_RECENT])
 
-    def fill_recent_menu(self: MainWindow) -> None:
-        menu = self.recent_menu
+    def fill_recent_menu(self, menu: QMenu) -> None:
         menu.clear()
         recent = [p for p in self.recent_files() if p.exists()]
         for path in recent:
@@ -165,8 +173,7 @@ class FileActions:
             menu.addSeparator()
             menu.addAction("Clear Menu", lambda: settings().setValue("recent", []))
 
-    def fill_examples_menu(self: MainWindow) -> None:
-        menu = self.examples_menu
+    def fill_examples_menu(self, menu: QMenu) -> None:
         menu.clear()
         found = examples()
         for path in found:
@@ -176,7 +183,7 @@ class FileActions:
             menu.addAction("No examples installed").setEnabled(False)
 
     # ---- drops
-    def drop_files(self: MainWindow, files: list[Path], pos: QPointF) -> None:
+    def drop_files(self, files: list[Path], pos: QPointF) -> None:
         graphs = [f for f in files if f.name.endswith(SUFFIX)]
         if graphs:
             self.open_path(graphs[0])
@@ -185,16 +192,16 @@ class FileActions:
         for i, path in enumerate(files):
             found = self.node_for_file(path)
             if found is None:
-                self.statusBar().showMessage(f"no node type reads '{path.suffix}' files", 5000)
+                self.say(f"no node type reads '{path.suffix}' files", 5000)
                 continue
             spec, param = found
-            nid = self.add_node(spec, QPointF(pos.x(), pos.y() + i * GRID * 8))
+            nid = self.editing.add_node(spec, QPointF(pos.x(), pos.y() + i * GRID * 8))
             self.session.set_param(nid, param, str(path.resolve()))
             made.append(nid)
         if made:
             self.scene.select_nodes(made)
 
-    def node_for_file(self: MainWindow, path: Path):  # noqa: ANN201
+    def node_for_file(self, path: Path):  # noqa: ANN201
         """(spec, parameter name) of the first node type whose path parameter accepts this file."""
         ext = path.suffix.lower()
         for spec in self.registry:
@@ -205,33 +212,12 @@ class FileActions:
                     return spec, pspec.name
         return None
 
-    # ---- window state
-    def save_settings(self: MainWindow) -> None:
-        s = settings()
-        s.setValue("geometry", self.saveGeometry())
-        s.setValue("state", self.saveState())
-        s.setValue("minimap", self.act_minimap.isChecked())
-        s.setValue("snap", self.act_snap.isChecked())
-        s.sync()
-
-    def restore_settings(self: MainWindow) -> None:
-        s = settings()
-        geometry, state = s.value("geometry"), s.value("state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
-        for action, key in ((self.act_minimap, "minimap"), (self.act_snap, "snap")):
-            value = s.value(key)
-            if value is not None:
-                action.setChecked(value in (True, "true"))
-
     # ---- crash recovery
-    def offer_recovery(self: MainWindow) -> int:
+    def offer_recovery(self) -> int:
         """Ask about each leftover recovery file; returns how many were restored."""
         restored = 0
         for rec in pending_recoveries():
-            if not ask_restore(self, rec):
+            if not ask_restore(self.parent, rec):
                 rec.discard()
                 continue
             try:
@@ -241,10 +227,14 @@ class FileActions:
                 self.show_error("Cannot restore", str(exc))
                 continue
             target = self if not self.session.dirty and not self.session.graph.nodes else self.new_window()
-            target.session.restore(graph, rec.source)
-            target.view.frame_all()
-            target.logs.append(f"restored unsaved work: {rec.describe()}")
-            target.autosaver.write_now(wait=True)
+            target.take_recovered(graph, rec)
             rec.discard()
             restored += 1
         return restored
+
+    def take_recovered(self, graph: Graph, rec: Recovery) -> None:
+        """Put recovered work on this window's canvas and write its own recovery copy at once."""
+        self.session.restore(graph, rec.source)
+        self.view.frame_all()
+        self.logs.append(f"restored unsaved work: {rec.describe()}")
+        self.autosaver.write_now(wait=True)

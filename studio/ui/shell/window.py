@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
@@ -24,8 +25,8 @@ from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
 from studio.ui.shell import theme
-from studio.ui.shell.editing import EditActions
-from studio.ui.shell.files import FileActions
+from studio.ui.shell.editing import Editing
+from studio.ui.shell.files import Files
 from studio.ui.shell.logdock import LogPanel
 from studio.ui.shell.preview import PreviewPanel
 from studio.ui.shell.problems import ProblemChecker
@@ -58,7 +59,10 @@ def shortcut_list(keys: list) -> list[QKeySequence]:
             found.append(sequence)
     return found
 
-class MainWindow(EditActions, FileActions, QMainWindow):
+class MainWindow(QMainWindow):
+    """One graph's editor: it builds the parts (canvas, inspector, docks, render controller, editing
+    commands, files) and wires them; each part does its own work."""
+
     def __init__(self, registry: NodeRegistry, engine: Engine | None = None,
                  autosave_ms: int | None = None, timeline: bool = True) -> None:
         super().__init__()
@@ -74,6 +78,11 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self.checker = ProblemChecker(self.registry, self)
         self.autosaver = Autosaver(self.session, autosave_ms, self) if autosave_ms else Autosaver(self.session,
                                                                                                    parent=self)
+        say = self.statusBar().showMessage
+        self.editing = Editing(self.session, self.scene, self.view, registry, self, say)
+        self.files = Files(self.session, registry, parent=self, say=say, logs=self.logs, renderer=self.renderer,
+                           autosaver=self.autosaver, scene=self.scene, view=self.view, editing=self.editing,
+                           new_window=lambda: self.new_window().files)
         self._build_docks()
         self.timeline = None
         self._build_actions()
@@ -91,7 +100,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         self._connect()
         if settings().value("geometry") is None:  # first launch: a size that fits the screen
             self.resize(first_size(self))
-        self.init_files()
+        self.restore_settings()
         if timeline:
             self.attach_timeline()
         self.update_title()
@@ -207,12 +216,12 @@ class MainWindow(EditActions, FileActions, QMainWindow):
     def _build_actions(self) -> None:
         self.all_actions: list[QAction] = []
         A, K = self._action, QKeySequence.StandardKey
-        self.act_new = A("&New", self.file_new, [K.New], "new", tip="Start an empty graph")
+        self.act_new = A("&New", self.files.file_new, [K.New], "new", tip="Start an empty graph")
         self.act_new_window = A("New &Window", self.new_window, ["Ctrl+Shift+N"])
-        self.act_open = A("&Open…", self.file_open, [K.Open], "open", tip="Open a graph file")
-        self.act_save = A("&Save", self.file_save, [K.Save], "save", tip="Save the graph")
-        self.act_save_as = A("Save &As…", self.file_save_as, [K.SaveAs])
-        self.act_revert = A("Re&vert to Saved", self.file_revert, [])
+        self.act_open = A("&Open…", self.files.file_open, [K.Open], "open", tip="Open a graph file")
+        self.act_save = A("&Save", self.files.file_save, [K.Save], "save", tip="Save the graph")
+        self.act_save_as = A("Save &As…", self.files.file_save_as, [K.SaveAs])
+        self.act_revert = A("Re&vert to Saved", self.files.file_revert, [])
         self.act_quit = A("&Quit", self.close, [K.Quit])
         self.act_export = A("&Export Clip…", self.show_export, ["Ctrl+E"],
                             tip="Export the last rendered clip, signed and watermarked (Ctrl+E)")
@@ -228,23 +237,23 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         undo.undoTextChanged.connect(lambda text: self.act_undo.setToolTip(f"Undo {text}" if text else "Undo"))
         undo.redoTextChanged.connect(lambda text: self.act_redo.setToolTip(f"Redo {text}" if text else "Redo"))
         self.act_add = A("&Add Node…", lambda: self.view.open_search(), [], "add", tip="Add a node (Tab)")
-        self.act_cut = A("Cu&t", self.cut, [K.Cut], canvas=True)
-        self.act_copy = A("&Copy", self.copy, [K.Copy], canvas=True)
-        self.act_paste = A("&Paste", self.paste, [K.Paste], canvas=True)
-        self.act_duplicate = A("&Duplicate", self.duplicate, ["Ctrl+D"], canvas=True)
-        self.act_delete = A("De&lete", self.delete_selected, ["Delete", "Backspace"], canvas=True)
-        self.act_select_all = A("Select &All", self.select_all, [K.SelectAll], canvas=True)
+        self.act_cut = A("Cu&t", self.editing.cut, [K.Cut], canvas=True)
+        self.act_copy = A("&Copy", self.editing.copy, [K.Copy], canvas=True)
+        self.act_paste = A("&Paste", self.editing.paste, [K.Paste], canvas=True)
+        self.act_duplicate = A("&Duplicate", self.editing.duplicate, ["Ctrl+D"], canvas=True)
+        self.act_delete = A("De&lete", self.editing.delete_selected, ["Delete", "Backspace"], canvas=True)
+        self.act_select_all = A("Select &All", self.editing.select_all, [K.SelectAll], canvas=True)
         self.act_find = A("&Find Node…", self.view.open_finder, [K.Find], canvas=True)
         self.align_actions = [
-            A("Align &Left Edges", lambda: self.align("left"), []),
-            A("Align &Top Edges", lambda: self.align("top"), []),
-            A("Distribute &Horizontally", lambda: self.align("spread_x"), []),
-            A("Distribute &Vertically", lambda: self.align("spread_y"), []),
+            A("Align &Left Edges", lambda: self.editing.align("left"), []),
+            A("Align &Top Edges", lambda: self.editing.align("top"), []),
+            A("Distribute &Horizontally", lambda: self.editing.align("spread_x"), []),
+            A("Distribute &Vertically", lambda: self.editing.align("spread_y"), []),
         ]
-        self.act_bypass = A("&Bypass", self.toggle_bypass, ["Ctrl+B"], canvas=True)
-        self.act_collapse = A("Co&llapse / Expand", self.toggle_collapse, ["H"], canvas=True,
+        self.act_bypass = A("&Bypass", self.editing.toggle_bypass, ["Ctrl+B"], canvas=True)
+        self.act_collapse = A("Co&llapse / Expand", self.editing.toggle_collapse, ["H"], canvas=True,
                               tip="Show the selected nodes as their title bar only (H)")
-        self.act_group = A("&Group", self.group_selected, ["Ctrl+G"], canvas=True)
+        self.act_group = A("&Group", self.editing.group_selected, ["Ctrl+G"], canvas=True)
         self.act_frame_all = A("&Frame All", self.view.frame_all, [], "frame", tip="Show the whole graph (F)")
         self.act_frame_sel = A("Frame &Selected", self.view.frame_selected, [])
         self.act_zoom_in = A("Zoom &In", lambda: self.view.zoom_at(1.25), [K.ZoomIn])
@@ -276,9 +285,9 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.act_new, self.act_new_window, self.act_open])
         self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
+        self.recent_menu.aboutToShow.connect(lambda: self.files.fill_recent_menu(self.recent_menu))
         self.examples_menu = file_menu.addMenu("&Examples")
-        self.examples_menu.aboutToShow.connect(self.fill_examples_menu)
+        self.examples_menu.aboutToShow.connect(lambda: self.files.fill_examples_menu(self.examples_menu))
         file_menu.addSeparator()
         file_menu.addActions([self.act_save, self.act_save_as, self.act_revert])
         file_menu.addSeparator()
@@ -341,10 +350,10 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         s.changed.connect(self._problem_timer.start)
         self.scene.selectionChanged.connect(self._selection_timer.start)
         self.scene.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.scene.rename_request.connect(self.rename)
+        self.scene.rename_request.connect(self.editing.rename)
         self.scene.layout_changed.connect(self._update_counts)
-        self.view.node_chosen.connect(self.add_node)
-        self.view.files_dropped.connect(self.drop_files)
+        self.view.node_chosen.connect(self.editing.add_node)
+        self.view.files_dropped.connect(self.files.drop_files)
         self.view.context_menu_requested.connect(self.canvas_menu)
         self.logs.node_activated.connect(self.focus_node)
         self.renderer.event.connect(self._run_event)
@@ -461,7 +470,7 @@ class MainWindow(EditActions, FileActions, QMainWindow):
 
     # ---- closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        if not self.confirm_discard("closing"):
+        if not self.files.confirm_discard("closing"):
             event.ignore()
             return
         if self.renderer.running:
@@ -473,6 +482,34 @@ class MainWindow(EditActions, FileActions, QMainWindow):
         if self in WINDOWS:
             WINDOWS.remove(self)
         event.accept()
+
+    # ---- window state
+    def save_settings(self) -> None:
+        s = settings()
+        s.setValue("geometry", self.saveGeometry())
+        s.setValue("state", self.saveState())
+        s.setValue("minimap", self.act_minimap.isChecked())
+        s.setValue("snap", self.act_snap.isChecked())
+        s.sync()
+
+    def restore_settings(self) -> None:
+        s = settings()
+        geometry, state = s.value("geometry"), s.value("state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        for action, key in ((self.act_minimap, "minimap"), (self.act_snap, "snap")):
+            value = s.value(key)
+            if value is not None:
+                action.setChecked(value in (True, "true"))
+
+    def open_path(self, path: Path, confirmed: bool = False, as_copy: bool = False) -> bool:
+        """Open a graph file in this window (what the command line and a drop of a graph file do)."""
+        return self.files.open_path(path, confirmed=confirmed, as_copy=as_copy)
+
+    def offer_recovery(self) -> int:
+        return self.files.offer_recovery()
 
     def new_window(self) -> MainWindow:
         window = MainWindow(self.registry, timeline=False)
@@ -494,14 +531,14 @@ class MainWindow(EditActions, FileActions, QMainWindow):
             gid = group.group_id
             menu.addActions([self.act_copy, self.act_cut, self.act_duplicate, self.act_delete])
             menu.addSeparator()
-            menu.addAction("Rename…", lambda: self.rename("group", gid))
+            menu.addAction("Rename…", lambda: self.editing.rename("group", gid))
             add_color_menu(menu, self.session, gid, self)
         elif self.scene.selected_node_ids():
             menu.addActions([self.act_copy, self.act_cut, self.act_duplicate, self.act_delete])
             menu.addSeparator()
             menu.addActions([self.act_bypass, self.act_collapse, self.act_group, self.act_frame_sel])
             if item is not None:
-                menu.addAction("Rename…", lambda: self.rename("node", item.node_id))
+                menu.addAction("Rename…", lambda: self.editing.rename("node", item.node_id))
         else:
             menu.addAction(self.act_add.icon(), "Add Node…", lambda: self.view.open_search(scene_pos))
             menu.addActions([self.act_paste, self.act_select_all, self.act_frame_all])
