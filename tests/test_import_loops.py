@@ -15,7 +15,6 @@ import grimp
 KNOWN_TYPE_LOOPS = [
     {"studio.ui.shell.commands", "studio.ui.shell.session"},
     {"studio.ui.canvas.items", "studio.ui.canvas.links"},
-    {"studio.ui.canvas.linkdrag", "studio.ui.canvas.scene"},
     {"studio.ui.canvas.minimap", "studio.ui.canvas.view"},
     {"studio.media.framestore", "studio.media.framestore_workers"},
 ]

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPointF, QRectF, SignalInstance
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsView
 
 from studio.graph import Link, check_link, compatible
 from studio.ui.canvas.items import IN, OUT, NodeItem
 from studio.ui.canvas.links import DragLinkItem
+from studio.ui.shell.session import EditSession
 
-if TYPE_CHECKING:
-    from studio.ui.canvas.scene import GraphScene
+
+class DragScene(Protocol):
+    """What the gesture needs of the scene it works on (GraphScene)."""
+
+    session: EditSession
+    nodes: dict[str, NodeItem]
+    links: dict[Link, QGraphicsItem]
+    message: SignalInstance
+    compatible_request: SignalInstance
+
+    def addItem(self, item: QGraphicsItem) -> None: ...  # noqa: N802 (Qt's names)
+    def removeItem(self, item: QGraphicsItem) -> None: ...  # noqa: N802
+    def views(self) -> list[QGraphicsView]: ...
+    def items(self, area: QRectF) -> list[QGraphicsItem]: ...
+    def sceneRect(self) -> QRectF: ...  # noqa: N802
+    def node_item_at(self, pos: QPointF) -> NodeItem | None: ...
+    def port_reach(self) -> float: ...
+    def clear_marks_later(self, ms: int) -> None: ...
 
 
 class LinkDrag:
@@ -26,30 +44,35 @@ class LinkDrag:
         self.hints: set[tuple[str, str, str]] = set()  # (node, direction, port) that could take it
 
 
-class LinkDragging:
-    """Mixed into GraphScene: the link-drag gesture."""
+class LinkGesture:
+    """The link-drag gesture on a scene: started on a port, followed while the mouse moves, finished as an edit.
 
-    _drag: LinkDrag | None
+    The scene owns one and forwards its mouse events; ``drag`` is the link being dragged, or None.
+    """
 
-    def _start_link_drag(self: GraphScene, item: NodeItem, direction: str, port: str) -> None:
+    def __init__(self, scene: DragScene) -> None:
+        self.scene = scene
+        self.drag: LinkDrag | None = None
+
+    def start(self, item: NodeItem, direction: str, port: str) -> None:
         detached = None
         if direction == IN:
-            detached = self.session.graph.link_into(item.node_id, port)
-        if detached is not None and detached.src in self.nodes:
-            self.links[detached].setVisible(False)
-            self._drag = LinkDrag(self.nodes[detached.src], OUT, detached.src_port, detached)
+            detached = self.scene.session.graph.link_into(item.node_id, port)
+        if detached is not None and detached.src in self.scene.nodes:
+            self.scene.links[detached].setVisible(False)
+            self.drag = LinkDrag(self.scene.nodes[detached.src], OUT, detached.src_port, detached)
         else:
-            self._drag = LinkDrag(item, direction, port, None)
-        self._drag.line.follow(self._drag.line.anchor)
-        self.addItem(self._drag.line)
-        self._show_hints(self._drag)
+            self.drag = LinkDrag(item, direction, port, None)
+        self.drag.line.follow(self.drag.line.anchor)
+        self.scene.addItem(self.drag.line)
+        self._show_hints(self.drag)
 
-    def _show_hints(self: GraphScene, drag: LinkDrag) -> None:
+    def _show_hints(self, drag: LinkDrag) -> None:
         """Ring the ports of nodes in view that could take the dragged link."""
-        views = self.views()
-        area = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else self.sceneRect()
+        views = self.scene.views()
+        area = views[0].mapToScene(views[0].viewport().rect()).boundingRect() if views else self.scene.sceneRect()
         want = IN if drag.direction == OUT else OUT
-        for item in self.items(area):
+        for item in self.scene.items(area):
             if not isinstance(item, NodeItem) or item is drag.item:
                 continue
             for name, kind, _ in item.inputs if want == IN else item.outputs:
@@ -58,19 +81,19 @@ class LinkDragging:
                     item.set_mark(want, name, "hint")
                     drag.hints.add((item.node_id, want, name))
 
-    def _clear_hints(self: GraphScene, drag: LinkDrag) -> None:
+    def _clear_hints(self, drag: LinkDrag) -> None:
         for node_id, direction, name in drag.hints:
-            if node_id in self.nodes:
-                self.nodes[node_id].set_mark(direction, name, None)
+            if node_id in self.scene.nodes:
+                self.scene.nodes[node_id].set_mark(direction, name, None)
 
-    def _candidate(self: GraphScene, pos: QPointF) -> tuple[NodeItem, str, str] | None:
-        drag = self._drag
+    def _candidate(self, pos: QPointF) -> tuple[NodeItem, str, str] | None:
+        drag = self.drag
         assert drag is not None
-        item = self.node_item_at(pos)
+        item = self.scene.node_item_at(pos)
         if item is None:
             return None
         want = OUT if drag.direction == IN else IN
-        port = None if item.collapsed else item.port_at(pos, self.port_reach())
+        port = None if item.collapsed else item.port_at(pos, self.scene.port_reach())
         if port is not None:
             return (item, port[0], port[1]) if port[0] == want else None
         # dropped on the body (anywhere on a collapsed node): the first port that would accept it
@@ -83,38 +106,38 @@ class LinkDragging:
             return item, want, fits[0]
         return (item, want, ports[0][0]) if ports else None
 
-    def _taken(self: GraphScene, node_id: str, port: str) -> bool:
+    def _taken(self, node_id: str, port: str) -> bool:
         """Whether an input already has a link (the one being dragged away does not count)."""
-        link = self.session.graph.link_into(node_id, port)
-        return link is not None and (self._drag is None or link != self._drag.detached)
+        link = self.scene.session.graph.link_into(node_id, port)
+        return link is not None and (self.drag is None or link != self.drag.detached)
 
-    def _link_for(self: GraphScene, target: tuple[NodeItem, str, str]) -> Link:
-        drag = self._drag
+    def _link_for(self, target: tuple[NodeItem, str, str]) -> Link:
+        drag = self.drag
         assert drag is not None
         item, _, name = target
         if drag.direction == OUT:
             return Link(drag.item.node_id, drag.port, item.node_id, name)
         return Link(item.node_id, name, drag.item.node_id, drag.port)
 
-    def _verdict(self: GraphScene, link: Link) -> str | None:
-        drag = self._drag
-        graph = self.session.graph
+    def _verdict(self, link: Link) -> str | None:
+        drag = self.drag
+        graph = self.scene.session.graph
         folded = self._folded_refusal(link) if drag is not None else None
         if folded:
             return folded
         if drag is not None and drag.detached is not None and drag.detached != link:
             trial = graph.copy()  # the link being moved is not there any more
             trial.disconnect(drag.detached)
-            return check_link(trial, self.session.registry, link)
-        return check_link(graph, self.session.registry, link)
+            return check_link(trial, self.scene.session.registry, link)
+        return check_link(graph, self.scene.session.registry, link)
 
-    def _folded_refusal(self: GraphScene, link: Link) -> str | None:
+    def _folded_refusal(self, link: Link) -> str | None:
         """Why a collapsed node cannot take the link: its ports are hidden, so say what it lacks."""
-        drag = self._drag
+        drag = self.drag
         assert drag is not None
         want = IN if drag.direction == OUT else OUT
         node_id, port = (link.dst, link.dst_port) if want == IN else (link.src, link.src_port)
-        item = self.nodes.get(node_id)
+        item = self.scene.nodes.get(node_id)
         if item is None or not item.collapsed:
             return None
         side = "input" if want == IN else "output"
@@ -125,8 +148,8 @@ class LinkDragging:
                     "expand it (H) to replace a link")
         return None
 
-    def _move_link_drag(self: GraphScene, pos: QPointF) -> None:
-        drag = self._drag
+    def move(self, pos: QPointF) -> None:
+        drag = self.drag
         assert drag is not None
         target = self._candidate(pos)
         if drag.target is not None and (target is None or target[:3] != drag.target[:3]):
@@ -144,35 +167,35 @@ class LinkDragging:
         item.set_mark(direction, name, "bad" if drag.verdict else "ok")
         drag.line.follow(item.port_scene_pos(direction, name))
         if drag.verdict:
-            self.message.emit(drag.verdict)
+            self.scene.message.emit(drag.verdict)
         elif item.collapsed:  # its ports are hidden: say which one the link would take
-            self.message.emit(f"release to connect {link}")
+            self.scene.message.emit(f"release to connect {link}")
 
-    def _finish_link_drag(self: GraphScene, pos: QPointF) -> None:
+    def finish(self, pos: QPointF) -> None:
         try:
-            assert self._drag is not None
-            self._clear_hints(self._drag)
-            self._complete_link_drag(pos)
+            assert self.drag is not None
+            self._clear_hints(self.drag)
+            self._complete(pos)
         finally:
-            self._drag = None
+            self.drag = None
 
-    def _complete_link_drag(self: GraphScene, pos: QPointF) -> None:
-        drag = self._drag
+    def _complete(self, pos: QPointF) -> None:
+        drag = self.drag
         assert drag is not None
-        self.removeItem(drag.line)
-        if drag.detached is not None and drag.detached in self.links:
-            self.links[drag.detached].setVisible(True)
+        self.scene.removeItem(drag.line)
+        if drag.detached is not None and drag.detached in self.scene.links:
+            self.scene.links[drag.detached].setVisible(True)
         target = self._candidate(pos)
         if drag.target is not None:
             drag.target[0].set_mark(drag.target[1], drag.target[2], None)
         if target is None:
-            if self.node_item_at(pos) is not None:
-                self.message.emit("that node has no port for this link")
+            if self.scene.node_item_at(pos) is not None:
+                self.scene.message.emit("that node has no port for this link")
                 return
             if drag.detached is not None:
-                self.session.edit("Disconnect", lambda g: g.disconnect(drag.detached))
+                self.scene.session.edit("Disconnect", lambda g: g.disconnect(drag.detached))
             else:
-                self.compatible_request.emit(pos, drag.item.node_id, drag.port, drag.direction, drag.port_type)
+                self.scene.compatible_request.emit(pos, drag.item.node_id, drag.port, drag.direction, drag.port_type)
             return
         link = self._link_for(target)
         if link == drag.detached:
@@ -180,8 +203,8 @@ class LinkDragging:
         verdict = self._verdict(link)
         if verdict:
             target[0].set_mark(target[1], target[2], "bad")
-            self._mark_timer.start(1500)
-            self.message.emit(f"link refused: {verdict}")
+            self.scene.clear_marks_later(1500)
+            self.scene.message.emit(f"link refused: {verdict}")
             return
 
         def mutate(graph):
@@ -189,12 +212,8 @@ class LinkDragging:
                 graph.disconnect(drag.detached)
             graph.connect(link.src, link.src_port, link.dst, link.dst_port)
 
-        self.session.edit("Connect", mutate)
-        self.message.emit(f"connected {link}")
-
-    def _clear_marks(self: GraphScene) -> None:
-        for item in self.nodes.values():
-            item.clear_marks()
+        self.scene.session.edit("Connect", mutate)
+        self.scene.message.emit(f"connected {link}")
 
 
 def _fits(drag: LinkDrag, want: str, kind: str) -> bool:

@@ -19,7 +19,7 @@ from studio.graph import ChangeKind, GraphChange, Group, Link, compatible, drive
 from studio.ui.canvas.collapse import META_KEY as COLLAPSED
 from studio.ui.canvas.collapse import collapsed_ids
 from studio.ui.canvas.items import GRID, IN, OUT, NodeItem
-from studio.ui.canvas.linkdrag import LinkDrag, LinkDragging
+from studio.ui.canvas.linkdrag import LinkGesture
 from studio.ui.canvas.links import GroupItem, LinkItem
 from studio.ui.canvas.reroutes import META_KEY as REROUTES
 from studio.ui.canvas.reroutes import RerouteItem, link_key, points_of, set_points
@@ -27,7 +27,7 @@ from studio.ui.shell import theme
 from studio.ui.shell.session import EditSession
 
 
-class GraphScene(LinkDragging, QGraphicsScene):
+class GraphScene(QGraphicsScene):
     """Items for nodes, links and groups, rebuilt from GraphChange notifications."""
 
     message = Signal(str)  # for the status bar
@@ -43,7 +43,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
         self.groups: dict[str, GroupItem] = {}
         self.reroutes: dict[Link, list[RerouteItem]] = {}
         self.snap = True
-        self._drag: LinkDrag | None = None
+        self.link_gesture = LinkGesture(self)
         self._group_drag: tuple[GroupItem, QPointF, QPointF, dict[str, QPointF]] | None = None
         self._insert_target: LinkItem | None = None
         self._resize: tuple[GroupItem, QPointF, object] | None = None
@@ -58,9 +58,17 @@ class GraphScene(LinkDragging, QGraphicsScene):
         session.graph_changed.connect(self._on_change)
         self.rebuild()
 
+    def _clear_marks(self) -> None:
+        for item in self.nodes.values():
+            item.clear_marks()
+
+    def clear_marks_later(self, ms: int) -> None:
+        """Leave a refused port's red ring up for ``ms``, then clear every port mark."""
+        self._mark_timer.start(ms)
+
     # ---- graph -> items
     def rebuild(self) -> None:
-        self._drag = None
+        self.link_gesture.drag = None
         self.clear()
         self.nodes.clear()
         self.links.clear()
@@ -312,7 +320,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
             item = self.node_item_at(pos)
             port = item.port_at(pos, self.port_reach()) if item is not None else None
             if item is not None and port is not None:
-                self._start_link_drag(item, *port)
+                self.link_gesture.start(item, *port)
                 event.accept()
                 return
             if item is None:
@@ -329,8 +337,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
-        if self._drag is not None:
-            self._move_link_drag(event.scenePos())
+        if self.link_gesture.drag is not None:
+            self.link_gesture.move(event.scenePos())
             event.accept()
             return
         if self._group_drag is not None:
@@ -348,8 +356,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
             self._track_insert_target()
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
-        if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._finish_link_drag(event.scenePos())
+        if self.link_gesture.drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.link_gesture.finish(event.scenePos())
             event.accept()
             return
         if self._group_drag is not None and event.button() == Qt.MouseButton.LeftButton:
