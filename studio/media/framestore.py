@@ -17,7 +17,7 @@ import numpy as np
 
 from studio import paths
 from studio.media.frame_codec import PROXY_QUALITY, from_jpeg, shrink, to_jpeg
-from studio.media.framestore_workers import FrameStoreWorkers
+from studio.media.framestore_workers import FrameStoreWorkers, _Slot
 
 Listener = Callable[[list[int]], None]
 _store_ids = itertools.count(1)
@@ -37,21 +37,6 @@ class FrameStoreSettings:
     prefetch_ahead: int = 24
     prefetch_behind: int = 4
     proxy_pause: float = 0.25  # seconds proxies and compression wait after the playhead moved
-
-
-@dataclass
-class _Slot:
-    """One frame: raw bytes, a JPEG in memory, a JPEG spilled to disk, or a row of a borrowed clip."""
-
-    kind: str = "empty"  # empty | raw | jpeg | borrowed
-    shape: tuple[int, int] = (0, 0)  # (height, width)
-    data: bytes | None = None  # raw pixels or JPEG bytes while in memory
-    disk: tuple[int, int] | None = None  # (offset, length) in the spill file
-    proxy: bytes | None = None  # JPEG of the 1/divisor frame, made on first request
-    version: int = 0
-
-    def memory(self) -> int:
-        return (len(self.data) if self.data is not None else 0) + (len(self.proxy) if self.proxy else 0)
 
 
 class FrameStore(FrameStoreWorkers):

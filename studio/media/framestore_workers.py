@@ -7,17 +7,29 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from studio.priority import lower_this_thread
 
-if TYPE_CHECKING:
-    from studio.media.framestore import _Slot
-
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Slot:
+    """One frame: raw bytes, a JPEG in memory, a JPEG spilled to disk, or a row of a borrowed clip."""
+
+    kind: str = "empty"  # empty | raw | jpeg | borrowed
+    shape: tuple[int, int] = (0, 0)  # (height, width)
+    data: bytes | None = None  # raw pixels or JPEG bytes while in memory
+    disk: tuple[int, int] | None = None  # (offset, length) in the spill file
+    proxy: bytes | None = None  # JPEG of the 1/divisor frame, made on first request
+    version: int = 0
+
+    def memory(self) -> int:
+        return (len(self.data) if self.data is not None else 0) + (len(self.proxy) if self.proxy else 0)
 
 
 class FrameStoreWorkers:

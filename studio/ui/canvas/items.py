@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath
@@ -13,8 +13,11 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsSceneHoverEvent, QStyleOpt
 from studio.graph import Node, NodeSpec
 from studio.ui.shell import theme
 
-if TYPE_CHECKING:
-    from studio.ui.canvas.links import LinkItem
+
+class LinkItem(Protocol):
+    """A link drawn to one of the node's ports (studio.ui.canvas.links.LinkItem): it follows the node."""
+
+    def update_path(self) -> None: ...
 
 WIDTH = 200.0
 TITLE_H = 26.0

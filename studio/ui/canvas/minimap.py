@@ -5,15 +5,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QGraphicsView
 
+from studio.ui.canvas.scene import GraphScene
 from studio.ui.shell import theme
-
-if TYPE_CHECKING:
-    from studio.ui.canvas.view import GraphView
 
 SHOW_FROM = 8  # nodes; small graphs need no overview
 SIZE = (220, 150)
@@ -21,8 +20,10 @@ MARGIN = 12
 
 
 class Minimap:
-    def __init__(self, view: GraphView) -> None:
-        self.view = view
+    """Drawn over ``view``'s viewport; shows ``scene``'s nodes; a click calls ``look_at`` with a scene point."""
+
+    def __init__(self, view: QGraphicsView, scene: GraphScene, look_at: Callable[[QPointF], None]) -> None:
+        self.view, self.scene, self.look_at = view, scene, look_at
         self.wanted = True
         self.visible = False
         self._nodes = QPixmap()  # the node layer, redrawn only when the layout changes
@@ -30,7 +31,7 @@ class Minimap:
         self._frame = QRectF()
         self._scale = 1.0
         self._offset = QPointF()
-        view.graph_scene.layout_changed.connect(self.refresh)
+        scene.layout_changed.connect(self.refresh)
 
     def rect(self) -> QRect:
         vp = self.view.viewport()
@@ -53,7 +54,7 @@ class Minimap:
             self.view.viewport().update(self.rect().adjusted(-2, -2, 2, 2))
 
     def refresh(self) -> None:
-        scene = self.view.graph_scene
+        scene = self.scene
         was = self.visible
         self.visible = self.wanted and len(scene.nodes) >= SHOW_FROM
         self._world = scene.nodes_rect()
@@ -63,7 +64,7 @@ class Minimap:
             self.view.viewport().update(self.rect().adjusted(-2, -2, 2, 2))
 
     def _render_nodes(self) -> None:
-        scene = self.view.graph_scene
+        scene = self.scene
         w, h = SIZE
         ratio = self.view.devicePixelRatioF()
         pixmap = QPixmap(round(w * ratio), round(h * ratio))
@@ -109,5 +110,5 @@ class Minimap:
     def navigate(self, pos: QPointF) -> None:
         box = self.rect()
         x, y = pos.x() - box.x(), pos.y() - box.y()
-        self.view.look_at(QPointF((x - self._offset.x()) / self._scale, (y - self._offset.y()) / self._scale))
+        self.look_at(QPointF((x - self._offset.x()) / self._scale, (y - self._offset.y()) / self._scale))
         self.update()

@@ -79,7 +79,7 @@ class GraphView(QGraphicsView):
         self._edge_timer.setInterval(16)
         self._edge_timer.timeout.connect(lambda: self.pan_by(self._edge))
         self._space = False
-        self.minimap = Minimap(self)
+        self.minimap = Minimap(self, self.graph_scene, self.look_at)
         self.search = NodeSearch(self)
         self.search.chosen.connect(self._on_search_chosen)
         self.finder = NodeFinder(self)

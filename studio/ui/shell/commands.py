@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PySide6.QtGui import QUndoCommand
 
 from studio.graph import Graph
 
-if TYPE_CHECKING:
-    from studio.ui.shell.session import EditSession
+
+class EditSession(Protocol):
+    """What a command needs of the session it edits (studio.ui.shell.session.EditSession): its graph."""
+
+    graph: Graph
 
 MOVE_ID = 1001
 PARAM_ID = 1002
