@@ -29,8 +29,11 @@ def camera(ctx, keyframes):
 
 
 def registry() -> NodeRegistry:
+    from nodes.camera import camera_path  # the real Camera Path: the timeline finds it by its camera-source role
+
     reg = toy_nodes.registry()
     reg.register(camera)
+    reg.register(camera_path)
     return reg
 
 

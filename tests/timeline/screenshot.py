@@ -65,7 +65,8 @@ def shoot(folder: Path, frames: int = 49, steps: int = 10, whole_window: bool = 
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks.viewer_dock)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, docks.timeline_dock)
         renderer = RenderController(session, parent=window)
-        renderer.event.connect(lambda ev: docks.handle_event(ev, renderer.handle))
+        renderer.event.connect(docks.handle_event)
+        renderer.last.rendered.connect(docks.show_render)
     graph = session.graph
     fps = float(graph.nodes["generate"].params.get("fps", 16.0))
     song(work / "song.ogg", frames / fps)

@@ -71,7 +71,7 @@ def test_dragging_a_camera_keyframe_edits_the_node_and_undo_restores_it(docks, q
         ),
     )
     settle()
-    assert docks.camera_param == ("cam", "keyframes") == find_camera_param(session.graph)
+    assert docks.camera_param == ("cam", "keyframes") == find_camera_param(session.graph, session.registry)
     lane = docks.timeline.camera
     assert len(lane.keys) == 3
     moved = []

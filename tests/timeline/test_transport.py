@@ -217,24 +217,30 @@ def test_without_qtmultimedia_playback_goes_on_silently(docks, monkeypatch):
     docks.playback.pause()
 
 
-def test_in_and_out_points_set_what_export_writes_and_undo_with_it(docks):
+def test_in_and_out_mark_a_preview_loop_and_only_set_export_range_writes_the_export_node(docks):
     from studio.graph import NodeRegistry
 
     load(docks, count=48)
     session = docks.session
-    spec = NodeRegistry.default().get("studio.Export")
-    session.edit("add export", lambda g: g.add_node(spec, "export"))
+    session.registry.register(NodeRegistry.default().get("studio.Export"))
+    session.edit("add export", lambda g: g.add_node(session.registry.get("studio.Export"), "export"))
     model = docks.model
     model.set_playhead(10)
     docks.timeline.transport.mark_in()
     model.set_playhead(20)
     docks.timeline.transport.mark_out()
     params = session.graph.nodes["export"].params
+    assert (model.in_point, model.out_point) == (10, 20)
+    assert (params["in_frame"], params["out_frame"]) == (0, 0)  # a loop to watch is not a range to export
+    steps = session.undo.count()
+    assert docks.set_export_range()
+    params = session.graph.nodes["export"].params
     assert (params["in_frame"], params["out_frame"]) == (10, 21)  # out_frame is the frame to stop before
-    session.undo.undo()  # the out point
-    assert session.graph.nodes["export"].params["out_frame"] == 0 and model.out_point is None
-    assert model.in_point == 10
-    session.set_param("export", "in_frame", 5)  # typed in the inspector: the timeline follows
+    assert session.undo.count() == steps + 1 and not docks.set_export_range()  # one step; again: nothing to do
+    session.undo.undo()
+    assert (session.graph.nodes["export"].params["in_frame"], session.graph.nodes["export"].params["out_frame"]) == (
+        0, 0)
+    session.set_param("export", "in_frame", 5)  # typed in the inspector: the loop shows the node's range
     assert model.in_point == 5
 
 
@@ -270,10 +276,11 @@ def test_a_shorter_clip_clears_the_points_on_screen_but_not_in_the_document(dock
     from studio.graph import NodeRegistry
 
     load(docks, count=48)
-    spec = NodeRegistry.default().get("studio.Export")
-    docks.session.edit("add export", lambda g: g.add_node(spec, "export"))
+    docks.session.registry.register(NodeRegistry.default().get("studio.Export"))
+    docks.session.edit("add export", lambda g: g.add_node(docks.session.registry.get("studio.Export"), "export"))
     docks.model.set_playhead(40)
     docks.timeline.transport.mark_in()
+    assert docks.set_export_range()
     assert docks.session.graph.nodes["export"].params["in_frame"] == 40
     docks.live.show_video(Video(clip(20), 24.0))  # a shorter clip: frame 40 is not in it
     assert docks.model.in_point is None

@@ -33,9 +33,9 @@ from studio.ui.dialogs.export_job import (
     ExportJob,
     ExportRequest,
     RenderedClip,
-    last_rendered_clip,
     local_subject,
 )
+from studio.ui.shell.session import EditSession
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ FORMATS = [
     ("Lossless master (MKV, FFV1)", "mkv-ffv1", ".mkv", "Matroska video (*.mkv)"),
     ("WebM (VP9 + Opus)", "webm", ".webm", "WebM video (*.webm)"),
 ]
-EXPORT_NODE = "studio.Export"
 # The theme draws disabled push buttons like enabled ones; here that would invite a click on Export.
 DISABLED_BUTTONS = "QPushButton:disabled { color: #6c7586; background: #232833; border-color: #2c3340; }"
 
@@ -484,21 +483,21 @@ def _free_name(path: Path) -> Path:
     return next((p for p in versions(path) if not p.exists()), path)
 
 
-def open_export_dialog(window: Any) -> ExportDialog:
-    """Show the Export dialog for the window's last rendered clip (window-modal, not blocking)."""
-    session_path = getattr(getattr(window, "session", None), "path", None)
+def open_export_dialog(parent: QWidget, session: EditSession, clip: RenderedClip | None,
+                       running: bool = False) -> ExportDialog:
+    """Show the Export dialog for ``clip`` (the window's last render; window-modal, not blocking), starting from
+    the settings of the graph's exporter node when it has one."""
+    session_path = session.path
     start = Path(session_path).parent if session_path else None
     name = Path(session_path).name.split(".")[0] if session_path else "clip"
     remembered = _settings_value("export/folder")
     if remembered and Path(str(remembered)).is_dir():
         start = Path(str(remembered))
-    dialog = ExportDialog(last_rendered_clip(window), window, start_dir=start, name=name or "clip")
-    if dialog.clip is None and getattr(getattr(window, "renderer", None), "running", False):
+    dialog = ExportDialog(clip, parent, start_dir=start, name=name or "clip")
+    if dialog.clip is None and running:
         dialog.summary.setText("A render is running: export its clip when it has finished.")
-    graph = getattr(getattr(window, "session", None), "graph", None)
-    node = (
-        next((n for n in graph.nodes.values() if n.type == EXPORT_NODE), None) if graph is not None else None
-    )
+    exporters = session.registry.types_with_role("exporter")
+    node = next((n for n in session.graph.nodes.values() if n.type in exporters), None)
     if node is not None:
         dialog.take_node_settings(node.params, Path(session_path).parent if session_path else None)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

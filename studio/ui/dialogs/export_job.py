@@ -6,12 +6,12 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from studio.errors import Cancelled, StudioError
 from studio.priority import lower_this_thread
+from studio.ui.shell.last_render import Render
 from studio.values import Sound, Video
 
 log = logging.getLogger(__name__)
@@ -39,31 +39,22 @@ class RenderedClip:
         return f"Last render: node '{self.node_id}' · {shape}"
 
 
-def last_rendered_clip(window: Any) -> RenderedClip | None:
-    """The clip of the window's last finished render, or None (nothing rendered, or a render running).
+def rendered_clip(render: Render | None, marks: tuple[int | None, int | None] | None = None) -> RenderedClip | None:
+    """What the Export dialog offers for a finished render (the window's LastRender), or None without one.
 
-    The video is the one the timeline shows (the node that streamed the previews), else the last video
-    the run made; the sound is the last one, as the timeline's audio lane takes it."""
-    renderer = getattr(window, "renderer", None)
-    handle = getattr(renderer, "handle", None)
-    result = getattr(handle, "result", None)
-    if result is None or result.status != "ok":
+    The video is the render's clip (the node that streamed the previews, else the last video made), with the
+    last sound it made; ``marks`` are the timeline's in and out points, used when they belong to this clip."""
+    if render is None:
         return None
-    videos = [
-        (nid, v) for nid, ports in result.outputs.items() for v in ports.values() if isinstance(v, Video)
-    ]
-    if not videos:
+    found = render.clip()
+    if found is None:
         return None
-    timeline = getattr(window, "timeline", None)
-    shown = getattr(getattr(timeline, "live", None), "node_id", None)
-    node_id, video = next(((n, v) for n, v in videos if n == shown), videos[-1])
-    sounds = [v for ports in result.outputs.values() for v in ports.values() if isinstance(v, Sound)]
-    clip = RenderedClip(video, node_id, sounds[-1] if sounds else None)
+    node_id, video = found
+    clip = RenderedClip(video, node_id, render.sound())
     # The graph as it ran, not as it is now: the person may have edited since the render.
-    clip.graph_hash = result.graph_hash or None
-    model = getattr(timeline, "model", None)
-    if model is not None and getattr(model, "count", 0) == video.num_frames:
-        clip.in_point, clip.out_point = model.in_point, model.out_point
+    clip.graph_hash = render.result.graph_hash or None
+    if marks is not None:
+        clip.in_point, clip.out_point = marks
     return clip
 
 

@@ -74,7 +74,7 @@ class Files:
     # ---- commands
     def file_new(self) -> None:
         if self.confirm_discard("starting a new graph"):
-            self.renderer.cancel()  # its events would land on the new graph's nodes
+            self.renderer.forget()  # its events would land on the new graph's nodes; its clip is not this graph's
             self.autosaver.discard()
             self.session.new()
             self.scene.clear_run_states()
@@ -105,7 +105,7 @@ class Files:
         except StudioError as exc:
             self.show_error("Cannot open the graph", str(exc))
             return False
-        self.renderer.cancel()  # a run of the previous graph must not paint states on this one
+        self.renderer.forget()  # a run of the previous graph must not paint states on this one, nor its clip stay
         self.autosaver.discard()
         if not as_copy:
             self.add_recent(Path(path).resolve())
@@ -234,6 +234,7 @@ class Files:
 
     def take_recovered(self, graph: Graph, rec: Recovery) -> None:
         """Put recovered work on this window's canvas and write its own recovery copy at once."""
+        self.renderer.forget()
         self.session.restore(graph, rec.source)
         self.view.frame_all()
         self.logs.append(f"restored unsaved work: {rec.describe()}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from studio.engine import Engine, Event, NodeProgress, RunFinished, RunHandle
+from studio.engine import Engine, Event, NodeFinished, NodeProgress, RunFinished, RunHandle, RunStarted
+from studio.ui.shell.last_render import LastRender
 from studio.ui.shell.session import EditSession
 
 DELIVERY_HZ = 30  # engine events reach the widgets at most this often
@@ -20,7 +21,10 @@ DELIVERY_HZ = 30  # engine events reach the widgets at most this often
 class RenderController(QObject):
     """Starts and cancels runs. Events arrive on the worker thread; they are queued, progress
     events for the same node replace each other while undelivered, and the main thread drains
-    the queue in one go, so it never has more to do than it paints."""
+    the queue in one go, so it never has more to do than it paints.
+
+    ``last`` holds the newest finished render: a run that ends well is published there once its
+    result is in, and panels subscribe to it rather than to the run handle."""
 
     event = Signal(object)  # each engine event, on the main thread
     running_changed = Signal(bool)
@@ -41,6 +45,13 @@ class RenderController(QObject):
         self._later = QTimer(self)
         self._later.setSingleShot(True)
         self._later.timeout.connect(self._drain)
+        self.last = LastRender(self)
+        self._draft = False
+        self._written: list[Path] = []
+        self._streamed: str | None = None
+        self._result_poll = QTimer(self)  # RunFinished arrives just before the worker hands over the result
+        self._result_poll.setInterval(5)
+        self._result_poll.timeout.connect(self._publish_when_done)
 
     @property
     def running(self) -> bool:
@@ -65,10 +76,18 @@ class RenderController(QObject):
 
             graph, _ = draft_copy(graph, self.session.registry)
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
+        self._result_poll.stop()
+        self._draft, self._written, self._streamed = draft, [], None
         self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True,
                                         outputs=policy_for(draft))
         self.running_changed.emit(True)
         return True
+
+    def forget(self) -> None:
+        """The canvas holds another graph now: stop a run of the old one, and drop its last render."""
+        self.cancel()
+        self._result_poll.stop()
+        self.last.clear()
 
     def cancel(self) -> bool:
         if not self.running:
@@ -112,10 +131,35 @@ class RenderController(QObject):
             self._woken = False
         finished = False
         for event in events:
+            self._note(event)
             self.event.emit(event)
             finished = finished or isinstance(event, RunFinished)
         if finished:
             self.running_changed.emit(False)
+
+    def _note(self, event: Event) -> None:
+        """What the last-render record needs from the events: files written, the streaming node, the end."""
+        if isinstance(event, RunStarted):
+            self._written, self._streamed = [], None
+        elif isinstance(event, NodeProgress) and event.preview is not None:
+            self._streamed = event.node_id
+        elif isinstance(event, NodeFinished):
+            self._written.extend(Path(p) for p in event.written)
+        elif isinstance(event, RunFinished) and event.status == "ok":
+            self._result_poll.start()
+            self._publish_when_done()
+
+    def _publish_when_done(self) -> None:
+        handle = self.handle
+        if handle is None:
+            self._result_poll.stop()
+            return
+        if not handle.done:
+            return
+        self._result_poll.stop()
+        if handle.result is not None and handle.result.ok:
+            self.last.publish(handle.result, draft=self._draft, written=tuple(self._written),
+                              streamed=self._streamed)
 
     def wait(self, timeout: float = 5.0) -> None:
         """Block until the current run ends (closing the window, tests)."""

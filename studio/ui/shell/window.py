@@ -175,7 +175,9 @@ class MainWindow(QMainWindow):
         self.preview_dock.setParent(None)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, docks.viewer_dock)
         self.splitDockWidget(self.inspector_dock, docks.viewer_dock, Qt.Orientation.Vertical)
-        self.renderer.event.connect(lambda ev: docks.handle_event(ev, self.renderer.handle))
+        self.renderer.event.connect(docks.handle_event)
+        self.renderer.last.rendered.connect(docks.show_render)
+        self.renderer.last.cleared.connect(docks.forget_render)
         self.view_menu.addAction(docks.viewer_dock.toggleViewAction())
         self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
         self.preview_toggle.setVisible(False)
@@ -277,6 +279,9 @@ class MainWindow(QMainWindow):
                             tip="Stop the render at the next step (Esc)")
         self.act_cancel.setEnabled(False)
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, ["F1"])
+        self.act_export_range = A("Set Export &Range from In/Out", self.set_export_range, [],
+                                  tip="Make the Export node write only the frames between the timeline's in "
+                                      "and out points (I and O mark a preview loop only)")
         self.act_output_folder = A("&Output Folder…", self.choose_output_folder, [],
                                    tip="Where renders write: renders/ beside the graph, or a folder you choose")
 
@@ -317,7 +322,7 @@ class MainWindow(QMainWindow):
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_sel, self.act_cancel])
         render.addSeparator()
-        render.addAction(self.act_output_folder)
+        render.addActions([self.act_export_range, self.act_output_folder])
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self.act_shortcuts)
 
@@ -395,8 +400,29 @@ class MainWindow(QMainWindow):
     # ---- export and verify (studio/ui/dialogs/export_dialog.py, verify_dialog.py)
     def show_export(self) -> None:
         from studio.ui.dialogs.export_dialog import open_export_dialog
+        from studio.ui.dialogs.export_job import rendered_clip
 
-        self.export_dialog = open_export_dialog(self)
+        self.export_dialog = open_export_dialog(self, self.session, rendered_clip(self.renderer.last.current,
+                                                                                  self._timeline_marks()),
+                                                running=self.renderer.running)
+
+    def _timeline_marks(self) -> tuple[int | None, int | None] | None:
+        """The timeline's in and out points when it shows the last render's clip (else None)."""
+        render, docks = self.renderer.last.current, self.timeline
+        clip = render.clip() if render is not None else None
+        if docks is None or clip is None or docks.model.count != clip[1].num_frames:
+            return None
+        return docks.model.in_point, docks.model.out_point
+
+    def set_export_range(self) -> None:
+        if self.timeline is None or not self.timeline.set_export_range():
+            self.statusBar().showMessage("no export range to set: mark in (I) and out (O) on the timeline, "
+                                         "with an Export node in the graph", 5000)
+            return
+        m = self.timeline.model
+        self.statusBar().showMessage(
+            f"the Export node now writes frames {m.in_point or 0} to "
+            f"{m.out_point if m.out_point is not None else 'the end'}", 5000)
 
     def show_verify(self) -> None:
         from studio.ui.dialogs.verify_dialog import open_verify_dialog

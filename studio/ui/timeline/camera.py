@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QUndoCommand
 from PySide6.QtWidgets import QWidget
 
-from studio.graph import Graph
+from studio.graph import Graph, NodeRegistry
 from studio.ui.timeline.lanes import AxisPlot, polyline
 from studio.ui.timeline.model import TimeAxis, TimelineModel
 
@@ -28,7 +28,6 @@ COLORS = {
 }
 DEFAULTS = {"pan_x": 0.0, "pan_y": 0.0, "zoom": 1.0, "roll": 0.0, "dolly": 0.0, "orbit": 0.0, "crane": 0.0}
 MIN_SPAN = {"pan_x": 0.5, "pan_y": 0.5, "zoom": 0.5, "roll": 20.0, "dolly": 0.5, "orbit": 20.0, "crane": 0.5}
-CAMERA_NODE = "studio.CameraPath"
 
 
 def _ease(t: np.ndarray, interp: str) -> np.ndarray:
@@ -369,12 +368,13 @@ class CameraLane(AxisPlot):
             self.keyframe_moved.emit(index, changes)
 
 
-def find_camera_param(graph: Graph) -> tuple[str, str] | None:
-    """The camera path to show: a Camera Path node's keyframes, else the first parameter holding a
-    list of keyframe dicts ("frame" or "time" and a camera channel)."""
+def find_camera_param(graph: Graph, registry: NodeRegistry | None = None) -> tuple[str, str] | None:
+    """The camera path to show: the keyframes of a node whose type declares the camera-source role, else
+    the first parameter holding a list of keyframe dicts ("frame" or "time" and a camera channel)."""
     for nid, node in graph.nodes.items():
-        if node.type == CAMERA_NODE:
-            return nid, "keyframes"
+        spec = registry.get(node.type) if registry is not None else None
+        if spec is not None and spec.roles.camera_source:
+            return nid, spec.roles.camera_source
     for nid, node in graph.nodes.items():
         for name, value in node.params.items():
             if (

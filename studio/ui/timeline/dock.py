@@ -18,10 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine import Event, NodeProgress, RunFinished, RunHandle
-from studio.graph import Graph, GraphChange
+from studio.engine import Event, NodeProgress
+from studio.graph import Exporter, Graph, GraphChange
 from studio.ui.timeline.camera import (
-    CAMERA_NODE,
     CHANNELS,
     COLORS,
     CameraLane,
@@ -38,9 +37,9 @@ from studio.ui.timeline.viewer import ViewerPanel
 from studio.values import Sound
 
 if TYPE_CHECKING:
+    from studio.ui.shell.last_render import Render
     from studio.ui.shell.session import EditSession
 
-EXPORT_NODE = "studio.Export"
 HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
 
 
@@ -166,12 +165,10 @@ class TimelineDocks(QObject):
         self.playback.playing_changed.connect(lambda on: setattr(self.viewer.viewer, "immediate", on))
         self.live.previous_changed.connect(self.viewer.set_previous)
         self.live.history_changed.connect(self._history_changed)
-        self.live.result_ready.connect(self.take_outputs)
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
         self.camera_param: tuple[str, str] | None = None
         self._syncing_range = False
-        self.model.range_edited.connect(self._range_to_export)
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
             self._graph_changed(GraphChange("reset"))  # a graph already open may have a camera path
@@ -200,16 +197,35 @@ class TimelineDocks(QObject):
         self.model.close()
 
     # ---- engine
-    def handle_event(self, event: Event, handle: RunHandle | None = None) -> None:
+    def handle_event(self, event: Event) -> None:
         if isinstance(event, NodeProgress) and event.preview is not None and self.session is not None:
-            # the clip's rate is known before its frames are: the node's own fps parameter
+            # the clip's rate is known before its frames are: the node's clip-rate parameter
             node = self.session.graph.nodes.get(event.node_id)
-            fps = node.params.get("fps") if node is not None else None
+            spec = self.session.registry.get(node.type) if node is not None else None
+            rate = spec.roles.clip_rate if spec is not None else None
+            fps = node.params.get(rate) if node is not None and rate else None
             if isinstance(fps, int | float) and fps > 0:
                 self.model.set_fps(float(fps))
         self.live.handle(event)
-        if isinstance(event, RunFinished) and event.status == "ok":
-            self.live.watch(handle)
+
+    def show_render(self, render: Render) -> None:
+        """A finished render (the window's LastRender): its clip replaces the previews, and what else it made
+        (sound, beats, prompt sections, the camera path as rendered) fills the lanes."""
+        clip = render.clip()
+        if clip is not None:
+            self.live.show_video(clip[1])
+        self.take_outputs(render.outputs)
+
+    def forget_render(self) -> None:
+        """The canvas holds another graph: nothing of the last one's render stays on screen (its frames, sound,
+        beats and prompt markers, in and out points, status text, A/B partner, rendered camera curves)."""
+        self.playback.pause()
+        self.live.forget()
+        self.set_sound(None)
+        self.set_markers([], [])
+        self.model.set_in(None)
+        self.model.set_out(None)
+        self.timeline.camera.set_rendered(None)
 
     def take_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
         """What a finished render made besides its video: the soundtrack for the audio lane, beats
@@ -268,39 +284,52 @@ class TimelineDocks(QObject):
         if node_id in self.session.graph.nodes:
             self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
 
-    # ---- in and out points <-> the Export node
-    def _export_nodes(self) -> list[str]:
-        graph = self.session.graph if self.session is not None else None
-        return [nid for nid, n in graph.nodes.items() if n.type == EXPORT_NODE] if graph is not None else []
+    # ---- in and out points and the exporter's range
+    def _exporters(self) -> list[tuple[str, Exporter]]:
+        """(node id, its exporter role) of each node that writes the final file (by role, not by type id)."""
+        if self.session is None:
+            return []
+        found = []
+        for nid, node in self.session.graph.nodes.items():
+            spec = self.session.registry.get(node.type)
+            if spec is not None and spec.roles.exporter is not None:
+                found.append((nid, spec.roles.exporter))
+        return found
 
-    def _range_to_export(self) -> None:
-        """I and O limit what Export writes: its in_frame and out_frame (one undo step)."""
-        if self._syncing_range or self.session is None:
-            return
+    def set_export_range(self) -> bool:
+        """Write the timeline's in and out points into each exporter's range (one undo step).
+
+        Only this command writes the node: I and O mark a preview loop, a timeline setting, so marking a loop
+        never changes what the next render exports. Returns whether anything changed."""
+        exporters = self._exporters()
+        if self.session is None or not exporters:
+            return False
         m = self.model
-        want = {"in_frame": m.in_point or 0, "out_frame": (m.out_point + 1) if m.out_point is not None else 0}
+        first, stop = m.in_point or 0, (m.out_point + 1) if m.out_point is not None else 0
         todo = [
-            nid
-            for nid in self._export_nodes()
-            if any(self.session.graph.nodes[nid].params.get(k) != v for k, v in want.items())
+            (nid, role) for nid, role in exporters
+            if (self.session.graph.nodes[nid].params.get(role.in_frame), self.session.graph.nodes[nid].params.get(
+                role.out_frame)) != (first, stop)
         ]
         if not todo:
-            return
+            return False
 
         def mutate(graph: Graph) -> None:
-            for nid in todo:
-                for name, value in want.items():
-                    graph.set_param(nid, name, value)
+            for nid, role in todo:
+                graph.set_param(nid, role.in_frame, first)
+                graph.set_param(nid, role.out_frame, stop)
 
         self._syncing_range = True
         try:
-            self.session.edit("Set in and out points", mutate)
+            self.session.edit("Set export range", mutate)
         finally:
             self._syncing_range = False
+        return True
 
-    def _range_from_export(self, node_id: str) -> None:
+    def _range_from_export(self, node_id: str, role: Exporter) -> None:
+        """Show an exporter's range as the preview loop (opened with the graph, typed in the inspector, undone)."""
         params = self.session.graph.nodes[node_id].params if self.session is not None else {}
-        first, stop = int(params.get("in_frame") or 0), int(params.get("out_frame") or 0)
+        first, stop = int(params.get(role.in_frame) or 0), int(params.get(role.out_frame) or 0)
         self._syncing_range = True
         try:
             self.model.set_in(first or None)
@@ -311,15 +340,17 @@ class TimelineDocks(QObject):
     def _graph_changed(self, change: GraphChange) -> None:
         if self.session is None:
             return
+        exporters = dict(self._exporters()) if change.kind in ("node_changed", "reset") else {}
+        role = exporters.get(change.node_id or "")
         if (
             change.kind == "node_changed"
             and not self._syncing_range
-            and change.detail.get("param") in ("in_frame", "out_frame")
-            and change.node_id in self._export_nodes()
+            and role is not None
+            and change.detail.get("param") in (role.in_frame, role.out_frame)
         ):
-            self._range_from_export(change.node_id)  # typed in the inspector, or undone
-        elif change.kind == "reset" and self._export_nodes():
-            self._range_from_export(self._export_nodes()[0])  # a document opened with its own range
+            self._range_from_export(change.node_id, role)  # typed in the inspector, or undone
+        elif change.kind == "reset" and exporters:
+            self._range_from_export(*next(iter(exporters.items())))  # a document opened with its own range
         if (
             change.kind == "node_changed"
             and self.camera_param is not None
@@ -330,10 +361,14 @@ class TimelineDocks(QObject):
             return
         structural = change.kind in ("node_added", "node_removed", "reset")
         if structural or (change.kind == "node_changed" and "param" in change.detail):  # not node drags
-            found = find_camera_param(self.session.graph)
+            found = find_camera_param(self.session.graph, self.session.registry)
             if found != self.camera_param:
                 self.camera_param = found
                 self._show_camera()
+
+    def _is_camera_source(self, type_id: str) -> bool:
+        spec = self.session.registry.get(type_id) if self.session is not None else None
+        return spec is not None and bool(spec.roles.camera_source)
 
     def _show_camera(self) -> None:
         lane = self.timeline.camera
@@ -342,7 +377,7 @@ class TimelineDocks(QObject):
         )
         if node is None or self.camera_param is None:
             lane.set_keyframes(None)
-        elif node.type == CAMERA_NODE:
+        elif self._is_camera_source(node.type):
             lane.set_node(node.params)
         else:
             lane.set_keyframes(node.params.get(self.camera_param[1]))

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
-from studio.engine import Event, NodeProgress, RunFinished, RunHandle, RunStarted
+from studio.engine import Event, NodeProgress, RunFinished, RunStarted
 from studio.media.framestore import FrameStore
 from studio.ui.shell.preview import as_frames
 from studio.ui.timeline.model import TimelineModel
@@ -25,7 +22,6 @@ class LiveRender(QObject):
     """
 
     previous_changed = Signal(object)  # FrameStore | None: the render before this one
-    result_ready = Signal(object)  # a finished run's outputs {node id: {port: value}}, after its video
     history_changed = Signal(int)  # number of steps kept
 
     def __init__(
@@ -46,7 +42,6 @@ class LiveRender(QObject):
         self.showing_step: int | None = None  # a history step on screen instead of the newest
         self._run_id: int | None = None
         self._fresh = False  # this run has not shown a picture yet
-        self._poll: QTimer | None = None
 
     # ---- events
     def handle(self, event: Event) -> None:
@@ -129,6 +124,19 @@ class LiveRender(QObject):
             f"step {step} of {total}" + (" (history)" if self.showing_step is not None else "")
         )
 
+    def forget(self) -> None:
+        """Another graph is on the canvas: its clips, steps and A/B partner are not this graph's."""
+        if self.previous is not None:
+            self.previous.close()
+            self.previous = None
+            self.previous_changed.emit(None)
+        self.history.clear()
+        self.history_changed.emit(0)
+        self.showing_step, self.node_id, self.step, self._run_id, self._fresh = None, None, (0, 0), None, False
+        self.model.store.reset(0)
+        self.model.clip_changed.emit()
+        self.model.set_status("")
+
     # ---- the final clip
     def show_video(self, video: Video) -> None:
         """The render's result: full-size frames replace the previews (the store compresses them
@@ -144,45 +152,3 @@ class LiveRender(QObject):
         self.model.set_fps(video.fps)
         self.model.clip_changed.emit()
         self.model.set_status("")
-
-    def watch(
-        self,
-        handle: RunHandle | None,
-        pick: Callable[[dict[str, dict[str, Any]]], Video | None] | None = None,
-    ) -> None:
-        """After RunFinished, wait (without blocking) for the run's result and show its video."""
-        if handle is None:
-            return
-        pick = pick or self._pick_video
-        timer = QTimer(self)
-        timer.setInterval(5)
-        tries = [0]
-
-        def check() -> None:
-            tries[0] += 1
-            if not handle.done and tries[0] < 2000:
-                return
-            timer.stop()
-            timer.deleteLater()
-            result = handle.result
-            if result is not None and result.status == "ok":
-                video = pick(result.outputs)
-                if video is not None:
-                    self.show_video(video)
-                self.result_ready.emit(result.outputs)
-
-        timer.timeout.connect(check)
-        timer.start()
-        self._poll = timer
-
-    def _pick_video(self, outputs: dict[str, dict[str, Any]]) -> Video | None:
-        videos = [
-            (nid, v) for nid, values in outputs.items() for v in values.values() if isinstance(v, Video)
-        ]
-        if not videos:
-            return None
-        # the node that streamed the previews made it, or the last one that has a video
-        for nid, video in videos:
-            if nid == self.node_id:
-                return video
-        return videos[-1][1]
