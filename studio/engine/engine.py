@@ -547,6 +547,20 @@ def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
     return draft, changed
 
 
+def preview_targets(graph: Graph, registry: NodeRegistry) -> list[str]:
+    """What a look at the result needs without writing the final file: every output node except exporters,
+    and in an exporter's place the nodes that feed it (so the clip is made and shown, and nothing is written
+    where the finished clip goes). The editor's draft renders run these unless the person asks for an export."""
+    targets: list[str] = []
+    for nid, node in graph.nodes.items():
+        spec = registry.get(node.type)
+        if spec is None or not spec.is_output or node.bypassed:
+            continue
+        feeds = [link.src for link in graph.links if link.dst == nid] if spec.roles.exporter else [nid]
+        targets.extend(t for t in feeds if t not in targets)
+    return targets
+
+
 def driven_value(pspec: ParamSpec, value: Any, ctx: NodeContext) -> Any:
     """What a node gets for a number parameter driven by a link: the per-frame Signal when the parameter is
     animatable, else one number (a FLOAT as is, a Signal's mean), kept within the parameter's range."""

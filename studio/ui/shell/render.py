@@ -62,8 +62,9 @@ class RenderController(QObject):
         """Progress events replaced before the main thread saw them (for tests and benchmarks)."""
         return self._dropped
 
-    def start(self, targets: list[str] | None = None, draft: bool = False) -> bool:
-        """Render on the engine's worker thread; ``draft`` runs generators at their draft steps."""
+    def start(self, targets: list[str] | None = None, draft: bool = False, export: bool = False) -> bool:
+        """Render on the engine's worker thread; ``draft`` runs generators at their draft steps and, unless
+        ``export`` asks for it, stops short of the exporters (a draft is a look, not a file)."""
         if self.running:
             return False
         from studio.ui.shell.output_folder import policy_for
@@ -72,9 +73,11 @@ class RenderController(QObject):
         base = base if base is None else Path(base)
         graph = self.session.graph
         if draft:
-            from studio.engine.engine import draft_copy
+            from studio.engine.engine import draft_copy, preview_targets
 
             graph, _ = draft_copy(graph, self.session.registry)
+            if targets is None and not export:
+                targets = preview_targets(graph, self.session.registry)
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
         self._result_poll.stop()
         self._draft, self._written, self._streamed = draft, [], None

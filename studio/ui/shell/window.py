@@ -274,7 +274,10 @@ class MainWindow(QMainWindow):
         self.act_render_sel = A("Render &Selected", self.render_selected, ["Ctrl+Shift+Return"],
                                 tip="Render only what the selected nodes need")
         self.act_render_draft = A("Render &Draft", lambda: self.render(draft=True), ["Ctrl+Alt+Return"],
-                                  tip="Render with each generator's draft steps: same seed, a quick look")
+                                  tip="Render with each generator's draft steps: same seed, a quick look; "
+                                      "nothing is exported")
+        self.act_render_draft_export = A("Render Draft and E&xport", lambda: self.render(draft=True, export=True),
+                                         [], tip="A draft that also runs the Export node (into NAME_draft)")
         self.act_cancel = A("&Cancel Render", self.cancel_render, ["Esc"], "cancel",
                             tip="Stop the render at the next step (Esc)")
         self.act_cancel.setEnabled(False)
@@ -320,7 +323,8 @@ class MainWindow(QMainWindow):
         view.addAction(self.log_dock.toggleViewAction())
         self.view_menu = view
         render = bar.addMenu("&Render")
-        render.addActions([self.act_render, self.act_render_draft, self.act_render_sel, self.act_cancel])
+        render.addActions([self.act_render, self.act_render_draft, self.act_render_draft_export, self.act_render_sel,
+                           self.act_cancel])
         render.addSeparator()
         render.addActions([self.act_export_range, self.act_output_folder])
         help_menu = bar.addMenu("&Help")
@@ -430,13 +434,13 @@ class MainWindow(QMainWindow):
         self.verify_dialog = open_verify_dialog(self)
 
     # ---- rendering
-    def render(self, draft: bool = False) -> None:
+    def render(self, draft: bool = False, export: bool = False) -> None:
         if self.renderer.running:
             return
         if not self.session.graph.nodes:
             self.statusBar().showMessage("nothing to render: add nodes first", 4000)
             return
-        self.renderer.start(draft=draft)
+        self.renderer.start(draft=draft, export=export)
 
     def choose_output_folder(self) -> None:
         from studio.ui.shell.output_folder import choose_root, output_folder
@@ -461,6 +465,7 @@ class MainWindow(QMainWindow):
         self.act_render.setEnabled(not running)
         self.act_render_sel.setEnabled(not running)
         self.act_render_draft.setEnabled(not running)
+        self.act_render_draft_export.setEnabled(not running)
         self.act_cancel.setEnabled(running)
 
     def _run_event(self, event: object) -> None:
