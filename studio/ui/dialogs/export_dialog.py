@@ -30,11 +30,12 @@ from studio.ui.dialogs.export_job import (
     SIGN_FILES,
     SIGN_LOCAL,
     SIGN_NONE,
-    ExportJob,
     ExportRequest,
     RenderedClip,
+    export_job,
     local_subject,
 )
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.session import EditSession
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export Clip")
         self.setStyleSheet(DISABLED_BUTTONS)
         self.clip = clip
-        self.job: ExportJob | None = None
+        self.job: BackgroundJob | None = None
         self.result: Any = None
         self._close_when_done = False
         self._busy = False
@@ -363,7 +364,7 @@ class ExportDialog(QDialog):
             self._show_failure(problem)
             return False
         self.result = None
-        self.job = ExportJob(request, self)
+        self.job = export_job(request, self)
         self.job.progress.connect(self._progress)
         self.job.succeeded.connect(self._succeeded)
         self.job.failed.connect(self._show_failure)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject
 
-from studio.errors import Cancelled, StudioError
-from studio.priority import lower_this_thread
+from studio.errors import StudioError
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
 from studio.values import Sound, Video
 
@@ -78,56 +77,18 @@ class ExportRequest:
     thumbnail: int = 256  # longest side of the reference picture's thumbnail in the credentials; 0: none
 
 
-class ExportJob(QObject):
-    """One export on a worker thread; its signals arrive on the main thread (queued)."""
+def export_job(request: ExportRequest, parent: QObject | None = None) -> BackgroundJob:
+    """One export as a background job (progress, cancel, a sentence on failure), not yet started."""
 
-    progress = Signal(int, int)
-    succeeded = Signal(object)  # ExportResult
-    failed = Signal(str)
-    cancelled = Signal()
+    def explain(exc: BaseException) -> str:
+        if isinstance(exc, OSError) and not isinstance(exc, StudioError):  # say which folder and why
+            return f"cannot write {exc.filename or request.destination}: {exc.strerror or exc}"
+        if isinstance(exc, StudioError):
+            return str(exc)
+        return f"the export failed unexpectedly ({exc.__class__.__name__}: {exc}); the log has details"
 
-    def __init__(self, request: ExportRequest, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.request = request
-        self._cancel = threading.Event()
-        self._shown = -1
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="studio-export", daemon=True)
-        self.thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-    def _on_progress(self, done: int, total: int) -> None:
-        percent = done * 100 // max(total, 1)
-        if percent != self._shown:  # at most a hundred updates, however long the clip
-            self._shown = percent
-            self.progress.emit(done, total)
-
-    def _run(self) -> None:
-        lower_this_thread()  # and the encode's workers, which it starts: the editor stays fluid
-        try:
-            result = export_request(self.request, self._on_progress, self._cancel.is_set)
-        except Cancelled:
-            self.cancelled.emit()
-        except StudioError as exc:
-            self.failed.emit(str(exc))
-        except OSError as exc:  # the folder cannot be made or written: say which and why
-            where = exc.filename or self.request.destination
-            self.failed.emit(f"cannot write {where}: {exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - shown as a sentence; the traceback goes to the log
-            log.exception("the export failed")
-            self.failed.emit(
-                f"the export failed unexpectedly ({exc.__class__.__name__}: {exc}); the log has details"
-            )
-        else:
-            self.succeeded.emit(result)
+    return BackgroundJob(lambda ctx: export_request(request, ctx.progress, ctx.cancelled), "export",
+                         explain=explain, parent=parent)
 
 
 def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):  # noqa: ANN001, ANN201

@@ -7,12 +7,10 @@ import datetime as dt
 import html
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from studio.errors import StudioError
 from studio.ui.dialogs.export_dialog import DISABLED_BUTTONS
+from studio.ui.shell.jobs import BackgroundJob
 
 log = logging.getLogger(__name__)
 VIDEO_FILTER = "Video (*.mp4 *.m4v *.mov *.mkv *.webm);;All files (*)"
@@ -65,36 +64,20 @@ def explain(report: Any) -> tuple[str, str]:
     )
 
 
-class VerifyJob(QObject):
-    done = Signal(object)  # VerifyReport
-    failed = Signal(str)
+def verify_job(path: Path, trust_local: bool, parent: QObject | None = None) -> BackgroundJob:
+    """Check one clip as a background job (the report, or a sentence when the file cannot be checked)."""
 
-    def __init__(self, path: Path, trust_local: bool, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.path, self.trust_local = path, trust_local
-        self.thread = threading.Thread(target=self._run, name="studio-verify", daemon=True)
+    def work(_ctx: object) -> Any:
+        from studio.media.verify import verify_file
 
-    def start(self) -> None:
-        self.thread.start()
+        return verify_file(path, ["local"] if trust_local else None)
 
-    def _run(self) -> None:
-        try:
-            from studio.media.verify import verify_file
+    def explain(exc: BaseException) -> str:
+        if isinstance(exc, StudioError):
+            return str(exc)
+        return f"the file could not be checked ({exc.__class__.__name__}: {exc})"
 
-            report = verify_file(self.path, ["local"] if self.trust_local else None)
-        except StudioError as exc:
-            self._emit(self.failed, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a sentence for the person, the traceback for the log
-            log.exception("verifying %s failed", self.path)
-            self._emit(self.failed, f"the file could not be checked ({exc.__class__.__name__}: {exc})")
-        else:
-            self._emit(self.done, report)
-
-    def _emit(self, signal: Any, value: Any) -> None:
-        # The dialog (and this job with it) may have been closed while the file was read.
-        if shiboken6.isValid(self):
-            with contextlib.suppress(RuntimeError):
-                signal.emit(value)
+    return BackgroundJob(work, "verify", background=False, explain=explain, parent=parent)
 
 
 class VerifyDialog(QDialog):
@@ -105,7 +88,7 @@ class VerifyDialog(QDialog):
         super().__init__(parent)
         self.path = Path(path)
         self.report: Any = None
-        self.job: VerifyJob | None = None
+        self.job: BackgroundJob | None = None
         self.setWindowTitle(f"Verify — {self.path.name}")
         self.setStyleSheet(DISABLED_BUTTONS)
         self.banner = QLabel("Checking…")
@@ -144,7 +127,7 @@ class VerifyDialog(QDialog):
 
     @property
     def running(self) -> bool:
-        return self.job is not None and self.job.thread.is_alive()
+        return self.job is not None and self.job.running
 
     def verify(self) -> None:
         if self.running:
@@ -154,8 +137,8 @@ class VerifyDialog(QDialog):
         )
         self.copy.setEnabled(False)
         self.trust.setEnabled(False)
-        self.job = VerifyJob(self.path, self.trust.isChecked(), self)
-        self.job.done.connect(self.show_report)
+        self.job = verify_job(self.path, self.trust.isChecked(), self)
+        self.job.succeeded.connect(self.show_report)
         self.job.failed.connect(self._failed)
         self.job.start()
 

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
-import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 
 from studio.graph import Graph, NodeRegistry, validate
+from studio.ui.shell.jobs import BackgroundJob
 
 
 class ProblemChecker(QObject):
     """Validates a snapshot of the graph on a worker thread; the newest request wins."""
 
     found = Signal(list)  # [Problem], on the main thread
-    _done = Signal(int, list)
 
     def __init__(self, registry: NodeRegistry, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -23,7 +19,6 @@ class ProblemChecker(QObject):
         self._serial = 0
         self._busy = False
         self._pending: Graph | None = None
-        self._done.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     def check(self, graph: Graph) -> None:
         snapshot = graph.copy()
@@ -35,27 +30,20 @@ class ProblemChecker(QObject):
     def _start(self, snapshot: Graph) -> None:
         self._busy = True
         self._serial += 1
-        serial = self._serial
         registry = self.registry
+        job = BackgroundJob(lambda _ctx: validate(snapshot, registry), "validate", background=False, parent=self)
+        job.succeeded.connect(self._deliver)
+        job.failed.connect(lambda _why: self._deliver([]))  # a bug in validation must not take the editor down
+        job.finished.connect(job.deleteLater)
+        job.start()
 
-        def work() -> None:
-            try:
-                problems = validate(snapshot, registry)
-            except Exception as exc:  # a bug in validation must not take the editor down
-                problems = [exc]
-            if shiboken6.isValid(self):  # the window may have closed meanwhile
-                with contextlib.suppress(RuntimeError):
-                    self._done.emit(serial, problems)
-
-        threading.Thread(target=work, name="studio-validate", daemon=True).start()
-
-    def _deliver(self, serial: int, problems: list) -> None:
+    def _deliver(self, problems: list) -> None:
         self._busy = False
         if self._pending is not None:
             snapshot, self._pending = self._pending, None
             self._start(snapshot)
             return
-        self.found.emit([p for p in problems if not isinstance(p, Exception)])
+        self.found.emit(problems)
 
     def wait_idle(self, timeout_ms: int = 5000) -> bool:
         """For tests: process events until no check is running."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio import locks, paths
@@ -33,6 +32,7 @@ from studio.errors import GraphFileError
 from studio.fileio import write_text_atomic
 from studio.graph import Graph, NodeRegistry, dumps, loads
 from studio.graph.fileformat import MAX_FILE_BYTES
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.session import EditSession
 
 AUTOSAVE_DELAY_MS = 3000  # between autosaves while editing goes on
@@ -371,24 +371,24 @@ class Autosaver(QObject):
         serial = self._serial
         graph_file, info_file = self.graph_file, self.info_file
 
-        def write() -> None:
+        def write(_ctx: object) -> Path | None:
             with self._lock:
                 if generation != self._generation or serial < self._written:  # discarded, or older
-                    return
+                    return None
                 self._written = serial
                 try:
                     write_text_atomic(graph_file, text)
                     write_text_atomic(info_file, info)
                 except OSError:
-                    return  # a full disk must not interrupt editing; the next change tries again
-            if shiboken6.isValid(self):
-                with contextlib.suppress(RuntimeError):
-                    self.written.emit(graph_file)
+                    return None  # a full disk must not interrupt editing; the next change tries again
+            return graph_file
 
-        job = threading.Thread(target=write, name="studio-autosave", daemon=True)
+        job = BackgroundJob(write, "autosave", background=False, parent=self)
+        job.succeeded.connect(lambda path: path is not None and self.written.emit(path))
+        job.finished.connect(job.deleteLater)
         job.start()
         if wait:
-            job.join()
+            job.wait()
 
     def discard(self) -> None:
         self.timer.stop()

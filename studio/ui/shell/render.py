@@ -152,6 +152,14 @@ class RenderController(QObject):
             self._result_poll.start()
             self._publish_when_done()
 
+    def flush(self) -> None:
+        """Deliver the events that arrived and publish a run that has ended, now: what reads the last render
+        at once (Export, pressed the moment a render ends) must not miss it."""
+        self._last_drain = 0.0
+        self._drain()
+        if self._result_poll.isActive():
+            self._publish_when_done()
+
     def _publish_when_done(self) -> None:
         handle = self.handle
         if handle is None:

@@ -406,6 +406,7 @@ class MainWindow(QMainWindow):
         from studio.ui.dialogs.export_dialog import open_export_dialog
         from studio.ui.dialogs.export_job import rendered_clip
 
+        self.renderer.flush()
         self.export_dialog = open_export_dialog(self, self.session, rendered_clip(self.renderer.last.current,
                                                                                   self._timeline_marks()),
                                                 running=self.renderer.running)
