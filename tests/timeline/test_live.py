@@ -170,6 +170,19 @@ def test_a_finished_render_brings_its_sound_beats_and_prompt_sections(docks):
     assert sorted(f for f, kind, _ in got if kind == "beat") == [0, 12, 24, 36]  # 16 fps events at 24 fps
 
 
+def test_prompt_sections_also_come_from_the_video_s_generation_record_and_only_from_known_types(docks):
+    from types import SimpleNamespace
+
+    from studio.values import Generation
+
+    made = Generation(model="m", sections=((0.0, "dawn"), (0.5, "dusk")))
+    docks.live.show_video(Video(clip(48), 24.0))
+    lookalike = SimpleNamespace(sections=((1.0, "not a schedule")), events=(3,), fps=24.0)
+    docks.take_outputs({"gen": {"video": Video(clip(48), 24.0, made)}, "other": {"x": lookalike}})
+    got = [(m.frame, m.kind, m.label) for m in docks.model.markers]
+    assert got == [(0, "section", "dawn"), (12, "section", "dusk")]  # a value shaped like one is not one
+
+
 def test_large_previews_stay_raw_so_a_step_costs_no_codec_time(docks):
     big = clip(count=24, h=180, w=320)
     docks.handle_event(RunStarted(1, ("gen",)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,12 +35,13 @@ from studio.ui.timeline.playback import Playback
 from studio.ui.timeline.ruler import TimeRuler
 from studio.ui.timeline.transport import KEYS, Transport
 from studio.ui.timeline.viewer import ViewerPanel
-from studio.values import Sound
+from studio.values import PromptSchedule, Signal, Sound, Video
 
 if TYPE_CHECKING:
     from studio.ui.shell.last_render import Render
     from studio.ui.shell.session import EditSession
 
+log = logging.getLogger(__name__)
 HEADER = 78  # width of the lane names, so every lane's x = 0 is the same frame
 
 
@@ -228,9 +230,12 @@ class TimelineDocks(QObject):
         self.timeline.camera.set_rendered(None)
 
     def take_outputs(self, outputs: dict[str, dict[str, Any]]) -> None:
-        """What a finished render made besides its video: the soundtrack for the audio lane, beats
-        (a signal's events) and prompt-schedule sections for the markers. Read by shape, not by node
-        type, so any node that outputs these shows up."""
+        """What a finished render made besides its video, by value type: the soundtrack (Sound) for the audio
+        lane, beats (a Signal's events) and prompt sections (a PromptSchedule, or the sections a Video's
+        generation record carries) for the markers, and the camera path as rendered (CameraPath)."""
+        from studio.directing.camera import CHANNELS as NAMES
+        from studio.directing.camera import CameraPath
+
         values = [v for ports in outputs.values() for v in ports.values()]
         sounds = [v for v in values if isinstance(v, Sound)]
         if sounds:
@@ -239,23 +244,26 @@ class TimelineDocks(QObject):
         sections: list[tuple[int, str]] = []
         beats: set[int] = set()
         for value in values:
-            for start, prompt in getattr(value, "sections", ()) or ():
+            if isinstance(value, PromptSchedule):
+                found = value.sections
+            elif isinstance(value, Video) and value.generation is not None:
+                found = value.generation.sections
+            else:
+                found = ()
+            for start, prompt in found:
                 label = prompt if len(prompt) <= 28 else prompt[:27] + "…"
                 sections.append((round(float(start) * fps), label))
-            events, rate = getattr(value, "events", None), getattr(value, "fps", None)
-            if events and isinstance(rate, int | float) and rate > 0:
-                beats.update(round(int(e) / rate * fps) for e in events)
+            if isinstance(value, Signal) and value.events and value.fps > 0:
+                beats.update(round(int(e) / value.fps * fps) for e in value.events)
         if sections or beats:
             self.set_markers(sorted(set(sections)), sorted(beats))
-        paths = [v for v in values if callable(getattr(v, "track", None)) and hasattr(v, "keyframes")]
+        paths = [v for v in values if isinstance(v, CameraPath)]
         if paths and self.model.count:
             try:
-                from studio.directing.camera import CHANNELS as NAMES
-
                 track = paths[-1].track(self.model.count, fps)
                 self.timeline.camera.set_rendered({n: track.values[:, i] for i, n in enumerate(NAMES)})
-            except Exception:  # a path this lane does not understand: keep showing the parameters
-                pass
+            except Exception:  # noqa: BLE001 - a path this lane cannot draw: keep showing the parameters
+                log.debug("the rendered camera path could not be drawn", exc_info=True)
 
     # ---- plain data the editor hands over
     def set_sound(self, sound: Sound | None) -> None:
