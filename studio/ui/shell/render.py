@@ -6,13 +6,16 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.engine import Engine, Event, NodeFinished, NodeProgress, RunFinished, RunHandle, RunStarted
+from studio.engine.jobs import Override
 from studio.ui.shell.last_render import LastRender
+from studio.ui.shell.queue import CANCELLED, DONE, FAILED, RUNNING, QueuedRender, RenderQueue
 from studio.ui.shell.session import EditSession
 
 DELIVERY_HZ = 30  # engine events reach the widgets at most this often
@@ -46,7 +49,8 @@ class RenderController(QObject):
         self._later.setSingleShot(True)
         self._later.timeout.connect(self._drain)
         self.last = LastRender(self)
-        self._draft = False
+        self.queue = RenderQueue(self)
+        self._current: QueuedRender | None = None
         self._written: list[Path] = []
         self._streamed: str | None = None
         self._result_poll = QTimer(self)  # RunFinished arrives just before the worker hands over the result
@@ -63,34 +67,79 @@ class RenderController(QObject):
         return self._dropped
 
     def start(self, targets: list[str] | None = None, draft: bool = False, export: bool = False) -> bool:
-        """Render on the engine's worker thread; ``draft`` runs generators at their draft steps and, unless
-        ``export`` asks for it, stops short of the exporters (a draft is a look, not a file)."""
+        """Render now on the engine's worker thread (False while another render runs: see ``submit``)."""
         if self.running:
             return False
+        self.submit(targets, draft, export)
+        return True
+
+    def submit(self, targets: list[str] | None = None, draft: bool = False, export: bool = False,
+               variations: Sequence[Sequence[Override]] = ((),), label: str = "") -> list[QueuedRender]:
+        """Queue the graph as it is now, once per variation (a tuple of NODE.PARAM=VALUE overrides: seeds,
+        sweeps); it starts at once when nothing runs. ``draft`` runs generators at their draft steps and,
+        unless ``export`` asks for it, stops short of the exporters (a draft is a look, not a file).
+        Raises StudioError for an override the graph cannot take (before anything is queued)."""
+        from studio.engine.engine import draft_copy, preview_targets
+        from studio.engine.jobs import apply_override
         from studio.ui.shell.output_folder import policy_for
 
-        base = self.session.path.parent if self.session.path else None
-        base = base if base is None else Path(base)
-        graph = self.session.graph
+        registry = self.session.registry
+        base = Path(self.session.path.parent) if self.session.path else None
+        graph = self.session.graph.copy()  # the editor keeps editing while this waits and runs
         if draft:
-            from studio.engine.engine import draft_copy, preview_targets
-
-            graph, _ = draft_copy(graph, self.session.registry)
+            graph, _ = draft_copy(graph, registry)
             if targets is None and not export:
-                targets = preview_targets(graph, self.session.registry)
-        # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
+                targets = preview_targets(graph, registry)
+        kind = "draft" if draft else "render"
+        made = []
+        for overrides in variations:
+            snapshot = graph.copy() if len(variations) > 1 or overrides else graph
+            for override in overrides:
+                apply_override(snapshot, registry, override)
+            what = " ".join(dict.fromkeys(str(o) for o in overrides))
+            name = label or self.session.display_name
+            made.append((f"{name} · {kind}" + (f" · {what}" if what else ""), snapshot,
+                         list(targets) if targets is not None else None, base, policy_for(draft), draft))
+        entries = self.queue.add_many(made)
+        if not self.running:
+            self._start_next()
+        return entries
+
+    def _start_next(self) -> bool:
+        if self.running:
+            return False
+        entry = self.queue.next_queued()
+        if entry is None:
+            return False
         self._result_poll.stop()
-        self._draft, self._written, self._streamed = draft, [], None
-        self.handle = self.engine.start(graph, targets, listener=self._listen, base_dir=base, background=True,
-                                        outputs=policy_for(draft))
+        self._current = entry
+        self._written, self._streamed = [], None
+        self.queue.update(entry, state=RUNNING, started=time.monotonic())
+        # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
+        self.handle = self.engine.start(entry.graph, entry.targets, listener=self._listen, base_dir=entry.base_dir,
+                                        background=True, outputs=entry.outputs)
         self.running_changed.emit(True)
         return True
 
     def forget(self) -> None:
-        """The canvas holds another graph now: stop a run of the old one, and drop its last render."""
-        self.cancel()
+        """The canvas holds another graph now: stop its renders (queued ones too), and drop its last render."""
+        self.cancel_all()
         self._result_poll.stop()
         self.last.clear()
+
+    def cancel_all(self) -> None:
+        for entry in self.queue.entries:
+            self.queue.cancel_waiting(entry)
+        self.cancel()
+
+    def cancel_entry(self, number: int) -> bool:
+        """Cancel one render of the queue: a waiting one leaves the queue, the running one stops at its next step."""
+        entry = self.queue.get(number)
+        if entry is None:
+            return False
+        if entry.state == RUNNING:
+            return self.cancel()
+        return self.queue.cancel_waiting(entry)
 
     def cancel(self) -> bool:
         if not self.running:
@@ -144,11 +193,18 @@ class RenderController(QObject):
         """What the last-render record needs from the events: files written, the streaming node, the end."""
         if isinstance(event, RunStarted):
             self._written, self._streamed = [], None
-        elif isinstance(event, NodeProgress) and event.preview is not None:
-            self._streamed = event.node_id
+        elif isinstance(event, NodeProgress):
+            if event.preview is not None:
+                self._streamed = event.node_id
+            if self._current is not None:
+                self.queue.update(self._current, step=event.step, total=event.total, node=event.node_id)
         elif isinstance(event, NodeFinished):
             self._written.extend(Path(p) for p in event.written)
-        elif isinstance(event, RunFinished) and event.status == "ok":
+        elif isinstance(event, RunFinished):
+            if self._current is not None:
+                state = {"ok": DONE, "failed": FAILED}.get(event.status, CANCELLED)
+                self.queue.update(self._current, state=state, ended=time.monotonic(), message=event.message,
+                                  written=list(self._written))
             self._result_poll.start()
             self._publish_when_done()
 
@@ -161,6 +217,7 @@ class RenderController(QObject):
             self._publish_when_done()
 
     def _publish_when_done(self) -> None:
+        """Once the worker has handed over the result: publish a good one, then start the next queued render."""
         handle = self.handle
         if handle is None:
             self._result_poll.stop()
@@ -168,9 +225,11 @@ class RenderController(QObject):
         if not handle.done:
             return
         self._result_poll.stop()
+        entry, self._current = self._current, None
         if handle.result is not None and handle.result.ok:
-            self.last.publish(handle.result, draft=self._draft, written=tuple(self._written),
-                              streamed=self._streamed)
+            self.last.publish(handle.result, draft=entry.draft if entry is not None else False,
+                              written=tuple(self._written), streamed=self._streamed)
+        QTimer.singleShot(0, self._start_next)
 
     def wait(self, timeout: float = 5.0) -> None:
         """Block until the current run ends (closing the window, tests)."""

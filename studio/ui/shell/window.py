@@ -19,11 +19,13 @@ from studio.engine import (
     RunFinished,
     RunStarted,
 )
+from studio.errors import StudioError
 from studio.graph import NodeRegistry
 from studio.ui.canvas.groups import add_color_menu
 from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
+from studio.ui.panels.queue_panel import QueuePanel, clock
 from studio.ui.shell import theme
 from studio.ui.shell.editing import Editing
 from studio.ui.shell.files import Files
@@ -127,6 +129,13 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("log")
         self.log_dock.setWidget(self.logs)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.queue_panel = QueuePanel(self.renderer.queue, self.renderer.cancel_entry)
+        self.queue_dock = QDockWidget("Queue", self)
+        self.queue_dock.setObjectName("queue")
+        self.queue_dock.setWidget(self.queue_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.tabifyDockWidget(self.log_dock, self.queue_dock)
+        self.log_dock.raise_()
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
         self.resizeDocks([self.inspector_dock, self.preview_dock], [520, 220], Qt.Orientation.Vertical)
@@ -285,6 +294,10 @@ class MainWindow(QMainWindow):
         self.act_export_range = A("Set Export &Range from In/Out", self.set_export_range, [],
                                   tip="Make the Export node write only the frames between the timeline's in "
                                       "and out points (I and O mark a preview loop only)")
+        self.act_queue_batch = A("&Queue Batch…", self.queue_batch, ["Ctrl+Shift+B"],
+                                 tip="Queue one render per seed and swept value (e.g. seeds 1-4, guidance 3,5,7)")
+        self.act_cancel_all = A("Cancel &All Renders", self.renderer.cancel_all, [],
+                                tip="Stop the running render and take every waiting one off the queue")
         self.act_output_folder = A("&Output Folder…", self.choose_output_folder, [],
                                    tip="Where renders write: renders/ beside the graph, or a folder you choose")
 
@@ -321,10 +334,13 @@ class MainWindow(QMainWindow):
         self.preview_toggle = self.preview_dock.toggleViewAction()
         view.addAction(self.preview_toggle)
         view.addAction(self.log_dock.toggleViewAction())
+        view.addAction(self.queue_dock.toggleViewAction())
         self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_draft_export, self.act_render_sel,
-                           self.act_cancel])
+                           self.act_queue_batch])
+        render.addSeparator()
+        render.addActions([self.act_cancel, self.act_cancel_all])
         render.addSeparator()
         render.addActions([self.act_export_range, self.act_output_folder])
         help_menu = bar.addMenu("&Help")
@@ -436,12 +452,30 @@ class MainWindow(QMainWindow):
 
     # ---- rendering
     def render(self, draft: bool = False, export: bool = False) -> None:
-        if self.renderer.running:
-            return
+        """Render the graph as it is now; while another render runs, queue it (a snapshot) behind it."""
         if not self.session.graph.nodes:
             self.statusBar().showMessage("nothing to render: add nodes first", 4000)
             return
-        self.renderer.start(draft=draft, export=export)
+        busy = self.renderer.running
+        self.renderer.submit(draft=draft, export=export)
+        if busy:
+            self.statusBar().showMessage(f"queued: {self.renderer.queue.waiting()} render(s) waiting", 5000)
+
+    def queue_batch(self) -> None:
+        from studio.ui.dialogs.batch_dialog import BatchDialog
+
+        dialog = BatchDialog(self.session.graph, self.registry, self)
+        self.batch_dialog = dialog
+        if dialog.exec() != BatchDialog.DialogCode.Accepted:
+            return
+        try:
+            made = self.renderer.submit(draft=dialog.draft.isChecked(), variations=dialog.variations)
+        except StudioError as exc:  # the graph changed under the dialog
+            self.files.show_error("Cannot queue the batch", str(exc))
+            return
+        self.queue_dock.show()
+        self.queue_dock.raise_()
+        self.statusBar().showMessage(f"queued {len(made)} render(s)", 5000)
 
     def choose_output_folder(self) -> None:
         from studio.ui.shell.output_folder import choose_root, output_folder
@@ -455,19 +489,14 @@ class MainWindow(QMainWindow):
         if not ids:
             self.statusBar().showMessage("select the nodes to render first", 4000)
             return
-        if not self.renderer.running:
-            self.renderer.start(ids)
+        self.renderer.submit(ids)
 
     def cancel_render(self) -> None:
         if self.renderer.cancel():
             self.run_label.setText("cancelling…")
 
     def _running_changed(self, running: bool) -> None:
-        self.act_render.setEnabled(not running)
-        self.act_render_sel.setEnabled(not running)
-        self.act_render_draft.setEnabled(not running)
-        self.act_render_draft_export.setEnabled(not running)
-        self.act_cancel.setEnabled(running)
+        self.act_cancel.setEnabled(running)  # rendering stays possible: a new render queues behind
 
     def _run_event(self, event: object) -> None:
         self.scene.apply_run_event(event)
@@ -481,7 +510,12 @@ class MainWindow(QMainWindow):
             log(f"{event.node_id}: runs ({event.reason})")
             self.run_label.setText(f"rendering {event.node_id}…")
         elif isinstance(event, NodeProgress):
-            self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}")
+            queue = self.renderer.queue
+            running, waiting = queue.running, queue.waiting()
+            eta = queue.eta(running) if running is not None else None
+            self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}"
+                                   + (f" · {clock(eta)} left" if eta is not None else "")
+                                   + (f" · {waiting} waiting" if waiting else ""))
             if event.preview is not None and self.timeline is None:  # else the timeline's viewer shows it
                 self.preview.show_preview(event.node_id, event.step, event.total, event.preview)
         elif isinstance(event, NodeCached):
@@ -505,8 +539,8 @@ class MainWindow(QMainWindow):
         if not self.files.confirm_discard("closing"):
             event.ignore()
             return
-        if self.renderer.running:
-            self.renderer.cancel()
+        if self.renderer.running or self.renderer.queue.waiting():
+            self.renderer.cancel_all()
             self.renderer.wait(5.0)
         self.autosaver.discard()
         self.save_settings()
