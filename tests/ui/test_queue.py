@@ -88,3 +88,21 @@ def test_the_batch_dialog_counts_the_renders_and_refuses_a_bad_sweep(window):
     dialog.sweeps.setPlainText("nosuch.steps=2")
     assert not ok.isEnabled() and "no node 'nosuch'" in dialog.note.text()
     dialog.reject()
+
+
+def test_eta_comes_from_the_running_node_s_pace_then_from_measured_renders():
+    from studio.engine.outputs import OutputPolicy
+    from studio.graph import Graph
+    from studio.ui.shell.queue import RenderQueue
+
+    queue = RenderQueue()
+    first, second = (queue.add(f"r{i}", Graph(), None, None, OutputPolicy()) for i in (1, 2))
+    queue.update(first, state=RUNNING, started=100.0)
+    queue.progress(first, "load", 5, 5, now=101.0)  # a quick node before the slow one
+    queue.progress(first, "generate", 1, 20, now=130.0)  # the first step waited for imports: not a pace
+    assert queue.eta(first, now=130.0) is None and queue.eta(second, now=130.0) is None
+    queue.progress(first, "generate", 5, 20, now=138.0)  # 2 s a step from step 1
+    assert queue.eta(first, now=138.0) == 30.0  # 15 steps left
+    queue.update(first, state=DONE, ended=150.0)
+    queue.update(second, state=RUNNING, started=150.0)
+    assert queue.eta(second, now=160.0) == 40.0  # the first render took 50 s

@@ -104,7 +104,7 @@ class QueuePanel(QWidget):
         bar = self._bars[entry.number]
         bar.setValue(round(entry.fraction() * 1000))
         if entry.state == RUNNING and entry.total:
-            text = f"step {entry.step}/{entry.total}"
+            text = f"{entry.node}: step {entry.step}/{entry.total}"
         elif entry.state in ENDED and entry.seconds is not None and entry.state != "cancelled":
             text = f"{entry.state} · {entry.seconds:.1f} s"
         else:

@@ -40,6 +40,7 @@ class QueuedRender:
     started: float | None = None
     ended: float | None = None
     written: list[Path] = field(default_factory=list)
+    pace: tuple[str, int, float] | None = None  # (node, step, when) the running node's step timing starts from
 
     @property
     def seconds(self) -> float | None:
@@ -102,6 +103,13 @@ class RenderQueue(QObject):
             setattr(entry, name, value)
         self.changed.emit(entry)
 
+    def progress(self, entry: QueuedRender, node: str, step: int, total: int, now: float | None = None) -> None:
+        """A step of the running node: kept with the time it was reached, for the ETA."""
+        now = time.monotonic() if now is None else now
+        if entry.pace is None or entry.pace[0] != node or step < entry.pace[1]:
+            entry.pace = (node, step, now)
+        self.update(entry, node=node, step=step, total=total)
+
     def cancel_waiting(self, entry: QueuedRender) -> bool:
         """Take a queued entry off the queue (the running one is cancelled through the controller)."""
         if entry.state != QUEUED:
@@ -131,11 +139,12 @@ class RenderQueue(QObject):
         for e in self.entries:
             if e.state == RUNNING:
                 left = None
-                if e.started is not None and e.total and e.step:
-                    elapsed = now - e.started
-                    left = elapsed / (e.step / e.total) - elapsed
-                elif expected(e) is not None and e.started is not None:
-                    left = max(0.0, expected(e) - (now - e.started))  # type: ignore[operator]
+                guess = expected(e)
+                if guess is not None and e.started is not None:  # a render of this graph took this long
+                    left = max(0.0, guess - (now - e.started))
+                elif e.pace is not None and e.step > e.pace[1]:  # the first: from the running node's pace
+                    per_step = (now - e.pace[2]) / (e.step - e.pace[1])
+                    left = per_step * (e.total - e.step)
                 if left is None:
                     return None
                 total += left

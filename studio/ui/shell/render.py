@@ -197,7 +197,7 @@ class RenderController(QObject):
             if event.preview is not None:
                 self._streamed = event.node_id
             if self._current is not None:
-                self.queue.update(self._current, step=event.step, total=event.total, node=event.node_id)
+                self.queue.progress(self._current, event.node_id, event.step, event.total)
         elif isinstance(event, NodeFinished):
             self._written.extend(Path(p) for p in event.written)
         elif isinstance(event, RunFinished):
