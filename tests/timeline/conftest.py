@@ -29,7 +29,8 @@ def camera(ctx, keyframes):
 
 
 def registry() -> NodeRegistry:
-    from nodes.camera import camera_path  # the real Camera Path: the timeline finds it by its camera-source role
+    # the real Camera Path: the timeline finds it by its camera-source role
+    from nodes.camera import camera_path
 
     reg = toy_nodes.registry()
     reg.register(camera)

@@ -190,3 +190,20 @@ def test_large_previews_stay_raw_so_a_step_costs_no_codec_time(docks):
     stats = docks.model.store.stats()
     assert stats.get("kind_raw") == 24 and not stats.get("kind_jpeg")
     np.testing.assert_array_equal(docks.model.store.frame(7), big[7])
+
+
+def test_a_failure_before_the_generator_names_the_node_not_a_step(docks):
+    from studio.engine import NodeFailed
+
+    docks.handle_event(RunStarted(1, ("gen",)))
+    docks.handle_event(NodeProgress(1, "gen", 4, 4, preview=clip(4)))
+    docks.handle_event(RunFinished(1, "ok", 0.1))
+    docks.handle_event(RunStarted(2, ("model", "gen")))  # the model folder is gone this time
+    docks.handle_event(NodeFailed(2, "model", "the model folder /x does not exist"))
+    docks.handle_event(RunFinished(2, "failed", 0.1))
+    assert docks.model.status == "render failed at node 'model' (the log says why)"
+    docks.handle_event(RunStarted(3, ("gen",)))
+    docks.handle_event(NodeProgress(3, "gen", 2, 4, preview=clip(4)))
+    docks.handle_event(NodeFailed(3, "gen", "out of memory"))
+    docks.handle_event(RunFinished(3, "failed", 0.1))
+    assert docks.model.status == "render failed at step 2 of 4"

@@ -51,9 +51,10 @@ def test_render_shows_queued_running_done_then_cached(window, qtbot):
     window.act_render.trigger()
     qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
     assert {nid: window.scene.nodes[nid].state for nid in (n, s, k)} == {n: "cached", s: "cached", k: "cached"}
-    # changing a parameter clears the node's stale state
+    # changing a parameter makes the node and everything made from it stale, not "done"
     window.session.set_param(s, "seed", 4)
-    assert window.scene.nodes[s].state == ""
+    states = {nid: (window.scene.nodes[nid].state, window.scene.nodes[nid].state_text) for nid in (n, s, k)}
+    assert states == {n: ("cached", "cached"), s: ("stale", "stale: edited"), k: ("stale", "stale: an input changed")}
 
 
 def test_cancel_stops_at_the_next_step(window, qtbot):

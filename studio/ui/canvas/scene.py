@@ -189,13 +189,14 @@ class GraphScene(QGraphicsScene):
         elif kind == ChangeKind.NODE_CHANGED and change.node_id in self.nodes:
             item = self.nodes[change.node_id]
             item.sync(self.session.graph.nodes[change.node_id])
-            if "param" in change.detail and item.state in ("done", "cached", "failed"):
-                item.set_state("")  # its last result no longer matches what it shows
+            if "param" in change.detail or "bypassed" in change.detail:
+                self.mark_stale(change.node_id)  # its last result, and all made from it, no longer match
             if "bypassed" in change.detail:
                 for link in item.links:
                     link.update()
         elif kind == ChangeKind.LINK_ADDED and change.link is not None:
             self._add_link(change.link)
+            self.mark_stale(change.link.dst)
         elif kind == ChangeKind.LINK_REMOVED and change.link in self.links:
             for dot in self.reroutes.pop(change.link, []):
                 self.removeItem(dot)
@@ -203,6 +204,7 @@ class GraphScene(QGraphicsScene):
             item.detach()
             self.removeItem(item)
             self._sync_driven(change.link.dst)
+            self.mark_stale(change.link.dst)
         elif kind == ChangeKind.GROUP_CHANGED:
             self._sync_groups()
         elif kind == ChangeKind.META_CHANGED and change.detail.get("key") == COLLAPSED:
@@ -308,6 +310,21 @@ class GraphScene(QGraphicsScene):
             item.set_state("done", f"done in {event.seconds:.2f} s")
         elif isinstance(event, NodeFailed):
             item.set_state("failed", event.message)
+
+    def mark_stale(self, node_id: str) -> None:
+        """An edit of ``node_id``: it and every node downstream of it show "stale" instead of a result that no
+        longer matches the graph (done, cached, failed); the next render runs them again."""
+        graph = self.session.graph
+        todo, seen = [node_id], set()
+        while todo:
+            nid = todo.pop()
+            if nid in seen:
+                continue
+            seen.add(nid)
+            todo.extend(link.dst for link in graph.links if link.src == nid)
+            item = self.nodes.get(nid)
+            if item is not None and item.state in ("done", "cached", "failed", "cancelled"):
+                item.set_state("stale", "stale: edited" if nid == node_id else "stale: an input changed")
 
     def clear_run_states(self) -> None:
         for item in self.nodes.values():

@@ -31,6 +31,7 @@ STATE_COLORS = {
     "done": "#5ad17a",
     "failed": "#e5534b",
     "cancelled": "#d9a441",
+    "stale": "#7d8597",
 }
 
 CANVAS_BG = "#16191f"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from studio.engine import Event, NodeProgress, RunFinished, RunStarted
+from studio.engine import Event, NodeFailed, NodeProgress, RunFinished, RunStarted
 from studio.media.framestore import FrameStore
 from studio.ui.shell.preview import as_frames
 from studio.ui.timeline.model import TimelineModel
@@ -42,19 +42,25 @@ class LiveRender(QObject):
         self.showing_step: int | None = None  # a history step on screen instead of the newest
         self._run_id: int | None = None
         self._fresh = False  # this run has not shown a picture yet
+        self._failed: str | None = None  # the node that failed in this run
 
     # ---- events
     def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self._run_id, self._fresh, self.node_id = event.run_id, True, None
+            self._run_id, self._fresh, self.node_id, self._failed = event.run_id, True, None, None
+            self.step = (0, 0)
         elif isinstance(event, NodeProgress):
             frames = as_frames(event.preview)
             if frames is not None:
                 self.show_step(event.node_id, event.step, event.total, frames)
+        elif isinstance(event, NodeFailed):
+            self._failed = event.node_id
         elif isinstance(event, RunFinished):
             done, total = self.step
             if event.status == "cancelled" and total:
                 self.model.set_status(f"cancelled at step {done} of {total}")
+            elif event.status == "failed" and self._failed is not None and self._failed != self.node_id:
+                self.model.set_status(f"render failed at node '{self._failed}' (the log says why)")
             elif event.status == "failed":
                 self.model.set_status("render failed" + (f" at step {done} of {total}" if total else ""))
             else:
