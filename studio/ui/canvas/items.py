@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import os
 from functools import cache
 from typing import Any, Protocol
@@ -59,6 +60,12 @@ def format_value(kind: str, value: Any) -> str:
 def _metrics(f: QFont) -> QFontMetricsF:
     """Font metrics for the few fonts nodes use, made once (not in every paint)."""
     return QFontMetricsF(f)
+
+
+def wrapped_tip(text: str) -> str:
+    """A tooltip that wraps at a readable width (as rich text, which Qt word-wraps) instead of one line that
+    runs off the screen; the text is escaped, since it may come from a file."""
+    return "<p style='white-space:pre-wrap; max-width: 480px'>" + html.escape(text) + "</p>"
 
 
 class NodeItem(QGraphicsItem):
@@ -208,7 +215,7 @@ class NodeItem(QGraphicsItem):
         changed = state != self.state
         self.state, self.state_text, self.progress = state, text, progress
         if changed:
-            self.setToolTip(text if state == "failed" else "")
+            self.setToolTip(wrapped_tip(text) if state in ("failed", "stale") else "")
             self.status.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, not state)
             self.update()  # the border shows the state
         self.status.update()  # each step repaints only the little status strip
