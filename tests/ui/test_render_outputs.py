@@ -62,7 +62,8 @@ def test_a_render_writes_into_renders_beside_the_graph_numbered_and_says_so(wind
     assert f"wrote {tmp_path / 'renders' / 'take_0002.mp4'}" in window.statusBar().currentMessage()
     render(window, qtbot, draft=True)
     assert (tmp_path / "renders" / "take_draft.mp4").exists()
-    assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["take.mp4", "take_0002.mp4", "take_draft.mp4"]
+    renders = sorted(p.name for p in (tmp_path / "renders").iterdir())
+    assert renders == [".studio-history", "take.mp4", "take_0002.mp4", "take_draft.mp4"]  # the history beside them
 
 
 def test_an_untitled_graph_renders_into_the_default_folder(window, qtbot, studio_home):

@@ -26,6 +26,7 @@ class Render:
     written: tuple[Path, ...] = ()
     streamed: str | None = None  # the node whose previews the run streamed (its clip is the render's clip)
     number: int = 0  # counts the window's finished renders: 1, 2, ...
+    # what the queue knew of it: "graph" (the snapshot it ran), "label", "base_dir", "varied" (NODE.PARAM=VALUE)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -62,9 +63,9 @@ class LastRender(QObject):
         self.count = 0
 
     def publish(self, result: RunResult, *, draft: bool = False, written: tuple[Path, ...] = (),
-                streamed: str | None = None) -> Render:
+                streamed: str | None = None, extra: dict[str, Any] | None = None) -> Render:
         self.count += 1
-        self.current = Render(result, draft, tuple(written), streamed, self.count)
+        self.current = Render(result, draft, tuple(written), streamed, self.count, dict(extra or {}))
         self.rendered.emit(self.current)
         return self.current
 

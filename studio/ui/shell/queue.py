@@ -40,6 +40,7 @@ class QueuedRender:
     started: float | None = None
     ended: float | None = None
     written: list[Path] = field(default_factory=list)
+    varied: list[str] = field(default_factory=list)  # NODE.PARAM=VALUE this render varies (a batch's seed)
     pace: tuple[str, int, float] | None = None  # (node, step, when) the running node's step timing starts from
 
     @property

@@ -101,6 +101,8 @@ class RenderController(QObject):
             made.append((f"{name} · {kind}" + (f" · {what}" if what else ""), snapshot,
                          list(targets) if targets is not None else None, base, policy_for(draft), draft))
         entries = self.queue.add_many(made)
+        for entry, overrides in zip(entries, variations, strict=True):
+            entry.varied = list(dict.fromkeys(str(o) for o in overrides))
         if not self.running:
             self._start_next()
         return entries
@@ -227,8 +229,10 @@ class RenderController(QObject):
         self._result_poll.stop()
         entry, self._current = self._current, None
         if handle.result is not None and handle.result.ok:
+            extra = {} if entry is None else {"graph": entry.graph, "label": entry.label, "base_dir": entry.base_dir,
+                                              "varied": list(entry.varied), "seconds": entry.seconds}
             self.last.publish(handle.result, draft=entry.draft if entry is not None else False,
-                              written=tuple(self._written), streamed=self._streamed)
+                              written=tuple(self._written), streamed=self._streamed, extra=extra)
         QTimer.singleShot(0, self._start_next)
 
     def wait(self, timeout: float = 5.0) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
@@ -20,15 +22,19 @@ from studio.engine import (
     RunStarted,
 )
 from studio.errors import StudioError
-from studio.graph import NodeRegistry
+from studio.graph import NodeRegistry, dumps
+from studio.media.render_history import HistoryRecord, RenderHistory
 from studio.ui.canvas.groups import add_color_menu
 from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
+from studio.ui.panels.history_panel import HistoryPanel
 from studio.ui.panels.queue_panel import QueuePanel, clock
 from studio.ui.shell import theme
 from studio.ui.shell.editing import Editing
 from studio.ui.shell.files import Files
+from studio.ui.shell.jobs import BackgroundJob
+from studio.ui.shell.last_render import Render
 from studio.ui.shell.logdock import LogPanel
 from studio.ui.shell.preview import PreviewPanel
 from studio.ui.shell.problems import ProblemChecker
@@ -37,6 +43,7 @@ from studio.ui.shell.render import RenderController
 from studio.ui.shell.session import EditSession
 from studio.ui.shell.settings import settings
 from studio.ui.shell.shortcuts import ShortcutsDialog
+from studio.values import Video
 
 log = logging.getLogger(__name__)
 TIMELINE_H = 290  # the timeline dock's first height: ruler, three lanes and the steps slider
@@ -135,6 +142,12 @@ class MainWindow(QMainWindow):
         self.queue_dock.setWidget(self.queue_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
         self.tabifyDockWidget(self.log_dock, self.queue_dock)
+        self.history_panel = HistoryPanel(self.session, self.render_history, self.show_clip, self.compare_clip)
+        self.history_dock = QDockWidget("History", self)
+        self.history_dock.setObjectName("history")
+        self.history_dock.setWidget(self.history_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
+        self.tabifyDockWidget(self.log_dock, self.history_dock)
         self.log_dock.raise_()
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
@@ -335,6 +348,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.preview_toggle)
         view.addAction(self.log_dock.toggleViewAction())
         view.addAction(self.queue_dock.toggleViewAction())
+        view.addAction(self.history_dock.toggleViewAction())
         self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_draft_export, self.act_render_sel,
@@ -386,6 +400,8 @@ class MainWindow(QMainWindow):
         self.checker.found.connect(self.scene.show_problems)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.renderer.running_changed.connect(self._running_changed)
+        self.renderer.last.rendered.connect(self.keep_render)
+        s.path_changed.connect(lambda _p: self.history_panel.refresh())  # another folder, another history
 
     # ---- titles and status
     def update_title(self) -> None:
@@ -434,6 +450,51 @@ class MainWindow(QMainWindow):
         if docks is None or clip is None or docks.model.count != clip[1].num_frames:
             return None
         return docks.model.in_point, docks.model.out_point
+
+    # ---- render history (studio/media/render_history.py, studio/ui/panels/history_panel.py)
+    def render_history(self) -> RenderHistory:
+        from studio.ui.shell.output_folder import output_folder
+
+        return RenderHistory(output_folder(self.session.path))
+
+    def keep_render(self, render: Render) -> BackgroundJob:
+        """Write a finished render into the history (off the main thread), then list it."""
+        history, registry = self.render_history(), self.registry
+        graph = render.extra.get("graph")
+        clip = render.clip()
+
+        def write(_ctx: object) -> HistoryRecord:
+            base = render.extra.get("base_dir")
+            text = dumps(graph, registry, base) if graph is not None else "{}"
+            video = clip[1] if clip is not None else None
+            record = HistoryRecord(0, render.extra.get("label", ""), time.time(),
+                                   float(render.extra.get("seconds") or render.result.seconds), render.draft, text,
+                                   render.result.graph_hash, list(render.extra.get("varied", [])),
+                                   [str(p) for p in render.written], fps=float(video.fps) if video else 0.0,
+                                   timings=dict(render.result.timings))
+            return history.add(record, np.asarray(video.frames) if video is not None else None)
+
+        job = BackgroundJob(write, "history", parent=self)
+        job.succeeded.connect(lambda _record: self.history_panel.refresh())
+        job.failed.connect(lambda why: self.logs.append(f"the render history could not keep this render: {why}", 30))
+        job.finished.connect(job.deleteLater)
+        return job.start()
+
+    def show_clip(self, frames: np.ndarray, fps: float, title: str) -> None:
+        """Show a clip (a render from the history) in the viewer and on the timeline."""
+        if self.timeline is not None:
+            self.timeline.live.show_video(Video(frames, fps))
+            self.timeline.viewer_dock.raise_()
+        else:
+            self.preview.show_preview(title, 1, 1, frames)
+        self.statusBar().showMessage(f"showing {title}", 5000)
+
+    def compare_clip(self, frames: np.ndarray, fps: float, title: str) -> None:
+        if self.timeline is None:
+            self.statusBar().showMessage("comparing needs the timeline", 4000)
+            return
+        self.timeline.live.compare_with(frames, fps)
+        self.statusBar().showMessage(f"comparing with {title}: choose a mode under Compare in the viewer", 6000)
 
     def set_export_range(self) -> None:
         if self.timeline is None or not self.timeline.set_export_range():

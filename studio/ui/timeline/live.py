@@ -143,6 +143,16 @@ class LiveRender(QObject):
         self.model.clip_changed.emit()
         self.model.set_status("")
 
+    def compare_with(self, frames: np.ndarray, fps: float) -> None:
+        """Make ``frames`` the clip the viewer compares with (its A/B partner), e.g. a render from the history."""
+        store = FrameStore(self.model.settings)
+        store.set_budget(self.previous_bytes)
+        store.load_clip(frames, fps)
+        if self.previous is not None:
+            self.previous.close()
+        self.previous = store
+        self.previous_changed.emit(store)
+
     # ---- the final clip
     def show_video(self, video: Video) -> None:
         """The render's result: full-size frames replace the previews (the store compresses them
