@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMenu, QVBoxLayout, QWidget
 
@@ -31,6 +31,8 @@ def pixmap(frame: np.ndarray) -> QPixmap:
 class HistoryPanel(QWidget):
     """Lists ``history`` newest first. ``show_clip(frames, fps, title)`` and ``compare_clip(...)`` put a proxy
     in the viewer (the window wires them to the timeline); reading the folder happens off the main thread."""
+
+    listed = Signal(list)  # [HistoryRecord], newest first, each time the list is (re)read
 
     def __init__(self, session: EditSession, history_for: Callable[[], RenderHistory],
                  show_clip: Callable[[np.ndarray, float, str], None],
@@ -84,6 +86,7 @@ class HistoryPanel(QWidget):
                 item.setIcon(QIcon(pixmap(thumb)))
             self.list.addItem(item)
         self.list.setUpdatesEnabled(True)
+        self.listed.emit(self.records)
         where = history.folder
         self.note.setText(f"{len(rows)} render(s) kept in {where}. Double-click: show it; right-click: compare, "
                           "restore its graph." if rows else

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QSize, Qt, QTimer
@@ -35,6 +36,9 @@ from studio.ui.shell.editing import Editing
 from studio.ui.shell.files import Files
 from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
+
+if TYPE_CHECKING:
+    from studio.ui.panels.metrics_panel import MetricsPanel
 from studio.ui.shell.logdock import LogPanel
 from studio.ui.shell.preview import PreviewPanel
 from studio.ui.shell.problems import ProblemChecker
@@ -148,6 +152,13 @@ class MainWindow(QMainWindow):
         self.history_dock.setWidget(self.history_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
         self.tabifyDockWidget(self.log_dock, self.history_dock)
+        self.metrics: MetricsPanel | None = None  # built when first shown: pyqtgraph takes a second to load
+        self.metrics_dock = QDockWidget("Metrics", self)
+        self.metrics_dock.setObjectName("metrics")
+        self.metrics_dock.setWidget(QLabel("Metrics appear here."))
+        self.metrics_dock.visibilityChanged.connect(self._metrics_shown)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics_dock)
+        self.tabifyDockWidget(self.log_dock, self.metrics_dock)
         self.log_dock.raise_()
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
@@ -349,6 +360,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.log_dock.toggleViewAction())
         view.addAction(self.queue_dock.toggleViewAction())
         view.addAction(self.history_dock.toggleViewAction())
+        view.addAction(self.metrics_dock.toggleViewAction())
         self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_draft_export, self.act_render_sel,
@@ -479,6 +491,22 @@ class MainWindow(QMainWindow):
         job.failed.connect(lambda why: self.logs.append(f"the render history could not keep this render: {why}", 30))
         job.finished.connect(job.deleteLater)
         return job.start()
+
+    def _metrics_shown(self, visible: bool) -> MetricsPanel | None:
+        """Build the Metrics panel the first time its tab shows, with what is known so far."""
+        if not visible or self.metrics is not None:
+            return self.metrics
+        from studio.ui.panels.metrics_panel import MetricsPanel
+
+        self.metrics = MetricsPanel()
+        self.metrics_dock.setWidget(self.metrics)
+        self.renderer.event.connect(self.metrics.handle_event)
+        self.renderer.last.rendered.connect(self.metrics.show_render)
+        self.history_panel.listed.connect(self.metrics.show_history)
+        if self.renderer.last.current is not None:
+            self.metrics.show_render(self.renderer.last.current)
+        self.metrics.show_history(self.history_panel.records)
+        return self.metrics
 
     def show_clip(self, frames: np.ndarray, fps: float, title: str) -> None:
         """Show a clip (a render from the history) in the viewer and on the timeline."""

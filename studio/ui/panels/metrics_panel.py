@@ -1,0 +1,180 @@
+"""The Metrics panel (pyqtgraph): how a render runs and what it made, live while it renders, at most 5 times a
+second, and across the kept renders.
+
+Plots: seconds per denoising step of the running render; the editor's memory during the render (resident set,
+and VRAM when torch has a CUDA device in use); the finished clip's frame-to-frame change (temporal stability:
+flicker shows as spikes, held frames as zeros); render time per 10 seconds of clip across the history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+
+from studio.engine import NodeProgress, RunFinished, RunStarted
+from studio.media.render_history import HistoryRecord
+from studio.ui.shell import theme
+from studio.ui.shell.last_render import Render
+
+REFRESH_MS = 200  # at most 5 updates a second, however fast the steps come
+SAMPLE_MS = 200
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory in MB (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def vram_mb() -> float | None:
+    """VRAM allocated by torch in MB, when torch is loaded and a CUDA device was used (never imports torch)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            return torch.cuda.memory_allocated() / 2**20
+    except Exception:  # noqa: BLE001 - a metric, never an error
+        return None
+    return None
+
+
+def frame_change(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute change (0-255) between consecutive frames: the clip's temporal stability."""
+    if frames.ndim != 4 or len(frames) < 2:
+        return np.zeros(0)
+    sample = frames[:, ::2, ::2].astype(np.int16)  # every other pixel: the same curve at a quarter the cost
+    return np.abs(np.diff(sample, axis=0)).mean(axis=(1, 2, 3))
+
+
+class MetricsPanel(QWidget):
+    """Four plots; ``handle_event`` takes the engine's events, ``show_render`` a finished render,
+    ``show_history`` the kept renders."""
+
+    def __init__(self, history: Callable[[], list[HistoryRecord]] | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        pg.setConfigOptions(antialias=False, background=theme.CANVAS_BG, foreground="#c8cdd6")
+        self.steps = self._plot("Seconds per step", "step", "s")
+        self.memory = self._plot("Memory during the render", "s", "MB")
+        self.change = self._plot("Frame-to-frame change (last render)", "frame", "0-255")
+        self.latency = self._plot("Render time per 10 s of clip (kept renders)", "render #", "s")
+        self.steps_curve = self.steps.plot(pen=pg.mkPen("#4f8fe6", width=2), symbol="o", symbolSize=4)
+        self.ram_curve = self.memory.plot(pen=pg.mkPen("#5ad17a", width=2), name="RAM")
+        self.vram_curve = self.memory.plot(pen=pg.mkPen("#d9a441", width=2), name="VRAM")
+        self.change_curve = self.change.plot(pen=pg.mkPen("#41d6c3", width=2))
+        self.latency_curve = self.latency.plot(pen=pg.mkPen("#c678dd", width=2), symbol="o", symbolSize=5)
+        self.summary = QLabel("Render to see how it runs.")
+        self.summary.setObjectName("ParamHelp")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        grid.addWidget(self.summary, 0, 0, 1, 2)
+        for i, plot in enumerate((self.steps, self.memory, self.change, self.latency)):
+            grid.addWidget(plot, 1 + i // 2, i % 2)
+        self.history = history
+        self.step_times: list[tuple[int, float]] = []  # (step, seconds it took) of the running generator
+        self.memory_samples: list[tuple[float, float, float | None]] = []  # (t, RAM MB, VRAM MB)
+        self.peak_ram: float | None = None
+        self._node: str | None = None
+        self._last_step: tuple[int, float] | None = None
+        self._run_start = 0.0
+        self._dirty: set[str] = set()
+        self.redraws = 0  # for tests: how often the plots were redrawn
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self._redraw)
+        self._refresh.start()
+        self._sampler = QTimer(self)
+        self._sampler.setInterval(SAMPLE_MS)
+        self._sampler.timeout.connect(self._sample)
+
+    def _plot(self, title: str, x: str, y: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(title=title)
+        plot.setLabel("bottom", x)
+        plot.setLabel("left", y)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.setMinimumHeight(120)
+        plot.setMouseEnabled(x=False, y=False)
+        return plot
+
+    # ---- live
+    def handle_event(self, event: object) -> None:
+        now = time.monotonic()
+        if isinstance(event, RunStarted):
+            self.step_times, self.memory_samples, self.peak_ram = [], [], None
+            self._node, self._last_step, self._run_start = None, None, now
+            self._sampler.start()
+            self._sample()
+            self._dirty |= {"steps", "memory"}
+        elif isinstance(event, NodeProgress) and event.total > 1:
+            if event.node_id != self._node:  # a new node with steps: its pace is what we plot
+                self._node, self.step_times, self._last_step = event.node_id, [], None
+            if self._last_step is not None and event.step > self._last_step[0]:
+                per = (now - self._last_step[1]) / (event.step - self._last_step[0])
+                self.step_times.append((event.step, per))
+                self._dirty.add("steps")
+            self._last_step = (event.step, now)
+        elif isinstance(event, RunFinished):
+            self._sample()
+            self._sampler.stop()
+
+    def _sample(self) -> None:
+        ram = resident_mb()
+        if ram is None:
+            return
+        self.peak_ram = max(self.peak_ram or 0.0, ram)
+        self.memory_samples.append((time.monotonic() - self._run_start, ram, vram_mb()))
+        self._dirty.add("memory")
+
+    # ---- finished renders
+    def show_render(self, render: Render) -> None:
+        clip = render.clip()
+        self._change = frame_change(np.asarray(clip[1].frames)) if clip is not None else np.zeros(0)
+        self._dirty.add("change")
+        if clip is not None:
+            video = clip[1]
+            seconds = float(render.extra.get("seconds") or render.result.seconds)
+            per10 = seconds / max(video.num_frames / float(video.fps), 1e-6) * 10
+            held = float((self._change < 0.5).mean()) if len(self._change) else 0.0
+            ram = f" · peak RAM {self.peak_ram:.0f} MB" if self.peak_ram else ""
+            self.summary.setText(f"Render #{render.number}: {seconds:.1f} s, {per10:.1f} s per 10 s of clip{ram}"
+                                 f" · frame change mean {self._change.mean() if len(self._change) else 0:.1f}, "
+                                 f"held frames {held:.0%}")
+
+    def show_history(self, records: list[HistoryRecord]) -> None:
+        rows = sorted((r.number, r.seconds / max(r.frames / r.fps, 1e-6) * 10)
+                      for r in records if r.frames and r.fps)
+        self._latency = rows
+        self._dirty.add("latency")
+
+    def _redraw(self) -> None:
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        if "steps" in dirty:
+            xs = [s for s, _ in self.step_times]
+            self.steps_curve.setData(xs, [t for _, t in self.step_times])
+        if "memory" in dirty and self.memory_samples:
+            t = [s[0] for s in self.memory_samples]
+            self.ram_curve.setData(t, [s[1] for s in self.memory_samples])
+            vram = [s[2] for s in self.memory_samples]
+            if any(v is not None for v in vram):
+                self.vram_curve.setData(t, [v or 0.0 for v in vram])
+        if "change" in dirty:
+            change = getattr(self, "_change", np.zeros(0))
+            self.change_curve.setData(np.arange(1, len(change) + 1), change)
+        if "latency" in dirty:
+            rows = getattr(self, "_latency", [])
+            self.latency_curve.setData([r[0] for r in rows], [r[1] for r in rows])
+        self.redraws += 1

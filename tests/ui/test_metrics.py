@@ -1,0 +1,64 @@
+"""The Metrics panel: built when first shown, fed live by the engine's events at most 5 times a second, and
+by each finished render (frame-to-frame change) and the kept renders (time per 10 s of clip)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from studio.graph import ParamSpec, PortSpec, node
+from studio.values import Generation, Video
+from tests.ui.conftest import ui_registry
+
+FRAMES = 16
+
+
+@node("metrictest.Clip", title="Clip", category="Test", outputs=[PortSpec("video", "VIDEO")], is_output=True,
+      params=[ParamSpec("steps", "int", 30, minimum=1, maximum=200), ParamSpec("hold", "int", 1)])
+def clip_node(ctx, steps, hold):
+    for k in range(1, steps + 1):
+        time.sleep(0.01)
+        ctx.progress(k, steps)
+    frames = np.zeros((FRAMES, 32, 32, 3), np.uint8)
+    for i in range(FRAMES):
+        x = (i // hold) * 2
+        frames[i, 8:16, x:x + 8] = 255  # a square moving right, each position held ``hold`` frames
+    return Video(frames, 16.0, Generation(model="toy"))
+
+
+@pytest.fixture
+def registry():
+    reg = ui_registry()
+    reg.register(clip_node)
+    return reg
+
+
+def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
+    assert window.metrics is None  # pyqtgraph is not loaded with the editor
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
+    metrics = window.metrics
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Clip"), "clip"))
+    window.session.set_param("clip", "hold", 4)
+    before = metrics.redraws
+    started = time.monotonic()
+    window.render()
+    qtbot.waitUntil(lambda: window.renderer.last.current is not None, timeout=20_000)
+    qtbot.wait(450)  # the last redraw
+    took = time.monotonic() - started
+    assert metrics.redraws - before <= took * 5 + 2  # at most 5 redraws a second
+    xs, ys = metrics.steps_curve.getData()
+    assert len(xs) >= 5 and xs[-1] == 30 and all(0 < y < 1 for y in ys)
+    assert metrics.peak_ram and metrics.peak_ram > 10 and len(metrics.memory_samples) >= 2
+    _, change = metrics.change_curve.getData()
+    assert len(change) == FRAMES - 1
+    held = int((change < 0.5).sum())
+    assert held == 12  # 16 frames, each position held 4 times: 12 of 15 pairs do not move
+    assert "held frames 80%" in metrics.summary.text()
+    qtbot.waitUntil(lambda: len(window.history_panel.records) == 1, timeout=10_000)
+    qtbot.wait(300)
+    xs, ys = metrics.latency_curve.getData()
+    assert list(xs) == [1] and ys[0] > 0
