@@ -31,6 +31,7 @@ from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
 from studio.ui.panels.history_panel import HistoryPanel
 from studio.ui.panels.queue_panel import QueuePanel, clock
+from studio.ui.panels.welcome import WelcomeCard
 from studio.ui.shell import theme
 from studio.ui.shell.editing import Editing
 from studio.ui.shell.files import Files
@@ -119,6 +120,8 @@ class MainWindow(QMainWindow):
         self.update_title()
         self.refresh_problems()
         self._update_counts()
+        self.welcome: WelcomeCard | None = None
+        QTimer.singleShot(0, self.offer_welcome)
         WINDOWS.append(self)
 
     # ---- construction
@@ -462,6 +465,32 @@ class MainWindow(QMainWindow):
         if docks is None or clip is None or docks.model.count != clip[1].num_frames:
             return None
         return docks.model.in_point, docks.model.out_point
+
+    # ---- the welcome card (studio/ui/panels/welcome.py)
+    def offer_welcome(self) -> WelcomeCard | None:
+        """On an empty, untitled canvas: the examples, recent files and what to do first, until a node or a file
+        arrives."""
+        from studio.ui.shell.files import examples
+
+        if self.session.graph.nodes or self.session.path is not None or self.welcome is not None:
+            return self.welcome
+        self.welcome = WelcomeCard(examples(), self.files.recent_files(),
+                                   lambda p: self.files.open_path(p, as_copy=True), self.files.open_path,
+                                   self.view.viewport())
+        self.welcome.place()
+        self.welcome.show()
+        self.session.changed.connect(self._hide_welcome)
+        self.session.path_changed.connect(self._hide_welcome)
+        return self.welcome
+
+    def _hide_welcome(self, *_args: object) -> None:
+        if self.welcome is not None and (self.session.graph.nodes or self.session.path is not None):
+            self.welcome.hide()
+
+    def resizeEvent(self, event) -> None:  # noqa: ANN001, N802 (Qt's name)
+        super().resizeEvent(event)
+        if self.welcome is not None:
+            self.welcome.place()
 
     # ---- render history (studio/media/render_history.py, studio/ui/panels/history_panel.py)
     def render_history(self) -> RenderHistory:
