@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSize
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QFontMetrics, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from studio.graph import SUFFIX
 
 THUMB = QSize(112, 63)
+WIDTH = 540
 
 
 def example_info(path: Path) -> tuple[str, str]:
@@ -47,6 +48,7 @@ class WelcomeCard(QFrame):
                       "and each denoising step streams into the viewer. Or press <b>Tab</b> on the canvas to add "
                       "a node.")
         hint.setWordWrap(True)
+        hint.setFixedHeight(hint.heightForWidth(WIDTH - 36) + 4)  # a floating card: no layout gives it height
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Hide (it comes back on an empty canvas at the next start)")
@@ -59,12 +61,14 @@ class WelcomeCard(QFrame):
         layout.addLayout(top)
         layout.addWidget(hint)
         self.example_buttons: list[QPushButton] = []
+        button_metrics = QFontMetrics(QPushButton().font())
         if examples:
             layout.addWidget(QLabel("<b>Examples</b> (open as untitled copies)"))
         for path in examples:
             name, description = example_info(path)
-            button = QPushButton(f"{name}\n{description}" if description else name)
-            button.setToolTip(str(path))
+            line = f"{name} — {description}" if description else name
+            button = QPushButton(button_metrics.elidedText(line, Qt.TextElideMode.ElideRight, WIDTH - 80))
+            button.setToolTip(f"{name}\n{description}\n{path}")
             thumb = path.with_suffix("").with_suffix(".png")
             if thumb.exists():
                 button.setIcon(QIcon(QPixmap(str(thumb))))
@@ -82,8 +86,8 @@ class WelcomeCard(QFrame):
             button.clicked.connect(lambda _=False, p=path: open_recent(p))
             layout.addWidget(button)
             self.recent_buttons.append(button)
-        self.setFixedWidth(520)
-        self.adjustSize()
+        self.setFixedWidth(WIDTH)
+        self.setFixedHeight(layout.sizeHint().height())
 
     def place(self) -> None:
         """Centre on the parent (the canvas viewport)."""

@@ -534,6 +534,8 @@ class MainWindow(QMainWindow):
         self.history_panel.listed.connect(self.metrics.show_history)
         if self.renderer.last.current is not None:
             self.metrics.show_render(self.renderer.last.current)
+        if self.renderer.running:  # shown mid-render: measure the rest of it
+            self.metrics.handle_event(RunStarted(0, ()))
         self.metrics.show_history(self.history_panel.records)
         return self.metrics
 
