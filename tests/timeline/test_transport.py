@@ -315,6 +315,13 @@ def test_viewer_one_to_one_and_side_by_side(docks):
     docks.viewer.size_box.setCurrentText("1:1")
     settle()
     assert viewer._a.pixels.shape == (18, 32, 3)  # pixel for pixel
+    dpr = viewer.devicePixelRatioF()
+    for level, zoom in (("50%", 0.5), ("200%", 2.0), ("400%", 4.0)):
+        docks.viewer.size_box.setCurrentText(level)
+        settle()
+        rect = viewer._native_rect(32, 18)
+        assert (rect.width(), rect.height()) == (round(32 * zoom / dpr), round(18 * zoom / dpr)), level
+    assert not viewer.can_pan()  # 128x72 at 400% still fits the viewer: nothing to drag
     docks.viewer.size_box.setCurrentText("fit")
     docks.viewer.compare_box.setCurrentText("side by side")
     settle()

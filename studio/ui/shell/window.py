@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, docks.timeline_dock.raise_)
         self.resizeDocks([docks.timeline_dock], [min(TIMELINE_H, int(height * 0.38))], Qt.Orientation.Vertical)
         column = height - 90  # menu, toolbar and status bar
-        viewer = max(220, int(column * 0.4))
+        viewer = max(260, int(column * 0.5))  # the picture is what a person watches: half the column
         self.resizeDocks([self.inspector_dock, docks.viewer_dock], [column - viewer, viewer],
                          Qt.Orientation.Vertical)
 

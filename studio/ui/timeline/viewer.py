@@ -129,7 +129,8 @@ class FrameViewer(QWidget):
     """Paints ``model.store``'s frame at the playhead; in compare mode also ``compare_store``'s."""
 
     painted = Signal(int)  # the frame index just painted (latency measurements, tests)
-    MODES = ("fit", "1:1")
+    MODES = ("fit", "50%", "1:1", "200%", "400%")
+    ZOOM = {"50%": 0.5, "1:1": 1.0, "200%": 2.0, "400%": 4.0}
     COMPARES = ("off", "wipe", "side by side")
 
     def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
@@ -246,9 +247,11 @@ class FrameViewer(QWidget):
         self.painted.emit(index)
 
     def _native_rect(self, w: int, h: int) -> QRect:
-        """Pixel for pixel, centred, moved by the pan (never so far that an edge comes inside)."""
+        """At the zoom level (1:1 is pixel for pixel), centred, moved by the pan (never so far that an edge
+        comes inside)."""
         dpr = self.devicePixelRatioF()
-        w, h = max(1, round(w / dpr)), max(1, round(h / dpr))
+        zoom = self.ZOOM.get(self.mode, 1.0)
+        w, h = max(1, round(w * zoom / dpr)), max(1, round(h * zoom / dpr))
         self.pan = self._clamped_pan(self.pan, w, h)
         return QRect((self.width() - w) // 2 + self.pan.x(), (self.height() - h) // 2 + self.pan.y(), w, h)
 
@@ -257,10 +260,13 @@ class FrameViewer(QWidget):
         return QPoint(min(max(pan.x(), -room_x), room_x), min(max(pan.y(), -room_y), room_y))
 
     def can_pan(self) -> bool:
-        """1:1 with a frame larger than the viewer: a drag moves it."""
+        """Zoomed (1:1 or more) with a frame larger than the viewer: a drag moves it."""
         w, h = self.model.store.size
+        zoom = self.ZOOM.get(self.mode)
+        if zoom is None:
+            return False
         dpr = self.devicePixelRatioF()
-        return self.mode == "1:1" and (w / dpr > self.width() or h / dpr > self.height())
+        return w * zoom / dpr > self.width() or h * zoom / dpr > self.height()
 
     def _draw(self, painter: QPainter, cache: _Scaled, store: FrameStore, index: int, target: QRect) -> None:
         if target.isEmpty():
@@ -369,7 +375,7 @@ class FrameViewer(QWidget):
 
 
 class ViewerPanel(QWidget):
-    """The viewer with its controls: fit or 1:1, and what to compare against."""
+    """The viewer with its controls: fit or a zoom level, and what to compare against."""
 
     def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -377,7 +383,7 @@ class ViewerPanel(QWidget):
         self.viewer = FrameViewer(model, self)
         self.size_box = QComboBox()
         self.size_box.addItems(list(FrameViewer.MODES))
-        self.size_box.setToolTip("Fit the frame to the panel, or show it pixel for pixel")
+        self.size_box.setToolTip("Fit the frame to the panel, or zoom: 1:1 shows it pixel for pixel; drag to pan")
         self.size_box.currentTextChanged.connect(self.viewer.set_mode)
         self.compare_box = QComboBox()
         self.compare_box.addItems(list(FrameViewer.COMPARES))
