@@ -126,6 +126,44 @@ class UntrustedVideo:
         except Exception:  # noqa: BLE001 - closing after a failure; the failure is what to report
             pass
 
+    @property
+    def fps(self) -> float:
+        """The stream's frame rate as it says (0 when it does not)."""
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else 0.0
+
+    def rgb(self, *, start: int = 0, max_frames: int, max_bytes: int = 1 << 30,
+            deadline: float | None = None) -> np.ndarray:
+        """RGB uint8 [T, H, W, 3] of frames ``start`` .. ``start + max_frames - 1``, within ``max_bytes`` of
+        decoded pictures (refused from the header before decoding) and the deadline; ``stopped`` says why a
+        read ended early. An undecodable stream raises MediaError."""
+        shape = self.shape
+        frame_bytes = shape.width * shape.height * 3
+        if frame_bytes * max_frames > max_bytes:
+            raise MediaError(f"{max_frames} frames of {shape.width}x{shape.height} would take "
+                             f"{frame_bytes * max_frames / 2**20:.0f} MB; Studio reads at most "
+                             f"{max_bytes / 2**20:.0f} MB of pictures from a clip", path=self.path,
+                             hint="read fewer frames")
+        out: list[np.ndarray] = []
+        self.stopped = None
+        try:
+            for index, frame in enumerate(self._container.decode(self._stream)):
+                if (frame.width, frame.height) != (shape.width, shape.height):
+                    self.stopped = "the picture size changes mid-clip"
+                    break
+                if index >= start:
+                    out.append(frame.to_ndarray(format="rgb24"))
+                    if len(out) >= max_frames:
+                        break
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.stopped = "the time limit"
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"cannot decode the video: {_ffmpeg_reason(exc)}", path=self.path) from exc
+        if not out:
+            return np.zeros((0, shape.height, shape.width, 3), np.uint8)
+        return np.stack(out)
+
     def luma(self, *, scale: int = 1, max_frames: int, deadline: float | None = None) -> Iterator[np.ndarray]:
         """Full-range luma of the first ``max_frames`` frames, float32 [H // scale, W // scale], box-averaged
         over ``scale`` x ``scale`` pixels (the crop to a multiple of ``scale`` drops the last rows/columns).

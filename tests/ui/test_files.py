@@ -224,3 +224,14 @@ def test_revert_reloads_the_saved_file(window, tmp_path, monkeypatch):
     monkeypatch.setattr(files, "ask_revert", lambda *args: QMessageBox.StandardButton.Yes)
     window.act_revert.trigger()
     assert window.session.graph.nodes[a].params["value"] == 1.0 and not window.session.dirty
+
+
+def test_dropping_a_clip_makes_a_load_video_node(window, tmp_path):
+    from nodes.video import load_video
+
+    window.registry.register(load_video)
+    clip = tmp_path / "take.MP4"  # the extension in any case
+    clip.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    _drop(window, [clip], QPoint(200, 200))
+    nodes = list(window.session.graph.nodes.values())
+    assert [n.type for n in nodes] == ["studio.LoadVideo"] and nodes[0].params["path"] == str(clip.resolve())
