@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from studio.engine.jobs import parse_seeds, variations  # noqa: E402
-from studio.media.render_history import HistoryRecord, RenderHistory  # noqa: E402
+from studio.media.render_history import HistoryRecord  # noqa: E402
 from studio.ui.shell import files  # noqa: E402
 from studio.ui.shell.window import MainWindow  # noqa: E402
 from tests.ui.conftest import ui_registry  # noqa: E402
