@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QObject, Signal
 
+from studio.engine.assets import missing_files
 from studio.graph import Graph, NodeRegistry, validate
 from studio.ui.shell.jobs import BackgroundJob
 
@@ -19,8 +22,11 @@ class ProblemChecker(QObject):
         self._serial = 0
         self._busy = False
         self._pending: Graph | None = None
+        self._base: Path | None = None
 
-    def check(self, graph: Graph) -> None:
+    def check(self, graph: Graph, base_dir: Path | None = None) -> None:
+        """Validate ``graph`` and look for the files it reads (relative to ``base_dir``), off the main thread."""
+        self._base = base_dir
         snapshot = graph.copy()
         if self._busy:
             self._pending = snapshot  # checked when the current one ends
@@ -31,7 +37,12 @@ class ProblemChecker(QObject):
         self._busy = True
         self._serial += 1
         registry = self.registry
-        job = BackgroundJob(lambda _ctx: validate(snapshot, registry), "validate", background=False, parent=self)
+        base = self._base
+
+        def work(_ctx: object) -> list:
+            return validate(snapshot, registry) + missing_files(snapshot, registry, base)
+
+        job = BackgroundJob(work, "validate", background=False, parent=self)
         job.succeeded.connect(self._deliver)
         job.failed.connect(lambda _why: self._deliver([]))  # a bug in validation must not take the editor down
         job.finished.connect(job.deleteLater)

@@ -429,7 +429,8 @@ class MainWindow(QMainWindow):
         self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")
 
     def refresh_problems(self) -> None:
-        self.checker.check(self.session.graph)
+        path = self.session.path
+        self.checker.check(self.session.graph, Path(path).parent if path else None)
 
     def _show_selection(self) -> None:
         try:
