@@ -1,7 +1,9 @@
-"""Cheap per-step previews: a latent-to-RGB linear map fitted once per VAE, applied to the whole clip."""
+"""Cheap per-step previews of the whole clip: a model's shipped preview decoder (a few convolutions to pixels)
+where it has one, else a latent-to-RGB map (shipped, or fitted once per VAE) at latent resolution."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from studio import paths
 
@@ -219,3 +223,140 @@ class ClipRenderer:
             x = torch.addmm(self.hidden_bias, x, self.hidden_weight).relu_()
         small = torch.addmm(self.bias, x, self.matrix).clamp_(0, 255).to(torch.uint8).cpu()
         return small.reshape(f, h, w, 3).index_select(0, self.frames).numpy()
+
+
+# ---- a shipped preview decoder: a few convolutions from latent frames to pictures at the clip's size ------
+
+DECODER_FOLDER = "preview_decoder"
+DECODER_CONFIG = "config.json"
+DECODER_WEIGHTS = "model.safetensors"
+_DECODER_FORMAT = 1
+_LAYER_KINDS = ("conv", "relu", "shuffle")
+# A decoder much bigger than this is not a preview any more (and would cost a real step's share).
+_DECODER_MAX_PARAMETERS = 1_000_000
+
+
+class PreviewDecoder(torch.nn.Module):
+    """Normalised latent frames [N, C, h, w] -> pictures [N, 3 * frames_per_latent, h * up, w * up] in [-1, 1]
+    (the VAE's own range), from a plain list of layers: ``{"conv": [in, out, kernel]}``, ``"relu"``,
+    ``{"shuffle": factor}`` (pixel shuffle). Only these three kinds exist, so a config is data, never code."""
+
+    def __init__(self, layers: list, channels: int) -> None:
+        super().__init__()
+        modules: list[torch.nn.Module] = []
+        width, self.upscale = channels, 1
+        for layer in layers:
+            if layer == "relu":
+                modules.append(torch.nn.ReLU(inplace=True))
+            elif isinstance(layer, dict) and set(layer) == {"conv"}:
+                c_in, c_out, kernel = (int(v) for v in layer["conv"])
+                if c_in != width or kernel % 2 != 1 or min(c_in, c_out, kernel) < 1:
+                    raise ValueError(f"conv {layer['conv']} does not fit {width} channels")
+                modules.append(torch.nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2))
+                width = c_out
+            elif isinstance(layer, dict) and set(layer) == {"shuffle"}:
+                factor = int(layer["shuffle"])
+                if factor < 1 or width % (factor * factor):
+                    raise ValueError(f"pixel shuffle by {factor} does not fit {width} channels")
+                modules.append(torch.nn.PixelShuffle(factor))
+                width, self.upscale = width // (factor * factor), self.upscale * factor
+            else:
+                raise ValueError(f"unknown layer {layer!r}: a preview decoder has only {', '.join(_LAYER_KINDS)}")
+        if width % 3:
+            raise ValueError(f"the last layer gives {width} channels, not 3 per frame")
+        self.frames_per_latent = width // 3
+        self.layers = torch.nn.Sequential(*modules)
+        # Per-channel normalisation of VAE-space latents, fitted on the training latents.
+        self.register_buffer("input_mean", torch.zeros(channels))
+        self.register_buffer("input_std", torch.ones(channels))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """VAE-space latent frames [N, C, h, w] -> [N, 3k, H, W] (training; the renderer folds the affine)."""
+        x = (z - self.input_mean[:, None, None]) / self.input_std[:, None, None]
+        return self.layers(x)
+
+
+def vae_fingerprint(folder: Path) -> str:
+    """The SHA-256 of a model folder's VAE weights: a decoder trained for another VAE would preview lies."""
+    digest = hashlib.sha256()
+    for path in sorted((Path(folder) / "vae").glob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def shipped_decoder(folder: Path, channels: int, device: torch.device, temporal: int) -> DecoderPreviewer | None:
+    """The preview decoder a model folder ships (``preview_decoder/``: config.json and model.safetensors), or
+    None when there is none or it does not fit this model (another VAE, other channels, a broken file): then
+    the colour map previews, as for any model without one."""
+    base = Path(folder) / DECODER_FOLDER
+    try:
+        config = json.loads((base / DECODER_CONFIG).read_text(encoding="utf-8"))
+        if config.get("format") != _DECODER_FORMAT or int(config["latent_channels"]) != channels:
+            return None
+        if config.get("vae_sha256") != vae_fingerprint(folder):
+            return None
+        net = PreviewDecoder(config["layers"], channels)
+        if net.frames_per_latent not in (1, temporal):
+            return None
+        if sum(p.numel() for p in net.parameters()) > _DECODER_MAX_PARAMETERS:
+            return None
+        state = load_file(str(base / DECODER_WEIGHTS))  # safetensors: tensors only, nothing runs
+        expected = net.state_dict()
+        if set(state) != set(expected) or any(state[k].shape != expected[k].shape for k in expected):
+            return None
+        if not all(torch.isfinite(t.float()).all() for t in state.values()):
+            return None
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, SafetensorError):
+        return None
+    return DecoderPreviewer(net.eval().to(device), temporal)
+
+
+def decoded_frame_index(num_frames: int, latent_frames: int, temporal: int, per_latent: int) -> np.ndarray:
+    """For each output frame, its row among the decoder's F * per_latent pictures: the latent frame that covers
+    it (as the VAE does) and, when the decoder draws ``temporal`` pictures per latent frame, which of them."""
+    latent = frame_to_latent_index(num_frames, latent_frames, temporal)
+    if per_latent == 1:
+        return latent
+    t = np.arange(num_frames)
+    within = np.where(t == 0, per_latent - 1, (t - 1) % temporal)
+    # Frames past the last latent group (a clip longer than its latents) repeat that group's last picture.
+    within = np.where((t - 1) // temporal + 1 > latent_frames - 1, per_latent - 1, within)
+    return latent * per_latent + within
+
+
+class DecoderPreviewer:
+    """A loaded preview decoder; ``for_clip`` specialises it for one sampling run, like ClipPreviewer."""
+
+    def __init__(self, net: PreviewDecoder, temporal: int) -> None:
+        self.net = net
+        self.temporal = temporal
+
+    def for_clip(
+        self, scale: torch.Tensor, shift: torch.Tensor, num_frames: int, latent_frames: int
+    ) -> DecoderRenderer:
+        # Pipeline latents -> VAE latents (x * scale + shift) -> the decoder's normalisation, as one affine.
+        mean, std = self.net.input_mean, self.net.input_std
+        a = (scale.to(mean) / std)[:, None, None]
+        b = ((shift.to(mean) - mean) / std)[:, None, None]
+        index = decoded_frame_index(num_frames, latent_frames, self.temporal, self.net.frames_per_latent)
+        return DecoderRenderer(self.net, a, b, torch.from_numpy(index))
+
+
+@dataclass(frozen=True)
+class DecoderRenderer:
+    """Pipeline-space latents [C, F, h, w] -> uint8 [T, H, W, 3]: the whole clip at the model's pixel size."""
+
+    net: PreviewDecoder
+    scale: torch.Tensor  # [C, 1, 1]
+    shift: torch.Tensor  # [C, 1, 1]
+    frames: torch.Tensor  # [T] on the CPU: the picture each output frame shows
+
+    @torch.no_grad()
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        x = latents.to(device=self.scale.device, dtype=torch.float32).transpose(0, 1)  # [F, C, h, w]
+        y = self.net.layers(torch.addcmul(self.shift, x, self.scale))
+        f, k3, h, w = y.shape
+        # [-1, 1] -> 0..255, rounded by the +0.5 before the cast; frames last so the gather takes whole pictures.
+        pictures = y.reshape(f * (k3 // 3), 3, h, w).permute(0, 2, 3, 1).mul_(127.5).add_(128.0).clamp_(0, 255)
+        return pictures.to(torch.uint8).cpu().index_select(0, self.frames).numpy()

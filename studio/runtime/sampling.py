@@ -202,11 +202,16 @@ def _expected_steps(model: LoadedModel, request: VideoRequest, task: str) -> int
     return request.steps
 
 
-def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPreviewer:
+def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPreviewer | preview.DecoderPreviewer:
     if model._previewer is None:
         pipe = _pipe(model)
         device = model.execution_device
         channels = _latent_channels(pipe)
+        # A shipped preview decoder draws the clip at its pixel size; without one, the colour map below.
+        decoder = preview.shipped_decoder(model.source, channels, device, geo.temporal) if model.source else None
+        if decoder is not None:
+            model._previewer = decoder
+            return decoder
         projection = preview.shipped_projection(model.source, channels) if model.source else None
         if projection is None:
             projection = preview.LatentProjection.load(preview.cache_path(model.weights_id), channels)
@@ -225,7 +230,7 @@ def _previewer(model: LoadedModel, geo: families.Geometry) -> preview.ClipPrevie
 
 def _renderer(
     model: LoadedModel, geo: families.Geometry, dims: tuple[int, int, int], num_frames: int
-) -> preview.ClipRenderer:
+) -> preview.ClipRenderer | preview.DecoderRenderer:
     pipe = _pipe(model)
     channels = _latent_channels(pipe)
     # Every family maps pipeline latents to VAE latents per channel (x * a + b): read a and b off once.

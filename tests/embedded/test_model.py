@@ -93,10 +93,9 @@ def test_quality_stays_above_the_measured_figures() -> None:
 
 def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monkeypatch) -> None:
     """Mid-way the preview shows the sampler's clean-clip estimate (not the noisy latents), through the
-    model's shipped colour map: closer to the finished clip than the raw latents, and in its colours."""
+    model's shipped preview decoder: closer to the finished clip than the raw latents, and close to the VAE."""
     import studio.runtime.sampling as sampling
     from studio.runtime import LoadOptions, VideoRequest, decode, encode_prompt, load_model
-    from studio.runtime.preview import pool_to_latent_grid
 
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path))  # no cached fit from elsewhere
     torch.set_num_threads(1)
@@ -114,6 +113,6 @@ def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monke
     raw, _ = previews()
     step = 5  # the sixth of twenty
     assert np.abs(shown[step] - shown[-1]).mean() < 0.5 * np.abs(raw[step] - raw[-1]).mean()
-    video = torch.from_numpy(frames).permute(3, 0, 1, 2)[None].float()
-    pooled = pool_to_latent_grid(video, 4, 8, 5)[0].permute(1, 2, 3, 0).numpy()  # [F, 8, 8, 3]
-    assert np.abs(shown[-1][[0, 4, 8, 12, 16]] - pooled).mean() < 25  # 0-255: the right colours, roughly
+    # The shipped preview decoder draws the whole clip at its size: close to the VAE's decode of it.
+    assert shown[-1].shape == frames.shape
+    assert np.abs(shown[-1] - frames).mean() < 15  # 0-255
