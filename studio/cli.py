@@ -15,6 +15,7 @@ from studio.errors import GraphValidationError, StudioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 EXAMPLE_GRAPH = "first-clip.studio.json"
+COMMANDS = ("render", "validate", "nodes", "models", "verify", "demo", "editor")
 
 log = logging.getLogger("studio")
 
@@ -22,8 +23,9 @@ log = logging.getLogger("studio")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the network unless the user says so
-    commands = {"render", "validate", "nodes", "models", "verify", "demo", "editor"}
-    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+    if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
+        if argv and not _names_a_file(argv):
+            return _unknown_command(argv[0])
         return _editor(argv[0] if argv else None)
     parser = _parser()
     args = parser.parse_args(argv)
@@ -58,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
     p.add_argument("--draft", action="store_true",
                    help="render each generator at its draft steps (same seed): a quick look")
+    p.add_argument("--seeds", metavar="SEEDS",
+                   help="render once per seed, one after another: 1-4, 1,3,7 (outputs named clip_seed3.mp4)")
+    p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",
+                   help="render once per value (repeatable; with --seeds, every combination)")
+    p.add_argument("--farm", metavar="local|ADDRESS",
+                   help="render the jobs on a Ray cluster: 'local' starts one on this machine, else a Ray "
+                   "address (needs pip install 'studio[farm]')")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="with --farm: how many workers (default: one per GPU, else 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to the terminal")
     p.set_defaults(func=cmd_render)
@@ -111,7 +122,72 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _names_a_file(argv: list[str]) -> bool:
+    """Whether ``studio WORD`` means "open the editor on WORD": one argument that exists, or that looks like a
+    path (a folder part or a suffix, as graph files have). ``studio rendr x`` is a mistyped command instead."""
+    word = argv[0]
+    if len(argv) > 1:
+        return False
+    return os.path.exists(word) or os.sep in word or "/" in word or bool(Path(word).suffix)
+
+
+def _unknown_command(word: str) -> int:
+    import difflib
+
+    close = difflib.get_close_matches(word, COMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"the commands are {', '.join(COMMANDS)}"
+    print(f"error: unknown command '{word}': {hint}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def display_problem(environ: dict[str, str] | None = None, platform: str | None = None) -> str | None:
+    """Why the editor cannot open a window here, in a sentence, or None. Checked before Qt starts: without a
+    display Qt aborts the process (rc 134) blaming a missing xcb-cursor0 library, which misleads."""
+    env = os.environ if environ is None else environ
+    if not (platform or sys.platform).startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return None  # macOS and Windows always have one; a chosen Qt platform (offscreen, vnc) is trusted
+    if env.get("WAYLAND_DISPLAY"):
+        return None
+    display = env.get("DISPLAY", "")
+    if not display:
+        return "no display: set DISPLAY, or use `studio render GRAPH`"
+    number = _local_display_number(display)
+    if number is not None and not _x_server_answers(number):
+        return (f"no display: nothing answers on DISPLAY={display}; start the X server (or Xvfb {display}), "
+                "or use `studio render GRAPH`")
+    return None
+
+
+def _local_display_number(display: str) -> int | None:
+    """``:1`` or ``:1.0`` (a local X server, reached through a socket) -> 1; remote displays are not probed."""
+    host, _, rest = display.rpartition(":")
+    if host not in ("", "unix"):
+        return None
+    number = rest.split(".")[0]
+    return int(number) if number.isdigit() else None
+
+
+def _x_server_answers(number: int) -> bool:
+    import socket
+
+    # The X server listens on a socket file, and on Linux also on the same name in the abstract namespace
+    # (which is all a container sharing the host's network but not its /tmp sees).
+    for address in (f"/tmp/.X11-unix/X{number}", f"\0/tmp/.X11-unix/X{number}"):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1.0)
+            try:
+                sock.connect(address)
+            except OSError:
+                continue
+            return True
+    return False
+
+
 def _editor(path: str | None) -> int:
+    problem = display_problem()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_FAILED
     try:
         from studio.ui.shell.app import main as editor_main
     except ImportError as exc:
@@ -135,38 +211,24 @@ def apply_overrides(graph, registry, overrides: list[str], chosen: dict[str, Pat
 
     A file a node writes, typed here, is the person's choice: it goes into ``chosen`` (node id -> file), not
     into the graph, whose own paths stay inside its output folder."""
+    from studio.engine.jobs import Override, apply_override
+
     for item in overrides:
-        target, sep, text = item.partition("=")
-        node_id, dot, name = target.partition(".")
-        if not sep or not dot or not node_id or not name:
-            raise StudioError(f"--set '{item}' is not NODE.PARAM=VALUE", hint="for example --set generate.seed=7")
-        node = graph.nodes.get(node_id)
-        if node is None:
-            raise StudioError(f"--set '{item}': no node '{node_id}'",
-                              hint="nodes in this graph: " + ", ".join(sorted(graph.nodes)))
-        spec = registry.get(node.type)
-        pspec = spec.param(name) if spec else None
-        if pspec is None:
-            known = ", ".join(p.name for p in spec.params) if spec else "none"
-            raise StudioError(f"--set '{item}': node '{node_id}' has no parameter '{name}'",
-                              hint=f"its parameters: {known}")
-        try:
-            value = pspec.parse(text)
-        except ValueError:
-            raise StudioError(f"--set '{item}': '{text}' is not a valid {pspec.kind}", node_id=node_id) from None
-        if pspec.kind == "path" and value:
+        override = Override.parse(item)
+        node = graph.nodes.get(override.node_id)
+        spec = registry.get(node.type) if node is not None else None
+        pspec = spec.param(override.param) if spec is not None else None
+        if pspec is not None and pspec.kind == "path" and override.text:
             # typed on the command line: relative to here (links kept as typed, never resolved into the clip)
-            value = os.path.abspath(Path(value).expanduser())
+            value = os.path.abspath(Path(override.text).expanduser())
             if pspec.output_file:
                 if chosen is None:
                     raise StudioError(f"--set '{item}': a file to write cannot be chosen here")
-                chosen[node_id] = Path(value)
-                graph.set_param(node_id, name, Path(value).name)  # the graph keeps a plain name
+                chosen[override.node_id] = Path(value)
+                graph.set_param(override.node_id, override.param, Path(value).name)  # the graph keeps a name
                 continue
-        problems = pspec.problems(value)
-        if problems:
-            raise StudioError(f"--set '{item}': {problems[0]}", node_id=node_id)
-        graph.set_param(node_id, name, value)
+            override = Override(override.node_id, override.param, value)
+        apply_override(graph, registry, override)
 
 
 def _route_output(graph, registry, output: str, chosen: dict[str, Path]) -> str:
@@ -238,7 +300,94 @@ def cmd_render(args: argparse.Namespace) -> int:
     from studio.engine.outputs import OutputPolicy
 
     policy = OutputPolicy(chosen=chosen, overwrite=args.overwrite, draft=args.draft)
+    if args.seeds or args.sweep or args.farm:
+        return render_batch(graph, registry, graph_path.parent.resolve(), args, policy)
     return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet, outputs=policy)
+
+
+def render_batch(graph, registry, base_dir: Path, args: argparse.Namespace, policy) -> int:
+    """``--seeds``/``--sweep``: one job per combination, each a snapshot, rendered one after another on one
+    engine (its cache keeps the loaded model), or on a Ray farm with ``--farm``. One line per job."""
+    from studio.engine.jobs import make_jobs, parse_seeds, parse_sweep
+    from studio.graph import dumps, validate
+
+    seeds = parse_seeds(args.seeds) if args.seeds else []
+    sweeps = [parse_sweep(text) for text in args.sweep]
+    problems = validate(graph, registry)
+    if problems:
+        raise GraphValidationError([str(p) for p in problems])
+    jobs = make_jobs(dumps(graph, registry), graph, registry, seeds=seeds, sweeps=sweeps, base_dir=base_dir,
+                     policy=policy, settings=args.overrides)
+    if args.farm:
+        return _render_on_farm(jobs, registry, args)
+    return _render_jobs_here(jobs, registry, quiet=args.quiet)
+
+
+def _render_on_farm(jobs, registry, args: argparse.Namespace) -> int:
+    from studio.farm.console import render_on_farm
+
+    progress = not args.quiet and sys.stderr.isatty()
+    outcomes = render_on_farm(jobs, registry, args.farm, workers=args.workers, progress=progress,
+                              line=lambda o: _job_line(o, len(jobs)))
+    if outcomes is None:
+        return EXIT_CANCELLED
+    failed = [o for o in outcomes if o.status != "ok"]
+    return EXIT_CANCELLED if any(o.status == "cancelled" for o in failed) else EXIT_FAILED if failed else EXIT_OK
+
+
+def _render_jobs_here(jobs, registry, quiet: bool) -> int:
+    import time
+
+    from studio.engine import Engine
+    from studio.engine.jobs import JobOutcome
+
+    engine = Engine(registry)  # one engine for the batch: its cache keeps the model loaded between jobs
+    failures = 0
+    for job in jobs:
+        graph, policy = job.build(registry)
+        # a step bar on a terminal only (the job line says the rest); warnings always
+        progress = _Progress(graph, registry, quiet or not sys.stderr.isatty(),
+                             label=f"job {job.index}/{len(jobs)}")
+        started = time.perf_counter()
+        handle = engine.start(graph, listener=progress, base_dir=job.base_dir, outputs=policy)
+        try:
+            while not handle.done:
+                handle.wait(0.1)
+        except KeyboardInterrupt:
+            print("\ncancelling at the next step...", file=sys.stderr)
+            handle.cancel()
+            handle.wait()
+        progress.close()
+        result = handle.result
+        outcome = JobOutcome(job.index, job.describe(), result.status, written_files(graph, registry, result),
+                             time.perf_counter() - started,
+                             "; ".join(f"node '{n}': {m}" for n, m in result.failed.items()))
+        print(_job_line(outcome, len(jobs)), flush=True)
+        if result.status == "cancelled":
+            print("batch cancelled", file=sys.stderr)
+            return EXIT_CANCELLED
+        failures += result.status != "ok"
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def _job_line(outcome, total: int) -> str:
+    """One line per job: index, what it varies, the files it wrote (or why it failed), seconds."""
+    what = ", ".join(str(p) for p in outcome.written) if outcome.status == "ok" else (
+        f"{outcome.status.upper()}: {outcome.message}" if outcome.message else outcome.status.upper())
+    where = f" on {outcome.worker}" if outcome.worker else ""
+    if outcome.attempts > 1:
+        where += f" (try {outcome.attempts}: an earlier worker died)"
+    return f"job {outcome.index}/{total}  {outcome.label}  {what}  {outcome.seconds:.1f} s{where}"
+
+
+def written_files(graph, registry, result) -> list[str]:
+    """The files a finished run's writers (Export, Save Video) wrote, in graph order."""
+    files = []
+    for nid, values in (result.outputs or {}).items():
+        spec = registry.get(graph.nodes[nid].type)
+        if spec is not None and spec.is_output and spec.param("path") is not None:
+            files.append(str(values[spec.outputs[0].name]))
+    return files
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -304,10 +453,11 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
 class _Progress:
     """Turns engine events into terminal progress bars (called on the engine's worker thread)."""
 
-    def __init__(self, graph, registry, quiet: bool) -> None:
+    def __init__(self, graph, registry, quiet: bool, label: str | None = None) -> None:
         self.titles = {nid: (n.title or (registry.get(n.type).title if registry.get(n.type) else n.type))
                        for nid, n in graph.nodes.items()}
         self.quiet = quiet
+        self.label = label  # a job of a batch: no line per node, the bar names the job
         self.bar = None
         self.node = None
 
@@ -323,15 +473,16 @@ class _Progress:
         if isinstance(event, NodeStarted):
             self.close()
             self.node = event.node_id
-            print(f"{self.titles.get(event.node_id, event.node_id)} ({event.node_id}): {event.reason}",
-                  file=sys.stderr)
+            if self.label is None:
+                print(f"{self.titles.get(event.node_id, event.node_id)} ({event.node_id}): {event.reason}",
+                      file=sys.stderr)
         elif isinstance(event, NodeProgress) and event.total > 1:
             from tqdm import tqdm
 
             if self.bar is None or self.bar.total != event.total:
                 self.close()
                 self.bar = tqdm(total=event.total, unit="step", leave=False, file=sys.stderr,
-                                desc=f"  {event.message or 'steps'}")
+                                desc=f"  {self.label + ' ' if self.label else ''}{event.message or 'steps'}")
             self.bar.n = event.step
             self.bar.refresh()
         elif isinstance(event, NodeFinished):
