@@ -9,6 +9,9 @@ PRESET_CHOICES = ("static", "pan_left", "pan_right", "tilt_up", "tilt_down", "zo
                   "dolly_out", "orbit_left", "orbit_right", "crane_up", "crane_down", "handheld", "keyframes")
 EASE_CHOICES = ("linear", "ease_in", "ease_out", "ease_in_out", "smooth", "hold")
 PREVIEW_SIDE = 512
+# Camera Adherence warns below this direction agreement, or when the clip moves less than this share of the path
+MIN_AGREEMENT = 0.5
+STILL_SHARE = 0.25
 EXAMPLE_KEYFRAMES = [
     {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
     {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
@@ -92,7 +95,11 @@ def camera_path(ctx, zoom_signal, shake_signal, preset: str, amount: float, ease
         PortSpec("audio", "AUDIO", "a soundtrack: Generate Video (num_frames 0) then lasts as long as the sound",
                  optional=True),
     ],
-    outputs=[PortSpec("guide", "VIDEO", "connect to Generate Video's 'guide'; shows the move as a preview")],
+    outputs=[
+        PortSpec("guide", "CAMERA_GUIDE", "connect to Generate Video's 'camera_guide': the move, remade there at "
+                 "the clip's own size, length and fps"),
+        PortSpec("preview", "VIDEO", "the move as a clip: the picture (or a grid) seen through the camera"),
+    ],
     params=[
         ParamSpec("steer", "enum", "guide", choices=("guide", "noise", "none"),
                   help="guide: warp the picture along the path and render video-to-video from it (at Generate "
@@ -113,7 +120,7 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
     """Steer Generate Video along a camera path: a guide clip of the picture (or the prompt's first frame)."""
     from studio.directing.warp import grid_picture, guide_clip
     from studio.media.image import fit_image
-    from studio.values import CameraGuideClip, Generation
+    from studio.values import CameraGuide, Generation, Video
 
     if image is not None:
         pixels = image.pixels
@@ -129,8 +136,10 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
     frames = guide_clip(pixels, camera.track(count, fps), is_cancelled=ctx.is_cancelled)
     made = Generation(mode="camera-guide", camera=camera.label, camera_mode=steer,
                       reference_image=image.source if image is not None else None)
-    return CameraGuideClip(frames, fps, made, camera=camera, picture=None if image is None else image.pixels,
-                           fit=image.fit if image is not None else "crop", steer=steer, seconds=seconds)
+    guide = CameraGuide(camera, picture=None if image is None else image.pixels,
+                        fit=image.fit if image is not None else "crop", steer=steer, seconds=seconds,
+                        source=image.source if image is not None else None)
+    return {"guide": guide, "preview": Video(frames, fps, made)}
 
 
 @node(
@@ -139,7 +148,7 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
     category="Directing",
     inputs=[
         PortSpec("video", "VIDEO", "the rendered clip"),
-        PortSpec("guide", "VIDEO", "the Camera Guide the clip was asked to follow"),
+        PortSpec("guide", "CAMERA_GUIDE", "the Camera Guide the clip was asked to follow"),
     ],
     outputs=[
         PortSpec("error", "FLOAT", "mean error between measured and requested motion, pixels per frame"),
@@ -158,15 +167,21 @@ def camera_adherence(ctx, video, guide, method: str):
     from studio.errors import NodeError
     from studio.values import Signal
 
-    camera = getattr(guide, "camera", None)
-    if camera is None:
-        raise NodeError("the guide is not a Camera Guide: there is no camera path to compare with", port="guide")
+    camera = guide.camera
     if video.num_frames < 2:
         raise NodeError("the clip has a single frame: there is no motion to measure", port="video")
     ctx.progress(0, 1, message="measuring motion")
     result = adherence(video.frames, camera.track(video.num_frames, video.fps), method=method)
-    ctx.warn(f"camera adherence: {result.mean_error_px:.2f} px/frame off (requested {result.requested_px:.2f}, "
-             f"measured {result.measured_px:.2f} px/frame, direction agreement {result.direction_agreement:+.2f})")
+    figures = (f"{result.mean_error_px:.2f} px/frame off (requested {result.requested_px:.2f}, measured "
+               f"{result.measured_px:.2f} px/frame, direction agreement {result.direction_agreement:+.2f})")
+    # A warning is for a clip that does not follow: moving another way, or hardly at all where the path moves.
+    # A clip that follows gets its figures as a message (a model that holds each picture for several frames
+    # never matches frame by frame, and warning on every such render taught people to ignore the warning).
+    stands_still = result.measured_px < STILL_SHARE * result.requested_px
+    if result.requested_px > 0 and (result.direction_agreement < MIN_AGREEMENT or stands_still):
+        ctx.warn(f"the clip does not follow its camera path: {figures}")
+    else:
+        ctx.progress(1, 1, message=f"camera adherence: {figures}")
     per_frame = result.per_step / max(result.requested_px, 1e-6)
     values = [0.0, *[min(1.0, float(v)) for v in per_frame]]
     return {"error": result.mean_error_px, "signal": Signal(values, video.fps, label="camera adherence error")}

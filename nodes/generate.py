@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from studio.graph import ParamSpec, PortSpec, Roles, node
-from studio.values import Generation, Picture, Prompt, PromptSchedule, Video
+from studio.values import CameraGuide, Generation, Picture, Prompt, PromptSchedule, Video
 
 
 @node(
     "studio.GenerateVideo",
     title="Generate Video",
     category="Generate",
-    roles=Roles(draft=(("steps", "draft_steps"),), clip_rate="fps"),
+    # A draft runs fewer steps and, with them, gentler guidance: at 6 steps guidance 5 overshoots (stray blobs,
+    # another position and motion), guidance 3 lands on the final's object, colour and motion (tests/directing).
+    roles=Roles(draft=(("steps", "draft_steps"), ("guidance", "draft_guidance")), clip_rate="fps"),
     inputs=[
         PortSpec("model", "MODEL", "the video model"),
         PortSpec("prompt", "PROMPT", "what to show"),
         PortSpec("image", "IMAGE", "first frame (image-to-video), or a subject reference (Wan VACE) when the "
                  "Reference Image node's 'use' says so", optional=True),
-        PortSpec("guide", "VIDEO", "a clip to follow (video-to-video at the given strength), or a Camera "
-                 "Guide: the camera move is then remade at this node's size, length and fps", optional=True),
+        PortSpec("guide", "VIDEO", "a clip to follow (video-to-video at the given strength)", optional=True),
+        PortSpec("camera_guide", "CAMERA_GUIDE", "a camera move to follow (from a Camera Guide): remade at this "
+                 "node's size, length and fps", optional=True),
     ],
     outputs=[PortSpec("video", "VIDEO", "the generated clip")],
     params=[
@@ -42,11 +45,15 @@ from studio.values import Generation, Picture, Prompt, PromptSchedule, Video
         ParamSpec("draft_steps", "int", 6, minimum=1, maximum=100,
                   help="Steps of a draft render (Render Draft, Ctrl+Alt+Enter; `studio render --draft`): the "
                        "same seed and settings at a fraction of the time, to judge a change quickly."),
+        ParamSpec("draft_guidance", "float", 3.0, minimum=0, maximum=30, soft_maximum=15,
+                  help="Guidance of a draft render (when lower than 'guidance'): with few steps a strong guidance "
+                       "overshoots, and the draft would show another object or motion than the final."),
     ],
 )
-def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Video | None, num_frames: int,
+def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Video | None,
+                   camera_guide: CameraGuide | None, num_frames: int,
                    width: int, height: int, fps: float, steps: int, guidance: float, seed: int,
-                   strength: float, preview: bool, draft_steps: int = 6) -> Video:
+                   strength: float, preview: bool, draft_steps: int = 6, draft_guidance: float = 3.0) -> Video:
     """Text-, image- or video-to-video with the connected model, optionally along a camera path."""
     from studio import runtime
     from studio.media.image import fit_image
@@ -54,10 +61,13 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     defaults = model.defaults
     width = width or defaults["width"]
     height = height or defaults["height"]
-    camera_guide = None
-    if guide is not None and getattr(guide, "camera", None) is not None:
-        # A Camera Guide: its frames are only a preview; the move is remade below at this clip's settings.
-        camera_guide, guide = guide, None
+    if camera_guide is not None:
+        if guide is not None:
+            from studio.errors import NodeError
+
+            raise NodeError("both a guide clip and a Camera Guide are connected; a clip follows one of them",
+                            port="camera_guide", hint="disconnect 'guide' or 'camera_guide'")
+        # The move is remade below at this clip's settings.
         if not num_frames and camera_guide.seconds:
             from studio.directing.camera import frames_for_seconds
             from studio.runtime.recipes.steering import frame_step
@@ -93,6 +103,7 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     latents = ctx.memo(
         "sample",
         [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"),
+         ctx.input_key("camera_guide"),
          request.num_frames, width, height, steps, guidance, seed,
          strength if request.video is not None else None, mode, fps if mode else None],
         lambda: runtime.sample(model, embeds, request, on_step=on_step, is_cancelled=ctx.is_cancelled),
@@ -106,9 +117,8 @@ def _generation(model, prompt: Prompt, request, image: Picture | None, camera_gu
                 fps: float) -> Generation:
     """What made the clip, for provenance, the OTIO export and the timeline."""
     reference = image.source if image is not None else None
-    guided_by = camera_guide.generation if camera_guide is not None else None
-    if image is None and guided_by is not None and guided_by.reference_image:
-        reference = guided_by.reference_image
+    if image is None and camera_guide is not None and camera_guide.source:
+        reference = camera_guide.source
     steered = camera_guide is not None and mode != "none"
     # one section is a plain prompt; only a real schedule marks the timeline
     scheduled = isinstance(prompt, PromptSchedule) and len(prompt.sections) > 1
@@ -120,7 +130,7 @@ def _generation(model, prompt: Prompt, request, image: Picture | None, camera_gu
         height=request.height, num_frames=int(frames.shape[0]), fps=fps,
         mode="v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
         reference_use=image.role if image is not None else None, reference_image=reference,
-        camera=camera_guide.camera.label if steered else None, camera_mode=mode if steered else None,
+        camera=camera_guide.label if steered else None, camera_mode=mode if steered else None,
     )
 
 
@@ -138,7 +148,8 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
                         lambda: runtime.encode_prompt(model, text, prompt.negative, guidance))
 
     noise = request.noise if mode == "noise" else None
-    key = [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"), request.num_frames,
+    key = [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"),
+           ctx.input_key("camera_guide"), request.num_frames,
            request.width, request.height, request.steps, guidance, request.seed, request.strength, mode, fps]
 
     def on_step(update) -> None:
@@ -152,12 +163,14 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
         weights = latent_weights(
             section_weights(prompt.sections, prompt.blend, request.num_frames, fps),
             geo.temporal, geo.latent_frames(request.num_frames))
+        # past the length the model was trained on, each frame sees only its neighbours: the new prompt forms
+        window = timed_text.window_radius(model, geo.latent_frames(request.num_frames))
         combined, text_len = timed_text.side_by_side([encode(text) for _time, text in prompt.sections])
         if noise is not None:
             combined = with_starting_noise(combined, request, noise)
 
         def sample():
-            with timed_text.timed_text(model, weights, text_len):
+            with timed_text.timed_text(model, weights, text_len, window=window):
                 return runtime.sample(model, combined, request, on_step=on_step, is_cancelled=ctx.is_cancelled)
 
         latents = ctx.memo("sample_timed_text", key, sample)
@@ -186,14 +199,15 @@ def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, st
     if mode == "none":
         return embeds
     if mode == "guide" and "v2v" not in model.capabilities:
-        raise NodeError(f"the model '{model.name}' cannot follow a guide clip (no video-to-video)", port="guide",
+        raise NodeError(f"the model '{model.name}' cannot follow a guide clip (no video-to-video)",
+                        port="camera_guide",
                         hint="set the Camera Guide's 'steer' to 'noise'")
     if mode == "noise":
         if request.image is not None and "i2v" not in model.capabilities:
             raise NodeError(f"steering by noise keeps the picture as the first frame, but the model '{model.name}' "
-                            "cannot do image-to-video", port="guide",
+                            "cannot do image-to-video", port="camera_guide",
                             hint="set the Camera Guide's 'steer' to 'guide', or remove its picture")
-        noise = ctx.memo("camera_noise", [model_key, ctx.input_key("guide"), request.num_frames, fps,
+        noise = ctx.memo("camera_noise", [model_key, ctx.input_key("camera_guide"), request.num_frames, fps,
                                           request.width, request.height, seed],
                          lambda: steering.noise_for(model, track, request.num_frames, request.height,
                                                     request.width, seed))
@@ -207,7 +221,7 @@ def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, st
                 model, embeds, request.width, request.height, steps, guidance, seed,
                 on_step=lambda u: ctx.progress(u.step, u.total, message="drawing the first frame for the camera"),
                 is_cancelled=ctx.is_cancelled))
-    request.video = ctx.memo("camera_guide", [start, ctx.input_key("guide"), request.num_frames, fps],
+    request.video = ctx.memo("camera_guide", [start, ctx.input_key("camera_guide"), request.num_frames, fps],
                              lambda: guide_clip(start, track, is_cancelled=ctx.is_cancelled))
     request.image = None  # the picture now lives in the guide clip's first frame
     return embeds

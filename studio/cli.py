@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="change a parameter for this render only (repeatable)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
     p.add_argument("--draft", action="store_true",
-                   help="render each generator at its draft steps (same seed): a quick look")
+                   help="render each generator at its draft settings (fewer steps, gentler guidance; same seed): a quick look")
     p.add_argument("--seeds", metavar="SEEDS",
                    help="render once per seed, one after another: 1-4, 1,3,7 (outputs named clip_seed3.mp4)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",
@@ -296,7 +296,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
         graph, changed = draft_copy(graph, registry)
         if changed and not args.quiet:
-            print(f"draft: {', '.join(changed)} at their draft steps", file=sys.stderr)
+            print(f"draft: {', '.join(changed)} at their draft settings", file=sys.stderr)
     from studio.engine.outputs import OutputPolicy
 
     policy = OutputPolicy(chosen=chosen, overwrite=args.overwrite, draft=args.draft)

@@ -135,24 +135,30 @@ class Sound:
 
 
 @dataclass(frozen=True, eq=False)
-class CameraGuideClip(Video):
-    """A guide clip that knows how it was made, so a generator can remake it at its own size and length.
+class CameraGuide:
+    """A camera instruction for a generator (what travels through a CAMERA_GUIDE port).
 
-    ``frames`` are a preview (the picture, or a grid, seen through the camera); Generate Video warps
-    ``picture`` (or a first frame it draws from the prompt when there is none) along ``camera`` at its
-    own frame count, size and fps, then steers with it as ``steer`` says.
+    Not a clip: Generate Video warps ``picture`` (or a first frame it draws from the prompt when there is
+    none) along ``camera`` at its own frame count, size and fps, then steers with it as ``steer`` says. The
+    Camera Guide node shows the move separately, as a preview Video.
     """
 
     # a studio.directing.camera.CameraPath; not imported, so that values stay below directing
-    camera: Any = None
+    camera: Any
     picture: np.ndarray | None = None  # uint8 [H, W, 3], before fitting
     fit: str = "crop"
     steer: str = "guide"  # guide | noise | none (only the picture and the length)
     seconds: float | None = None  # the clip's length when it should follow a soundtrack
+    source: str | None = None  # the picture's file, an ingredient of the clip it steers
+
+    @property
+    def label(self) -> str:
+        """The camera path's name (a preset, or "keyframes")."""
+        return str(getattr(self.camera, "label", "") or "")
 
     @property
     def nbytes(self) -> int:
-        return int(self.frames.nbytes) + (0 if self.picture is None else int(self.picture.nbytes))
+        return 0 if self.picture is None else int(self.picture.nbytes)
 
 
 @dataclass(frozen=True, eq=False)

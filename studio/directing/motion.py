@@ -181,7 +181,7 @@ class Adherence:
     max_error_px: float
     requested_px: float  # mean requested motion per frame (how much there was to follow)
     measured_px: float  # mean measured motion per frame
-    direction_agreement: float  # cosine between summed requested and measured centre motion (-1..1)
+    direction_agreement: float  # cosine between the requested and measured motion of the grid, summed (-1..1)
     per_step: np.ndarray  # [T-1] error per frame step
 
     def as_dict(self) -> dict:
@@ -219,9 +219,10 @@ def adherence(frames: np.ndarray, track: CameraTrack, method: str = "similarity"
     errors = np.linalg.norm(exp_pts - got_pts, axis=-1).mean(axis=1)
     requested = np.linalg.norm(exp_pts - points[None], axis=-1).mean(axis=1)
     observed = np.linalg.norm(got_pts - points[None], axis=-1).mean(axis=1)
-    centre = np.array([[width / 2.0, height / 2.0]])
-    want = (_apply(expected, centre) - centre).sum(axis=0).ravel()
-    got = (_apply(measured, centre) - centre).sum(axis=0).ravel()
+    # The whole grid's summed motion, not only the centre's: a zoom or a dolly leaves the centre where it is and
+    # moves every other point outward, so a centre-only cosine read a faithful dolly as noise (often negative).
+    want = (exp_pts - points[None]).sum(axis=0).ravel()
+    got = (got_pts - points[None]).sum(axis=0).ravel()
     norm = np.linalg.norm(want) * np.linalg.norm(got)
     agreement = float(want @ got / norm) if norm > 1e-9 else 0.0
     return Adherence(float(errors.mean()), float(errors.max()), float(requested.mean()), float(observed.mean()),

@@ -529,7 +529,8 @@ _MISSING = object()
 
 def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
     """The graph as a draft render runs it: every parameter a node's ``draft`` role pairs with a draft
-    parameter (Generate Video's ``steps`` with ``draft_steps``) runs at the smaller of the two (same seed, same
+    parameter (Generate Video's ``steps`` with ``draft_steps``, ``guidance`` with ``draft_guidance``) runs at
+    the smaller of the two (same seed, same
     everything else). The document itself is not touched. Returns the copy and the ids of the nodes it changed."""
     draft = graph.copy()
     changed = []
@@ -539,7 +540,7 @@ def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
             continue
         params = spec.default_params() | node.params
         for name, draft_name in spec.roles.draft:
-            fewer = min(int(params[name]), int(params[draft_name]))
+            fewer = min(params[name], params[draft_name])  # guidance 2.5 drafts at 2.5, not 2
             if fewer != params[name]:
                 draft.set_param(nid, name, fewer)
                 if nid not in changed:

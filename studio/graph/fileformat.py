@@ -5,26 +5,23 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from studio.errors import GraphFileError
 from studio.fileio import write_text_atomic
 from studio.graph.document import Graph, Group, Link, Node
+from studio.graph.fileformat_migrations import MIGRATIONS
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import _show as _short
 from studio.graph.spec import control_character, printable
 
 FORMAT_NAME = "studio.graph"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: camera instructions travel through CAMERA_GUIDE ports
 SUFFIX = ".studio.json"
 MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_NODES = 20_000
 MAX_LINKS = 100_000
-
-# MIGRATIONS[n] upgrades a document dict of version n to version n + 1. Add one per format change.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
 
 
 def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = None) -> dict[str, Any]:

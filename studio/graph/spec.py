@@ -71,6 +71,8 @@ for _builtin in (
     PortType("AUDIO", "sound: samples and sample rate", "#5ad17a", "studio.values.Sound"),
     PortType("SIGNAL", "one number per frame, 0 to 1", "#e86fb4", "studio.values.Signal"),
     PortType("CAMERA", "a camera path: one transform per frame", "#41d6c3", "studio.directing.camera.CameraPath"),
+    PortType("CAMERA_GUIDE", "a camera move for Generate Video to follow: the path, the picture it looks at, "
+             "how to steer", "#2fa59a", "studio.values.CameraGuide"),
     PortType("FLOAT", "a number", "#a8b3c4", float),
     PortType("ANY", "anything", "#e0e0e0"),
 ):

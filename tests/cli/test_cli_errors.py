@@ -95,7 +95,7 @@ def test_nodes_lists_ports_and_parameters(capsys):
     assert {"studio.Text", "studio.ReferenceImage", "studio.LoadModel", "studio.GenerateVideo",
             "studio.Preview", "studio.SaveVideo"} <= set(specs)
     gen = specs["studio.GenerateVideo"]
-    assert [p["name"] for p in gen["inputs"]] == ["model", "prompt", "image", "guide"]
+    assert [p["name"] for p in gen["inputs"]] == ["model", "prompt", "image", "guide", "camera_guide"]
     assert next(p for p in gen["params"] if p["name"] == "steps")["max"] == 500
 
 

@@ -43,8 +43,8 @@ def test_warp_then_estimate_round_trip_within_half_a_pixel(preset):
     result = adherence(clip, track)
     assert result.mean_error_px < 0.5, result.as_dict()
     assert result.requested_px > 0.2
-    if preset not in ("handheld", "zoom_in", "dolly_out", "orbit_right"):  # no centre motion to agree on
-        assert result.direction_agreement > 0.99
+    if preset != "handheld":  # a shake goes back and forth: nothing is left once summed
+        assert result.direction_agreement > 0.99, result.as_dict()  # a zoom agrees too: every point moves out
 
 
 def test_roll_is_measured_too():

@@ -30,7 +30,7 @@ def clip_graph(registry, model_dir, camera: dict | None = None, generate: dict |
         g.add_node(registry.get("studio.CameraPath"), "camera", params=camera)
         g.add_node(registry.get("studio.CameraGuide"), "camera_guide", params={"steer": steer})
         g.connect("camera", "camera", "camera_guide", "camera")
-        g.connect("camera_guide", "guide", "generate", "guide")
+        g.connect("camera_guide", "guide", "generate", "camera_guide")
     return g
 
 
@@ -81,7 +81,7 @@ def test_camera_guide_starts_from_the_reference_image(registry, tiny_ti2v, tmp_p
     video = result.outputs["preview"]["video"]
     assert video.generation.mode == "v2v" and video.generation.reference_image == str(image)
     assert "camera_keyframe" not in engine.memo_stats
-    preview = result.outputs["camera_guide"]["guide"]
+    preview = result.outputs["camera_guide"]["preview"]
     assert preview.frames.shape == (33, 32, 48, 3) and preview.frames[0, 16, 24, 0] > 200
     # steering by noise keeps the picture as the first frame: image-to-video from the red picture
     g.set_param("camera_guide", "steer", "noise")
@@ -102,7 +102,7 @@ def test_camera_guide_node_previews_the_warp(registry, tmp_path):
     g.add_node(registry.get("studio.Preview"), "preview")
     g.connect("image", "image", "guide", "image")
     g.connect("camera", "camera", "guide", "camera")
-    g.connect("guide", "guide", "preview", "video")
+    g.connect("guide", "preview", "preview", "video")
     result = Engine(registry).run(g)
     assert result.ok, result.failed
     frames = result.outputs["preview"]["video"].frames
@@ -123,15 +123,32 @@ def test_camera_adherence_node_measures_a_render(registry, tmp_path):
     g.add_node(registry.get("studio.CameraAdherence"), "adherence")
     g.connect("image", "image", "guide", "image")
     g.connect("camera", "camera", "guide", "camera")
-    g.connect("guide", "guide", "adherence", "video")  # the guide itself follows the path exactly
+    g.connect("guide", "preview", "adherence", "video")  # the guide itself follows the path exactly
     g.connect("guide", "guide", "adherence", "guide")
-    warnings = []
-    result = Engine(registry).run(g, listener=lambda e: hasattr(e, "message") and getattr(e, "node_id", "")
-                                  == "adherence" and type(e).__name__ == "NodeWarning" and warnings.append(e.message))
+    events = []
+
+    def heard(event):
+        if getattr(event, "node_id", "") == "adherence" and getattr(event, "message", ""):
+            events.append((type(event).__name__, event.message))
+
+    engine = Engine(registry)
+    result = engine.run(g, listener=heard)
     assert result.ok, result.failed
     assert result.outputs["adherence"]["error"] < 0.5
     assert result.outputs["adherence"]["signal"].num_frames == 9
-    assert warnings and "px/frame" in warnings[0]
+    # a clip that follows its path is reported, not warned about
+    assert "NodeWarning" not in [kind for kind, _ in events] and "px/frame" in events[-1][1]
+    # measured against the opposite move, the same clip is warned about
+    g.set_param("camera", "preset", "pan_left")
+    g.add_node(registry.get("studio.CameraGuide"), "shown", params={"num_frames": 9, "fps": 8.0})
+    g.add_node(registry.get("studio.CameraPath"), "right", params={"preset": "pan_right", "amount": 0.2})
+    g.connect("image", "image", "shown", "image")
+    g.connect("right", "camera", "shown", "camera")
+    g.connect("shown", "preview", "adherence", "video")
+    events.clear()
+    assert engine.run(g, listener=heard).ok
+    warned = [message for kind, message in events if kind == "NodeWarning"]
+    assert len(warned) == 1 and "does not follow" in warned[0]
 
 
 def test_render_length_follows_the_audio_and_beats_drive_the_zoom(registry, tiny_ti2v, tmp_path):

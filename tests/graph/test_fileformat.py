@@ -170,3 +170,57 @@ def test_random_text_raises_only_our_error(text):
         loads(text, REG)
     except GraphFileError:
         pass
+
+
+FORMAT_1_CAMERA = {
+    "format": "studio.graph", "version": 1,
+    "nodes": [
+        {"id": "model", "type": "studio.LoadModel", "params": {"source": "MODEL"}},
+        {"id": "text", "type": "studio.Text", "params": {"prompt": "a red circle on a gray background"}},
+        {"id": "camera", "type": "studio.CameraPath", "params": {"preset": "pan_left", "amount": 0.4}},
+        {"id": "guide", "type": "studio.CameraGuide", "params": {"steer": "guide", "num_frames": 5, "fps": 8.0}},
+        {"id": "generate", "type": "studio.GenerateVideo",
+         "params": {"num_frames": 9, "width": 32, "height": 32, "steps": 2, "fps": 8.0, "preview": False}},
+        {"id": "adherence", "type": "studio.CameraAdherence", "params": {}},
+        {"id": "shown", "type": "studio.Preview", "params": {}},
+        {"id": "move", "type": "studio.Preview", "params": {}},
+    ],
+    "links": [
+        {"from": ["model", "model"], "to": ["generate", "model"]},
+        {"from": ["text", "prompt"], "to": ["generate", "prompt"]},
+        {"from": ["camera", "camera"], "to": ["guide", "camera"]},
+        # format 1: the camera instruction went in as a VIDEO through Generate Video's 'guide'
+        {"from": ["guide", "guide"], "to": ["generate", "guide"]},
+        {"from": ["guide", "guide"], "to": ["adherence", "guide"]},
+        {"from": ["guide", "guide"], "to": ["move", "video"]},  # the move shown as a clip
+        {"from": ["generate", "video"], "to": ["adherence", "video"]},
+        {"from": ["generate", "video"], "to": ["shown", "video"]},
+    ],
+}
+
+
+def test_format_1_camera_guide_links_are_upgraded():
+    from studio.graph import NodeRegistry, validate
+
+    registry = NodeRegistry.default()
+    graph = loads(json.dumps(FORMAT_1_CAMERA), registry)
+    ends = {(lk.src, lk.src_port, lk.dst, lk.dst_port) for lk in graph.links}
+    assert ("guide", "guide", "generate", "camera_guide") in ends
+    assert ("guide", "guide", "adherence", "guide") in ends
+    assert ("guide", "preview", "move", "video") in ends
+    assert graph.link_into("generate", "guide") is None
+    assert validate(graph, registry) == []
+    # saved again, it is the current format and loads to the same links
+    again = json.loads(dumps(graph, registry))
+    assert again["version"] == FORMAT_VERSION
+    assert {(lk.src, lk.src_port, lk.dst, lk.dst_port) for lk in loads(json.dumps(again), registry).links} == ends
+
+
+def test_a_migration_leaves_its_input_alone_and_odd_documents_to_the_loader():
+    from studio.graph.fileformat_migrations import MIGRATIONS
+
+    before = json.dumps(FORMAT_1_CAMERA)
+    upgraded = MIGRATIONS[1](FORMAT_1_CAMERA)
+    assert json.dumps(FORMAT_1_CAMERA) == before and upgraded["version"] == 2
+    for odd in ({"nodes": 5, "links": 7}, {"nodes": [1, "x"], "links": [[], {"from": 3}]}):
+        assert MIGRATIONS[1](odd)["version"] == 2

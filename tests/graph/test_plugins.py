@@ -39,13 +39,16 @@ def test_entry_point_packs_are_found_and_broken_ones_reported(tmp_path, monkeypa
 
 
 def test_format_migrations_run_in_order(monkeypatch):
-    def v1_to_v2(doc):
+    current = fileformat.FORMAT_VERSION
+
+    def to_next(doc):
         for n in doc["nodes"]:
             n["params"] = n.pop("settings", {})
         return doc
 
-    monkeypatch.setattr(fileformat, "FORMAT_VERSION", 2)
-    monkeypatch.setitem(fileformat.MIGRATIONS, 1, v1_to_v2)
+    monkeypatch.setattr(fileformat, "FORMAT_VERSION", current + 1)
+    monkeypatch.setitem(fileformat.MIGRATIONS, current, to_next)
+    # a file from the oldest format runs through every migration, the real ones and then this one
     doc = {"format": "studio.graph", "version": 1,
            "nodes": [{"id": "t", "type": "studio.Text", "settings": {"prompt": "hello"}}]}
     graph = loads(json.dumps(doc), NodeRegistry.default())

@@ -58,20 +58,78 @@ class _TimedCrossAttention:
         return out
 
 
+class _WindowedSelfAttention:
+    """Wraps a self-attention processor so that each latent frame attends only to frames within ``radius``.
+
+    A model sees, during training, clips of a certain length; in a longer clip every frame otherwise attends to
+    every other one, and the whole clip is pulled towards one scene: after a prompt change the background
+    follows the new prompt but the new object never forms (the embedded model, 65 frames, seeds 7, 1, 2, 3).
+    Within a window of the trained length each frame sees what it saw in training, so the new prompt takes
+    over where the schedule says and the old scene still leads into it through the overlapping windows.
+    """
+
+    def __init__(self, inner: Any, frames: int, radius: int) -> None:
+        self.inner, self.frames, self.radius = inner, frames, radius
+        self._mask: Any = None
+
+    def _mask_for(self, tokens: int, device: Any) -> Any:
+        import torch
+
+        if self._mask is None or self._mask.shape[-1] != tokens or self._mask.device != device:
+            frame = torch.arange(tokens, device=device) // (tokens // self.frames)
+            self._mask = ((frame[:, None] - frame[None, :]).abs() <= self.radius)[None, None]
+        return self._mask
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None,
+                 **kwargs):
+        tokens = hidden_states.shape[1]
+        if (encoder_hidden_states is None and attention_mask is None and tokens % self.frames == 0
+                and tokens * tokens <= MAX_MASK_ELEMENTS):
+            attention_mask = self._mask_for(tokens, hidden_states.device)
+        return self.inner(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb, **kwargs)
+
+
+# The largest window mask (tokens x tokens, one byte each) worth building; past it the clip renders with full
+# attention as before. The embedded model's 65-frame schedule needs 272 x 272; a large model's clip far more.
+MAX_MASK_ELEMENTS = 64 * 1024 * 1024
+
+
+def window_radius(model: Any, latent_frames: int) -> int | None:
+    """How many latent frames either side each frame may see, for a clip of ``latent_frames`` on ``model``:
+    None (everything) unless the clip is longer than the length the model recommends, which is the length it
+    was trained on (the embedded model: 17 frames, 5 latent frames, so 2 either side)."""
+    from studio.runtime import families
+
+    trained = model.defaults.get("num_frames") if isinstance(getattr(model, "defaults", None), dict) else None
+    if not trained:
+        return None
+    span = families.geometry(model.spec, model.pipe).latent_frames(int(trained))
+    if latent_frames <= span:
+        return None
+    return max(1, span // 2)
+
+
 @contextmanager
-def timed_text(model: Any, weights: np.ndarray, text_len: int) -> Iterator[None]:
-    """Install the timed cross-attention on every block while a clip samples; always put the old one back."""
+def timed_text(model: Any, weights: np.ndarray, text_len: int, window: int | None = None) -> Iterator[None]:
+    """Install the timed cross-attention on every block while a clip samples; always put the old one back.
+
+    ``window``: each latent frame's self-attention sees only the frames this many either side (None: all).
+    """
     import torch
 
     transformer = model.pipe.transformer
     if int(transformer.config.patch_size[0]) != 1:
         raise DirectingError("one-pass prompt schedules need a transformer with temporal patch size 1")
     tensor = torch.as_tensor(weights, dtype=torch.float32, device=model.execution_device)
+    frames = int(weights.shape[1])
     saved = []
     try:
         for block in transformer.blocks:
             saved.append((block.attn2, block.attn2.processor))
             block.attn2.processor = _TimedCrossAttention(block.attn2.processor, tensor, text_len)
+            if window is not None:
+                saved.append((block.attn1, block.attn1.processor))
+                block.attn1.processor = _WindowedSelfAttention(block.attn1.processor, frames, window)
         yield
     finally:
         for module, processor in saved:
