@@ -136,4 +136,4 @@ def test_a_draft_render_runs_the_draft_steps_with_the_same_seed_and_leaves_the_d
     code = main(["render", str(graph_path), "-o", str(tmp_path / "d.mp4"), "--draft"])
     _, err = capsys.readouterr()
     assert code == 0, err
-    assert "draft: generate at their draft steps" in err and "2/2" in err
+    assert "draft: generate at their draft settings" in err and "2/2" in err
