@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,20 +22,18 @@ from studio.engine import (
     RunStarted,
 )
 from studio.errors import StudioError
-from studio.graph import NodeRegistry, dumps
-from studio.media.render_history import HistoryRecord, RenderHistory
+from studio.graph import NodeRegistry
+from studio.media.render_history import RenderHistory
 from studio.ui.canvas.groups import add_color_menu
 from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
-from studio.ui.panels.history_panel import HistoryPanel
-from studio.ui.panels.queue_panel import QueuePanel, clock
+from studio.ui.panels.docks import RenderPanels
+from studio.ui.panels.queue_panel import clock
 from studio.ui.panels.welcome import WelcomeCard
 from studio.ui.shell import theme
 from studio.ui.shell.editing import Editing
 from studio.ui.shell.files import Files
-from studio.ui.shell.jobs import BackgroundJob
-from studio.ui.shell.last_render import Render
 
 if TYPE_CHECKING:
     from studio.ui.panels.metrics_panel import MetricsPanel
@@ -143,25 +140,10 @@ class MainWindow(QMainWindow):
         self.log_dock.setObjectName("log")
         self.log_dock.setWidget(self.logs)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.queue_panel = QueuePanel(self.renderer.queue, self.renderer.cancel_entry)
-        self.queue_dock = QDockWidget("Queue", self)
-        self.queue_dock.setObjectName("queue")
-        self.queue_dock.setWidget(self.queue_panel)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
-        self.tabifyDockWidget(self.log_dock, self.queue_dock)
-        self.history_panel = HistoryPanel(self.session, self.render_history, self.show_clip, self.compare_clip)
-        self.history_dock = QDockWidget("History", self)
-        self.history_dock.setObjectName("history")
-        self.history_dock.setWidget(self.history_panel)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.history_dock)
-        self.tabifyDockWidget(self.log_dock, self.history_dock)
-        self.metrics: MetricsPanel | None = None  # built when first shown: pyqtgraph takes a second to load
-        self.metrics_dock = QDockWidget("Metrics", self)
-        self.metrics_dock.setObjectName("metrics")
-        self.metrics_dock.setWidget(QLabel("Metrics appear here."))
-        self.metrics_dock.visibilityChanged.connect(self._metrics_shown)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.metrics_dock)
-        self.tabifyDockWidget(self.log_dock, self.metrics_dock)
+        self.panels = RenderPanels(self, self.log_dock, self.session, self.registry, self.renderer, self.logs,
+                                   self.show_clip, self.compare_clip)
+        self.queue_panel, self.history_panel = self.panels.queue_panel, self.panels.history_panel
+        self.queue_dock, self.history_dock, self.metrics_dock = self.panels.docks()
         self.log_dock.raise_()
         self.resizeDocks([self.inspector_dock], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.log_dock], [170], Qt.Orientation.Vertical)
@@ -415,8 +397,6 @@ class MainWindow(QMainWindow):
         self.checker.found.connect(self.scene.show_problems)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.renderer.running_changed.connect(self._running_changed)
-        self.renderer.last.rendered.connect(self.keep_render)
-        s.path_changed.connect(lambda _p: self.history_panel.refresh())  # another folder, another history
 
     # ---- titles and status
     def update_title(self) -> None:
@@ -493,52 +473,13 @@ class MainWindow(QMainWindow):
         if self.welcome is not None:
             self.welcome.place()
 
-    # ---- render history (studio/media/render_history.py, studio/ui/panels/history_panel.py)
+    # ---- clips from the render history
+    @property
+    def metrics(self) -> MetricsPanel | None:
+        return self.panels.metrics
+
     def render_history(self) -> RenderHistory:
-        from studio.ui.shell.output_folder import output_folder
-
-        return RenderHistory(output_folder(self.session.path))
-
-    def keep_render(self, render: Render) -> BackgroundJob:
-        """Write a finished render into the history (off the main thread), then list it."""
-        history, registry = self.render_history(), self.registry
-        graph = render.extra.get("graph")
-        clip = render.clip()
-
-        def write(_ctx: object) -> HistoryRecord:
-            base = render.extra.get("base_dir")
-            text = dumps(graph, registry, base) if graph is not None else "{}"
-            video = clip[1] if clip is not None else None
-            record = HistoryRecord(0, render.extra.get("label", ""), time.time(),
-                                   float(render.extra.get("seconds") or render.result.seconds), render.draft, text,
-                                   render.result.graph_hash, list(render.extra.get("varied", [])),
-                                   [str(p) for p in render.written], fps=float(video.fps) if video else 0.0,
-                                   timings=dict(render.result.timings))
-            return history.add(record, np.asarray(video.frames) if video is not None else None)
-
-        job = BackgroundJob(write, "history", parent=self)
-        job.succeeded.connect(lambda _record: self.history_panel.refresh())
-        job.failed.connect(lambda why: self.logs.append(f"the render history could not keep this render: {why}", 30))
-        job.finished.connect(job.deleteLater)
-        return job.start()
-
-    def _metrics_shown(self, visible: bool) -> MetricsPanel | None:
-        """Build the Metrics panel the first time its tab shows, with what is known so far."""
-        if not visible or self.metrics is not None:
-            return self.metrics
-        from studio.ui.panels.metrics_panel import MetricsPanel
-
-        self.metrics = MetricsPanel()
-        self.metrics_dock.setWidget(self.metrics)
-        self.renderer.event.connect(self.metrics.handle_event)
-        self.renderer.last.rendered.connect(self.metrics.show_render)
-        self.history_panel.listed.connect(self.metrics.show_history)
-        if self.renderer.last.current is not None:
-            self.metrics.show_render(self.renderer.last.current)
-        if self.renderer.running:  # shown mid-render: measure the rest of it
-            self.metrics.handle_event(RunStarted(0, ()))
-        self.metrics.show_history(self.history_panel.records)
-        return self.metrics
+        return self.panels.history()
 
     def show_clip(self, frames: np.ndarray, fps: float, title: str) -> None:
         """Show a clip (a render from the history) in the viewer and on the timeline."""
