@@ -62,6 +62,12 @@ def _metrics(f: QFont) -> QFontMetricsF:
     return QFontMetricsF(f)
 
 
+def text_boost(lod: float, cap: float = 1.8) -> float:
+    """How much larger a node's text is drawn when zoomed out (between 35% and 100%), so that at 50% titles and
+    port names are still about 8 screen pixels tall: what a person reads a graph by when framing it."""
+    return 1.0 if lod >= 0.9 else min(cap, max(1.0, 0.9 / max(lod, 1e-3)))
+
+
 def wrapped_tip(text: str) -> str:
     """A tooltip that wraps at a readable width (as rich text, which Qt word-wraps) instead of one line that
     runs off the screen; the text is escaped, since it may come from a file."""
@@ -294,12 +300,12 @@ class NodeItem(QGraphicsItem):
             if lod >= FAR_TITLE_LOD:
                 self._paint_far_title(painter, lod)
             return
-        self._paint_title(painter)
+        self._paint_title(painter, lod)
         if self.collapsed:
             self._paint_folded_ports(painter)
             return
-        self._paint_ports(painter)
-        self._paint_summary(painter)
+        self._paint_ports(painter, lod)
+        self._paint_summary(painter, lod)
 
     def _paint_far_title(self, painter: QPainter, lod: float) -> None:
         """The title at a readable size in screen pixels, in the body: a graph framed on a small screen
@@ -316,8 +322,8 @@ class NodeItem(QGraphicsItem):
         painter.drawText(box, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
         painter.restore()
 
-    def _paint_title(self, painter: QPainter) -> None:
-        f = theme.font(9.0, True)
+    def _paint_title(self, painter: QPainter, lod: float = 1.0) -> None:
+        f = theme.font(9.0 * text_boost(lod, 1.6), True)
         painter.setFont(f)
         painter.setPen(theme.pen(theme.TEXT))
         title = ("▸ " if self.collapsed else "") + self.title + ("  (bypassed)" if self.bypassed else "")
@@ -364,12 +370,15 @@ class NodeItem(QGraphicsItem):
             self.problems = messages
             self.update()
 
-    def _paint_ports(self, painter: QPainter) -> None:
-        f = theme.font(8.0)
+    def _paint_ports(self, painter: QPainter, lod: float = 1.0) -> None:
+        f = theme.font(8.0 * text_boost(lod))
         painter.setFont(f)
+        metrics = _metrics(f)
         for direction, ports in ((IN, self.inputs), (OUT, self.outputs)):
-            for name, kind, optional in ports:
+            across = len(self.outputs if direction == IN else self.inputs)  # ports on the other side
+            for row, (name, kind, optional) in enumerate(ports):
                 p = self.port_local(direction, name)
+                room = WIDTH / 2 - 14 if row < across else WIDTH - 26  # a row to itself: the whole width
                 mark = self.marks.get((direction, name))
                 col = theme.port_color(kind)
                 radius = PORT_R
@@ -389,15 +398,17 @@ class NodeItem(QGraphicsItem):
                 painter.drawEllipse(p, radius, radius)
                 painter.setPen(theme.pen(theme.TEXT_DIM if mark is None else theme.TEXT))
                 if direction == IN:
-                    rect = QRectF(12, p.y() - PORT_H / 2, WIDTH / 2 - 14, PORT_H)
+                    rect = QRectF(12, p.y() - PORT_H / 2, room, PORT_H)
                     label = f"~ {name}" if name in self.driven else name
+                    label = metrics.elidedText(label, Qt.TextElideMode.ElideRight, rect.width())
                     painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, label)
                 else:
-                    rect = QRectF(WIDTH / 2, p.y() - PORT_H / 2, WIDTH / 2 - 12, PORT_H)
-                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, name)
+                    rect = QRectF(WIDTH - 12 - room, p.y() - PORT_H / 2, room, PORT_H)
+                    shown = metrics.elidedText(name, Qt.TextElideMode.ElideRight, rect.width())
+                    painter.drawText(rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, shown)
 
-    def _paint_summary(self, painter: QPainter) -> None:
-        f = theme.font(7.5)
+    def _paint_summary(self, painter: QPainter, lod: float = 1.0) -> None:
+        f = theme.font(7.5 * text_boost(lod, 1.45))
         painter.setFont(f)
         metrics = _metrics(f)
         rows = max(len(self.inputs), len(self.outputs))
