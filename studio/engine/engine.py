@@ -621,7 +621,8 @@ def _file_stamp(value: str, base_dir: Path | None) -> list[Any]:
         st = os.stat(path)
     except OSError:
         return [str(path), None]
-    return [str(path), st.st_size, st.st_mtime_ns]
+    # inode and ctime too: a file replaced by another of the same size and mtime (a restore, cp -p, mv) differs
+    return [str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
 def _brief(value: Any) -> str:

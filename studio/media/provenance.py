@@ -15,6 +15,7 @@ import c2pa
 
 from studio import __version__
 from studio.errors import MediaError, SigningError
+from studio.media import partfiles
 from studio.media.signing import SigningIdentity
 from studio.values import Generation
 
@@ -87,7 +88,7 @@ class Provenance:
             model_hash=made.model_hash,
             prompts=made.prompts,
             seed=made.seed,
-            settings=made.settings(),
+            settings=made.settings() | _shaping(made),
             graph_hash=graph_hash,
             ingredients=[*made.ingredients, *([audio_source] if audio_source else [])],
         )
@@ -108,6 +109,20 @@ class Provenance:
             "settings": settings,
             "graph_hash": self.graph_hash,
         }
+
+
+def _shaping(made: Generation) -> dict[str, Any]:
+    """What else in the record shaped the pictures, so the manifest says all of it: adapters change the model,
+    a schedule's later prompts and the camera path steer the frames, the picture's use decides its role."""
+    extra: dict[str, Any] = {
+        "adapters": list(made.adapters) or None,
+        "schedule": [[float(start), text] for start, text in made.sections] or None,
+        "blend": made.blend if made.sections else None,
+        "reference_use": made.reference_use,
+        "camera": made.camera,
+        "camera_mode": made.camera_mode,
+    }
+    return {k: v for k, v in extra.items() if v is not None}
 
 
 def hash_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
@@ -211,7 +226,7 @@ def sign_mp4(
     labels = [f"ingredient-{i}" for i, ing in enumerate(ingredients) if ing.role == "inputTo"]
     manifest = build_manifest(
         provenance,
-        title=provenance.title or destination.name,
+        title=provenance.title or _clip_name(destination),
         instance_id=instance_id,
         watermark_payload=watermark_payload,
         ingredient_labels=labels,
@@ -254,6 +269,13 @@ def sign_mp4(
         if "certificate" in text.lower() or "signing" in text.lower() or "timestamp" in text.lower():
             raise SigningError(f"signing failed: {text}", path=identity.source) from exc
         raise MediaError(f"writing the Content Credentials failed: {text}", path=destination) from exc
+
+
+def _clip_name(destination: Path) -> str:
+    """The name the clip is exported under: an export signs into a hidden part file beside it, whose name
+    would otherwise become the manifest's title."""
+    parsed = partfiles.parse(destination.name)
+    return parsed[0] if parsed is not None else destination.name
 
 
 def _active_label(path: Path) -> str:

@@ -79,16 +79,144 @@ def test_renders_the_requested_shape(pipe) -> None:  # type: ignore[no-untyped-d
     assert np.isfinite(frames).all()
 
 
-@pytest.mark.slow
-def test_quality_stays_above_the_measured_figures() -> None:
-    """A small held-out text-to-video evaluation; floors are the model card's figures minus a margin."""
-    from studio.embedded.evaluate import quick_text_to_video_report
+# ---- quality: each task on the first held-out clips, floors just under what the shipped model measures
 
-    floors = json.loads((MODEL / "quality_floor.json").read_text())
-    report = quick_text_to_video_report(MODEL, count=floors["clips"], steps=floors["steps"])
-    assert report["colour_adherence"] >= floors["colour_adherence"], report
-    assert report["motion_adherence"] >= floors["motion_adherence"], report
-    assert report["background_flicker_max"] <= floors["background_flicker_max"], report
+EVAL_CLIPS, EVAL_STEPS = 8, 20
+# Measured on these 8 clips per task at 20 steps, guidance 5 (`python tests/embedded/test_model.py` prints them):
+# colour and motion 100% in all three tasks; flicker max 4.3 (t2v), 6.1 (i2v), 3.6 (v2v); i2v first-frame error
+# 2.6; held frames 75% everywhere. Without guidance (`... off`): t2v motion 88%, v2v colour 88% and motion 75%
+# (both fail here); i2v keeps 100% (its first frame carries the colour), so its floors check the picture instead.
+# Floors: no clip may lose its colour or motion; flicker and first-frame error at most ~0.7 above today's; held
+# frames at today's 75% plus one pair in 128.
+FLOORS = {
+    "text_to_video": {"colour": 1.0, "motion": 1.0, "flicker_max": 5.0, "held_frames": 0.76},
+    "image_to_video": {"colour": 1.0, "motion": 1.0, "flicker_max": 6.8, "first_frame_mad": 3.0,
+                       "held_frames": 0.76},
+    "video_to_video": {"colour": 1.0, "motion": 1.0, "flicker_max": 4.3, "held_frames": 0.76},
+}
+HELD_CHANGE = 0.5  # a frame pair whose mean abs change (0-255) is below this shows the same picture twice
+
+
+def held_frames(video: np.ndarray) -> float:
+    """Share of consecutive frame pairs that barely change (the picture is held) in a clip whose object moves."""
+    frames = video.astype(np.float32)
+    change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
+    return float(np.mean(change < HELD_CHANGE))
+
+
+def measure(task: str, pipe, count: int = EVAL_CLIPS, steps: int = EVAL_STEPS,  # type: ignore[no-untyped-def]
+            guidance: float = 5.0) -> dict[str, float]:
+    """Colour and motion adherence, background flicker and task figures of ``count`` held-out clips."""
+    from diffusers import WanImageToVideoPipeline, WanVideoToVideoPipeline
+    from PIL import Image
+
+    from studio.embedded.analysis import analyse
+    from studio.embedded.evaluate import FRAMES, GUIDE_OFFSET, SIZE, text_to_video
+    from studio.embedded.world import OBJECT_COLOURS, ClipSpec, caption_for, eval_specs, render
+
+    common = {"height": SIZE, "width": SIZE, "num_inference_steps": steps, "guidance_scale": guidance,
+              "output_type": "np"}
+    colours = list(OBJECT_COLOURS)
+    wanted, videos, extra = [], [], []
+    if task == "text_to_video":
+        for spec in eval_specs(count):
+            wanted.append(spec)
+            videos.append(text_to_video(pipe, spec, steps, guidance))
+    elif task == "image_to_video":
+        i2v = WanImageToVideoPipeline.from_pipe(pipe)
+        i2v.set_progress_bar_config(disable=True)
+        for spec in eval_specs(count):
+            real, _ = render(spec, FRAMES, SIZE)
+            out = i2v(image=Image.fromarray(real[0]), prompt=spec.caption, num_frames=FRAMES,
+                      generator=torch.Generator().manual_seed(spec.seed), **common)
+            video = np.clip(np.round(out.frames[0] * 255.0), 0, 255).astype(np.uint8)
+            wanted.append(spec)
+            videos.append(video)
+            extra.append(float(np.abs(video[0].astype(np.float32) - real[0].astype(np.float32)).mean()))
+    else:  # the guide's object, recoloured by the prompt: motion from the guide, colour from the prompt
+        v2v = WanVideoToVideoPipeline.from_pipe(pipe)
+        v2v.set_progress_bar_config(disable=True)
+        for guide in eval_specs(count, offset=GUIDE_OFFSET):
+            clip, _ = render(guide, FRAMES, SIZE)
+            colour = colours[(colours.index(guide.colour) + 1) % len(colours)]
+            prompt = caption_for(colour, guide.shape, guide.motion, guide.background, guide.background_to)
+            out = v2v(video=[Image.fromarray(f) for f in clip], prompt=prompt, strength=0.7,
+                      generator=torch.Generator().manual_seed(guide.seed), **common)
+            wanted.append(ClipSpec(**{**guide.__dict__, "colour": colour}))
+            videos.append(np.clip(np.round(out.frames[0] * 255.0), 0, 255).astype(np.uint8))
+    seen = [analyse(video) for video in videos]
+    figures = {
+        "colour": float(np.mean([a.colour == s.colour for a, s in zip(seen, wanted, strict=True)])),
+        "motion": float(np.mean([a.motion == s.motion for a, s in zip(seen, wanted, strict=True)])),
+        "flicker_max": max(a.background_flicker for a in seen),
+        "held_frames": float(np.mean([held_frames(v) for v in videos])),
+    }
+    if extra:
+        figures["first_frame_mad"] = float(np.mean(extra))
+    return figures
+
+
+def test_held_frames_counts_repeated_pictures() -> None:
+    from studio.embedded.world import eval_specs, render
+
+    real, _ = render(eval_specs(1)[0])  # the world's own clip moves every frame
+    assert held_frames(real) == 0.0
+    stepped = np.repeat(real[::4], 4, axis=0)[:17]  # each picture shown four times, as the VAE decodes today
+    assert held_frames(stepped) == pytest.approx(12 / 16)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(FLOORS))
+def test_quality_stays_at_the_measured_figures(pipe, task) -> None:  # type: ignore[no-untyped-def]
+    floor, figures = FLOORS[task], measure(task, pipe)
+    assert figures["colour"] >= floor["colour"], figures
+    assert figures["motion"] >= floor["motion"], figures
+    assert figures["flicker_max"] <= floor["flicker_max"], figures
+    if "first_frame_mad" in floor:
+        assert figures["first_frame_mad"] <= floor["first_frame_mad"], figures
+    if "held_frames" in floor:
+        # Issue 16 asks for under 5% from a retrained model; this one repeats each decoded picture.
+        assert figures["held_frames"] <= floor["held_frames"], figures
+
+
+# ---- the model card's figures are the evaluation report's
+
+
+def _card_figures() -> tuple[str, str]:
+    card = (MODEL / "MODEL_CARD.md").read_text()
+    start = card.index("## Measured figures")
+    end = card.find("\n## ", start + 1)
+    return card[start:end if end != -1 else None], card
+
+
+def test_the_card_states_the_evaluation_reports_figures() -> None:
+    import re
+
+    report = json.loads((MODEL / "eval_report.json").read_text())
+    figures, _ = _card_figures()
+    count = report["settings"]["count"]
+    assert f"--count {count}`: {count} held-out" in figures
+    assert f"{report['settings']['steps']} steps, guidance {report['settings']['guidance']}" in figures
+
+    def pct(value: float) -> str:
+        return f"{100 * value:.0f}%"
+
+    rows = {"text-to-video": "text_to_video", "image-to-video": "image_to_video",
+            f"video-to-video (strength {report['settings']['strength']})": "video_to_video"}
+    for label, key in rows.items():
+        part = report[key]
+        row = (f"| {label} | {pct(part['colour_adherence'])} | {pct(part['motion_adherence'])} | "
+               f"{pct(part['shape_adherence'])} | {part['background_flicker_max']:.1f} |")
+        assert row in figures, f"the card's {label} row differs from eval_report.json: expected {row}"
+    i2v = report["image_to_video"]
+    assert (f"mean abs difference {i2v['first_frame_mad_mean']:.1f} (worst {i2v['first_frame_mad_max']:.1f})"
+            in figures)
+    timing = report["timing"]
+    assert f"{timing['full_steps']} steps {timing['full_seconds']:.2f} s" in figures
+    assert f"draft {timing['draft_steps']} steps\n  {timing['draft_seconds']:.2f} s" in figures
+    # every percentage and figure in the table comes from the report: none is left from an older one
+    table = [line for line in figures.splitlines() if line.startswith("| ") and "%" in line]
+    assert len(table) == 3 and all(re.search(r"\d+%", line) for line in table)
 
 
 def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monkeypatch) -> None:
@@ -116,3 +244,16 @@ def test_live_previews_show_the_clip_taking_shape_in_its_colours(tmp_path, monke
     # The shipped preview decoder draws the whole clip at its size: close to the VAE's decode of it.
     assert shown[-1].shape == frames.shape
     assert np.abs(shown[-1] - frames).mean() < 15  # 0-255
+
+
+if __name__ == "__main__":  # the figures the floors above are set from; add "off" to measure without guidance
+    import sys
+
+    from diffusers import DiffusionPipeline
+
+    torch.set_num_threads(1)
+    measured = DiffusionPipeline.from_pretrained(str(MODEL), use_safetensors=True)
+    measured.set_progress_bar_config(disable=True)
+    scale = 1.0 if "off" in sys.argv[1:] else 5.0
+    for name in FLOORS:
+        print(name, json.dumps(measure(name, measured, guidance=scale)), flush=True)

@@ -176,13 +176,23 @@ def test_bypass_passes_the_matching_input_through():
     assert result.ok and result.outputs["out"]["x"] == 3.0
 
 
-def test_listener_errors_do_not_break_the_run():
+def test_listener_errors_do_not_break_the_run(caplog):
     engine = Engine(registry())
+    seen = []
 
     def broken(event):
+        seen.append(event)
         raise RuntimeError("view bug")
 
-    assert engine.run(chain(), listener=broken).ok
+    with caplog.at_level("ERROR", logger="studio.engine.engine"):
+        result = engine.run(chain(), listener=broken)
+    assert result.ok and result.outputs["out"]["x"] == 3.0 * 2 + 1 and not result.failed
+    # every event still reached the view, each failure was logged, and the run finished as usual
+    assert isinstance(seen[0], RunStarted) and isinstance(seen[-1], RunFinished) and seen[-1].status == "ok"
+    assert [e.node_id for e in seen if isinstance(e, NodeFinished)] == ["n", "slow", "out"]
+    assert len([e for e in seen if isinstance(e, NodeProgress)]) == 4
+    failures = [r for r in caplog.records if "an event listener failed" in r.getMessage()]
+    assert len(failures) == len(seen) and all("view bug" in r.exc_text for r in failures)
 
 
 def test_file_changes_invalidate(tmp_path):

@@ -40,9 +40,17 @@ def test_provenance_takes_every_field_it_signs_from_the_record():
         "model": {"name": "wan-tiny", "hash": "sha256:" + "ab" * 32},
         "prompts": ["a red kite over dunes", "blurry"],
         "seed": 1234,
-        "settings": {"steps": 4, "guidance": 5.0, "size": "64x48", "num_frames": 40, "fps": FPS, "mode": "i2v"},
+        "settings": {"steps": 4, "guidance": 5.0, "size": "64x48", "num_frames": 40, "fps": FPS, "mode": "i2v",
+                     "schedule": [[0.0, "a red kite"], [1.0, "a red kite over dunes"]], "blend": 0.25,
+                     "reference_use": "first_frame"},
         "graph_hash": "sha256:" + "cd" * 32,
     }
+    # adapters and the camera shape the pictures too; a plain text-to-video record adds nothing it lacks
+    steered = dataclasses.replace(MADE, adapters=("film-grain",), camera="pan_right", camera_mode="guide")
+    extra = Provenance.from_generation(steered).settings
+    assert (extra["adapters"], extra["camera"], extra["camera_mode"]) == (["film-grain"], "pan_right", "guide")
+    plain = Provenance.from_generation(Generation(model="m", prompt="p", seed=1, steps=2))
+    assert plain.settings == {"steps": 2}
     assert provenance.ingredients == ["/pics/kite.png", "/music.wav"]
     # a clip that does not say what made it signs as such, with nothing made up
     unknown = Provenance.from_generation(None)

@@ -8,7 +8,7 @@ import stat
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from studio.errors import SigningError
@@ -106,8 +106,22 @@ def test_mismatched_key_garbage_and_missing_files(tmp_path, keys):
         )
     with pytest.raises(SigningError, match="cannot read"):
         SigningIdentity.from_files(tmp_path / "none.pem", tmp_path / "none.key")
-    with pytest.raises(SigningError, match="P-256"):
-        p192 = ec.generate_private_key(ec.SECP192R1()) if hasattr(ec, "SECP192R1") else None
-        if p192 is None:
-            raise SigningError("use P-256")
-        SigningIdentity.from_pem(_cert(p192, ca), _key_pem(p192))
+
+
+@pytest.mark.parametrize("curve", [ec.SECP192R1, ec.SECP224R1, ec.SECP256K1])
+def test_curves_c2pa_does_not_allow_are_refused_naming_the_curve(keys, curve):
+    _, ca = keys
+    key = ec.generate_private_key(curve())
+    with pytest.raises(SigningError, match=f"elliptic curve {curve.name} is not allowed") as caught:
+        SigningIdentity.from_pem(_cert(key, ca), _key_pem(key))
+    assert caught.value.hint == "use P-256"
+
+
+def test_an_ed448_key_is_refused_and_the_allowed_curves_load(keys):
+    _, ca = keys
+    other = ed448.Ed448PrivateKey.generate()
+    with pytest.raises(SigningError, match="Ed448PrivateKey key cannot sign"):
+        SigningIdentity.from_pem(_cert(other, ca), _key_pem(other))
+    for curve, alg in ((ec.SECP256R1, "es256"), (ec.SECP384R1, "es384"), (ec.SECP521R1, "es512")):
+        key = ec.generate_private_key(curve())
+        assert SigningIdentity.from_pem(_cert(key, ca), _key_pem(key)).alg == alg

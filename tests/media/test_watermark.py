@@ -73,6 +73,43 @@ def test_a_wrong_key_reads_nothing():
     assert not wm.detect(marked, key=12345).found
 
 
+def test_a_damaged_payload_is_told_apart_from_no_watermark():
+    clip = natural_clip(4, 128, 128, seed=3)
+    embedder = wm.Embedder(PAYLOAD, 128, 128)
+    # flip coded bit 0 in every cell that carries it: the pattern stays strong, the CRC no longer checks
+    bit_of_cell, _ = wm._plan(embedder.layout.cells, wm.DEFAULT_KEY, embedder.step)
+    embedder.offset = (embedder.offset + (bit_of_cell == 0) * (embedder.step / 2)).astype(np.float32)
+    damaged = wm.detect(np.stack([embedder(frame) for frame in clip]))
+    assert not damaged.found and not damaged.crc_ok and damaged.payload is None
+    assert damaged.p_value < wm.DETECT_P_VALUE
+    assert damaged.describe() == "a watermark is present but its payload is damaged (CRC mismatch)"
+    assert wm.detect(clip).describe() == "no watermark"
+    assert wm.detect(wm.embed(clip, PAYLOAD)).describe().startswith(f"watermark found, payload {PAYLOAD.hex()}")
+
+
+def _cells_leaning_to(payload: bytes, lean: float, size: int = 128) -> np.ndarray:
+    """A luma frame whose cells sit between the two lattices, each leaning ``lean`` radians toward its bit of
+    ``payload``: every bit reads right (the CRC checks), but the evidence is only as strong as the lean."""
+    lay = wm.layout_for(size, size)
+    bit_of_cell, dither = wm._plan(lay.cells, wm.DEFAULT_KEY, wm.DEFAULT_STEP)
+    toward = 1.0 - 2.0 * wm.encode_payload(payload)[bit_of_cell]
+    side = np.random.default_rng(0).choice([-1.0, 1.0], lay.cells)
+    phase = np.arctan2(side * np.cos(lean), toward * np.sin(lean))
+    means = 128.0 + dither + wm.DEFAULT_STEP * phase / (2 * np.pi)
+    luma = np.full((size, size), 128.0, np.float32)
+    cells = means.reshape(lay.rows, lay.cols).repeat(lay.cell, 0).repeat(lay.cell, 1)
+    luma[lay.top : lay.top + lay.rows * lay.cell, lay.left : lay.left + lay.cols * lay.cell] = cells
+    return luma
+
+
+def test_bits_that_pass_the_crc_by_chance_are_not_a_watermark():
+    # Leaning 0.5 rad every bit reads right, at p = 0.01: evidence chance gives one clean clip in a hundred.
+    weak = wm.detect([_cells_leaning_to(PAYLOAD, 0.5)])
+    assert not weak.found and weak.payload is None
+    strong = wm.detect([_cells_leaning_to(PAYLOAD, 1.2)])
+    assert strong.found and strong.payload == PAYLOAD
+
+
 def test_too_small_frames_are_refused_clearly():
     assert wm.layout_for(32, 32).cells == 64
     with pytest.raises(MediaError, match="too small"):
