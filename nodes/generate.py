@@ -57,7 +57,9 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     """Text-, image- or video-to-video with the connected model, optionally along a camera path."""
     from studio import runtime
     from studio.media.image import fit_image
+    from studio.runtime.vocabulary import warn_unknown_words
 
+    warn_unknown_words(model, prompt, ctx.warn)  # a small-vocabulary model drops unknown words silently
     defaults = model.defaults
     width = width or defaults["width"]
     height = height or defaults["height"]

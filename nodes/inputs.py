@@ -17,7 +17,9 @@ SCHEDULE_MAX_CHARS = 40_000  # e.g. 80 prompt changes of 500 characters each
                      "(a drop in the music)", optional=True)],
     outputs=[PortSpec("prompt", "PROMPT", "the prompt and negative prompt")],
     params=[
-        ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style."),
+        ParamSpec("prompt", "text", "", help="What the clip shows: subject, action, setting, style. A model with a "
+                  "small vocabulary (the embedded one; `studio models` lists its words) ignores other words: the "
+                  "Generate Video node it feeds warns, naming them and the nearest words it knows."),
         ParamSpec("negative_prompt", "text", "", help="What to keep out of the clip."),
         # max_length: all the schedule's prompts together (each is also capped like the prompt above); with
         # the prompts above it keeps the clip's C2PA manifest inside c2pa's 1 MiB whatever the script.

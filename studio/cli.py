@@ -558,7 +558,9 @@ def _spec_dict(spec) -> dict[str, Any]:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from studio.graph.spec import printable
     from studio.runtime import list_models
+    from studio.runtime.vocabulary import read_vocabulary
 
     models = list_models([Path(f) for f in args.folders])
     if not models:
@@ -566,6 +568,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         return EXIT_OK
     for info in models:
         print(_model_line(info))
+        # Only a model whose folder lists its words (the embedded one); the list comes from disk: escaped.
+        vocabulary = read_vocabulary(info.path)
+        if vocabulary is not None:
+            print("\n".join(printable(line) for line in vocabulary.describe()))
     refused = sum(1 for info in models if getattr(info, "refused", ""))
     if refused:
         print(f"{refused} of {len(models)} refused: Studio will not load them (see 'refused:' above)")

@@ -7,6 +7,7 @@ import gc
 import importlib
 import inspect
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from studio.runtime.model_files import (
     refusal,
     weights_id,
 )
+from studio.runtime.vocabulary import Vocabulary, read_vocabulary
 
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "studio-tiny"
@@ -77,6 +79,8 @@ class LoadedModel:
     spec: FamilySpec
     options: LoadOptions = field(default_factory=LoadOptions)
     is_placeholder: bool = False
+    # The words the model knows, when its folder ships a list (studio_vocabulary.json); None: not checked.
+    vocabulary: Vocabulary | None = None
     _task_pipes: dict = field(default_factory=dict, repr=False)
     _previewer: Any = field(default=None, repr=False)
     _device: torch.device | None = field(default=None, repr=False)
@@ -149,6 +153,27 @@ def resolve_device(device: str) -> str:
             )
         return device
     raise ModelError(f"unknown device '{device}'", hint="use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+def fit_cpu_threads() -> int:
+    """Lower torch's CPU threads to the cores other processes leave free (at least one); returns the count.
+
+    Measured with tests/benchmarks/bench_first_clip.py on a shared 2-core machine (load average 5-10): with
+    torch's two intra-op threads the demo's 20 steps took 13-90 s, with one 1.8 s, as each thread waits for
+    the other's busy core. On an idle machine nothing changes (the load we count as our own is the one thread
+    loading the model), nor where others leave cores free (farm workers sized with torch_threads). Never
+    raised; an explicit OMP_NUM_THREADS is kept.
+    """
+    current = torch.get_num_threads()
+    if current <= 1 or os.environ.get("OMP_NUM_THREADS") or not hasattr(os, "getloadavg"):
+        return current
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    others = max(0.0, os.getloadavg()[0] - 1.0)
+    wanted = max(1, int(cores - others + 0.5))
+    if wanted < current:
+        torch.set_num_threads(wanted)
+        return wanted
+    return current
 
 
 def resolve_dtype(dtype: str, device: str) -> str:
@@ -366,6 +391,7 @@ def load_model(
         spec=spec,
         options=LoadOptions(options.device, options.dtype, offload, options.vae_tiling, options.vae_slicing),
         is_placeholder=is_placeholder,
+        vocabulary=read_vocabulary(folder),
     )
 
 

@@ -121,3 +121,21 @@ def test_renders_run_below_the_main_threads_priority(window, qtbot, monkeypatch)
     qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert priorities == {min(19, mine + 10)}
+
+
+def test_a_warning_given_while_running_shows_on_the_node_and_in_the_log_until_the_next_render(window, qtbot):
+    from studio.engine import NodeWarning, RunStarted
+
+    n = add(window, "test.Number", (0, 0))
+    window.scene.show_problems([])  # validation: nothing
+    window._run_event(RunStarted(1, (n,)))
+    window._run_event(NodeWarning(1, n, "the model ignores 'bleu' (did you mean 'blue'?)"))
+    item = window.scene.nodes[n]
+    assert item.problems == ["the model ignores 'bleu' (did you mean 'blue'?)"]
+    assert "warning: the model ignores 'bleu'" in window.logs.log.toPlainText()
+    window.refresh_problems()  # a validation pass keeps the run's warning
+    assert window.checker.wait_idle()
+    qtbot.wait(50)
+    assert item.problems == ["the model ignores 'bleu' (did you mean 'blue'?)"]
+    window._run_event(RunStarted(2, (n,)))
+    assert item.problems == []

@@ -87,7 +87,9 @@ class NodeItem(QGraphicsItem):
         self.state_text = ""
         self.marks: dict[tuple[str, str], str] = {}  # (direction, port) -> "ok" | "bad"
         self.snap = True
-        self.problems: list[str] = []  # validation messages, shown as a badge on the title bar
+        self.problems: list[str] = []  # validation messages and run warnings, shown as a badge on the title bar
+        self._checked: list[str] = []  # what validation says
+        self.run_warnings: list[str] = []  # what the node said while it last ran
         self._syncing = False
         self.collapsed = False  # only the title bar shows; links meet it at its ends
         self.driven: tuple[str, ...] = ()  # number parameters a link drives: drawn as extra input sockets
@@ -366,6 +368,24 @@ class NodeItem(QGraphicsItem):
             painter.drawEllipse(p, radius, radius)
 
     def set_problems(self, messages: list[str]) -> None:
+        """What validation says of the node (replaced at each check); the last run's warnings stay beside it."""
+        self._checked = list(messages)
+        self._show_problems()
+
+    def add_run_warning(self, message: str) -> None:
+        """A warning the node gave while it ran (unknown words, a camera that did not follow): badge and tooltip
+        until the next render."""
+        if message not in self.run_warnings:
+            self.run_warnings.append(message)
+            self._show_problems()
+
+    def clear_run_warnings(self) -> None:
+        if self.run_warnings:
+            self.run_warnings = []
+            self._show_problems()
+
+    def _show_problems(self) -> None:
+        messages = self._checked + self.run_warnings
         if messages != self.problems:
             self.problems = messages
             self.update()

@@ -12,6 +12,7 @@ from studio.engine import (
     NodeFinished,
     NodeProgress,
     NodeStarted,
+    NodeWarning,
     RunFinished,
     RunStarted,
 )
@@ -287,6 +288,7 @@ class GraphScene(QGraphicsScene):
         if isinstance(event, RunStarted):
             for item in self.nodes.values():
                 item.set_state("")
+                item.clear_run_warnings()
             for nid in event.node_ids:
                 if nid in self.nodes:
                     self.nodes[nid].set_state("queued", "queued")
@@ -310,6 +312,8 @@ class GraphScene(QGraphicsScene):
             item.set_state("done", f"done in {event.seconds:.2f} s")
         elif isinstance(event, NodeFailed):
             item.set_state("failed", event.message)
+        elif isinstance(event, NodeWarning):
+            item.add_run_warning(event.message)
 
     def mark_stale(self, node_id: str) -> None:
         """An edit of ``node_id``: it and every node downstream of it show "stale" instead of a result that no

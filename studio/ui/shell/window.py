@@ -18,6 +18,7 @@ from studio.engine import (
     NodeFinished,
     NodeProgress,
     NodeStarted,
+    NodeWarning,
     RunFinished,
     RunStarted,
 )
@@ -589,6 +590,8 @@ class MainWindow(QMainWindow):
                 self._written.append(path)
         elif isinstance(event, NodeFailed):
             log(f"{event.node_id}: FAILED: {event.message}", 30)
+        elif isinstance(event, NodeWarning):
+            log(f"{event.node_id}: warning: {event.message}", 30)
         elif isinstance(event, RunFinished):
             text = f"render {event.status} in {event.seconds:.2f} s" + (f": {event.message}" if event.message else "")
             text += "".join(f" · wrote {path}" for path in getattr(self, "_written", ()))
