@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from studio.errors import MediaError
 
@@ -80,6 +79,8 @@ def resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return audio
     ratio = Fraction(target, rate)
+    from scipy.signal import resample_poly  # scipy takes a noticeable time to import: only when resampling
+
     out = resample_poly(audio, ratio.numerator, ratio.denominator, axis=0).astype(np.float32)
     expected = round(Fraction(audio.shape[0]) * ratio)
     if out.shape[0] > expected:

@@ -60,3 +60,13 @@ def test_a_mistyped_command_names_the_closest_one(capsys, argv, expected):
     assert main(argv) == 2
     _, err = capsys.readouterr()
     assert expected in err and "Traceback" not in err
+
+
+def test_a_finished_render_exits_at_once_with_its_code_and_its_output_flushed(tmp_path):
+    import subprocess
+    import sys
+
+    missing = str(tmp_path / "missing.studio.json")
+    code = f"import sys; sys.argv = ['studio', 'render', {missing!r}]; from studio.cli import entry; entry()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "missing.studio.json" in done.stderr  # the message is not lost to _exit
