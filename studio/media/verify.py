@@ -139,9 +139,15 @@ class VerifyReport:
                 return "INVALID signature"
             codes = ", ".join(f["code"] for f in self.failures if f["code"] != "signingCredential.untrusted")
             return "INVALID credentials" + (f" ({codes})" if codes else "")
-        if self.trusted:
-            return "valid and trusted"
-        return "valid, signer not trusted"
+        verdict = "valid and trusted" if self.trusted else "valid, signer not trusted"
+        if self.watermark_disagrees:
+            verdict += "; but the WATERMARK does not match the manifest (the picture may come from another clip)"
+        return verdict
+
+    @property
+    def watermark_disagrees(self) -> bool:
+        """A watermark was read and carries another id than the manifest says it should."""
+        return self.watermark is not None and self.watermark.matches_manifest is False
 
     @property
     def not_checked(self) -> list[str]:

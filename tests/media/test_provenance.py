@@ -228,9 +228,10 @@ def test_a_watermark_that_disagrees_with_the_manifest_is_reported_as_such(tmp_pa
     assert report.ok and report.watermark.found and report.watermark.payload == THEIRS.hex()
     assert report.watermark.matches_manifest is False
     assert watermark_line(report).endswith("DOES NOT match the manifest (read 24 frames)")
+    assert "WATERMARK does not match the manifest" in report.verdict  # the first line says so, not only below
     # the same pixels under a manifest that claims what they carry: now, and only now, a match
     agreeing = verify_file(signed_claiming(tmp_path, clip, THEIRS), ["local"])
-    assert agreeing.watermark.matches_manifest is True
+    assert agreeing.watermark.matches_manifest is True and "WATERMARK" not in agreeing.verdict
     assert watermark_line(agreeing).endswith(", matches the manifest (read 24 frames)")
 
 
@@ -241,6 +242,7 @@ def test_an_unmarked_clip_under_a_manifest_that_claims_a_watermark_does_not_matc
     assert report.ok and not report.watermark.found
     assert report.watermark.matches_manifest is False
     assert watermark_line(report) == "no watermark, DOES NOT match the manifest (read 24 frames)"
+    assert report.verdict.startswith("valid") and "WATERMARK does not match" in report.verdict
 
 
 # ---- verify's verdict on credentials that do not hold

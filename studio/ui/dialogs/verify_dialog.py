@@ -55,6 +55,9 @@ def explain(report: Any) -> tuple[str, str]:
         if report.signature_valid is False:
             return _BAD, "The signature does not check out: the credentials cannot be relied on."
         return _BAD, "The credentials do not check out (see the problems below): they cannot be relied on."
+    if getattr(report, "watermark_disagrees", False):
+        return _BAD, ("The credentials check out, but the picture's watermark carries another id than they name: "
+                      "the picture may have been taken from another clip and these credentials put on it.")
     if report.trusted:
         return _GOOD, "The signature is valid, the content is unchanged, and you trust the signer."
     return _WARN, (
