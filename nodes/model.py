@@ -9,7 +9,7 @@ from studio.graph import ParamSpec, PortSpec, Roles, node
     "studio.LoadModel",
     title="Load Model",
     category="Model",
-    roles=Roles(model_loader=True),
+    roles=Roles(model_loader=True, model_source="source"),
     outputs=[PortSpec("model", "MODEL", "the loaded video pipeline")],
     params=[
         ParamSpec("source", "string", "embedded",

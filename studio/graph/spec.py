@@ -357,6 +357,7 @@ class Roles:
     clip_rate: str | None = None  # the parameter that sets the clip's frame rate, known before its frames
     preview: bool = False  # shows a clip in the editor; ``studio render -o`` exports what a lone one shows
     model_loader: bool = False  # loads a model; ``studio render --device`` sets its ``device``
+    model_source: str | None = None  # the parameter naming the model; the inspector offers the models found
 
 
 @dataclass(frozen=True)

@@ -433,7 +433,13 @@ class Inspector(QScrollArea):
             column.setContentsMargins(0, 0, 0, 6)
             column.setSpacing(2)
             note = None
-            if pspec.drivable and not many and spec is not None:
+            if spec is not None and spec.roles.model_source == pspec.name and not many:
+                row = QHBoxLayout()
+                row.setSpacing(4)
+                row.addWidget(editor, 1)
+                row.addWidget(self._models_button(editor))
+                column.addLayout(row)
+            elif pspec.drivable and not many and spec is not None:
                 row = QHBoxLayout()
                 row.setSpacing(4)
                 row.addWidget(editor, 1)
@@ -467,6 +473,25 @@ class Inspector(QScrollArea):
         outer.addStretch(1)
         self.setWidget(body)
         self._show_problems()
+
+    def _models_button(self, editor: ParamEditor) -> QToolButton:
+        button = QToolButton()
+        button.setText("Models…")
+        button.setToolTip("Choose from the models Studio finds: the embedded one, your folders, the HF cache")
+        button.clicked.connect(lambda: self.pick_model(editor))
+        return button
+
+    def pick_model(self, editor: ParamEditor) -> str:
+        """Open the model picker; the chosen model becomes the parameter (one undo step). Returns it or ''."""
+        from studio.ui.dialogs.model_picker import ModelPicker
+
+        node = self.session.graph.nodes.get(self.node_id) if self.node_id else None
+        current = str(node.params.get(editor.spec.name, "")) if node is not None else ""
+        self.model_picker = ModelPicker(current, self)
+        if self.model_picker.exec() == ModelPicker.DialogCode.Accepted and self.model_picker.chosen:
+            editor.commit(self.model_picker.chosen, False)
+            return self.model_picker.chosen
+        return ""
 
     def _output_folder(self) -> Path:
         from studio.ui.shell.output_folder import output_folder
