@@ -1,0 +1,214 @@
+"""Shot planning: a shot list parsed from its table rows, the chained segments of each shot, seam measures.
+
+It plans; ``studio.runtime.recipes.sequence`` renders a shot on a model and ``nodes/sequence.py`` keys each
+shot in the engine's memo. Numpy only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from studio.directing import DirectingError
+from studio.values import Picture
+
+TRANSITIONS = ("cut", "continue")
+CHARACTER_SLOTS = ("a", "b")
+SHOT_FIELDS = frozenset({"name", "prompt", "seconds", "seed", "transition", "character"})
+MAX_SHOTS = 200
+MAX_SHOT_SECONDS = 120.0  # the issue's longest clip; a longer shot is more likely a typo than a wish
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One row of a shot list. ``row`` is 1-based, as the inspector's table numbers it."""
+
+    row: int
+    name: str
+    prompt: str
+    seconds: float
+    seed: int
+    transition: str = "cut"  # cut | continue (from the previous shot's last frame)
+    character: str | None = None  # a character slot ("a", "b") whose picture the shot starts from
+
+    @property
+    def label(self) -> str:
+        return f"shot {self.row} ('{self.name}')"
+
+    @property
+    def continues(self) -> bool:
+        return self.transition == "continue"
+
+    def num_frames(self, fps: float) -> int:
+        """Frames of this shot's own (a continued shot's first frame is the previous shot's last: not counted)."""
+        return max(1, int(round(self.seconds * fps)))
+
+
+@dataclass(frozen=True, eq=False)
+class Character:
+    """A character slot's picture, with a digest of what a render reads from it (pixels, fit, use)."""
+
+    slot: str
+    picture: Picture
+    digest: str
+
+
+@dataclass(frozen=True, eq=False)
+class ShotPlan:
+    """What a Shot List says: the shots in order and the characters' pictures (what a SHOTS port carries)."""
+
+    shots: tuple[Shot, ...]
+    characters: tuple[Character, ...] = ()
+
+    def character(self, slot: str | None) -> Character | None:
+        return next((c for c in self.characters if c.slot == slot), None)
+
+    def starts(self, fps: float) -> list[int]:
+        """The first frame of each shot in the joined clip."""
+        starts, at = [], 0
+        for shot in self.shots:
+            starts.append(at)
+            at += shot.num_frames(fps)
+        return starts
+
+    def num_frames(self, fps: float) -> int:
+        return sum(shot.num_frames(fps) for shot in self.shots)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.picture.nbytes for c in self.characters)
+
+
+@dataclass(frozen=True)
+class ShotSegment:
+    """One model call of a shot: render ``frames`` frames (a valid length), keep ``keep`` from ``keep_from``."""
+
+    frames: int
+    keep_from: int
+    keep: int
+
+
+def character_digest(picture: Picture) -> str:
+    """What a render depends on in a picture: its pixels, shape and how it is fitted and used."""
+    pixels = np.ascontiguousarray(picture.pixels)
+    h = hashlib.sha256(pixels.tobytes())
+    h.update(f"|{pixels.dtype.str}|{pixels.shape}|{picture.fit}|{picture.role}".encode())
+    return h.hexdigest()
+
+
+def parse_shots(rows: Any, default_seed: int = 0, characters: dict[str, Picture | None] | None = None) -> ShotPlan:
+    """A ShotPlan from table rows like [{"name": "open", "prompt": "...", "seconds": 1.5, "seed": 3,
+    "transition": "cut", "character": "a"}]. Every error names the row (1-based) and what to change."""
+    if not isinstance(rows, list):
+        raise DirectingError('a shot list must be a list of shots like [{"prompt": "...", "seconds": 2}]')
+    if not rows:
+        raise DirectingError("the shot list is empty", hint="add a row with a prompt and a length in seconds")
+    if len(rows) > MAX_SHOTS:
+        raise DirectingError(f"the shot list has {len(rows)} shots; at most {MAX_SHOTS} are allowed",
+                             hint="split the sequence into several Shot List nodes")
+    pictures = {slot: pic for slot, pic in (characters or {}).items() if pic is not None}
+    shots = [_parse_row(index + 1, item, default_seed, pictures) for index, item in enumerate(rows)]
+    used = {shot.character for shot in shots if shot.character}
+    kept = tuple(Character(slot, pictures[slot], character_digest(pictures[slot]))
+                 for slot in CHARACTER_SLOTS if slot in used)
+    return ShotPlan(tuple(shots), kept)
+
+
+def _parse_row(row: int, item: Any, default_seed: int, pictures: dict[str, Picture]) -> Shot:
+    where = f"shot {row}"
+    if not isinstance(item, dict):
+        raise DirectingError(f"{where} must be an object with 'prompt' and 'seconds'")
+    unknown = sorted(set(item) - SHOT_FIELDS)
+    if unknown:
+        raise DirectingError(f"{where} has unknown field(s) {', '.join(unknown)}",
+                             hint=f"a shot takes {', '.join(sorted(SHOT_FIELDS))}")
+    name = item.get("name")
+    if name is None or (isinstance(name, str) and not name.strip()):
+        name = f"shot {row}"
+    if not isinstance(name, str):
+        raise DirectingError(f"{where}: 'name' must be text (got {name!r})")
+    where = f"shot {row} ('{name.strip()}')"
+    prompt = item.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise DirectingError(f"{where} needs a prompt", hint="say what the shot shows")
+    seconds = item.get("seconds")
+    if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds)
+            or seconds <= 0 or seconds > MAX_SHOT_SECONDS):
+        raise DirectingError(f"{where} needs a length in 'seconds' above 0 and up to {MAX_SHOT_SECONDS:g} "
+                             f"(got {seconds!r})")
+    seed = item.get("seed")
+    if seed is None:
+        seed = default_seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise DirectingError(f"{where}: 'seed' must be a whole number, 0 or more (got {seed!r})",
+                             hint="leave it empty to use the Shot List's seed")
+    transition = item.get("transition") or "cut"
+    if transition not in TRANSITIONS:
+        raise DirectingError(f"{where}: 'transition' must be cut or continue (got {transition!r})")
+    if transition == "continue" and row == 1:
+        raise DirectingError(f"{where} continues, but no shot comes before it",
+                             hint="make the first shot a cut")
+    character = item.get("character") or None
+    if character is not None:
+        if character not in CHARACTER_SLOTS:
+            raise DirectingError(f"{where}: 'character' must be one of {', '.join(CHARACTER_SLOTS)} or empty "
+                                 f"(got {character!r})")
+        if character not in pictures:
+            raise DirectingError(f"{where} shows character '{character}', but no picture is connected to "
+                                 f"'character_{character}'", port=f"character_{character}",
+                                 hint="connect a Reference Image, or clear the shot's character")
+    return Shot(row=row, name=name.strip(), prompt=prompt.strip(), seconds=float(seconds), seed=int(seed),
+                transition=transition, character=character)
+
+
+def plan_segments(num_frames: int, window: int, step: int, continues: bool) -> list[ShotSegment]:
+    """The model calls that make a shot of ``num_frames`` new frames, each at most ``window`` frames long.
+
+    A segment after the first (and the first of a continued shot) starts on the frame before it, which it
+    renders again and drops. Segments share the shot evenly (a last short segment would crowd the motion
+    the model draws over a whole window into a few frames); lengths are step*k + 1, the end is trimmed.
+    """
+    if num_frames < 1:
+        raise DirectingError(f"a shot needs at least one frame (got {num_frames})")
+    if window < step + 1 or (window - 1) % step:
+        raise DirectingError(f"the model's window of {window} frames is not {step}k+1")
+    fresh_first = window if not continues else window - 1
+    if num_frames <= fresh_first:
+        count = 1
+    else:
+        count = 1 + math.ceil((num_frames - fresh_first) / (window - 1))
+    base, extra = divmod(num_frames, count)
+    segments = []
+    for k in range(count):
+        keep = base + (1 if k < extra else 0)
+        keep_from = 0 if k == 0 and not continues else 1
+        need = keep + keep_from
+        frames = max(step + 1, step * math.ceil((need - 1) / step) + 1)
+        if frames > window:  # the first of a cut keeps a whole window while the others keep one less
+            raise DirectingError(f"internal: segment of {frames} frames exceeds the window of {window}")
+        segments.append(ShotSegment(frames, keep_from, keep))
+    return segments
+
+
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute change (0-255) between each frame and the next: [T - 1] for uint8 [T, H, W, 3]."""
+    clip = np.asarray(frames, dtype=np.float32)
+    if len(clip) < 2:
+        return np.zeros(0, np.float32)
+    return np.abs(np.diff(clip, axis=0)).reshape(len(clip) - 1, -1).mean(axis=1)
+
+
+def seam_report(frames: np.ndarray, seams: list[int]) -> dict[str, Any]:
+    """Change across each seam (the step into frame ``s``) against the 95th percentile of the other steps."""
+    changes = frame_changes(frames)
+    at = sorted({s - 1 for s in seams if 0 < s < len(frames)})
+    inside = np.delete(changes, at) if len(changes) else changes
+    p95 = float(np.percentile(inside, 95)) if inside.size else 0.0
+    seam_values = [float(changes[i]) for i in at]
+    return {"seams": seam_values, "inside_p95": p95, "inside_median": float(np.median(inside)) if inside.size else 0.0,
+            "within_p95": sum(v <= p95 for v in seam_values)}

@@ -1,0 +1,53 @@
+"""Rendering one shot of a sequence: its chained segments, each starting on the previous segment's last frame."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from studio.directing import DirectingError
+from studio.directing.shots import Shot, ShotSegment
+
+
+def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: list[ShotSegment],
+                start: np.ndarray | None, *, on_step: Callable[[Any, int], None] | None = None,
+                is_cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
+    """Frames uint8 [T, H, W, 3] of ``shot``: ``segments`` rendered in turn with ``request``'s settings.
+
+    ``start`` is the first segment's first frame (image-to-video): the previous shot's last frame when the
+    shot continues, or its character's picture; None draws the first frame from the text. Each later
+    segment starts on the frame before it. Latents are decoded and dropped segment by segment: a long shot
+    holds its frames, never its latents. ``on_step(update, steps_done_before_this_segment)``.
+    """
+    from studio import runtime
+
+    needs_i2v = start is not None or len(segments) > 1
+    if needs_i2v and "i2v" not in model.capabilities:
+        why = ("continues from the previous shot" if shot.continues
+               else "starts from its character's picture" if start is not None
+               else f"is longer than the model's window ({segments[0].frames} frames)")
+        raise DirectingError(f"{shot.label} {why}, which needs image-to-video, and the model '{model.name}' "
+                             "cannot do it", hint="use a model that does image-to-video (the embedded one "
+                             "does), or make the shot a cut of at most one window without a character")
+    pieces: list[np.ndarray] = []
+    image = start
+    for k, segment in enumerate(segments):
+        piece_request = replace(request, num_frames=segment.frames, seed=shot.seed + k, image=image)
+
+        def step(update, offset=k * request.steps) -> None:
+            if on_step is not None:
+                on_step(update, offset)
+
+        latents = runtime.sample(model, embeds, piece_request, on_step=step, is_cancelled=is_cancelled)
+        clip = runtime.decode(model, latents)
+        del latents  # the next segment needs only the last frame
+        kept = clip[segment.keep_from:segment.keep_from + segment.keep]
+        if len(kept) < segment.keep:
+            raise DirectingError(f"{shot.label}: the model returned {len(clip)} frames where {segment.frames} "
+                                 "were asked for")
+        pieces.append(np.ascontiguousarray(kept))
+        image = kept[-1]  # the next segment re-renders this frame and drops it: no frame shown twice
+    return np.concatenate(pieces, axis=0)
