@@ -149,6 +149,7 @@ def export(
         audio=audio,
         options=options,
         graph_hash=ctx.graph_hash,
+        graph_document=ctx.graph_document(),
         identity=identity,
         on_progress=lambda done, total: ctx.progress(done, total, message="exporting"),
         is_cancelled=ctx.is_cancelled,

@@ -33,7 +33,7 @@ from studio.engine.keys import digest as _digest
 from studio.engine.keys import key_digest as _key_digest
 from studio.engine.outputs import OutputPolicy, check_writable, resolve_output
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
-from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, validate
+from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, dumps, validate
 from studio.priority import lower_this_thread
 from studio.values import Signal, as_signal
 
@@ -63,8 +63,10 @@ class NodeContext:
 
     def __init__(self, engine: Engine, run_id: int, node_id: str, spec: NodeSpec,
                  input_keys: dict[str, str], base_dir: Path | None, emit: Callable[[Event], None],
-                 cancel: CancelToken, graph_hash: str = "", outputs: OutputPolicy | None = None) -> None:
+                 cancel: CancelToken, graph_hash: str = "", outputs: OutputPolicy | None = None,
+                 document: Callable[[], str] | None = None) -> None:
         self.engine = engine
+        self._document = document
         self.outputs = outputs or OutputPolicy()  # where this run may write, and whether it may replace
         self.graph_hash = graph_hash  # identity of the whole document being run, for provenance
         self.run_id = run_id
@@ -80,6 +82,10 @@ class NodeContext:
 
     def warn(self, message: str) -> None:
         self._emit(NodeWarning(self.run_id, self.node_id, message))
+
+    def graph_document(self) -> str | None:
+        """The graph being run as its file's JSON (for the clip's provenance), or None when not known."""
+        return self._document() if self._document is not None else None
 
     def is_cancelled(self) -> bool:
         return self._cancel.cancelled
@@ -198,6 +204,15 @@ class Engine:
         handle.thread = threading.Thread(target=work, name="studio-engine", daemon=True)
         handle.thread.start()
         return handle
+
+    def _document_of(self, graph: Graph, base_dir: Path | None) -> str:
+        """The run's graph as file JSON (made once per graph object: only an exporter asks)."""
+        cached = getattr(self, "_document_cache", None)
+        if cached is not None and cached[0] is graph:
+            return cached[1]
+        text = dumps(graph, self.registry, base_dir)
+        self._document_cache = (graph, text)
+        return text
 
     def plan(self, graph: Graph, targets: Iterable[str] | None = None) -> list[str]:
         """Node ids a run needs, in evaluation (topological) order."""
@@ -412,7 +427,8 @@ class Engine:
             return self._bypass(spec, inputs)
         params = spec.default_params()
         params.update(node.params)
-        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash, policy)
+        ctx = NodeContext(self, run_id, nid, spec, input_keys, base_dir, emit, cancel, document_hash, policy,
+                          document=lambda: self._document_of(graph, base_dir))
         for pspec, link in driven_links(graph, nid, spec):
             params[pspec.name] = driven_value(pspec, outputs[link.src][link.src_port], ctx)
             input_keys[pspec.name] = keys[link.src] + ":" + link.src_port

@@ -296,12 +296,14 @@ def export_video(
     identity: SigningIdentity | None = None,
     on_progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
+    graph_document: str | None = None,
 ) -> ExportResult:
     """Export a rendered clip with the sound it plays with: the Export node's and the editor's Export
     dialog's way in. What made it (``video.generation``, the graph ``graph_hash``, the sound's file) is its
     provenance; its prompt schedule marks the editor timeline."""
     provenance = Provenance.from_generation(
-        video.generation, graph_hash=graph_hash, audio_source=audio.source if audio is not None else None
+        video.generation, graph_hash=graph_hash, audio_source=audio.source if audio is not None else None,
+        graph_document=graph_document,
     )
     return export_clip(
         video.frames,

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import mimetypes
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -74,10 +75,12 @@ class Provenance:
     graph_hash: str | None = None
     ingredients: list[Ingredient | str | Path] = field(default_factory=list)
     title: str | None = None
+    graph_document: str | None = None  # the graph file's JSON as it ran: File > Open on the clip rebuilds it
 
     @classmethod
     def from_generation(
-        cls, made: Generation | None, *, graph_hash: str | None = None, audio_source: str | None = None
+        cls, made: Generation | None, *, graph_hash: str | None = None, audio_source: str | None = None,
+        graph_document: str | None = None,
     ) -> Provenance:
         """What a rendered clip's generation record says about how it was made (the Export node and the
         editor's Export dialog both sign this); the reference image and the sound file are ingredients.
@@ -91,6 +94,7 @@ class Provenance:
             settings=made.settings() | _shaping(made),
             graph_hash=graph_hash,
             ingredients=[*made.ingredients, *([audio_source] if audio_source else [])],
+            graph_document=graph_document,
         )
 
     def ingredient_list(self) -> list[Ingredient]:
@@ -151,6 +155,31 @@ def hash_weights(
     return f"sha256:{digest.hexdigest()}"
 
 
+GRAPH_LABEL = "org.studio.graph"  # the graph as it ran, so that File > Open on the clip rebuilds it
+GRAPH_ENCODING = "zlib+base64"
+MAX_PACKED_GRAPH = 256 << 10  # a graph that compresses to more than this stays out (the manifest's 1 MiB)
+MAX_UNPACKED_GRAPH = 8 << 20  # what a reader inflates at most: a small assertion must not become gigabytes
+
+
+def pack_graph(document: str) -> str | None:
+    """The graph file's JSON, compressed and base64-encoded for the manifest; None when too large to carry."""
+    packed = base64.b64encode(zlib.compress(document.encode("utf-8"), 9)).decode("ascii")
+    return packed if len(packed) <= MAX_PACKED_GRAPH else None
+
+
+def unpack_graph(packed: str) -> str | None:
+    """The graph JSON back from a manifest, or None if it is not one we wrote or would inflate past the bound."""
+    try:
+        raw = base64.b64decode(packed.encode("ascii"), validate=True)
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(raw, MAX_UNPACKED_GRAPH)
+        if inflater.unconsumed_tail or not inflater.eof:
+            return None
+        return text.decode("utf-8")
+    except (ValueError, UnicodeError, zlib.error):
+        return None
+
+
 def build_manifest(
     provenance: Provenance,
     *,
@@ -194,6 +223,9 @@ def build_manifest(
                 },
             }
         )
+    packed = pack_graph(provenance.graph_document) if provenance.graph_document else None
+    if packed is not None:
+        assertions.append({"label": GRAPH_LABEL, "data": {"encoding": GRAPH_ENCODING, "data": packed}})
     return {
         "claim_generator_info": [{"name": "Studio", "version": __version__}],
         "title": title,

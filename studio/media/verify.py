@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import MediaError, SigningError
-from studio.media.provenance import SOFT_BINDING_ALG
+from studio.media.provenance import GRAPH_ENCODING, GRAPH_LABEL, SOFT_BINDING_ALG, unpack_graph
 from studio.media.verify_c2pa import MAX_BOXES, count_boxes
 from studio.media.verify_child import Child, ChildLimits, ChildOutcome
 from studio.media.video_read import MAX_UNTRUSTED_PIXELS, container_kind
@@ -98,6 +98,7 @@ class VerifyReport:
     generation: dict[str, Any] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
     watermark: WatermarkReport | None = None
+    graph_document: str | None = None  # the graph the clip was made with, when its credentials carry it
     error: str | None = None
     credentials_not_checked: str | None = None  # why the C2PA read was given up, when it was
     notes: list[str] = field(default_factory=list)
@@ -398,6 +399,8 @@ def _fill_from_manifest(report: VerifyReport, manifest: dict, state: str | None,
         label, data = assertion.get("label", ""), assertion.get("data") or {}
         if label.startswith("c2pa.actions"):
             report.actions = [dict(a) for a in data.get("actions", [])]
+        elif label == GRAPH_LABEL and data.get("encoding") == GRAPH_ENCODING and isinstance(data.get("data"), str):
+            report.graph_document = unpack_graph(data["data"])
         elif label == "c2pa.soft-binding" and data.get("alg") == SOFT_BINDING_ALG:
             blocks = data.get("blocks") or []
             if blocks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject
 
@@ -27,6 +28,10 @@ class RenderedClip:
     node_id: str
     audio: Sound | None = None
     graph_hash: str | None = None
+    # the graph as it ran (made into file JSON on the export's worker thread, for the clip's credentials)
+    graph: Any = None
+    registry: Any = None
+    base_dir: Path | None = None
     in_point: int | None = None
     out_point: int | None = None
 
@@ -38,7 +43,8 @@ class RenderedClip:
         return f"Last render: node '{self.node_id}' · {shape}"
 
 
-def rendered_clip(render: Render | None, marks: tuple[int | None, int | None] | None = None) -> RenderedClip | None:
+def rendered_clip(render: Render | None, marks: tuple[int | None, int | None] | None = None,
+                  registry: Any = None) -> RenderedClip | None:
     """What the Export dialog offers for a finished render (the window's LastRender), or None without one.
 
     The video is the render's clip (the node that streamed the previews, else the last video made), with the
@@ -52,6 +58,7 @@ def rendered_clip(render: Render | None, marks: tuple[int | None, int | None] | 
     clip = RenderedClip(video, node_id, render.sound())
     # The graph as it ran, not as it is now: the person may have edited since the render.
     clip.graph_hash = render.result.graph_hash or None
+    clip.graph, clip.registry, clip.base_dir = render.extra.get("graph"), registry, render.extra.get("base_dir")
     if marks is not None:
         clip.in_point, clip.out_point = marks
     return clip
@@ -128,10 +135,23 @@ def export_request(request: ExportRequest, on_progress=None, is_cancelled=None):
         audio=clip.audio,
         options=options,
         graph_hash=clip.graph_hash,
+        graph_document=graph_document(clip),
         identity=identity,
         on_progress=on_progress,
         is_cancelled=is_cancelled,
     )
+
+
+def graph_document(clip: RenderedClip) -> str | None:
+    """The clip's graph as file JSON for its credentials, or None when it is not known or cannot be written."""
+    if clip.graph is None or clip.registry is None:
+        return None
+    from studio.graph import dumps
+
+    try:
+        return dumps(clip.graph, clip.registry, clip.base_dir)
+    except StudioError:
+        return None
 
 
 def local_subject() -> str | None:

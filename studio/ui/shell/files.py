@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from studio import paths
 from studio.errors import StudioError
-from studio.graph import SUFFIX, Graph, NodeRegistry
+from studio.graph import SUFFIX, Graph, NodeRegistry, loads
 from studio.ui.canvas.items import GRID
 from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.shell.editing import Editing
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.logdock import LogPanel
 from studio.ui.shell.recovery import Autosaver, Recovery, pending_recoveries
 from studio.ui.shell.render import RenderController
@@ -23,7 +25,8 @@ from studio.ui.shell.session import EditSession
 from studio.ui.shell.settings import settings
 
 MAX_RECENT = 10
-FILE_FILTER = f"Studio graphs (*{SUFFIX});;All files (*)"
+FILE_FILTER = f"Studio graphs (*{SUFFIX});;Clips made by Studio (*.mp4 *.m4v *.mov);;All files (*)"
+CLIP_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # File > Open on one rebuilds its graph from its credentials
 
 
 def examples() -> list[Path]:
@@ -100,6 +103,9 @@ class Files:
     def open_path(self, path: Path, confirmed: bool = False, as_copy: bool = False) -> bool:
         if not confirmed and not self.confirm_discard("opening another graph"):
             return False
+        if Path(path).suffix.lower() in CLIP_SUFFIXES:
+            self.open_clip(Path(path))
+            return True
         try:
             self.session.load(path, as_copy=as_copy)
         except StudioError as exc:
@@ -111,6 +117,39 @@ class Files:
             self.add_recent(Path(path).resolve())
         self.logs.append(f"opened {path}")
         self.view.frame_all()
+        return True
+
+    def open_clip(self, path: Path) -> BackgroundJob:
+        """Rebuild the graph a clip was made with from its Content Credentials (read off the main thread, in the
+        bounded verify children), as an untitled graph."""
+        from studio.media.verify import verify_file
+
+        self.say(f"reading the Content Credentials of {path.name}…", 5000)
+        job = BackgroundJob(lambda _ctx: verify_file(path, ["local"], check_watermark=False), "open-clip",
+                            background=False, parent=self.parent)
+        job.succeeded.connect(lambda report: self._take_clip_graph(path, report))
+        job.failed.connect(lambda why: self.show_error("Cannot open the clip", why))
+        job.finished.connect(job.deleteLater)
+        return job.start()
+
+    def _take_clip_graph(self, path: Path, report: Any) -> bool:
+        if not report.graph_document:
+            why = ("it has no Content Credentials" if not report.has_manifest else
+                   "its Content Credentials carry no Studio graph (made elsewhere, or before Studio kept it)")
+            self.show_error("No graph in this clip", f"{path.name}: {why}. To use the clip itself, drop it on "
+                            "the canvas (a Load Video node).")
+            return False
+        try:
+            graph = loads(report.graph_document, self.registry, None)
+        except StudioError as exc:
+            self.show_error("Cannot rebuild the graph", f"{path.name}: {exc}")
+            return False
+        self.renderer.forget()
+        self.autosaver.discard()
+        self.session.restore(graph, None)  # untitled: saving asks where
+        self.view.frame_all()
+        self.logs.append(f"rebuilt the graph of {path.name} from its Content Credentials: {report.verdict}")
+        self.say(f"the graph {path.name} was made with ({report.verdict}); save it to keep it", 10000)
         return True
 
     def file_save(self) -> bool:

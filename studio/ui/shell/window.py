@@ -436,9 +436,8 @@ class MainWindow(QMainWindow):
         from studio.ui.dialogs.export_job import rendered_clip
 
         self.renderer.flush()
-        self.export_dialog = open_export_dialog(self, self.session, rendered_clip(self.renderer.last.current,
-                                                                                  self._timeline_marks()),
-                                                running=self.renderer.running)
+        clip = rendered_clip(self.renderer.last.current, self._timeline_marks(), self.registry)
+        self.export_dialog = open_export_dialog(self, self.session, clip, running=self.renderer.running)
 
     def _timeline_marks(self) -> tuple[int | None, int | None] | None:
         """The timeline's in and out points when it shows the last render's clip (else None)."""
