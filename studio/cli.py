@@ -501,6 +501,9 @@ class _Progress:
                 self.close()
                 self.bar = tqdm(total=event.total, unit="step", leave=False, file=sys.stderr,
                                 desc=f"  {self.label + ' ' if self.label else ''}{event.message or 'steps'}")
+            desc = f"  {self.label + ' ' if self.label else ''}{event.message or 'steps'}"
+            if self.bar.desc != desc:  # a sequence's "shot 3/6 ..." follows the shot
+                self.bar.set_description_str(desc, refresh=False)
             self.bar.n = event.step
             self.bar.refresh()
         elif isinstance(event, NodeFinished):
