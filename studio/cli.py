@@ -367,16 +367,8 @@ def _render_jobs_here(jobs, registry, quiet: bool) -> int:
         progress = _Progress(graph, registry, quiet or not sys.stderr.isatty(),
                              label=f"job {job.index}/{len(jobs)}")
         started = time.perf_counter()
-        handle = engine.start(graph, listener=progress, base_dir=job.base_dir, outputs=policy)
-        try:
-            while not handle.done:
-                handle.wait(0.1)
-        except KeyboardInterrupt:
-            print("\ncancelling at the next step...", file=sys.stderr)
-            handle.cancel()
-            handle.wait()
+        result = _run_to_end(engine, graph, progress, job.base_dir, policy)
         progress.close()
-        result = handle.result
         outcome = JobOutcome(job.index, job.describe(), result.status, written_files(graph, registry, result),
                              time.perf_counter() - started,
                              "; ".join(f"node '{n}': {m}" for n, m in result.failed.items()))
@@ -434,15 +426,7 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
         raise GraphValidationError([str(p) for p in problems])
     engine = Engine(registry)
     progress = _Progress(graph, registry, quiet)
-    handle = engine.start(graph, listener=progress, base_dir=base_dir, outputs=outputs)
-    try:
-        while not handle.done:
-            handle.wait(0.1)
-    except KeyboardInterrupt:
-        print("\ncancelling at the next step...", file=sys.stderr)
-        handle.cancel()
-        handle.wait()
-    result = handle.result
+    result = _run_to_end(engine, graph, progress, base_dir, outputs)
     progress.close()
     _summary(graph, registry, result)
     if result.status == "cancelled":
@@ -466,6 +450,19 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
                 f" (a new version: {asked} exists; --overwrite replaces Studio's own earlier output)")
             print(f"wrote {written}{note}")
     return EXIT_OK
+
+
+def _run_to_end(engine, graph, listener, base_dir, outputs):  # noqa: ANN001, ANN202
+    """Run on the engine's worker (so Ctrl+C reaches this thread), cancelling at the next step on Ctrl+C."""
+    handle = engine.start(graph, listener=listener, base_dir=base_dir, outputs=outputs)
+    try:
+        while not handle.done:
+            handle.wait(0.1)
+    except KeyboardInterrupt:
+        print("\ncancelling at the next step...", file=sys.stderr)
+        handle.cancel()
+        handle.wait()
+    return handle.result
 
 
 class _Progress:

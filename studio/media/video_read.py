@@ -144,22 +144,7 @@ class UntrustedVideo:
                              f"{frame_bytes * max_frames / 2**20:.0f} MB; Studio reads at most "
                              f"{max_bytes / 2**20:.0f} MB of pictures from a clip", path=self.path,
                              hint="read fewer frames")
-        out: list[np.ndarray] = []
-        self.stopped = None
-        try:
-            for index, frame in enumerate(self._container.decode(self._stream)):
-                if (frame.width, frame.height) != (shape.width, shape.height):
-                    self.stopped = "the picture size changes mid-clip"
-                    break
-                if index >= start:
-                    out.append(frame.to_ndarray(format="rgb24"))
-                    if len(out) >= max_frames:
-                        break
-                if deadline is not None and time.monotonic() >= deadline:
-                    self.stopped = "the time limit"
-                    break
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"cannot decode the video: {_ffmpeg_reason(exc)}", path=self.path) from exc
+        out = [frame.to_ndarray(format="rgb24") for frame in self._decoded(start, max_frames, deadline)]
         if not out:
             return np.zeros((0, shape.height, shape.width, 3), np.uint8)
         return np.stack(out)
@@ -173,20 +158,28 @@ class UntrustedVideo:
         """
         shape = self.shape
         out_h, out_w = shape.height // scale, shape.width // scale
+        for frame in self._decoded(0, max_frames, deadline):
+            yield _reduced_luma(frame, scale, out_h, out_w)
+
+    def _decoded(self, start: int, max_frames: int, deadline: float | None) -> Iterator[av.VideoFrame]:
+        """Decoded frames ``start`` .. ``start + max_frames - 1``; stops early, setting ``stopped``, at the deadline
+        or where the picture size changes. An undecodable stream raises MediaError."""
+        shape = self.shape
         self.stopped = None
         count = 0
         try:
-            for frame in self._container.decode(self._stream):
+            for index, frame in enumerate(self._container.decode(self._stream)):
                 if (frame.width, frame.height) != (shape.width, shape.height):
                     self.stopped = (
                         f"the picture size changes mid-clip ({shape.width}x{shape.height} to "
                         f"{frame.width}x{frame.height})"
                     )
                     return
-                yield _reduced_luma(frame, scale, out_h, out_w)
-                count += 1
-                if count >= max_frames:
-                    return
+                if index >= start:
+                    yield frame
+                    count += 1
+                    if count >= max_frames:
+                        return
                 if deadline is not None and time.monotonic() >= deadline:
                     self.stopped = "the time limit"
                     return
