@@ -130,10 +130,15 @@ def _two_nodes(window):
     return g
 
 
-def test_examples_menu_lists_the_example_graphs(window):
+def test_examples_menu_lists_the_example_graphs_and_opens_one_as_an_untitled_copy(window):
+    shipped = files.examples()
+    assert len(shipped) >= 4  # the shipped examples are there to list
     window.files.fill_examples_menu(window.examples_menu)
-    names = [a.text() for a in window.examples_menu.actions()]
-    assert len(names) == max(1, len(files.examples()))
+    actions = window.examples_menu.actions()
+    assert [a.text() for a in actions][:len(shipped)] and len(actions) == len(shipped)
+    assert "First clip" in [a.text() for a in actions]
+    next(a for a in actions if a.text() == "First clip").trigger()
+    assert window.session.graph.nodes and window.session.path is None  # a copy: the shipped file stays as it is
 
 
 def test_autosave_writes_a_recovery_file_and_saving_removes_it(window, qtbot, tmp_path):

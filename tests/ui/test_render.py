@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -106,7 +107,7 @@ def test_renders_run_below_the_main_threads_priority(window, qtbot, monkeypatch)
     import threading
 
     if not sys.platform.startswith("linux"):
-        return
+        pytest.skip("a thread's own CPU priority exists on Linux only (elsewhere the render is not lowered)")
     build(window, 5)
     seen = record(window)
     priorities: set[int] = set()

@@ -142,11 +142,13 @@ def test_the_timeline_docks_join_the_window_and_get_run_events(qtbot, registry, 
     win.show()
     assert win.timeline is not None and not win.timeline.timeline_dock.isHidden()
     assert win.preview_dock.isHidden()
-    seen = []
-    monkeypatch.setattr(win.timeline, "handle_event", lambda ev, handle=None: seen.append(ev))
     frames = np.zeros((3, 8, 8, 3), np.uint8)
+    frames[..., 2] = 200
+    win.renderer.event.emit(RunStarted(1, ("gen",)))
     win.renderer.event.emit(NodeProgress(1, "gen", 1, 2, preview=frames))
-    assert len(seen) == 1
+    model = win.timeline.model  # the real timeline took the event: the step's frames are on it
+    assert model.count == 3 and model.status == "step 1 of 2"
+    assert int(model.store.frame(0)[0, 0, 2]) == 200
 
 
 def test_screenshot_script_saves_the_editor_with_an_example(tmp_path, qtbot):
