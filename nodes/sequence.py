@@ -178,7 +178,7 @@ def _start(model, shot, character, pieces, width: int, height: int):
 def _generation(model, shots, frames, fps: float, width: int, height: int, steps: int, guidance: float,
                 negative: str):
     """What made the sequence: each shot a section (its start and prompt), for the timeline and the manifest."""
-    from studio.values import Generation
+    from studio.values import Generation, ShotRecord
 
     sections = tuple((start / fps, shot.prompt) for start, shot in zip(shots.starts(fps), shots.shots, strict=True))
     first = shots.shots[0]
@@ -189,4 +189,8 @@ def _generation(model, shots, frames, fps: float, width: int, height: int, steps
         width=width, height=height, num_frames=int(frames.shape[0]), fps=fps, mode="sequence",
         reference_image=reference,
         reference_use=next((c.picture.role for c in shots.characters if c.picture.source), None),
+        shots=tuple(ShotRecord(shot.name, start / fps, shot.prompt, shot.seed,
+                               shot.transition, shot.character or None)
+                    for start, shot in zip(shots.starts(fps), shots.shots, strict=True)),
+        character_images=tuple(c.picture.source for c in shots.characters if c.picture.source),
     )

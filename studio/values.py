@@ -46,6 +46,18 @@ class Picture:
 
 
 @dataclass(frozen=True)
+class ShotRecord:
+    """One shot of a sequence as its clip's credentials record it."""
+
+    name: str
+    start: float  # seconds into the sequence
+    prompt: str
+    seed: int | None = None
+    transition: str = "cut"  # cut | continue
+    character: str | None = None  # the character slot it shows (a, b), if any
+
+
+@dataclass(frozen=True)
 class Generation:
     """What made a clip: the typed record that provenance (C2PA), the OTIO export and the timeline read.
 
@@ -67,11 +79,13 @@ class Generation:
     height: int | None = None
     num_frames: int | None = None
     fps: float | None = None
-    mode: str | None = None  # t2v | i2v | v2v | camera-guide
+    mode: str | None = None  # t2v | i2v | v2v | camera-guide | sequence
     reference_image: str | None = None  # the picture's file: an ingredient
     reference_use: str | None = None  # first_frame | reference
     camera: str | None = None  # the camera path's label
     camera_mode: str | None = None  # how the camera steered: guide | noise | none
+    shots: tuple[ShotRecord, ...] = ()  # a sequence's shots (mode "sequence")
+    character_images: tuple[str, ...] = ()  # a sequence's character pictures: ingredients beside reference_image
 
     @property
     def size(self) -> str | None:
@@ -85,8 +99,9 @@ class Generation:
 
     @property
     def ingredients(self) -> list[str]:
-        """The files the clip was made from (the reference picture)."""
-        return [self.reference_image] if self.reference_image else []
+        """The files the clip was made from (the reference picture, a sequence's character pictures)."""
+        files = [self.reference_image] if self.reference_image else []
+        return files + [f for f in self.character_images if f not in files]
 
     def settings(self) -> dict[str, Any]:
         """The generation settings a manifest records, those that are known."""

@@ -125,6 +125,9 @@ def _shaping(made: Generation) -> dict[str, Any]:
         "reference_use": made.reference_use,
         "camera": made.camera,
         "camera_mode": made.camera_mode,
+        # a sequence: each shot's name, start, prompt, seed, transition and character, as rendered
+        "shots": [{"name": shot.name, "start": float(shot.start), "prompt": shot.prompt, "seed": shot.seed,
+                   "transition": shot.transition, "character": shot.character} for shot in made.shots] or None,
     }
     return {k: v for k, v in extra.items() if v is not None}
 

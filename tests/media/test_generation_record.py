@@ -72,3 +72,18 @@ def test_export_signs_and_marks_what_the_record_says(tmp_path):
     sections = [(round(m.marked_range.start_time.value), m.name) for m in picture.markers if m.name != "beat"]
     assert sections == [(0, "a red kite"), (24, "a red kite over dunes")]
     assert list(timeline.metadata["studio"]["prompts"]) == ["a red kite over dunes", "blurry"]
+
+
+def test_a_sequence_records_each_shot_and_every_character_picture():
+    from studio.media.provenance import Provenance
+    from studio.values import Generation, ShotRecord
+
+    made = Generation(model="m", prompt="a red circle moves left", mode="sequence", reference_image="red.png",
+                      character_images=("red.png", "blue.png"),
+                      shots=(ShotRecord("open", 0.0, "a red circle moves left", 7, "cut", "a"),
+                             ShotRecord("meet", 1.5, "a blue square moves up", 8, "continue", "b")))
+    provenance = Provenance.from_generation(made)
+    shots = provenance.parameters()["settings"]["shots"]
+    assert [(s["name"], s["start"], s["seed"], s["transition"], s["character"]) for s in shots] == [
+        ("open", 0.0, 7, "cut", "a"), ("meet", 1.5, 8, "continue", "b")]
+    assert [str(i) for i in provenance.ingredients] == ["red.png", "blue.png"]  # each picture once
