@@ -216,6 +216,58 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
     return {prefix + k: v for k, v in found.items()}
 
 
+def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, float]:
+    """Main-thread stalls while a batch of ``renders`` seeds runs from the queue, with the Queue, History and
+    Metrics panels open (History and Metrics floating, so both paint), from the first render to the last."""
+    import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
+    from PySide6.QtCore import QPointF
+
+    from studio.engine.jobs import parse_seeds, variations
+    from studio.ui.shell.app import application
+    from studio.ui.shell.window import MainWindow
+
+    app = application()
+    reg = registry()
+    window = MainWindow(reg, timeline=True)
+    window.resize(1400, 900)
+    window.show()
+    src = window.editing.add_node(reg.get("test.Number"), QPointF(0, 0))
+    gid = window.editing.add_node(reg.get("bench.Generate"), QPointF(300, 0))
+    sink = window.editing.add_node(reg.get("test.Sink"), QPointF(600, 0))
+    window.session.edit("link", lambda g: (g.connect(src, "value", gid, "x"), g.connect(gid, "y", sink, "x")))
+    window.session.set_param(gid, "steps", 60)
+    window.metrics_dock.raise_()  # its tab shows: the panel builds (pyqtgraph), as when a person opens it
+    app.processEvents()
+    for dock in (window.history_dock, window.metrics_dock):
+        dock.setFloating(True)
+        dock.show()
+        dock.resize(520, 360)
+    deadline = time.perf_counter() + 1.0  # the Metrics panel builds (pyqtgraph) as it first shows
+    while time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.005)
+    assert window.metrics is not None, "the Metrics panel did not build"
+    ticks = TickGaps()
+    t0 = time.perf_counter()
+    window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
+    while (window.renderer.running or window.renderer.queue.waiting()) and time.perf_counter() - t0 < 300:
+        app.processEvents()
+        time.sleep(0.001)
+    seconds = time.perf_counter() - t0
+    gaps = ticks.stop()
+    deadline = time.perf_counter() + 10  # the last render's history record is written off the main thread
+    while len(window.history_panel.records) < renders and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    kept = len(window.history_panel.records)
+    window.session.undo.setClean()
+    window.close()
+    found = {"render_s": seconds, "renders": renders, "history_kept": kept, "ticks": len(gaps),
+             "gap_p50_ms": percentile(gaps, 50), "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps),
+             "metrics_redraws": window.metrics.redraws}
+    return {prefix + k: v for k, v in found.items()}
+
+
 def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
     """The same 16 ms timer with nothing running: the machine's own noise floor for the stall figures."""
 
@@ -303,12 +355,17 @@ def main() -> None:
     if "--first-render-child" in sys.argv:
         first_render_child(warm="--warm" in sys.argv)
         return
+    if "--batch" in sys.argv:  # only the queued batch with the panels open
+        for key, value in {**bench_queued_batch(), **bench_idle_ticks()}.items():
+            print(f"{key:<24}  {value:.3f}" if isinstance(value, float) else f"{key:<24}  {value}")
+        return
     results = {}
     results.update(bench_load_and_pan())
     if "--stress" in sys.argv:
         results.update(bench_load_and_pan(spread=20, prefix="stress_"))
     results.update(bench_render_stall())
     results.update(bench_render_stall(timeline=False, prefix="canvas_only_"))
+    results.update(bench_queued_batch())
     results.update(bench_idle_ticks())
     results.update(bench_cold_start())
     results.update(bench_first_render())
