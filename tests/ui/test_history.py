@@ -49,6 +49,9 @@ def test_each_finished_render_is_kept_and_can_be_shown_compared_and_restored(win
     qtbot.waitUntil(lambda: docks.model.count == FRAMES, timeout=5000)
     assert abs(int(docks.model.store.frame(0)[0, 0, 0]) - 80) <= 1
     assert panel.compare(2) and docks.live.previous is not None and docks.live.previous.count == FRAMES
+    assert panel.compare_pair(2, 1)  # any two: render 2 on screen, render 1 as its A/B partner
+    assert abs(int(docks.model.store.frame(0)[0, 0, 0]) - 120) <= 1
+    assert abs(int(docks.live.previous.frame(0)[0, 0, 0]) - 80) <= 1
     # restore the graph of render 2 after an edit: one undo step
     window.session.set_param("clip", "seed", 50)
     assert panel.restore_graph(2)

@@ -44,6 +44,7 @@ class HistoryPanel(QWidget):
         self.list.setViewMode(QListWidget.ViewMode.ListMode)
         self.list.setIconSize(ICON)
         self.list.setUniformItemSizes(True)
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)  # two selected: compare them
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.customContextMenuRequested.connect(self._menu)
         self.list.itemActivated.connect(lambda item: self.open(item.data(Qt.ItemDataRole.UserRole)))
@@ -128,12 +129,20 @@ class HistoryPanel(QWidget):
         self.session.edit(f"Restore the graph of render #{number}", lambda g: g.restore(graph))
         return True
 
+    def compare_pair(self, first: int, second: int) -> bool:
+        """Show render ``first`` and compare it with render ``second`` (wipe or side by side in the viewer)."""
+        return self.open(first) and self.compare(second)
+
     def _menu(self, pos) -> None:  # noqa: ANN001
         item = self.list.itemAt(pos)
         if item is None:
             return
         number = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
+        chosen = [i.data(Qt.ItemDataRole.UserRole) for i in self.list.selectedItems()]
+        if len(chosen) == 2:
+            first, second = sorted(chosen)
+            menu.addAction(f"Compare #{first} with #{second}", lambda: self.compare_pair(first, second))
         menu.addAction("Show in Viewer", lambda: self.open(number))
         menu.addAction("Compare with the Clip on Screen", lambda: self.compare(number))
         menu.addSeparator()
