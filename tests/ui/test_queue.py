@@ -54,6 +54,7 @@ def test_a_batch_of_seeds_runs_one_render_each_and_one_can_be_cancelled_alone(wi
     assert [e.state for e in queue.entries] == [DONE, DONE, CANCELLED, DONE]
     seeds = [e.graph.nodes[s].params["seed"] for e in queue.entries]
     assert seeds == [1, 2, 3, 4]
+
     assert not panel.table.cellWidget(0, 4).isEnabled()  # nothing to cancel on an ended render
     panel.clear_button.click()
     assert panel.table.rowCount() == 0
@@ -106,3 +107,21 @@ def test_eta_comes_from_the_running_node_s_pace_then_from_measured_renders():
     queue.update(first, state=DONE, ended=150.0)
     queue.update(second, state=RUNNING, started=150.0)
     assert queue.eta(second, now=160.0) == 40.0  # the first render took 50 s
+
+
+def test_a_batch_names_each_clip_by_what_it_varies(window, qtbot, tmp_path):
+    from studio.graph import Exporter, ParamSpec, PortSpec, Roles, node
+
+    @node("queuetest.Save", title="Save", category="Test", inputs=[PortSpec("x", "FLOAT")], is_output=True,
+          roles=Roles(exporter=Exporter(path="path", in_frame="path", out_frame="path", format=None)),
+          params=[ParamSpec("path", "path", "clip.mp4", output_file=True)])
+    def save(ctx, x, path):
+        return {}
+
+    window.registry.register(save)
+    n, s, k = build(window, 2)
+    window.session.edit("Add", lambda g: (g.add_node(save, "save"), g.connect(s, "y", "save", "x")))
+    made = window.renderer.submit(variations=variations(window.session.graph, window.registry, parse_seeds("2-3")))
+    assert [e.graph.nodes["save"].params["path"] for e in made] == ["clip_seed2.mp4", "clip_seed3.mp4"]
+    assert window.session.graph.nodes["save"].params["path"] == "clip.mp4"  # the document keeps its name
+    qtbot.waitUntil(lambda: all_ended(window), timeout=20_000)

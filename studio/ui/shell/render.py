@@ -80,7 +80,7 @@ class RenderController(QObject):
         unless ``export`` asks for it, stops short of the exporters (a draft is a look, not a file).
         Raises StudioError for an override the graph cannot take (before anything is queued)."""
         from studio.engine.engine import draft_copy, preview_targets
-        from studio.engine.jobs import apply_override
+        from studio.engine.jobs import apply_override, tag_for, tagged, writer_nodes
         from studio.ui.shell.output_folder import policy_for
 
         registry = self.session.registry
@@ -96,6 +96,9 @@ class RenderController(QObject):
             snapshot = graph.copy() if len(variations) > 1 or overrides else graph
             for override in overrides:
                 apply_override(snapshot, registry, override)
+            tag = tag_for(overrides)
+            for nid in writer_nodes(snapshot, registry) if tag else ():  # clip_seed3.mp4, as studio render names it
+                snapshot.set_param(nid, "path", tagged(str(snapshot.nodes[nid].params.get("path", "")), tag))
             what = " ".join(dict.fromkeys(str(o) for o in overrides))
             name = label or self.session.display_name
             made.append((f"{name} · {kind}" + (f" · {what}" if what else ""), snapshot,
