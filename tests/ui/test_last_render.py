@@ -99,3 +99,34 @@ def test_set_export_range_is_a_render_menu_command(window):
     assert window.act_export_range in render_menu.actions()
     window.act_export_range.trigger()  # no timeline, no Export node: says so instead of doing nothing
     assert "no export range to set" in window.statusBar().currentMessage()
+
+
+
+@node("lasttest.Stubborn", title="Stubborn", category="Test", outputs=[PortSpec("video", "VIDEO")], is_output=True)
+def stubborn(ctx):
+    import time
+
+    time.sleep(0.4)  # does not look at cancel: the run ends "ok" after the person opened another graph
+    return Video(np.zeros((4, 8, 8, 3), np.uint8), 8.0)
+
+
+def test_a_render_of_the_old_graph_that_ends_after_another_opens_is_not_its_last_render(window, qtbot, tmp_path):
+    from studio.engine import RunFinished
+    from studio.graph import dumps
+
+    window.registry.register(stubborn)
+    window.session.edit("Add", lambda g: g.add_node(stubborn, "slow"))
+    ended = []
+    window.renderer.event.connect(lambda ev: ended.append(ev.status) if isinstance(ev, RunFinished) else None)
+    window.render()
+    qtbot.waitUntil(lambda: window.scene.nodes["slow"].state == "running", timeout=10_000)
+    other = Graph()
+    other.add_node(window.registry.get("test.Number"), "n")
+    path = tmp_path / "other.studio.json"
+    path.write_text(dumps(other, window.registry), encoding="utf-8")
+    assert window.open_path(path, confirmed=True)
+    qtbot.waitUntil(lambda: bool(ended), timeout=10_000)
+    qtbot.wait(100)
+    assert ended == ["ok"]  # the old graph's render did end well...
+    assert window.renderer.last.current is None  # ...but it is not the new graph's last render
+    assert window.timeline is None or window.timeline.model.count == 0

@@ -130,6 +130,7 @@ class RenderController(QObject):
         """The canvas holds another graph now: stop its renders (queued ones too), and drop its last render."""
         self.cancel_all()
         self._result_poll.stop()
+        self._current = None  # a run of the old graph that still ends well is not this graph's last render
         self.last.clear()
 
     def cancel_all(self) -> None:
@@ -231,10 +232,10 @@ class RenderController(QObject):
             return
         self._result_poll.stop()
         entry, self._current = self._current, None
-        if handle.result is not None and handle.result.ok:
-            extra = {} if entry is None else {"graph": entry.graph, "label": entry.label, "base_dir": entry.base_dir,
-                                              "varied": list(entry.varied), "seconds": entry.seconds}
-            self.last.publish(handle.result, draft=entry.draft if entry is not None else False,
+        if entry is not None and handle.result is not None and handle.result.ok:
+            extra = {"graph": entry.graph, "label": entry.label, "base_dir": entry.base_dir,
+                     "varied": list(entry.varied), "seconds": entry.seconds}
+            self.last.publish(handle.result, draft=entry.draft,
                               written=tuple(self._written), streamed=self._streamed, extra=extra)
         QTimer.singleShot(0, self._start_next)
 
