@@ -24,9 +24,14 @@ from studio.graph import ParamSpec, PortSpec, Roles, node
                        "'sequential' moves layer by layer (slowest, least memory)."),
         ParamSpec("vae_tiling", "bool", False, help="Decode the video in tiles: less memory for large frames."),
         ParamSpec("vae_slicing", "bool", False, help="Decode one clip of a batch at a time: less memory."),
+        ParamSpec("lora", "path", "", file_filter="LoRA (*.safetensors)",
+                  help="A LoRA for this model, in diffusers' format (.safetensors only); empty for none."),
+        ParamSpec("lora_scale", "float", 1.0, minimum=-4, maximum=4, soft_maximum=2,
+                  help="How strongly the LoRA applies: 0 renders the base model, 1 as trained."),
     ],
 )
-def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tiling: bool, vae_slicing: bool):
+def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tiling: bool, vae_slicing: bool,
+               lora: str = "", lora_scale: float = 1.0):
     """Load a diffusers video pipeline (safetensors only, offline, no remote code)."""
     from studio.runtime import LoadOptions
     from studio.runtime import load_model as load
@@ -35,7 +40,7 @@ def load_model(ctx, source: str, device: str, dtype: str, offload: str, vae_tili
     if resolve_device(device) == "cpu":
         fit_cpu_threads()  # on a busy machine, torch threads waiting on each other made a render 10x slower
     options = LoadOptions(device=device, dtype=dtype, offload=offload, vae_tiling=vae_tiling,
-                          vae_slicing=vae_slicing)
+                          vae_slicing=vae_slicing, lora=lora, lora_scale=lora_scale)
     ctx.progress(0, 1, message=f"loading {source}")
     # A cancel stops the load between components (a real model takes seconds per component).
     model = load(source, options, base_dir=ctx.base_dir, is_cancelled=ctx.is_cancelled,

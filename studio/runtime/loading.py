@@ -46,6 +46,8 @@ class LoadOptions:
     offload: str = "none"  # "none" | "model" | "sequential"; only takes effect on cuda
     vae_tiling: bool = False
     vae_slicing: bool = False
+    lora: str = ""  # a diffusers-format LoRA .safetensors file (relative to base_dir); "" for none
+    lora_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class LoadedModel:
     is_placeholder: bool = False
     # The words the model knows, when its folder ships a list (studio_vocabulary.json); None: not checked.
     vocabulary: Vocabulary | None = None
+    adapters: tuple[str, ...] = ()  # LoRAs applied, as "file sha256:... @scale" (for provenance)
     _task_pipes: dict = field(default_factory=dict, repr=False)
     _previewer: Any = field(default=None, repr=False)
     _device: torch.device | None = field(default=None, repr=False)
@@ -359,6 +362,12 @@ def load_model(
         raise Cancelled()  # before moving gigabytes to the device
     if spec.vae_in_float32 and dtype != "float32":
         pipe.vae.to(torch.float32)
+    adapters = ()
+    if options.lora:  # before placement, so the adapter's weights move (or offload) with the model's
+        from studio.runtime.lora import apply_lora, resolve_lora_path
+
+        path = resolve_lora_path(options.lora, base_dir)
+        adapters = (apply_lora(pipe, path, options.lora_scale, spec.label),)
     offload = options.offload if device.startswith("cuda") else "none"
     _place(pipe, device, offload)
     pipe.set_progress_bar_config(disable=True)
@@ -389,8 +398,10 @@ def load_model(
         defaults=families.model_defaults(spec, pipe, settings.get("defaults")),
         pipe=pipe,
         spec=spec,
-        options=LoadOptions(options.device, options.dtype, offload, options.vae_tiling, options.vae_slicing),
+        options=LoadOptions(options.device, options.dtype, offload, options.vae_tiling, options.vae_slicing,
+                            options.lora, options.lora_scale),
         is_placeholder=is_placeholder,
+        adapters=adapters,
         vocabulary=read_vocabulary(folder),
     )
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from studio.errors import Cancelled, ModelError, OutOfMemoryError, StudioError
-from studio.runtime import families, preview
+from studio.runtime import families, preview, speed
 from studio.runtime.families import TASK_WORDS
 from studio.runtime.loading import LoadedModel
 
@@ -50,6 +50,9 @@ class VideoRequest:
     # fresh noise from the seed.
     noise: torch.Tensor | None = None
     reference: np.ndarray | None = None  # uint8 [H, W, 3], a subject to keep (families that take one: VACE)
+    # Step caching (studio.runtime.speed): "off" or a method; threshold 0 uses the method's default.
+    step_cache: str = "off"
+    cache_threshold: float = 0.0
 
 
 @dataclass
@@ -331,7 +334,8 @@ def sample(
         kwargs["reference_images"] = [Image.fromarray(request.reference)]
         kwargs["num_frames"] = request.num_frames
     try:
-        output = pipe(**kwargs, return_dict=False)[0]
+        with speed.step_cache(pipe, request.step_cache, request.cache_threshold, f"the model '{model.name}'"):
+            output = pipe(**kwargs, return_dict=False)[0]
     except Exception as exc:  # noqa: BLE001
         _reset_hooks(pipe)
         _raise_translated(exc, "sampling", model)
