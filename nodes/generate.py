@@ -153,7 +153,17 @@ def _generation(model, prompt: Prompt, request, image: Picture | None, camera_gu
         mode="v2v" if request.video is not None else "i2v" if request.image is not None else "t2v",
         reference_use=image.role if image is not None else None, reference_image=reference,
         camera=camera_guide.label if steered else None, camera_mode=mode if steered else None,
+        speed=_speed_text(request),
     )
+
+
+def _speed_text(request) -> str | None:
+    """A step-cached render says so in its record (and so in its credentials); None when rendered in full."""
+    if request.step_cache == "off":
+        return None
+    from studio.runtime.speed import describe
+
+    return describe(request.step_cache, request.cache_threshold) or None
 
 
 def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):

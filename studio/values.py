@@ -85,6 +85,7 @@ class Generation:
     camera: str | None = None  # the camera path's label
     camera_mode: str | None = None  # how the camera steered: guide | noise | none
     shots: tuple[ShotRecord, ...] = ()  # a sequence's shots (mode "sequence")
+    speed: str | None = None  # how the render was sped up at some cost in fidelity (e.g. first_block@0.06)
     character_images: tuple[str, ...] = ()  # a sequence's character pictures: ingredients beside reference_image
 
     @property
@@ -106,7 +107,7 @@ class Generation:
     def settings(self) -> dict[str, Any]:
         """The generation settings a manifest records, those that are known."""
         values = {"steps": self.steps, "guidance": self.guidance, "size": self.size,
-                  "num_frames": self.num_frames, "fps": self.fps, "mode": self.mode}
+                  "num_frames": self.num_frames, "fps": self.fps, "mode": self.mode, "speed": self.speed}
         return {k: v for k, v in values.items() if v is not None}
 
 

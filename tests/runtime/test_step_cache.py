@@ -134,3 +134,16 @@ def test_generate_video_node_renders_again_when_the_step_cache_changes(tmp_path)
     assert not np.array_equal(plain, cached)
     graph.nodes["generate"].params.update(step_cache="off")
     np.testing.assert_array_equal(plain, frames())
+
+
+def test_a_cached_render_says_so_in_its_generation_record():
+    from types import SimpleNamespace
+
+    from nodes.generate import _speed_text
+
+    assert _speed_text(SimpleNamespace(step_cache="off", cache_threshold=0.2)) is None
+    assert _speed_text(SimpleNamespace(step_cache="first_block", cache_threshold=0.1)) == "first_block@0.1"
+    from studio.values import Generation
+
+    assert Generation(speed="first_block@0.1").settings()["speed"] == "first_block@0.1"
+    assert "speed" not in Generation().settings()
