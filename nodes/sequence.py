@@ -37,6 +37,7 @@ EXAMPLE_SHOTS = [
     "studio.ShotList",
     title="Shot List",
     category="Directing",
+    roles=Roles(shot_list="shots"),
     inputs=[
         PortSpec("character_a", "IMAGE", "character a: shots naming 'a' start from this picture (or keep it as "
                  "their subject, on models that take a reference)", optional=True),

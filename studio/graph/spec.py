@@ -358,6 +358,7 @@ class Roles:
     preview: bool = False  # shows a clip in the editor; ``studio render -o`` exports what a lone one shows
     model_loader: bool = False  # loads a model; ``studio render --device`` sets its ``device``
     model_source: str | None = None  # the parameter naming the model; the inspector offers the models found
+    shot_list: str | None = None  # the parameter holding a sequence's shots; a shot's flag on the timeline selects it
 
 
 @dataclass(frozen=True)

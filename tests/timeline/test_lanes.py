@@ -255,3 +255,24 @@ def test_no_playhead_is_drawn_before_there_is_a_clip(docks):
     docks.live.show_video(Video(clip(24), 24.0))
     QApplication.processEvents()
     assert playhead_pixels() > 0
+
+
+def test_a_shot_s_flag_on_the_ruler_names_its_row_of_the_shot_list(docks, qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtTest import QTest
+
+    from nodes.sequence import shot_list
+
+    docks.session.registry.register(shot_list)
+    docks.session.edit("add", lambda g: g.add_node(shot_list, "shots"))
+    docks.live.show_video(Video(clip(48), 16.0))
+    docks.set_markers([(0, "opening"), (24, "meet")], [])
+    settle()
+    chosen = []
+    docks.shot_chosen.connect(lambda nid, row: chosen.append((nid, row)))
+    ruler = docks.timeline.ruler
+    x = round(ruler.axis.x(24)) + 6
+    QTest.mouseClick(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, 5))
+    assert chosen == [("shots", 1)] and abs(docks.model.playhead - 24) <= 2  # it also moves the playhead there
+    QTest.mouseClick(ruler, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x, 30))
+    assert chosen == [("shots", 1)]  # below the flags: only scrubbing

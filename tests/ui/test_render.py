@@ -140,3 +140,15 @@ def test_a_warning_given_while_running_shows_on_the_node_and_in_the_log_until_th
     assert item.problems == ["the model ignores 'bleu' (did you mean 'blue'?)"]
     window._run_event(RunStarted(2, (n,)))
     assert item.problems == []
+
+
+def test_select_shot_selects_the_shot_list_and_its_row(window, qtbot):
+    from nodes.sequence import shot_list
+
+    window.registry.register(shot_list)
+    window.session.edit("add", lambda g: g.add_node(shot_list, "shots"))
+    window.select_shot("shots", 1)  # the node's default list has two shots
+    qtbot.wait(50)  # the inspector follows the selection, then the row is chosen
+    table = window.inspector.editors["shots"].table.table
+    assert window.scene.selected_node_ids() == ["shots"] and window.inspector.node_id == "shots"
+    assert [i.row() for i in table.selectionModel().selectedRows()] == [1]

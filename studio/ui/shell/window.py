@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         self.renderer.event.connect(docks.handle_event)
         self.renderer.last.rendered.connect(docks.show_render)
         self.renderer.last.cleared.connect(docks.forget_render)
+        docks.shot_chosen.connect(self.select_shot)
         self.view_menu.addAction(docks.viewer_dock.toggleViewAction())
         self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
         self.preview_toggle.setVisible(False)
@@ -496,6 +497,26 @@ class MainWindow(QMainWindow):
             return
         self.timeline.live.compare_with(frames, fps)
         self.statusBar().showMessage(f"comparing with {title}: choose a mode under Compare in the viewer", 6000)
+
+    def select_shot(self, node_id: str, row: int) -> None:
+        """Select a Shot List node and one of its rows (a shot's flag clicked on the timeline)."""
+        self.scene.select_nodes([node_id])
+        # once the inspector has followed the selection (its own zero-time timer), choose the row
+        QTimer.singleShot(30, lambda: self._select_shot_row(node_id, row))
+
+    def _select_shot_row(self, node_id: str, row: int) -> None:
+        if node_id not in self.session.graph.nodes:
+            return
+        if self._selection_timer.isActive() or self.inspector.node_id != node_id:  # show it now, once
+            self._selection_timer.stop()
+            self._show_selection()
+        spec = self.registry.get(self.session.graph.nodes[node_id].type)
+        editor = self.inspector.editors.get(spec.roles.shot_list or "") if spec is not None else None
+        table = getattr(getattr(editor, "table", None), "table", None)
+        if table is not None and row < table.rowCount():
+            table.selectRow(row)
+            table.scrollToItem(table.item(row, 0))
+        self.statusBar().showMessage(f"shot {row + 1} of '{node_id}'", 4000)
 
     def set_export_range(self) -> None:
         if self.timeline is None or not self.timeline.set_export_range():

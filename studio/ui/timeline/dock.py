@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import Signal as QtSignal  # studio.values.Signal is the per-frame value
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -143,6 +144,8 @@ class TimelineDocks(QObject):
     """The viewer dock and the timeline dock for an editor window, and the wiring an editor needs:
     ``handle_event`` for engine events, camera keyframes edited through the session's undo stack."""
 
+    shot_chosen = QtSignal(str, int)  # (node id, row): a shot's flag clicked on the ruler; its Shot List row
+
     def __init__(self, window: QMainWindow, session: EditSession | None = None) -> None:
         super().__init__(window)
         self.window, self.session = window, session
@@ -169,6 +172,7 @@ class TimelineDocks(QObject):
         self.live.history_changed.connect(self._history_changed)
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
+        self.timeline.ruler.section_clicked.connect(self._section_clicked)
         self.camera_param: tuple[str, str] | None = None
         self._syncing_range = False
         if session is not None:
@@ -291,6 +295,18 @@ class TimelineDocks(QObject):
         node_id, param = self.camera_param
         if node_id in self.session.graph.nodes:
             self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
+
+    def _section_clicked(self, index: int) -> None:
+        """A section of a sequence's clip is one of its shots: say which row of the Shot List it is."""
+        if self.session is None:
+            return
+        for nid, node in self.session.graph.nodes.items():
+            spec = self.session.registry.get(node.type)
+            param = spec.roles.shot_list if spec is not None else None
+            rows = node.params.get(param) if param else None
+            if isinstance(rows, list) and 0 <= index < len(rows):
+                self.shot_chosen.emit(nid, index)
+                return
 
     # ---- in and out points and the exporter's range
     def _exporters(self) -> list[tuple[str, Exporter]]:

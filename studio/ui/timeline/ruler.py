@@ -6,6 +6,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QFontMetrics,
     QMouseEvent,
     QPainter,
     QPaintEvent,
@@ -103,8 +104,14 @@ class AxisWidget(QWidget):
         painter.fillRect(QRectF(left, 0, right - left, self.height()), RANGE)
 
 
+FLAG_H = 14  # the strip at the top of the ruler where section flags carry their labels
+
+
 class TimeRuler(AxisWidget):
-    """Ticks and labels; section markers as labelled flags, beats as short blue ticks."""
+    """Ticks and labels; section markers as labelled flags, beats as short blue ticks. A click on a section's flag
+    says which section (``section_clicked``: its index among the sections) and moves the playhead there."""
+
+    section_clicked = Signal(int)
 
     def __init__(self, model: TimelineModel, axis: TimeAxis, parent: QWidget | None = None) -> None:
         super().__init__(model, axis, parent)
@@ -120,6 +127,24 @@ class TimeRuler(AxisWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
         self.show_timecode = not self.show_timecode
         self.update()
+
+    def section_at(self, x: float, y: float) -> int | None:
+        """The index of the section whose flag (its line and label, in the top strip) is under (x, y)."""
+        if y > FLAG_H:
+            return None
+        metrics = QFontMetrics(QFont(self.font().family(), 8))
+        sections = [m for m in self.model.markers if m.kind == "section"]
+        for index in reversed(range(len(sections))):  # a later flag is drawn over an earlier one
+            left = self.axis.x(sections[index].frame)
+            if left - 3 <= x <= left + 3 + metrics.horizontalAdvance(sections[index].label or " "):
+                return index
+        return None
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt's name)
+        index = self.section_at(event.position().x(), event.position().y())
+        if index is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.section_clicked.emit(index)
+        super().mousePressEvent(event)
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
         painter = QPainter(self)
