@@ -84,8 +84,14 @@ class NodeContext:
         self._emit(NodeWarning(self.run_id, self.node_id, message))
 
     def graph_document(self) -> str | None:
-        """The graph being run as its file's JSON (for the clip's provenance), or None when not known."""
-        return self._document() if self._document is not None else None
+        """The graph being run as its file's JSON (for the clip's provenance), or None when not known or when
+        it cannot be written as a file (then the clip is still made, without its graph)."""
+        if self._document is None:
+            return None
+        try:
+            return self._document()
+        except StudioError:
+            return None
 
     def is_cancelled(self) -> bool:
         return self._cancel.cancelled
@@ -546,8 +552,8 @@ _MISSING = object()
 def draft_copy(graph: Graph, registry: NodeRegistry) -> tuple[Graph, list[str]]:
     """The graph as a draft render runs it: every parameter a node's ``draft`` role pairs with a draft
     parameter (Generate Video's ``steps`` with ``draft_steps``, ``guidance`` with ``draft_guidance``) runs at
-    the smaller of the two (same seed, same
-    everything else). The document itself is not touched. Returns the copy and the ids of the nodes it changed."""
+    the smaller of the two (same seed, same everything else). The document itself is not touched. Returns the
+    copy and the ids of the nodes it changed."""
     draft = graph.copy()
     changed = []
     for nid, node in draft.nodes.items():
