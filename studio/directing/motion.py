@@ -9,6 +9,17 @@ import numpy as np
 from studio.directing import DirectingError
 from studio.directing.camera import CameraTrack
 
+HELD_CHANGE = 0.5  # mean abs change (0-255) under which two frames show the same picture
+
+
+def frame_changes(frames: np.ndarray) -> np.ndarray:
+    """Mean absolute change (0-255) between each frame and the next: [T - 1] for uint8 [T, H, W, 3]. Flicker shows
+    as spikes, a held picture as zeros (the sequence seams, the embedded VAE's held frames, the Metrics panel)."""
+    clip = np.asarray(frames, dtype=np.float32)
+    if len(clip) < 2:
+        return np.zeros(0, np.float32)
+    return np.abs(np.diff(clip, axis=0)).reshape(len(clip) - 1, -1).mean(axis=1)
+
 
 def _gray(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 2:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from studio.directing import DirectingError
+from studio.directing.motion import frame_changes
 from studio.values import Picture
 
 TRANSITIONS = ("cut", "continue")
@@ -193,14 +194,6 @@ def plan_segments(num_frames: int, window: int, step: int, continues: bool) -> l
             raise DirectingError(f"internal: segment of {frames} frames exceeds the window of {window}")
         segments.append(ShotSegment(frames, keep_from, keep))
     return segments
-
-
-def frame_changes(frames: np.ndarray) -> np.ndarray:
-    """Mean absolute change (0-255) between each frame and the next: [T - 1] for uint8 [T, H, W, 3]."""
-    clip = np.asarray(frames, dtype=np.float32)
-    if len(clip) < 2:
-        return np.zeros(0, np.float32)
-    return np.abs(np.diff(clip, axis=0)).reshape(len(clip) - 1, -1).mean(axis=1)
 
 
 def seam_report(frames: np.ndarray, seams: list[int]) -> dict[str, Any]:

@@ -20,16 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from studio.directing.motion import HELD_CHANGE, frame_changes
 from studio.embedded.analysis import analyse
 from studio.embedded.world import eval_specs, render
 
-HELD_CHANGE = 0.5  # mean abs change (0-255) under which two frames show the same picture
 FRAMES, SIZE = 17, 64
-
-
-def frame_changes(video: np.ndarray) -> np.ndarray:
-    """Mean abs change (0-255) of each consecutive frame pair of a [T, H, W, 3] clip."""
-    return np.abs(np.diff(video.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
 
 
 def held_pairs(video: np.ndarray, truth: np.ndarray | None = None) -> tuple[int, int]:

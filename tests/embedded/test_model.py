@@ -94,14 +94,13 @@ FLOORS = {
                        "held_frames": 0.76},
     "video_to_video": {"colour": 1.0, "motion": 1.0, "flicker_max": 4.3, "held_frames": 0.76},
 }
-HELD_CHANGE = 0.5  # a frame pair whose mean abs change (0-255) is below this shows the same picture twice
 
 
 def held_frames(video: np.ndarray) -> float:
     """Share of consecutive frame pairs that barely change (the picture is held) in a clip whose object moves."""
-    frames = video.astype(np.float32)
-    change = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
-    return float(np.mean(change < HELD_CHANGE))
+    from studio.directing.motion import HELD_CHANGE, frame_changes
+
+    return float(np.mean(frame_changes(video) < HELD_CHANGE))
 
 
 def measure(task: str, pipe, count: int = EVAL_CLIPS, steps: int = EVAL_STEPS,  # type: ignore[no-untyped-def]

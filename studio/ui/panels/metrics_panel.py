@@ -16,9 +16,11 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from studio.directing.motion import HELD_CHANGE, frame_changes
 from studio.engine import NodeProgress, RunFinished, RunStarted
 from studio.media.render_history import HistoryRecord
 from studio.ui.shell import theme
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
 
 REFRESH_MS = 200  # at most 5 updates a second, however fast the steps come
@@ -48,14 +50,6 @@ def vram_mb() -> float | None:
     except Exception:  # noqa: BLE001 - a metric, never an error
         return None
     return None
-
-
-def frame_change(frames: np.ndarray) -> np.ndarray:
-    """Mean absolute change (0-255) between consecutive frames: the clip's temporal stability."""
-    if frames.ndim != 4 or len(frames) < 2:
-        return np.zeros(0)
-    sample = frames[:, ::2, ::2].astype(np.int16)  # every other pixel: the same curve at a quarter the cost
-    return np.abs(np.diff(sample, axis=0)).mean(axis=(1, 2, 3))
 
 
 class MetricsPanel(QWidget):
@@ -138,15 +132,28 @@ class MetricsPanel(QWidget):
         self._dirty.add("memory")
 
     # ---- finished renders
-    def show_render(self, render: Render) -> None:
+    def show_render(self, render: Render) -> BackgroundJob | None:
+        """Plot a finished render's frame-to-frame change; measuring a long clip takes a while, so off the
+        main thread (the summary line follows when it is done)."""
         clip = render.clip()
-        self._change = frame_change(np.asarray(clip[1].frames)) if clip is not None else np.zeros(0)
+        if clip is None:
+            self._take_change(render, np.zeros(0))
+            return None
+        frames = clip[1].frames
+        job = BackgroundJob(lambda _ctx: frame_changes(frames), "frame-changes", parent=self)
+        job.succeeded.connect(lambda changes: self._take_change(render, changes))
+        job.finished.connect(job.deleteLater)
+        return job.start()
+
+    def _take_change(self, render: Render, changes: np.ndarray) -> None:
+        self._change = changes
         self._dirty.add("change")
+        clip = render.clip()
         if clip is not None:
             video = clip[1]
             seconds = float(render.extra.get("seconds") or render.result.seconds)
             per10 = seconds / max(video.num_frames / float(video.fps), 1e-6) * 10
-            held = float((self._change < 0.5).mean()) if len(self._change) else 0.0
+            held = float((self._change < HELD_CHANGE).mean()) if len(self._change) else 0.0
             ram = f" · peak RAM {self.peak_ram:.0f} MB" if self.peak_ram else ""
             self.summary.setText(f"Render #{render.number}: {seconds:.1f} s, {per10:.1f} s per 10 s of clip{ram}"
                                  f" · frame change mean {self._change.mean() if len(self._change) else 0:.1f}, "
