@@ -433,20 +433,19 @@ class Inspector(QScrollArea):
             column.setContentsMargins(0, 0, 0, 6)
             column.setSpacing(2)
             note = None
+            beside = None  # a button beside the editor: the model picker, or driving it by a link
             if spec is not None and spec.roles.model_source == pspec.name and not many:
-                row = QHBoxLayout()
-                row.setSpacing(4)
-                row.addWidget(editor, 1)
-                row.addWidget(self._models_button(editor))
-                column.addLayout(row)
+                beside = self._models_button(editor)
             elif pspec.drivable and not many and spec is not None:
-                row = QHBoxLayout()
-                row.setSpacing(4)
-                row.addWidget(editor, 1)
-                row.addWidget(drive_button(self.session, self.node_id, pspec))
-                column.addLayout(row)
+                beside = drive_button(self.session, self.node_id, pspec)
                 note = driven_note(self.session, self.node_id, pspec)
                 editor.setEnabled(note is None)
+            if beside is not None:
+                row = QHBoxLayout()
+                row.setSpacing(4)
+                row.addWidget(editor, 1)
+                row.addWidget(beside)
+                column.addLayout(row)
             else:
                 column.addWidget(editor)
             if note is not None:
