@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from studio import warmup
+from studio.engine.assets import file_params, resolve_input
 from studio.engine.cache import OutputCache
 from studio.engine.events import (
     Event,
@@ -118,10 +119,7 @@ class NodeContext:
         return resolve_output(self.outputs, self.node_id, value, self.base_dir)
 
     def resolve_path(self, value: str) -> Path:
-        path = Path(value).expanduser()
-        if not path.is_absolute() and self.base_dir is not None:
-            path = self.base_dir / path
-        return path
+        return resolve_input(value, self.base_dir)
 
 
 @dataclass
@@ -374,34 +372,21 @@ class Engine:
     def _missing_files(self, graph: Graph, order: list[str], base_dir: Path | None) -> list[tuple[str, str]]:
         """Input files that do not exist, all of them, before anything slow (a model load) starts."""
         missing = []
-        for nid, pspec, value in self._path_params(graph, order, written=False):
+        for nid, pspec, value in file_params(graph, self.registry, order):
             if not isinstance(value, str) or not value:
                 continue
-            path = Path(value).expanduser()
-            if not path.is_absolute() and base_dir is not None:
-                path = base_dir / path
+            path = resolve_input(value, base_dir)
             if not path.exists():
                 missing.append((nid, f"file '{path}' of parameter '{pspec.name}' does not exist "
                                      "(pick the file again, or move it back)"))
         return missing
-
-    def _path_params(self, graph: Graph, order: list[str], written: bool) -> Iterable[tuple[str, ParamSpec, Any]]:
-        """(node id, parameter, value) of each file parameter the run needs: files written, or files read."""
-        for nid in order:
-            node = graph.nodes[nid]
-            spec = self.registry.get(node.type)
-            if spec is None or node.bypassed:
-                continue
-            for pspec in spec.params:
-                if pspec.kind == "path" and pspec.output_file == written:
-                    yield nid, pspec, node.params.get(pspec.name, pspec.default)
 
     def _unwritable(self, graph: Graph, order: list[str], base_dir: Path | None,
                     policy: OutputPolicy) -> list[tuple[str, str]]:
         """Outputs the run may not or cannot write (outside the output folder, read-only, disk full), all of
         them, before anything slow starts."""
         found = []
-        for nid, pspec, value in self._path_params(graph, order, written=True):
+        for nid, pspec, value in file_params(graph, self.registry, order, written=True):
             try:
                 target = resolve_output(policy, nid, value if isinstance(value, str) else "", base_dir)
                 check_writable(target.parent, node_id=nid)
@@ -636,9 +621,7 @@ def _written_file_gone(spec: NodeSpec, cached: dict[str, Any]) -> bool:
 
 
 def _file_stamp(value: str, base_dir: Path | None) -> list[Any]:
-    path = Path(value).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
+    path = resolve_input(value, base_dir)
     try:
         st = os.stat(path)
     except OSError:
