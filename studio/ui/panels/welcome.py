@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,20 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.graph import SUFFIX
+from studio.ui.shell.files import example_info
 
 THUMB = QSize(112, 63)
 WIDTH = 540
-
-
-def example_info(path: Path) -> tuple[str, str]:
-    """(title, description) from an example's meta, else from its file name."""
-    title = path.name[: -len(SUFFIX)].replace("-", " ").replace("_", " ").capitalize()
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8")).get("meta", {})
-    except (OSError, ValueError, AttributeError):
-        return title, ""
-    return str(meta.get("title") or title), str(meta.get("description") or "")
 
 
 class WelcomeCard(QFrame):

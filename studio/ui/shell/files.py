@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,16 @@ CLIP_SUFFIXES = frozenset({".mp4", ".m4v", ".mov"})  # File > Open on one rebuil
 
 def examples() -> list[Path]:
     return sorted((paths.RESOURCES / "examples").glob("*" + SUFFIX))
+
+
+def example_info(path: Path) -> tuple[str, str]:
+    """(title, description) of an example from its meta, else a title from its file name."""
+    title = path.name[: -len(SUFFIX)].replace("_", " ").replace("-", " ").capitalize()
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return title, ""
+    return str(meta.get("title") or title), str(meta.get("description") or "")
 
 
 def file_patterns(file_filter: str) -> set[str]:
@@ -216,7 +227,7 @@ class Files:
         menu.clear()
         found = examples()
         for path in found:
-            title = path.name[: -len(SUFFIX)].replace("_", " ").replace("-", " ").capitalize()
+            title, _ = example_info(path)
             menu.addAction(title, lambda p=path: self.open_path(p, as_copy=True)).setToolTip(str(path))
         if not found:
             menu.addAction("No examples installed").setEnabled(False)
