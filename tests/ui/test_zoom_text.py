@@ -24,3 +24,16 @@ def test_a_zoomed_out_canvas_paints_with_long_port_names_elided_inside_the_node(
     window.view.scale(0.5, 0.5)
     image = window.view.grab().toImage()
     assert not image.isNull() and image.width() > 100
+
+
+def test_a_long_title_zoomed_out_is_shown_whole_at_a_smaller_boost_rather_than_cut(qapp):
+    from studio.ui.canvas.items import WIDTH, title_size
+
+    room = WIDTH - 20
+    for lod in (0.5, 0.63, 0.8):
+        size = title_size("Generate Sequence", room, lod)
+        shown = QFontMetricsF(theme.font(size, True)).horizontalAdvance("Generate Sequence")
+        assert shown <= room  # whole: nothing elided
+        assert size >= 9.0  # never smaller than at 100%
+    # a short title keeps the full boost
+    assert title_size("Text", room, 0.5) == 9.0 * text_boost(0.5, 1.6)

@@ -74,6 +74,22 @@ def wrapped_tip(text: str) -> str:
     return "<p style='white-space:pre-wrap; max-width: 480px'>" + html.escape(text) + "</p>"
 
 
+TITLE_PT = 9.0
+
+
+def title_size(title: str, room: float, lod: float) -> float:
+    """The title's point size: enlarged when zoomed out (readable at 50%), but only as far as the whole
+    title still fits its room; a long title ("Generate Sequence") is shown whole at a smaller boost rather
+    than cut, and is cut only when even the normal size does not fit."""
+    boosted = TITLE_PT * text_boost(lod, 1.6)
+    if boosted <= TITLE_PT:
+        return boosted
+    natural = _metrics(theme.font(TITLE_PT, True)).horizontalAdvance(title)
+    if natural <= 0:
+        return boosted
+    return max(TITLE_PT, min(boosted, TITLE_PT * room / natural * 0.97))
+
+
 class NodeItem(QGraphicsItem):
     """One node. Ports are painted, not child items: fewer items keep large graphs fast."""
 
@@ -325,11 +341,11 @@ class NodeItem(QGraphicsItem):
         painter.restore()
 
     def _paint_title(self, painter: QPainter, lod: float = 1.0) -> None:
-        f = theme.font(9.0 * text_boost(lod, 1.6), True)
-        painter.setFont(f)
-        painter.setPen(theme.pen(theme.TEXT))
         title = ("▸ " if self.collapsed else "") + self.title + ("  (bypassed)" if self.bypassed else "")
         room = WIDTH - 20 - (22 if self.problems else 0)
+        f = theme.font(title_size(title, room, lod), True)
+        painter.setFont(f)
+        painter.setPen(theme.pen(theme.TEXT))
         text = _metrics(f).elidedText(title, Qt.TextElideMode.ElideRight, room)
         painter.drawText(QRectF(10, 0, room, TITLE_H), Qt.AlignmentFlag.AlignVCenter, text)
         if self.problems:
