@@ -13,6 +13,9 @@ from studio.values import CameraGuide, Generation, Picture, Prompt, PromptSchedu
     # A draft runs fewer steps and, with them, gentler guidance: at 6 steps guidance 5 overshoots (stray blobs,
     # another position and motion), guidance 3 lands on the final's object, colour and motion (tests/directing).
     roles=Roles(draft=(("steps", "draft_steps"), ("guidance", "draft_guidance")), clip_rate="fps"),
+    # 2: step_cache + cache_threshold became one 'speed' setting (with the presets balanced and fast)
+    version=2,
+    upgrade=lambda params, version: _speed_from_step_cache(params) if version < 2 else params,
     inputs=[
         PortSpec("model", "MODEL", "the video model"),
         PortSpec("prompt", "PROMPT", "what to show"),
@@ -48,20 +51,20 @@ from studio.values import CameraGuide, Generation, Picture, Prompt, PromptSchedu
         ParamSpec("draft_guidance", "float", 3.0, minimum=0, maximum=30, soft_maximum=15,
                   help="Guidance of a draft render (when lower than 'guidance'): with few steps a strong guidance "
                        "overshoots, and the draft would show another object or motion than the final."),
-        ParamSpec("step_cache", "enum", "off", choices=("off", "first_block"),
-                  help="Speed: 'first_block' skips most of the model on steps where its first block barely "
-                       "changes (diffusers' First Block Cache). Faster, slightly different clip; 'off' renders "
-                       "exactly."),
-        ParamSpec("cache_threshold", "float", 0.0, minimum=0, maximum=1, soft_maximum=0.3,
-                  help="How much change the step cache ignores: higher is faster and less faithful; 0 uses the "
-                       "default (0.06, the largest that kept the embedded model's clips above 30 dB PSNR)."),
+        ParamSpec("speed", "string", "off", max_length=40,
+                  help="Skip work on steps where the model barely changes its answer: faster, slightly different "
+                       "clip. 'off' renders exactly; 'balanced' uses the fastest setting `studio bench-speed` "
+                       "measured on this model that keeps 25 dB PSNR (off until measured); 'fast' the fastest "
+                       "measured, whatever it costs; or a method and its knob: "
+                       "first_block@0.08 (higher threshold: faster), taylorseer@3 or pab@2 (higher interval: "
+                       "faster). A draft of an 'off' render uses 'balanced'."),
     ],
 )
 def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Video | None,
                    camera_guide: CameraGuide | None, num_frames: int,
                    width: int, height: int, fps: float, steps: int, guidance: float, seed: int,
                    strength: float, preview: bool, draft_steps: int = 6, draft_guidance: float = 3.0,
-                   step_cache: str = "off", cache_threshold: float = 0.0) -> Video:
+                   speed: str = "off") -> Video:
     """Text-, image- or video-to-video with the connected model, optionally along a camera path."""
     from studio import runtime
     from studio.media.image import fit_image
@@ -91,8 +94,10 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         image=None if as_reference else picture,
         reference=picture if as_reference else None,
         video=None if guide is None else _fit_clip(guide, width, height, fit_image),
-        step_cache=step_cache, cache_threshold=cache_threshold,
+        fps=fps,
     )
+    resolved = _resolve_speed(ctx, model, speed)
+    request.speed, request.speed_reason = resolved.setting, resolved.why
     model_key = ctx.input_key("model")
     # The prompt encode does not depend on the seed, steps or size: changing those must not repeat it.
     embeds = ctx.memo("encode_prompt", [model_key, prompt.text, prompt.negative, guidance > 1.0],
@@ -116,7 +121,7 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
         [model_key, ctx.input_key("prompt"), ctx.input_key("image"), ctx.input_key("guide"),
          ctx.input_key("camera_guide"),
          request.num_frames, width, height, steps, guidance, seed,
-         strength if request.video is not None else None, mode, fps if mode else None,
+         strength if request.video is not None else None, mode, fps if mode or _rate_matters(model) else None,
          *_speed_key(request)],
         lambda: runtime.sample(model, embeds, request, on_step=on_step, is_cancelled=ctx.is_cancelled),
     )
@@ -125,13 +130,50 @@ def generate_video(ctx, model, prompt: Prompt, image: Picture | None, guide: Vid
     return Video(frames, fps, _generation(model, prompt, request, image, camera_guide, mode, frames, fps))
 
 
-def _speed_key(request) -> list:
-    """A cached render is a different clip: its method and threshold are part of the key (nothing when off)."""
-    if request.step_cache == "off":
-        return []
-    from studio.runtime.speed import effective_threshold
+def _speed_from_step_cache(params: dict) -> dict:
+    """Version 1 to 2: step_cache 'first_block' with cache_threshold t (0: the default then, 0.06) becomes
+    speed 'first_block@t'; 'off' stays off."""
+    params = dict(params)
+    method = params.pop("step_cache", "off")
+    threshold = params.pop("cache_threshold", 0.0)
+    if method == "first_block":
+        value = threshold if isinstance(threshold, int | float) and not isinstance(threshold, bool) else 0
+        params["speed"] = f"first_block@{value if 0 < value <= 1 else 0.06:g}"
+    elif "speed" not in params:
+        params["speed"] = "off"
+    return params
 
-    return [request.step_cache, effective_threshold(request.step_cache, request.cache_threshold)]
+
+def _resolve_speed(ctx, model, speed: str):
+    """The concrete setting this render uses, said in the run's log. A draft of an exact ('off') render runs
+    'balanced': faster where bench-speed found a setting that keeps 25 dB, and never 'fast', whose unguarded
+    settings made the embedded model's draft show another clip than the final (14 dB with taylorseer@3)."""
+    from studio.errors import NodeError, StudioError
+    from studio.runtime import fidelity
+
+    upgraded = ctx.outputs.draft and speed.strip().lower() == "off"
+    asked = "balanced" if upgraded else speed
+    try:
+        resolved = fidelity.resolve(asked, model)
+    except StudioError as exc:
+        raise NodeError(exc.message, port="speed", hint=exc.hint, path=exc.path) from exc
+    if upgraded:
+        if resolved.setting != "off":
+            ctx.warn(f"draft: speed 'balanced' instead of 'off': {resolved.setting} ({resolved.why})")
+    elif resolved.setting != "off" or speed.strip().lower() != "off":
+        ctx.warn(f"speed '{speed}': {resolved.setting} ({resolved.why})")
+    return resolved
+
+
+def _rate_matters(model) -> bool:
+    """Whether the model is told the frame rate (LTX places its tokens in seconds): then fps changes the clip."""
+    args = model.spec.sample_arguments
+    return args({**model.defaults, "fps": 1.0}) != args({**model.defaults, "fps": 2.0})
+
+
+def _speed_key(request) -> list:
+    """A sped-up render is a different clip: its concrete setting is part of the key (nothing when off)."""
+    return [] if request.speed == "off" else [request.speed]
 
 
 def _generation(model, prompt: Prompt, request, image: Picture | None, camera_guide, mode: str | None, frames,
@@ -158,12 +200,10 @@ def _generation(model, prompt: Prompt, request, image: Picture | None, camera_gu
 
 
 def _speed_text(request) -> str | None:
-    """A step-cached render says so in its record (and so in its credentials); None when rendered in full."""
-    if request.step_cache == "off":
+    """A sped-up render says so, and why, in its record (and so in its credentials); None when rendered in full."""
+    if request.speed == "off":
         return None
-    from studio.runtime.speed import describe
-
-    return describe(request.step_cache, request.cache_threshold) or None
+    return f"{request.speed} ({request.speed_reason})" if request.speed_reason else request.speed
 
 
 def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: float, mode: str | None):

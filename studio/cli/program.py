@@ -9,14 +9,14 @@ import sys
 from pathlib import Path
 
 from studio import __version__
-from studio.cli import catalogue, editor, render
+from studio.cli import bench_speed, catalogue, editor, render
 from studio.cli.editor import open_editor
 from studio.cli.exits import EXIT_CANCELLED, EXIT_OK, EXIT_USAGE
 from studio.errors import StudioError
 
 # Each room of the command line adds its commands; COMMANDS lists them all (a mistyped one is told the nearest).
-COMMAND_MODULES = (render, catalogue, editor)
-COMMANDS = ("render", "validate", "nodes", "models", "verify", "demo", "editor")
+COMMAND_MODULES = (render, catalogue, editor, bench_speed)
+COMMANDS = ("render", "validate", "nodes", "models", "verify", "demo", "editor", "bench-speed")
 
 log = logging.getLogger("studio")
 

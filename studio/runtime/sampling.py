@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -14,7 +15,7 @@ from PIL import Image
 from studio.errors import Cancelled, ModelError, OutOfMemoryError, StudioError
 from studio.runtime import families, preview, speed
 from studio.runtime.families import TASK_WORDS
-from studio.runtime.loading import LoadedModel
+from studio.runtime.loading import LoadedModel, quiet
 
 _OOM_HINT = "try offload='model' (or 'sequential'), vae_tiling=True, or fewer frames / a smaller size"
 
@@ -50,9 +51,11 @@ class VideoRequest:
     # fresh noise from the seed.
     noise: torch.Tensor | None = None
     reference: np.ndarray | None = None  # uint8 [H, W, 3], a subject to keep (families that take one: VACE)
-    # Step caching (studio.runtime.speed): "off" or a method; threshold 0 uses the method's default.
-    step_cache: str = "off"
-    cache_threshold: float = 0.0
+    # A concrete speed setting (studio.runtime.speed): "off" or "method@value"; the presets 'balanced' and
+    # 'fast' are resolved per model before (studio.runtime.fidelity.resolve).
+    speed: str = "off"
+    speed_reason: str = ""  # why that setting (a preset's choice, a draft), for the run's log and the record
+    fps: float | None = None  # the clip's frame rate; None: the model's default (LTX places tokens in seconds)
 
 
 @dataclass
@@ -264,6 +267,7 @@ def sample(
     """Denoise a clip, reporting every step (with a whole-clip preview) and stopping within one step of a cancel."""
     task = _task_of(model, request)
     _check_request(model, embeds, request, task)
+    setting = speed.parse(request.speed)
     if is_cancelled():
         raise Cancelled()
     spec = model.spec
@@ -319,7 +323,10 @@ def sample(
     )
     if request.noise is not None:
         kwargs["latents"] = request.noise.to(device=model.execution_device, dtype=pipe.transformer.dtype)
-    kwargs.update(spec.sample_arguments(model.defaults))
+    defaults = model.defaults if request.fps is None else {**model.defaults, "fps": request.fps}
+    kwargs.update(spec.sample_arguments(defaults))
+    extra, scheduler = spec.schedule(pipe, task, dims, request.steps)
+    kwargs.update(extra)
     if task == "v2v":
         # The guide is resampled to the request's length; a family whose pipeline also takes num_frames
         # for it says so in its v2v_arguments.
@@ -333,12 +340,20 @@ def sample(
     if request.reference is not None:
         kwargs["reference_images"] = [Image.fromarray(request.reference)]
         kwargs["num_frames"] = request.num_frames
+    own_scheduler = pipe.scheduler
     try:
-        with speed.step_cache(pipe, request.step_cache, request.cache_threshold, f"the model '{model.name}'"):
+        if scheduler is not None:  # for this call alone: the pipeline is shared by every render of the model
+            pipe.scheduler = scheduler
+        # The family's own schedule goes in as timesteps, which diffusers warns about on every call (it cannot
+        # know that the scheduler given with them shifts nothing): quiet for that call.
+        with speed.step_cache(pipe, setting, f"the model '{model.name}'"), \
+                (quiet() if scheduler is not None else nullcontext()):
             output = pipe(**kwargs, return_dict=False)[0]
     except Exception as exc:  # noqa: BLE001
         _reset_hooks(pipe)
         _raise_translated(exc, "sampling", model)
+    finally:
+        pipe.scheduler = own_scheduler
     tensor = families.canonical_latents(spec, output, dims).detach().to("cpu").contiguous()
     return Latents(
         tensor=tensor,

@@ -96,7 +96,7 @@ def bench_model(label: str, source: str, thresholds, seeds, reps: int, steps: in
             full = counter.count
             for threshold in thresholds:
                 counter.count = 0
-                request = replace(base_request, step_cache="first_block", cache_threshold=threshold)
+                request = replace(base_request, speed=f"first_block@{threshold:g}")
                 frames, cached_time = render(model, embeds, request, reps)
                 rows.append(dict(model=label, threshold=threshold, prompt=prompt, seed=seed,
                                  psnr=psnr(base, frames), speed=base_time / cached_time,

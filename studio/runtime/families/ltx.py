@@ -42,6 +42,36 @@ def _v2v(pipe, frames: list, strength: float) -> dict:
     }
 
 
+def _shift(sequence_length: int, config: dict) -> float:
+    """The schedule's shift for a clip of this many latent tokens, as LTX's text- and image-to-video pipelines
+    compute it: linear in the length between (base_image_seq_len, base_shift) and (max_image_seq_len, max_shift)."""
+    low_len, high_len = config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096)
+    low, high = config.get("base_shift", 0.5), config.get("max_shift", 1.15)
+    slope = (high - low) / (high_len - low_len)
+    return low + slope * (sequence_length - low_len)
+
+
+def _schedule(pipe, task: str, dims: tuple[int, int, int], steps: int) -> tuple[dict, object]:
+    """Video-to-video on a checkpoint whose scheduler shifts by the clip's size (LTX-Video 0.9.x: dynamic
+    shifting, shift_terminal 0.1). LTXConditionPipeline asks that scheduler for its own timesteps without the
+    shift (``mu``), which the scheduler refuses. The clip gets the schedule this model's text-to-video pipeline
+    uses for the same size (shifted, stretched to the terminal value), handed over as timesteps to a copy of
+    the scheduler that shifts nothing, so timesteps and noise levels agree."""
+    config = dict(pipe.scheduler.config)
+    if task != "v2v" or not config.get("use_dynamic_shifting"):
+        return {}, None
+    import numpy as np
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    frames, height, width = dims
+    shaped = FlowMatchEulerDiscreteScheduler.from_config(config)
+    shaped.set_timesteps(sigmas=np.linspace(1.0, 1.0 / steps, steps), mu=_shift(frames * height * width, config))
+    plain = FlowMatchEulerDiscreteScheduler.from_config(
+        config, use_dynamic_shifting=False, shift=1.0, shift_terminal=None,
+        use_karras_sigmas=False, use_exponential_sigmas=False, use_beta_sigmas=False)
+    return {"timesteps": [float(t) for t in shaped.timesteps]}, plain
+
+
 def tiny_components(task: str) -> TinyParts:
     from diffusers import (
         AutoencoderKLLTXVideo,
@@ -112,7 +142,9 @@ SPEC = FamilySpec(
     vae_decode_kwargs=_decode_kwargs,
     v2v_arguments=_v2v,
     v2v_skips_steps=False,  # the guide is a whole-clip condition: every step runs
-    # The transformer's rotary positions are in seconds: it needs the clip's frame rate.
+    # The transformer's rotary positions are in seconds: it needs the clip's frame rate (the requested one;
+    # the runtime puts it in 'fps').
     sample_arguments=lambda defaults: {"frame_rate": defaults.get("fps", 25)},
+    schedule=_schedule,
     tiny_components=tiny_components,
 )

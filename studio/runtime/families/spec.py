@@ -46,8 +46,14 @@ class FamilySpec:
     # False where every step runs (a whole-clip condition, a control video).
     v2v_skips_steps: bool = True
     takes_reference: bool = False  # reference images of the subject (VACE), apart from a first frame
-    # Keyword arguments every sampling call adds, from the model's recommended settings (LTX: frame_rate).
+    # Keyword arguments every sampling call adds, from the model's recommended settings (LTX: frame_rate);
+    # the runtime puts the requested frame rate in 'fps'.
     sample_arguments: Callable[[dict], dict] = field(default=lambda defaults: {})
+    # The noise schedule of one call: (pipe, task, latent (frames, height, width), steps) -> (extra call
+    # arguments, a scheduler to use for this call alone or None). LTX's condition pipeline cannot shift its
+    # schedule by the clip's size as the checkpoints' scheduler asks, so the family computes it.
+    schedule: Callable[[Any, str, tuple[int, int, int], int], tuple[dict, Any]] = field(
+        default=lambda pipe, task, dims, steps: ({}, None))
     # The recommended settings, adjusted to what the loaded model's own config says.
     adjust_defaults: Callable[[Any, dict], dict] = field(default=lambda pipe, defaults: defaults)
     latent_frame_multiple: Callable[[Any], int] = field(default=lambda pipe: 1)  # CogVideoX 1.5 pairs frames
