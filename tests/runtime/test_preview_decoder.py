@@ -119,3 +119,22 @@ def test_a_model_folder_without_a_decoder_previews_with_the_colour_map(tiny_mode
     _fake_model_folder(tmp_path / "other")
     shutil.copytree(tmp_path / "other" / P.DECODER_FOLDER, folder / P.DECODER_FOLDER)
     assert P.shipped_decoder(folder, 4, torch.device("cpu"), 4) is None
+
+
+def test_an_image_to_video_preview_opens_on_the_given_picture_from_the_first_step():
+    from PIL import Image
+
+    from studio.paths import RESOURCES
+
+    model = load_model("embedded")
+    picture = Image.open(RESOURCES / "examples" / "character-red-circle.png").convert("RGB").resize((64, 64))
+    image = np.asarray(picture)
+    embeds = encode_prompt(model, "a red circle moves right on a black background", "", 5.0)
+    request = VideoRequest(num_frames=17, height=64, width=64, steps=4, guidance=5.0, seed=1, image=image)
+    previews: list[np.ndarray] = []
+    latents = sample(model, embeds, request, on_step=lambda u: previews.append(u.preview))
+    final = decode(model, latents)
+    assert np.abs(final[0].astype(int) - image).mean() < 4  # the decoded clip opens on the picture...
+    for preview in previews:  # ...and so does every step's preview (the sampler's estimate there was noise)
+        assert np.abs(preview[0].astype(int) - image).mean() < 4
+    assert np.abs(previews[0][1].astype(int) - final[1]).mean() > 4  # the rest is still the estimate
