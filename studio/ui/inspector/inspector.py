@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, QTimer
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -335,6 +335,10 @@ class Inspector(QScrollArea):
     """Shows one node (or several of one type, edited together): name, help, bypass switch,
     parameters and problems."""
 
+    # (node id, parameter, row): a row of a parameter's table was selected (-1: none or several); the window
+    # hands it to the timeline, which outlines the shot of a Shot List's row
+    record_chosen = Signal(str, str, int)
+
     def __init__(self, session: EditSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -428,6 +432,10 @@ class Inspector(QScrollArea):
             editor.set_value(node.params.get(pspec.name, pspec.default))
             editor.setToolTip(pspec.help)
             self.editors[pspec.name] = editor
+            table = getattr(editor, "table", None)
+            if table is not None and not many:
+                table.row_selected.connect(
+                    lambda row, nid=self.node_id, name=pspec.name: self.record_chosen.emit(nid, name, row))
             cell = QWidget()
             column = QVBoxLayout(cell)
             column.setContentsMargins(0, 0, 0, 6)

@@ -1,8 +1,9 @@
-"""A table for a list parameter of records (camera keyframes, prompt schedule entries): one row per record.
+"""A table for a list parameter of records (camera keyframes, prompt schedule entries, shots): one row per record.
 
 Cells follow the parameter's declared columns; an empty cell leaves the field out of the record (a keyframe
 then keeps the previous one's value). Fields the table does not show are kept as they are. Every change that
-parses is one undoable commit; a cell that does not parse turns red and commits nothing.
+parses is one undoable commit; a cell that does not parse turns red and commits nothing. Adding, removing and
+moving rows (the buttons, or Alt+Up/Down) are one commit each, so each undoes on its own.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -60,7 +61,10 @@ def _parse(column: Column, text: str) -> tuple[bool, Any]:
 
 
 class RecordTable(QWidget):
-    """Edits a list of dicts through ``commit(list)``; ``show_records`` displays one without committing."""
+    """Edits a list of dicts through ``commit(list)``; ``show_records`` displays one without committing.
+    ``row_selected`` says which row is selected (-1: none or several), e.g. for the timeline to outline a shot."""
+
+    row_selected = Signal(int)
 
     def __init__(self, columns: tuple[Column, ...], commit: Callable[[list], None]) -> None:
         super().__init__()
@@ -92,12 +96,25 @@ class RecordTable(QWidget):
         self.remove_button = QToolButton(text="− Row")
         self.remove_button.setToolTip("Remove the selected records")
         self.remove_button.clicked.connect(self.remove_rows)
+        self.up_button = QToolButton(text="↑")
+        self.up_button.setToolTip("Move the selected records up (Alt+Up)")
+        self.up_button.clicked.connect(lambda: self.move_rows(-1))
+        self.down_button = QToolButton(text="↓")
+        self.down_button.setToolTip("Move the selected records down (Alt+Down)")
+        self.down_button.clicked.connect(lambda: self.move_rows(1))
+        for key, by in (("Alt+Up", -1), ("Alt+Down", 1)):
+            shortcut = QShortcut(QKeySequence(key), self.table)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(lambda by=by: self.move_rows(by))
+        self.table.itemSelectionChanged.connect(self._selection_changed)
         self.error = QLabel()
         self.error.setObjectName("Problem")
         self.error.setWordWrap(True)
         self.error.hide()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
+        buttons.addWidget(self.up_button)
+        buttons.addWidget(self.down_button)
         buttons.addStretch(1)
         outer.addLayout(buttons)
         outer.addWidget(self.error)
@@ -118,6 +135,7 @@ class RecordTable(QWidget):
         finally:
             self._quiet = False
         self.error.hide()
+        self._selection_changed()
 
     def _fill(self, row: int, col: int, column: Column, value: Any) -> None:
         if column.kind == "enum":
@@ -214,3 +232,34 @@ class RecordTable(QWidget):
         self.show_records(kept)
         self._records = kept
         self._commit(kept)
+
+    def move_rows(self, by: int) -> None:
+        """Move the selected records one place up (-1) or down (1), keeping them selected: one commit."""
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        count = self.table.rowCount()
+        if not rows or (by < 0 and rows[0] == 0) or (by > 0 and rows[-1] == count - 1):
+            return
+        records, problems = self.read()
+        if problems:
+            return
+        order = list(range(count))
+        for row in rows if by < 0 else reversed(rows):  # a block moves together past its neighbour
+            order[row], order[row + by] = order[row + by], order[row]
+        moved = [records[i] for i in order]
+        self._records = []
+        self.show_records(moved)
+        self._records = moved
+        self.select_rows([row + by for row in rows])
+        self._commit(moved)
+
+    def select_rows(self, rows: list[int]) -> None:
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row in rows:
+            self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def _selection_changed(self) -> None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        self.row_selected.emit(next(iter(rows)) if len(rows) == 1 else -1)

@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
         self.renderer.last.rendered.connect(docks.show_render)
         self.renderer.last.cleared.connect(docks.forget_render)
         docks.shot_chosen.connect(self.select_shot)
+        self.inspector.record_chosen.connect(docks.choose_shot_row)
         self.view_menu.addAction(docks.viewer_dock.toggleViewAction())
         self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
         self.preview_toggle.setVisible(False)

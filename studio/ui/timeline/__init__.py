@@ -7,6 +7,9 @@ from studio.ui.timeline.live import LiveRender
 from studio.ui.timeline.model import Marker, TimeAxis, TimelineModel, timecode
 from studio.ui.timeline.playback import AudioOutput, Playback
 from studio.ui.timeline.ruler import TimeRuler
+from studio.ui.timeline.sequence import SequenceFeed
+from studio.ui.timeline.shotplan import ShotFeed, ShotSection
+from studio.ui.timeline.shots import ShotLane
 from studio.ui.timeline.transport import Transport
 from studio.ui.timeline.viewer import FrameViewer, ViewerPanel
 
@@ -19,6 +22,10 @@ __all__ = [
     "Marker",
     "MoveKeyframe",
     "Playback",
+    "SequenceFeed",
+    "ShotFeed",
+    "ShotLane",
+    "ShotSection",
     "ThumbnailLane",
     "TimeAxis",
     "TimeRuler",

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine import Event, NodeProgress
+from studio.engine import Event, NodeProgress, RunFinished, RunStarted
 from studio.graph import Exporter, Graph, GraphChange
 from studio.ui.timeline.camera import (
     CHANNELS,
@@ -34,6 +34,9 @@ from studio.ui.timeline.live import LiveRender
 from studio.ui.timeline.model import Marker, TimeAxis, TimelineModel
 from studio.ui.timeline.playback import Playback
 from studio.ui.timeline.ruler import TimeRuler
+from studio.ui.timeline.sequence import SequenceFeed
+from studio.ui.timeline.shotplan import ShotSection, row_of_section, section_of_row, sections_from_record
+from studio.ui.timeline.shots import ShotLane
 from studio.ui.timeline.transport import KEYS, Transport
 from studio.ui.timeline.viewer import ViewerPanel
 from studio.values import PromptSchedule, Signal, Sound, Video
@@ -78,6 +81,7 @@ class TimelinePanel(QWidget):
         self.axis = TimeAxis(self)
         self.transport = Transport(model, playback)
         self.ruler = TimeRuler(model, self.axis)
+        self.shots = ShotLane(model, self.axis)
         self.thumbnails = ThumbnailLane(model, self.axis)
         self.audio = AudioLane(model, self.axis)
         self.camera = CameraLane(model, self.axis)
@@ -90,7 +94,8 @@ class TimelinePanel(QWidget):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(0)
         grid.setVerticalSpacing(1)
-        rows = [("", self.ruler), ("Frames", self.thumbnails), ("Audio", self.audio), ("Camera", self.camera)]
+        rows = [("", self.ruler), ("Shots", self.shots), ("Frames", self.thumbnails), ("Audio", self.audio),
+                ("Camera", self.camera)]
         legend = "<br>".join(
             f"<span style='color: rgb{COLORS[ch]}'>{ch.replace('_', ' ')}</span>" for ch in CHANNELS
         )
@@ -102,6 +107,8 @@ class TimelinePanel(QWidget):
             label.setContentsMargins(6, 0, 0, 0)
             grid.addWidget(label, row, 0)
             grid.addWidget(widget, row, 1)
+            if widget is self.shots:
+                self.shots_label = label
         history_label = QLabel("Steps")
         history_label.setObjectName("ParamHelp")
         history_label.setContentsMargins(6, 0, 0, 0)
@@ -116,11 +123,19 @@ class TimelinePanel(QWidget):
         layout.addLayout(grid, 1)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.ruler.scrubbing.connect(self._scrubbing)
-        for lane in (self.thumbnails, self.audio, self.camera):  # a click in any lane moves the playhead
+        for lane in (self.shots, self.thumbnails, self.audio, self.camera):  # a click in any lane moves the playhead
             lane.scrubbing.connect(self._scrubbing)
         self.axis.changed.connect(self._axis_changed)
         model.clip_changed.connect(lambda: self.axis.set_geometry(self.ruler.width(), model.count))
         model.playhead_changed.connect(self.axis.ensure_visible)
+        model.shots_changed.connect(self._shots_changed)
+        self._shots_changed()
+
+    def _shots_changed(self) -> None:
+        # the lane is there for a sequence only: a single clip's timeline stays as it was
+        on = bool(self.model.shots)
+        self.shots.setVisible(on)
+        self.shots_label.setVisible(on)
 
     def _scrubbing(self, on: bool) -> None:
         if on:
@@ -173,7 +188,10 @@ class TimelineDocks(QObject):
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)
         self.timeline.ruler.section_clicked.connect(self._section_clicked)
+        self.timeline.shots.shot_clicked.connect(self._shot_clicked)
         self.camera_param: tuple[str, str] | None = None
+        # a sequence render in flight: the node making it, its Shot List, and where its previews go
+        self.sequence = SequenceFeed(self.model, self.live, session)
         self._syncing_range = False
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
@@ -204,6 +222,15 @@ class TimelineDocks(QObject):
 
     # ---- engine
     def handle_event(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.live.handle(event)
+            if self.sequence.begin(event.node_ids):
+                self.playback.pause()
+            return
+        if isinstance(event, NodeProgress) and self.sequence.take(event):
+            return
+        if isinstance(event, RunFinished):
+            self.sequence.finish(event.status)
         if isinstance(event, NodeProgress) and event.preview is not None and self.session is not None:
             # the clip's rate is known before its frames are: the node's clip-rate parameter
             node = self.session.graph.nodes.get(event.node_id)
@@ -229,6 +256,7 @@ class TimelineDocks(QObject):
         self.live.forget()
         self.set_sound(None)
         self.set_markers([], [])
+        self.sequence.forget()
         self.model.set_in(None)
         self.model.set_out(None)
         self.timeline.camera.set_rendered(None)
@@ -247,9 +275,14 @@ class TimelineDocks(QObject):
         fps = self.model.fps
         sections: list[tuple[int, str]] = []
         beats: set[int] = set()
+        shots: list[ShotSection] = []
         for value in values:
             if isinstance(value, PromptSchedule):
                 found = value.sections
+            elif isinstance(value, Video) and value.generation is not None and value.generation.shots:
+                # a sequence's shots are the shots lane's sections, not flags on the ruler as well
+                shots = sections_from_record(value.generation.shots, fps, self.model.count)
+                found = ()
             elif isinstance(value, Video) and value.generation is not None:
                 found = value.generation.sections
             else:
@@ -261,6 +294,9 @@ class TimelineDocks(QObject):
                 beats.update(round(int(e) / value.fps * fps) for e in value.events)
         if sections or beats:
             self.set_markers(sorted(set(sections)), sorted(beats))
+        elif shots:
+            self.set_markers([], [])  # the plan's flags of a render before do not belong to this clip
+        self.model.set_shots(shots)
         paths = [v for v in values if isinstance(v, CameraPath)]
         if paths and self.model.count:
             try:
@@ -296,16 +332,39 @@ class TimelineDocks(QObject):
         if node_id in self.session.graph.nodes:
             self.session.undo.push(MoveKeyframe(self.session.graph, node_id, param, index, changes))
 
+    def _shot_clicked(self, index: int) -> None:
+        """A shot's section clicked on the shots lane: it is chosen, and the Shot List's row with it."""
+        self.model.choose_shot(index)
+        self._section_clicked(index)
+
+    def choose_shot_row(self, node_id: str, param: str, row: int) -> None:
+        """A row of a Shot List's table was selected (the inspector's ``record_chosen``): outline its shot.
+        Rows of other tables (keyframes, schedules) leave the shots lane alone; -1: none selected."""
+        if self.session is None or not self.model.shots:
+            return
+        node = self.session.graph.nodes.get(node_id)
+        spec = self.session.registry.get(node.type) if node is not None else None
+        if spec is None or spec.roles.shot_list != param:
+            return
+        if self.sequence.shots_node is not None and node_id != self.sequence.shots_node:
+            return  # another Shot List than the one the clip was made from
+        index = section_of_row(node.params.get(param), self.model.shots, row) if row >= 0 else None
+        self.model.choose_shot(index)
+        if index is not None:
+            self.timeline.axis.ensure_visible(self.model.shots[index].start)
+
     def _section_clicked(self, index: int) -> None:
         """A section of a sequence's clip is one of its shots: say which row of the Shot List it is."""
         if self.session is None:
             return
         for nid, node in self.session.graph.nodes.items():
+            if self.sequence.shots_node not in (None, nid):
+                continue  # the Shot List the clip was made from, when known
             spec = self.session.registry.get(node.type)
             param = spec.roles.shot_list if spec is not None else None
             rows = node.params.get(param) if param else None
             if isinstance(rows, list) and 0 <= index < len(rows):
-                self.shot_chosen.emit(nid, index)
+                self.shot_chosen.emit(nid, row_of_section(rows, self.model.shots, index))
                 return
 
     # ---- in and out points and the exporter's range

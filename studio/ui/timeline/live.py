@@ -34,7 +34,8 @@ class LiveRender(QObject):
         super().__init__(parent)
         self.model = model
         self.previous: FrameStore | None = None
-        self.history: list[tuple[int, int, np.ndarray]] = []  # (step, total, frames)
+        # (step, total, frames, where they go: None for the whole clip, else the first frame they replace)
+        self.history: list[tuple[int, int, np.ndarray, int | None]] = []
         self.history_bytes = history_bytes
         self.previous_bytes = previous_bytes
         self.node_id: str | None = None
@@ -75,10 +76,42 @@ class LiveRender(QObject):
         store = self.model.store
         if store.count != len(frames):
             store.reset(len(frames))
-        self._remember(step, total, frames)
+        self._remember(step, total, frames, None)
         if self.showing_step is None:
             store.set_frames(frames, raw=self._raw_fits(frames))
         self.model.set_status(f"step {step} of {total}")
+
+    def begin_sequence(self, count: int) -> None:
+        """A sequence render starts: a clip of ``count`` empty frames (the shots' lengths are known from the
+        plan) that each shot's previews fill in place; the clip before it becomes the A/B partner."""
+        self._new_clip(count)
+        if self.model.store.count != count:
+            self.model.store.reset(count)
+        self._fresh = False
+        self.model.clip_changed.emit()
+
+    def show_placed(self, node_id: str, step: int, total: int, frames: np.ndarray, at: int, status: str) -> None:
+        """One step of a sequence render: ``frames`` replace the clip's frames from ``at`` on (the shot being
+        rendered); the other shots keep theirs, scrubbable and playable."""
+        self.node_id = node_id
+        self.step = (step, total)
+        self._remember(step, total, frames, at)
+        if self.showing_step is None:
+            self.model.store.set_frames(frames, start=at, raw=self._raw_fits(frames))
+        self.model.set_status(status)
+
+    def restore_previous(self) -> bool:
+        """Put the clip before back on screen (a sequence render that ended before any of its shots showed a
+        picture: its empty clip would hide the last good one). Returns whether there was one."""
+        if self.previous is None:
+            return False
+        before, self.previous = self.previous, None
+        before.set_budget(self.model.settings.budget_bytes)
+        self.model.set_store(before).close()
+        self.history.clear()
+        self.history_changed.emit(0)
+        self.previous_changed.emit(None)
+        return True
 
     def _new_clip(self, count: int) -> None:
         old = self.model.store
@@ -103,9 +136,9 @@ class LiveRender(QObject):
         # a quarter of the budget at most; larger ones are compressed to stay within it
         return frames.nbytes <= self.model.store.settings.budget_bytes // 4
 
-    def _remember(self, step: int, total: int, frames: np.ndarray) -> None:
+    def _remember(self, step: int, total: int, frames: np.ndarray, at: int | None) -> None:
         self.history = [h for h in self.history if h[0] != step]
-        self.history.append((step, total, frames.copy()))
+        self.history.append((step, total, frames.copy(), at))
         while sum(h[2].nbytes for h in self.history) > self.history_bytes and len(self.history) > 1:
             del self.history[len(self.history) // 2]  # thin the middle: first and latest steps matter most
         self.history_changed.emit(len(self.history))
@@ -116,16 +149,17 @@ class LiveRender(QObject):
             return
         if position is None or position >= len(self.history) - 1:
             self.showing_step = None
-            step, total, frames = self.history[-1]
+            step, total, frames, at = self.history[-1]
         else:
             self.showing_step = max(0, position)
-            step, total, frames = self.history[self.showing_step]
-        if self.model.store.count != len(frames) or self.model.store.size != (
+            step, total, frames, at = self.history[self.showing_step]
+        if at is None and (self.model.store.count != len(frames) or self.model.store.size != (
             frames.shape[2],
             frames.shape[1],
-        ):
+        )):
             self.model.store.reset(len(frames))
-        self.model.store.set_frames(frames, raw=self._raw_fits(frames))
+        # a sequence's step goes back into its own shot's place; the other shots keep their frames
+        self.model.store.set_frames(frames, start=at or 0, raw=self._raw_fits(frames))
         self.model.set_status(
             f"step {step} of {total}" + (" (history)" if self.showing_step is not None else "")
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from studio.media.framestore import FrameStore, FrameStoreSettings
+from studio.ui.timeline.shotplan import ShotSection
 from studio.values import Sound
 
 
@@ -41,6 +42,7 @@ class TimelineModel(QObject):
     markers_changed = Signal()
     status_changed = Signal(str)  # "step 3 of 20" while rendering, "" otherwise
     sound_changed = Signal()
+    shots_changed = Signal()  # the sections, the chosen one or the one rendering
 
     def __init__(self, store: FrameStore | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,6 +58,9 @@ class TimelineModel(QObject):
         self.markers: list[Marker] = []
         self.sound: Sound | None = None
         self.status = ""
+        self.shots: list[ShotSection] = []  # a sequence's shots, in order (empty for a single clip)
+        self.chosen_shot: int | None = None  # the shot whose row is selected in the Shot List
+        self.rendering_shot: int | None = None  # the shot a sequence render is making now
         self._shape = (self.store.count, self.store.size)
 
     # ---- clip
@@ -145,6 +150,32 @@ class TimelineModel(QObject):
     def set_markers(self, markers: list[Marker]) -> None:
         self.markers = sorted(markers, key=lambda m: m.frame)
         self.markers_changed.emit()
+
+    def set_shots(self, shots: list[ShotSection]) -> None:
+        if shots != self.shots:
+            self.shots = list(shots)
+            if self.chosen_shot is not None and self.chosen_shot >= len(shots):
+                self.chosen_shot = None
+            self.rendering_shot = None
+            self.shots_changed.emit()
+
+    def choose_shot(self, index: int | None) -> None:
+        index = index if index is not None and 0 <= index < len(self.shots) else None
+        if index != self.chosen_shot:
+            self.chosen_shot = index
+            self.shots_changed.emit()
+
+    def set_rendering_shot(self, index: int | None) -> None:
+        if index != self.rendering_shot:
+            self.rendering_shot = index
+            self.shots_changed.emit()
+
+    def shot_at(self, frame: float) -> int | None:
+        """The index of the shot that holds ``frame``, or None."""
+        for index, shot in enumerate(self.shots):
+            if shot.start - 0.5 <= frame < shot.end - 0.5:
+                return index
+        return None
 
     def set_sound(self, sound: Sound | None) -> None:
         self.sound = sound
