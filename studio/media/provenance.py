@@ -76,6 +76,8 @@ class Provenance:
     ingredients: list[Ingredient | str | Path] = field(default_factory=list)
     title: str | None = None
     graph_document: str | None = None  # the graph file's JSON as it ran: File > Open on the clip rebuilds it
+    # LoRAs as 'file sha256:... @strength': ingredients recorded by name and hash (the files are not read again)
+    adapters: list[str] = field(default_factory=list)
 
     @classmethod
     def from_generation(
@@ -94,11 +96,26 @@ class Provenance:
             settings=made.settings() | _shaping(made),
             graph_hash=graph_hash,
             ingredients=[*made.ingredients, *([audio_source] if audio_source else [])],
+            adapters=list(made.adapters),
             graph_document=graph_document,
         )
 
     def ingredient_list(self) -> list[Ingredient]:
         return [i if isinstance(i, Ingredient) else Ingredient(Path(i)) for i in self.ingredients]
+
+    def adapter_ingredients(self) -> list[dict[str, Any]]:
+        """Each LoRA as an ingredient of the manifest definition: its file name as the title, its content hash
+        as the instance id, its strength in the description. Not streamed into c2pa as the pictures are: a
+        LoRA file is hundreds of megabytes that were hashed when the model loaded it."""
+        found = []
+        for record in self.adapters:
+            parts = record.rsplit(" ", 2)
+            if len(parts) == 3 and parts[1].startswith("sha256:") and parts[2].startswith("@"):
+                title, digest, strength = parts[0], parts[1], parts[2][1:]
+                found.append({"title": title, "format": "application/octet-stream", "relationship": "inputTo",
+                              "instance_id": digest, "description": f"LoRA adapter at strength {strength}"})
+            # a record without a hash names no file anyone could check: it stays in the settings only
+        return found
 
     def parameters(self) -> dict[str, Any]:
         """The generation parameters as plain JSON (what verify reads back)."""
@@ -229,11 +246,13 @@ def build_manifest(
     packed = pack_graph(provenance.graph_document) if provenance.graph_document else None
     if packed is not None:
         assertions.append({"label": GRAPH_LABEL, "data": {"encoding": GRAPH_ENCODING, "data": packed}})
+    adapters = provenance.adapter_ingredients()
     return {
         "claim_generator_info": [{"name": "Studio", "version": __version__}],
         "title": title,
         "format": "video/mp4",
         "instance_id": instance_id,
+        **({"ingredients": adapters} if adapters else {}),
         "assertions": [{"label": "c2pa.actions", "data": {"actions": actions}}, *assertions],
     }
 

@@ -1,16 +1,17 @@
-"""Finding and loading diffusers video pipelines: sources, devices, dtypes, offloading, model listing."""
+"""Finding and loading diffusers video pipelines: sources, devices, dtypes, the transformer from a GGUF file or
+quantized, offloading, attention and compile applied, LoRAs attached; model listing."""
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
 import inspect
 import json
 import os
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import torch
 from studio import paths
 from studio.errors import Cancelled, ModelError
 from studio.runtime import families
-from studio.runtime.families import FamilySpec
+from studio.runtime.loaded import BasePipeline, LoadedModel, LoadOptions, quiet, with_loras
+from studio.runtime.lora import LoraSpec
 from studio.runtime.model_files import (
     check_components,
     components,
@@ -28,7 +30,11 @@ from studio.runtime.model_files import (
     refusal,
     weights_id,
 )
-from studio.runtime.vocabulary import Vocabulary, read_vocabulary
+from studio.runtime.offload import OFFLOAD_CHOICES
+from studio.runtime.vocabulary import read_vocabulary
+
+__all__ = ["BasePipeline", "LoadOptions", "LoadedModel", "LoraSpec", "ModelInfo", "list_models", "load_base",
+           "load_model", "resolve_source", "with_loras"]
 
 EMBEDDED = "embedded"
 EMBEDDED_NAME = "studio-tiny"
@@ -37,17 +43,6 @@ _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch
 
 # progress(done, total, message) while a model loads: done of total components, then total of total.
 LoadProgress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N" | "mps"; auto picks cuda > mps > cpu
-    dtype: str = "auto"  # "auto" | "float32" | "float16" | "bfloat16"
-    offload: str = "none"  # "none" | "model" | "sequential"; only takes effect on cuda
-    vae_tiling: bool = False
-    vae_slicing: bool = False
-    lora: str = ""  # a diffusers-format LoRA .safetensors file (relative to base_dir); "" for none
-    lora_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,67 +57,6 @@ class ModelInfo:
     kind: str  # "embedded" | "folder" | "hf-cache"
     is_placeholder: bool = False
     refused: str = ""  # why load_model would refuse it (pickle-only weights, custom code); empty: usable
-
-
-@dataclass(eq=False)
-class LoadedModel:
-    """A loaded pipeline and what the engine needs to know about it."""
-
-    name: str
-    source: Path
-    family: str
-    device: str
-    dtype: str
-    capabilities: frozenset[str]
-    nbytes: int
-    weights_id: str
-    defaults: dict
-    pipe: Any
-    spec: FamilySpec
-    options: LoadOptions = field(default_factory=LoadOptions)
-    is_placeholder: bool = False
-    # The words the model knows, when its folder ships a list (studio_vocabulary.json); None: not checked.
-    vocabulary: Vocabulary | None = None
-    adapters: tuple[str, ...] = ()  # LoRAs applied, as "file sha256:... @scale" (for provenance)
-    _task_pipes: dict = field(default_factory=dict, repr=False)
-    _previewer: Any = field(default=None, repr=False)
-    _device: torch.device | None = field(default=None, repr=False)
-
-    @property
-    def execution_device(self) -> torch.device:
-        """Where the pipeline computes; asked once, because diffusers walks every module to answer."""
-        if self._device is None:
-            self._device = torch.device(self.pipe._execution_device)
-        return self._device
-
-    def task_pipeline(self, task: str):
-        """The pipeline class for ``task``, sharing the loaded components (built once, via from_pipe)."""
-        if self.pipe is None:
-            raise ModelError(f"the model '{self.name}' was released; load it again")
-        if task in self._task_pipes:
-            return self._task_pipes[task]
-        import diffusers
-
-        class_name = self.spec.pipelines[task]
-        if type(self.pipe).__name__ == class_name:
-            pipe = self.pipe
-        else:
-            with quiet():
-                pipe = getattr(diffusers, class_name).from_pipe(self.pipe)
-            # from_pipe does not carry hooks over: offloading must be switched on for the new pipeline too.
-            _place(pipe, self.device, self.options.offload if self.device.startswith("cuda") else "none")
-        pipe.set_progress_bar_config(disable=True)
-        self._task_pipes[task] = pipe
-        return pipe
-
-    def release(self) -> None:
-        """Drop every reference to the weights so their memory can be reclaimed."""
-        self._task_pipes.clear()
-        self.pipe = None
-        self._previewer = None
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
 
 # --- devices and dtypes -------------------------------------------------------------------------------
@@ -263,50 +197,6 @@ def resolve_source(source: str, base_dir: Path | None = None) -> Path:
     raise ModelError(f"model '{source}' not found; looked in " + " and ".join(looked), hint=hint)
 
 
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence the libraries' own progress bars; Studio shows progress through its engine events."""
-    from diffusers.utils import logging as dlog
-    from huggingface_hub import utils as hfu
-    from transformers.utils import logging as tlog
-
-    was = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled(), hfu.are_progress_bars_disabled())
-    level = dlog.get_verbosity()
-    # from_pipe and loading warn about things that are fine here (dtype casts of tiny modules).
-    dlog.set_verbosity(dlog.ERROR)
-    dlog.disable_progress_bar()
-    tlog.disable_progress_bar()
-    hfu.disable_progress_bars()
-    try:
-        yield
-    finally:
-        dlog.set_verbosity(level)
-        if was[0]:
-            dlog.enable_progress_bar()
-        if was[1]:
-            tlog.enable_progress_bar()
-        if not was[2]:
-            hfu.enable_progress_bars()
-
-
-def _place(pipe, device: str, offload: str) -> None:
-    if offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-
-
-def _module_bytes(pipe) -> int:
-    total = 0
-    for module in pipe.components.values():
-        if isinstance(module, torch.nn.Module):
-            total += sum(t.numel() * t.element_size() for t in module.parameters())
-            total += sum(t.numel() * t.element_size() for t in module.buffers())
-    return total
-
-
 # studio_defaults.json (what the embedded model's training writes) names settings as diffusers' call does.
 _DEFAULTS_FILE_KEYS = {"num_frames": "num_frames", "height": "height", "width": "width", "fps": "fps",
                        "num_inference_steps": "steps", "guidance_scale": "guidance"}
@@ -337,15 +227,54 @@ def load_model(
     is_cancelled: Callable[[], bool] | None = None,
     on_progress: LoadProgress | None = None,
 ) -> LoadedModel:
-    """Load a supported diffusers video pipeline from safetensors, locally, without remote code.
+    """Load a supported diffusers video pipeline from safetensors, locally, without remote code, with the
+    LoRAs of ``options`` (see load_base and with_loras, which Load Model calls apart to share the base)."""
+    base = load_base(source, options, base_dir, is_cancelled=is_cancelled, on_progress=on_progress)
+    model = with_loras(base, options, base_dir)
+    base.holders -= 1  # nobody else keeps this base: the model alone holds it
+    return model
 
-    Components load one at a time; ``is_cancelled`` is asked between them (raising Cancelled), so a cancel
-    waits for at most one component rather than the whole model, and ``on_progress`` hears of each.
-    """
-    if options.offload not in ("none", "model", "sequential"):
-        raise ModelError(f"unknown offload '{options.offload}'", hint="use 'none', 'model' or 'sequential'")
+
+def check_options(options: LoadOptions, device: str) -> None:
+    """Refuse options that cannot work, before anything loads."""
+    from studio.runtime.attention import ATTENTION_CHOICES
+    from studio.runtime.compile import COMPILE_CHOICES
+    from studio.runtime.quantize import check_quantize
+
+    if options.offload not in OFFLOAD_CHOICES:
+        raise ModelError(f"unknown offload '{options.offload}'", port="offload", hint="use " + ", ".join(OFFLOAD_CHOICES))
+    if options.compile not in COMPILE_CHOICES:
+        raise ModelError(f"unknown compile '{options.compile}'", port="compile", hint="use off, blocks or full")
+    if options.attention not in ATTENTION_CHOICES:
+        raise ModelError(f"unknown attention '{options.attention}'", port="attention",
+                         hint="use " + ", ".join(ATTENTION_CHOICES))
+    check_quantize(options.quantize, device)
+    if options.quantize != "none" and options.transformer_file:
+        raise ModelError("a GGUF transformer is quantized already: quantize applies to the folder's transformer",
+                         port="quantize", hint="set quantize to 'none', or empty 'transformer_file'")
+
+
+def load_base(
+    source: str,
+    options: LoadOptions = LoadOptions(),
+    base_dir: Path | None = None,
+    *,
+    is_cancelled: Callable[[], bool] | None = None,
+    on_progress: LoadProgress | None = None,
+) -> BasePipeline:
+    """The pipeline without LoRAs: components loaded one at a time (``is_cancelled`` is asked between them, so
+    a cancel waits for one component rather than the whole model; ``on_progress`` hears of each), the
+    transformer from a GGUF file or quantized when asked, then placed, attention set and compile applied."""
+    from studio.runtime import attention, offload
+    from studio.runtime import compile as compiling
+    from studio.runtime.quantize import check_gguf_file, module_bytes
+
+    started = time.perf_counter()
     device = resolve_device(options.device)
     dtype = resolve_dtype(options.dtype, device)
+    check_options(options, device)
+    backend = attention.pick_attention(options.attention, device)
+    gguf = check_gguf_file(options.transformer_file, base_dir) if options.transformer_file else None
     folder = resolve_source(source, base_dir)
     index = read_model_index(folder)
     class_name = pipeline_class_name(index)
@@ -357,25 +286,29 @@ def load_model(
             hint="supported: " + families.supported_classes_text(),
         )
     check_components(folder, index)
-    pipe = _load_pipeline(folder, index, class_name, _DTYPES[dtype], is_cancelled, on_progress)
+    transformer = _TransformerSource(gguf, options.quantize)
+    pipe = _load_pipeline(folder, index, class_name, _DTYPES[dtype], is_cancelled, on_progress, transformer)
     if is_cancelled is not None and is_cancelled():
         raise Cancelled()  # before moving gigabytes to the device
     if spec.vae_in_float32 and dtype != "float32":
         pipe.vae.to(torch.float32)
-    adapters = ()
-    if options.lora:  # before placement, so the adapter's weights move (or offload) with the model's
-        from studio.runtime.lora import apply_lora, resolve_lora_path
-
-        path = resolve_lora_path(options.lora, base_dir)
-        adapters = (apply_lora(pipe, path, options.lora_scale, spec.label),)
-    offload = options.offload if device.startswith("cuda") else "none"
-    _place(pipe, device, offload)
+    notes = list(transformer.notes)
+    sizes = {name: module_bytes(m) for name, m in pipe.components.items() if isinstance(m, torch.nn.Module)}
+    choice = _offload_choice(options.offload, device, sizes)
+    notes.append(f"offload {choice.mode}: {choice.reason}")
+    offload.place(pipe, device, choice.mode)
     pipe.set_progress_bar_config(disable=True)
     vae = getattr(pipe, "vae", None)
     if options.vae_tiling and hasattr(vae, "enable_tiling"):
         vae.enable_tiling()
     if options.vae_slicing and hasattr(vae, "enable_slicing"):
         vae.enable_slicing()
+    with quiet():
+        attention.apply_attention(pipe, backend.backend)
+    notes.append(f"attention {backend.backend} ({backend.reason})")
+    watch = compiling.apply_compile(pipe, options.compile)
+    if watch is not None:
+        notes.append(watch.describe())
     caps = families.capabilities(spec, pipe)
     if not caps:
         raise ModelError(
@@ -384,26 +317,70 @@ def load_model(
             hint="use the complete model folder, with image_encoder/ and image_processor/",
         )
     settings = _studio_settings(folder)
-    is_placeholder = folder.resolve() == placeholder_folder().resolve()
-    name = folder.name if not _looks_like_snapshot(folder) else source
-    return LoadedModel(
-        name=EMBEDDED_NAME if source == EMBEDDED else name,
+    name = EMBEDDED_NAME if source == EMBEDDED else folder.name if not _looks_like_snapshot(folder) else source
+    return BasePipeline(
+        pipe=pipe,
+        name=name + transformer.name_suffix,
         source=folder,
-        family=spec.name,
+        spec=spec,
         device=device,
         dtype=dtype,
         capabilities=caps,
-        nbytes=_module_bytes(pipe),
-        weights_id=weights_id(folder),
+        weights_bytes=sum(sizes.values()),
+        weights_id=weights_id(folder) + transformer.id_suffix,
         defaults=families.model_defaults(spec, pipe, settings.get("defaults")),
-        pipe=pipe,
-        spec=spec,
-        options=LoadOptions(options.device, options.dtype, offload, options.vae_tiling, options.vae_slicing,
-                            options.lora, options.lora_scale),
-        is_placeholder=is_placeholder,
-        adapters=adapters,
+        options=replace(options.without_loras(), offload=choice.mode),
+        is_placeholder=folder.resolve() == placeholder_folder().resolve(),
         vocabulary=read_vocabulary(folder),
+        notes=tuple(notes),
+        compile_watch=watch,
+        seconds=time.perf_counter() - started,
     )
+
+
+def _offload_choice(wanted: str, device: str, sizes: dict[str, int]):
+    from studio.runtime.offload import OffloadChoice, free_memory, pick_offload
+
+    if wanted == "auto":
+        import torch as _torch
+
+        return pick_offload(free_memory(device), sizes, device=device, has_streams=_torch.cuda.is_available())
+    if wanted != "none" and not device.startswith("cuda"):
+        return OffloadChoice("none", f"'{wanted}' does nothing on {device}: the weights are in host memory already")
+    return OffloadChoice(wanted, "as chosen")
+
+
+@dataclass
+class _TransformerSource:
+    """How the transformer component loads: from a GGUF file, quantized by torchao, or as saved."""
+
+    gguf: Path | None = None
+    quantize: str = "none"
+    notes: list[str] = field(default_factory=list)
+    name_suffix: str = ""
+    id_suffix: str = ""
+
+    def load(self, cls: type, folder: Path, name: str, dtype: torch.dtype, kwargs: dict):
+        from studio.runtime import quantize
+
+        if self.gguf is not None:
+            module = quantize.load_gguf_transformer(cls, self.gguf, folder, name, dtype)
+            self.notes.append(f"transformer from {self.gguf.name}: {quantize.size_text(quantize.module_bytes(module))}")
+            self.name_suffix = f" ({self.gguf.name})"
+            self.id_suffix = "+gguf:" + quantize.file_id(self.gguf)
+            return module
+        if self.quantize == "none":
+            return cls.from_pretrained(folder / name, **kwargs)
+        module = cls.from_pretrained(folder / name, quantization_config=quantize.torchao_config(self.quantize),
+                                     **kwargs)
+        # what the weights would weigh unquantized, counted rather than loaded twice (a 14B model is 28 GB)
+        before = sum(p.numel() for p in module.parameters()) * dtype.itemsize
+        after = quantize.module_bytes(module)
+        self.notes.append(f"quantize {self.quantize}: transformer weights {quantize.size_text(before)} -> "
+                          f"{quantize.size_text(after)} (saved {quantize.size_text(before - after)})")
+        self.name_suffix = f" ({self.quantize})"
+        self.id_suffix = f"+{self.quantize}"
+        return module
 
 
 def _load_pipeline(
@@ -413,6 +390,7 @@ def _load_pipeline(
     dtype: torch.dtype,
     is_cancelled: Callable[[], bool] | None,
     on_progress: LoadProgress | None,
+    transformer: _TransformerSource | None = None,
 ):
     """The pipeline, its components loaded one by one, a cancel honoured between them.
 
@@ -438,7 +416,7 @@ def _load_pipeline(
                     raise Cancelled()
                 if on_progress is not None:
                     on_progress(done, total, f"loading {name}")
-                loaded[name] = _load_component(folder, name, library, cls, dtype)
+                loaded[name] = _load_component(folder, name, library, cls, dtype, transformer)
             if is_cancelled is not None and is_cancelled():
                 raise Cancelled()
             pipe = pipeline_class(**loaded, **settings)
@@ -454,7 +432,8 @@ def _load_pipeline(
     return pipe
 
 
-def _load_component(folder: Path, name: str, library: str, class_name: str, dtype: torch.dtype):
+def _load_component(folder: Path, name: str, library: str, class_name: str, dtype: torch.dtype,
+                    transformer: _TransformerSource | None = None):
     """One component with its own class's from_pretrained, as diffusers' loader calls it (``library`` is
     diffusers or transformers: refusal() has checked)."""
     cls = getattr(importlib.import_module(library), class_name, None)
@@ -469,6 +448,8 @@ def _load_component(folder: Path, name: str, library: str, class_name: str, dtyp
     if issubclass(cls, torch.nn.Module):
         kwargs.update(use_safetensors=True, low_cpu_mem_usage=True)
         kwargs[_dtype_keyword(library)] = dtype
+    if transformer is not None and name == "transformer" and library == "diffusers":
+        return transformer.load(cls, folder, name, dtype, kwargs)
     return cls.from_pretrained(path, **kwargs)
 
 
