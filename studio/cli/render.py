@@ -37,6 +37,8 @@ def add_commands(sub) -> None:  # noqa: ANN001 - argparse's private subparsers a
                    "address (needs pip install 'studio[farm]')")
     p.add_argument("--workers", type=int, metavar="N",
                    help="with --farm: how many workers (default: one per GPU, else 2)")
+    p.add_argument("--priority", type=int, default=0, metavar="N",
+                   help="with --farm: the batch's priority (higher starts first; within one priority, queue order)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.add_argument("-v", "--verbose", action="store_true", help="log details to the terminal")
     p.set_defaults(func=cmd_render)
@@ -166,8 +168,11 @@ def render_batch(graph, registry, base_dir: Path, args: argparse.Namespace, poli
 
 
 def _render_on_farm(jobs, registry, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from studio.farm.console import render_on_farm
 
+    jobs = [replace(job, priority=args.priority) for job in jobs]
     progress = not args.quiet and sys.stderr.isatty()
     outcomes = render_on_farm(jobs, registry, args.farm, workers=args.workers, progress=progress,
                               line=lambda o: _job_line(o, len(jobs)))

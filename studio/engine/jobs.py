@@ -180,6 +180,7 @@ class Job:
     draft: bool = False
     overwrite: bool = False
     shot: str = ""  # a shot of a sequence, when the job renders one
+    priority: int = 0  # higher starts first; jobs of one priority start in the order they were queued
 
     def describe(self) -> str:
         return " ".join(str(o) for o in _unique(self.overrides)) or "(as saved)"
@@ -204,6 +205,7 @@ class Job:
             "overrides": [str(o) for o in self.overrides], "settings": list(self.settings), "tag": self.tag,
             "base_dir": self.base_dir, "output_root": self.output_root, "chosen": dict(self.chosen),
             "draft": self.draft, "overwrite": self.overwrite, "shot": self.shot,
+            "priority": self.priority,
         }
 
     @classmethod
@@ -218,6 +220,7 @@ class Job:
             base_dir=data.get("base_dir"), output_root=data.get("output_root"),
             chosen=dict(data.get("chosen", {})), draft=bool(data.get("draft")),
             overwrite=bool(data.get("overwrite")), shot=str(data.get("shot", "")),
+            priority=int(data.get("priority", 0)),
         )
 
 

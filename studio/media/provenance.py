@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import mimetypes
+import shutil
 import zlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -257,6 +261,33 @@ def build_manifest(
     }
 
 
+@dataclass(frozen=True)
+class DeferredSigning:
+    """What ``sign_mp4`` was asked to sign while signing was deferred: enough for another machine to sign the
+    clip later, exactly as it would have been signed here (same instance id and watermark binding)."""
+
+    provenance: Provenance
+    instance_id: str
+    watermark_payload: bytes | None
+    thumbnail: int
+
+
+_DEFERRED: ContextVar[Callable[[Path, DeferredSigning], None] | None] = ContextVar("studio_defer_signing",
+                                                                                    default=None)
+
+
+@contextlib.contextmanager
+def signing_deferred(collect: Callable[[Path, DeferredSigning], None]) -> Iterator[None]:
+    """Within this block (this thread), ``sign_mp4`` leaves its destination unsigned and hands
+    ``collect(destination, request)`` what it would have signed with. For a render farm: the clip is signed
+    where it is finally placed, by that machine's identity, not by the worker that rendered it."""
+    token = _DEFERRED.set(collect)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
 def sign_mp4(
     source: Path,
     destination: Path,
@@ -291,6 +322,11 @@ def sign_mp4(
             f"the Content Credentials would be {size:,} bytes; c2pa takes at most {MAX_MANIFEST_BYTES:,}",
             hint="shorten the prompts",
         )
+    collect = _DEFERRED.get()
+    if collect is not None:
+        shutil.copyfile(source, destination)
+        collect(destination, DeferredSigning(provenance, instance_id, watermark_payload, thumbnail))
+        return ""
     try:
         signer = c2pa.Signer.from_info(
             c2pa.C2paSignerInfo(

@@ -9,6 +9,8 @@ clip's trip back, placing it), next to a local job's time.
 
 Run on demand:  python -m tests.benchmarks.bench_farm [--jobs 16 --steps 20 --rounds 4]
 The fault figure:  python -m tests.benchmarks.bench_farm --jobs 16 --steps 20 --fault-kills 10
+Cancelling:  python -m tests.benchmarks.bench_farm --steps 20 --cancel-trials 8  (Farm.cancel() at a random step
+of a batch on 2 workers, to every worker idle, next to the duration of a step)
 """
 
 from __future__ import annotations
@@ -135,6 +137,54 @@ def fault(root: Path, registry, jobs: int, steps: int, kills: int) -> dict:
     }
 
 
+def cancel_latency(root: Path, registry, steps: int, trials: int) -> dict:
+    """``trials`` batches of 2 jobs on 2 workers, each cancelled once both workers are past a random step:
+    the seconds from Farm.cancel() to every worker idle (``Farm.stopped_after``), next to the step time the
+    workers reported just before (a cancel is meant to take at most the step under way)."""
+    import random
+    import statistics
+
+    from studio.farm import Farm
+
+    rng = random.Random(3)
+    rows = []
+    with Farm("local", workers=2, torch_threads=1, registry=registry) as farm:
+        farm.run(make(root / "cancel-warm", registry, [1, 2], 1))  # both workers load the model first
+        for trial in range(trials):
+            at = rng.randint(2, steps - 6)
+            steps_seen: dict[int, int] = {}
+            step_s: dict[str, float] = {}
+
+            def on_progress(update, at=at, steps_seen=steps_seen, step_s=step_s) -> None:
+                if update.total == steps:
+                    steps_seen[update.index] = update.step
+                    if update.step_seconds:
+                        step_s[update.worker] = update.step_seconds
+                # while both denoise (a cancel that lands in the VAE decode waits for the decode: not a step)
+                if (len(steps_seen) == 2 and min(steps_seen.values()) >= at and max(steps_seen.values()) < steps - 1
+                        and farm.stopped_after is None):
+                    farm.cancel()
+
+            batch = make(root / f"cancel{trial}", registry, [10 + 2 * trial, 11 + 2 * trial], steps)
+            outcomes = farm.run(batch, on_progress=on_progress)
+            if farm.stopped_after is None:
+                continue  # the two never denoised at once past the chosen step: no figure from this trial
+            assert all(o.status == "cancelled" for o in outcomes), [o.status for o in outcomes]
+            step = max(step_s.values()) if step_s else float("nan")
+            rows.append((farm.stopped_after, step, max(steps_seen.values())))
+    stops = [r[0] for r in rows]
+    ratios = [r[0] / r[1] for r in rows]
+    return {
+        "steps": steps, "trials": trials, "measured": len(rows),
+        "stopped_after_ms": [round(1000 * r[0]) for r in rows],
+        "step_ms": [round(1000 * r[1]) for r in rows],
+        "cancelled_at_step": [r[2] for r in rows],
+        "median_stop_ms": round(1000 * statistics.median(stops)),
+        "worst_stop_in_steps": round(max(ratios), 2),
+        "within_one_step": sum(r <= 1.0 for r in ratios),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=16)
@@ -144,6 +194,8 @@ def main() -> None:
                         "from other programs falls on all setups alike")
     parser.add_argument("--fault-kills", type=int, default=0,
                         help="instead: kill this many workers at random moments of the batch, then check it")
+    parser.add_argument("--cancel-trials", type=int, default=0,
+                        help="instead: cancel this many batches at random steps and time each stop")
     args = parser.parse_args()
 
     import ray
@@ -156,9 +208,11 @@ def main() -> None:
     registry = NodeRegistry.default()
     # Logical slots for the three workers alive at once; each worker runs one torch thread on the real cores.
     ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
-    if args.fault_kills:
+    if args.fault_kills or args.cancel_trials:
         try:
-            print(json.dumps(fault(root, registry, args.jobs, args.steps, args.fault_kills), indent=2))
+            found = (fault(root, registry, args.jobs, args.steps, args.fault_kills) if args.fault_kills
+                     else cancel_latency(root, registry, args.steps, args.cancel_trials))
+            print(json.dumps(found | {"load_average_after": os.getloadavg()[0]}, indent=2))
         finally:
             ray.shutdown()
             shutil.rmtree(root, ignore_errors=True)

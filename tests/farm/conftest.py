@@ -1,6 +1,8 @@
 """One local Ray and one farm of two workers for the whole folder (Ray takes about 6 s to start here, and
-each worker loads the embedded model once), with one STUDIO_HOME the workers share with the tests, so the
-clips they sign verify against the same local identity."""
+each worker loads the embedded model once). The workers get a STUDIO_HOME of their own and the tests (the
+head) another, so a clip that verifies as trusted against the head's local identity was signed on the head,
+not by the worker that rendered it. Ray gets one CPU more than the two workers hold, for a one-worker farm
+beside them (the order test)."""
 
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ def farm(farm_home):
     from studio.farm import Farm
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STUDIO_HOME", str(farm_home))  # the workers inherit the environment Ray starts with
         mp.setenv("RAY_AUTH_MODE", "disabled")  # a local test cluster: no token files in the real home
-        with Farm("local", workers=2, torch_threads=1, num_cpus=2) as running:
+        with pytest.MonkeyPatch.context() as start:
+            start.setenv("STUDIO_HOME", str(farm_home / "workers"))  # workers inherit what Ray starts with
+            running = Farm("local", workers=2, torch_threads=1, num_cpus=3)
+        with running:
             yield running
 
 
