@@ -292,7 +292,8 @@ def _steer_with_camera(ctx, model, embeds, request, camera_guide, fps: float, st
             [model_key, ctx.input_key("prompt"), request.width, request.height, steps, guidance, seed],
             lambda: steering.keyframe_from_text(
                 model, embeds, request.width, request.height, steps, guidance, seed,
-                on_step=lambda u: ctx.progress(u.step, u.total, message="drawing the first frame for the camera"),
+                on_step=lambda u: ctx.progress(u.step, u.total,
+                                              message=steering.pass_message(1, 2, steering.GUIDE_PASS)),
                 is_cancelled=ctx.is_cancelled))
     request.video = ctx.memo("camera_guide", [start, ctx.input_key("camera_guide"), request.num_frames, fps],
                              lambda: guide_clip(start, track, is_cancelled=ctx.is_cancelled))

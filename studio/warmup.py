@@ -5,12 +5,21 @@ time importing. transformers and diffusers load their classes lazily on attribut
 safe from two threads at once (a second thread sees a half-built module: "cannot import name
 'PreTrainedModel' from 'transformers'"), so anything that imports that stack off the main thread (the
 engine's worker) calls :func:`settle` first and waits for a warm-up in progress to finish.
+
+Importing torch loads its 430 MB C++ library, whose static initialisers (thousands of operator registrations)
+run inside ``dlopen``; Python's import holds the GIL through it, and the editor froze 150-700 ms. So the warm-up
+first loads those libraries through libc's ``dlopen`` called by ctypes, which lets go of the GIL for the call:
+the work happens while the main thread keeps painting, and torch's own import then finds them loaded.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
+import importlib.util
 import logging
+import os
+import sys
 import threading
 
 log = logging.getLogger(__name__)
@@ -18,10 +27,42 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _running: threading.Thread | None = None
 
+# Native libraries a package loads on import, in load order, by package: loaded first without the GIL.
+# Only those whose initialisers never call into Python (libtorch_python's do: it is left to the import).
+NATIVE = {"torch": ("lib/libc10.so", "lib/libtorch_cpu.so")}
 
-def start(modules: tuple[str, ...], *, lower_priority: bool = True) -> threading.Thread:
+
+def preload_native(packages: tuple[str, ...] = tuple(NATIVE)) -> list[str]:
+    """Load the native libraries of ``packages`` not yet imported, with the GIL released (Linux); returns the
+    files loaded. Anything unexpected (another platform, a moved file) leaves the work to the import."""
+    if not sys.platform.startswith("linux"):
+        return []
+    try:
+        libc = ctypes.CDLL(None)
+        dlopen = libc.dlopen  # a foreign call: ctypes releases the GIL around it (ctypes.CDLL itself does not)
+        dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    except (OSError, AttributeError):
+        return []
+    loaded = []
+    for package in packages:
+        if package in sys.modules:
+            continue
+        spec = importlib.util.find_spec(package)  # finds the folder without running the package
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        for name in NATIVE.get(package, ()):
+            path = os.path.join(folders[0], name) if folders else ""
+            # RTLD_LOCAL, as the import would load them: the import reuses the loaded copy, symbols unchanged
+            if path and os.path.isfile(path) and dlopen(path.encode(), os.RTLD_NOW | os.RTLD_LOCAL):
+                loaded.append(path)
+            else:
+                break  # a later library needs the earlier ones: the import does the rest
+    return loaded
+
+
+def start(modules: tuple[str, ...], *, lower_priority: bool = True, preload: bool = True) -> threading.Thread:
     """Import ``modules`` ("package" or "package:Name,Other") on a background thread; returns it.
 
+    ``preload``: load the native libraries of NATIVE first, without the GIL (see the module's docstring).
     A warm-up already running is returned instead of starting a second. Failures are only logged: the
     render that needs the module reports them where the person looks.
     """
@@ -35,6 +76,11 @@ def start(modules: tuple[str, ...], *, lower_priority: bool = True) -> threading
                 from studio.priority import lower_this_thread
 
                 lower_this_thread()
+            if preload:
+                try:
+                    preload_native()
+                except Exception:  # noqa: BLE001 - the import below loads them the usual way
+                    log.debug("preloading native libraries failed", exc_info=True)
             for spec in modules:
                 module, _, names = spec.partition(":")
                 try:

@@ -96,11 +96,15 @@ def _component_bytes(folder: Path, dtype: str, keep_float32: tuple[str, ...]) ->
 
 
 def weights_on_gpu(parts: dict[str, int], offload: str = "none") -> int:
-    """What of the weights sits on the GPU at once: all, the largest component (``model`` offload), or the
-    largest tensor (``sequential``)."""
+    """What of the weights sits on the GPU at once: all, the largest component (``model`` offload), the
+    largest tensor (``sequential``), or for ``group`` offload about two groups (the one computing and the one
+    streamed in beside it), reckoned as twice the largest tensor: a lower bound, as a group is a block.
+    ``auto`` lets the worker pick what fits its free memory, so it needs no more than ``sequential``."""
     components = {k: v for k, v in parts.items() if k != "*largest tensor*"}
-    if offload == "sequential":
+    if offload in ("sequential", "auto"):
         return parts.get("*largest tensor*", 0)
+    if offload == "group":
+        return 2 * parts.get("*largest tensor*", 0)
     if offload == "model":
         return max(components.values(), default=0)
     return sum(components.values())

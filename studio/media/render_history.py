@@ -3,6 +3,10 @@ files it wrote) with a small proxy of its clip, in a folder beside the renders, 
 
 When the folder grows past its cap, the proxies of the renders looked at least recently go first; the records
 (a few kilobytes each) stay, so the history still lists every render and can restore its graph.
+
+The graph of a render lives in its own file (``graph.json``) beside the record, read only when restoring or
+comparing: listing 200 renders must not parse 200 graphs of 10-20 KB. A record written with its graph inline
+(before this layout) is moved to it the first time it is listed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ PROXY_SIDE = 128  # the proxy's longer side in pixels: enough to compare, small 
 THUMB_SIDE = 96
 DEFAULT_CAP = 512 << 20
 RECORD_LIMIT = 4 << 20  # a record larger than this is not ours (or not intact): skipped
+GRAPH_LIMIT = 8 << 20  # as large as a graph file may be (studio.graph's own limit is lower)
+RECORD, GRAPH = "record.json", "graph.json"
 _NAME = re.compile(r"^(\d{5})$")
 
 
@@ -37,7 +43,7 @@ class HistoryRecord:
     finished: float  # time.time()
     seconds: float
     draft: bool
-    graph: str  # the graph file's JSON as it ran
+    graph: str  # the graph file's JSON as it ran, when adding; "" once listed (RenderHistory.graph_text reads it)
     graph_hash: str = ""
     varied: list[str] = field(default_factory=list)  # NODE.PARAM=VALUE this render varied (seeds, sweeps)
     written: list[str] = field(default_factory=list)
@@ -51,6 +57,27 @@ class HistoryRecord:
         kind = "draft" if self.draft else "render"
         varied = (" · " + " ".join(self.varied)) if self.varied else ""
         return f"#{self.number} {kind} · {self.seconds:.1f} s{varied}"
+
+
+def _stored(record: HistoryRecord) -> dict:
+    """What record.json holds: the record without its graph (graph.json) and without where it lies."""
+    data = asdict(record)
+    data.pop("folder")
+    data.pop("graph")
+    return data
+
+
+def _migrate(record: HistoryRecord, graph: str) -> None:
+    """Move an inline graph into graph.json, then drop it from the record (in that order: a crash in between
+    leaves both, and the next listing finishes the move). A folder we cannot write keeps its old record, and
+    the record its graph in memory."""
+    assert record.folder is not None
+    try:
+        if not (record.folder / GRAPH).exists():
+            write_text_atomic(record.folder / GRAPH, graph)
+        write_text_atomic(record.folder / RECORD, json.dumps(_stored(record)))
+    except OSError:
+        record.graph = graph
 
 
 def _shrink(frames: np.ndarray, side: int) -> np.ndarray:
@@ -90,9 +117,8 @@ class RenderHistory:
             thumb = _shrink(frames[len(frames) // 2: len(frames) // 2 + 1], THUMB_SIDE)[0]
             np.save(target / "thumb.npy", thumb, allow_pickle=False)
             record.frames, record.size = len(frames), (int(frames.shape[2]), int(frames.shape[1]))
-        data = asdict(record)
-        data.pop("folder")
-        write_text_atomic(target / "record.json", json.dumps(data))
+        write_text_atomic(target / GRAPH, record.graph)
+        write_text_atomic(target / RECORD, json.dumps(_stored(record)))
         record.folder = target
         self.enforce_cap()
         return record
@@ -101,18 +127,36 @@ class RenderHistory:
         """Every readable record, newest first (a damaged one is skipped, never an error)."""
         found = []
         for path in self._dirs():
-            file = path / "record.json"
+            file = path / RECORD
             try:
                 if file.stat().st_size > RECORD_LIMIT:
                     continue
                 data = json.loads(file.read_text(encoding="utf-8"))
+                inline = data.pop("graph", None)
                 data["size"] = tuple(data.get("size") or (0, 0))
-                record = HistoryRecord(**{k: v for k, v in data.items() if k in HistoryRecord.__dataclass_fields__})
+                record = HistoryRecord(graph="", **{k: v for k, v in data.items()
+                                                    if k in HistoryRecord.__dataclass_fields__})
             except (OSError, ValueError, TypeError):
                 continue
             record.folder = path
+            if isinstance(inline, str):
+                _migrate(record, inline)
             found.append(record)
         return sorted(found, key=lambda r: r.number, reverse=True)
+
+    def graph_text(self, record: HistoryRecord) -> str | None:
+        """The graph file's JSON this render ran (read now: restoring, comparing), or None when it is not kept."""
+        if record.graph:
+            return record.graph
+        if record.folder is None:
+            return None
+        path = record.folder / GRAPH
+        try:
+            if path.is_symlink() or path.stat().st_size > GRAPH_LIMIT:
+                return None
+            return path.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
 
     def _array(self, record: HistoryRecord, name: str) -> np.ndarray | None:
         if record.folder is None:

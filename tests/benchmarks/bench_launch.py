@@ -2,10 +2,13 @@
 
 A person works in bursts: for 1.2 s they drag the mouse over the canvas (an event every 16 ms), then look for
 1.2 s. The figure is the event loop's stall while they work (a gap between timer ticks beyond 16 ms), from
-the first second, with the editor's warm-up imports ("warm-up") and without them ("none", the floor this
-machine gives); each variant runs in a fresh process (imports happen once per process).
+the first second, with the editor's warm-up imports ("warm-up"), the same without loading torch's native
+libraries first with the GIL released ("gil-load", the warm-up before that change), and without any warm-up
+("none", the floor this machine gives); each variant runs in a fresh process (imports happen once per process),
+the variants alternating, with the machine's load average beside each row.
 
-Run on demand: QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 python -m tests.benchmarks.bench_launch
+Run on demand: QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 python -m tests.benchmarks.bench_launch [MODES [ROUNDS]]
+(MODES: a comma list of warm-up, gil-load, normal, none; default all four, two rounds)
 Target: stall p99 while working under 33 ms from the first second.
 """
 
@@ -42,6 +45,8 @@ def child(mode: str) -> None:
         QTimer.singleShot(1000, shell_app.warm_up)
     elif mode == "normal":  # the same imports at the editor's own CPU priority
         QTimer.singleShot(1000, lambda: warmup.start(shell_app.WARM_UP, lower_priority=False))
+    elif mode == "gil-load":  # torch's libraries loaded by its own import, holding the GIL
+        QTimer.singleShot(1000, lambda: warmup.start(shell_app.WARM_UP, preload=False))
     gaps: list[float] = []
     last = [time.perf_counter()]
     working = [False]
@@ -76,11 +81,14 @@ def main() -> None:
         child(sys.argv[2])
         return
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1")
-    for mode in ("warm-up", "normal", "none", "warm-up", "normal", "none"):
+    modes = sys.argv[1].split(",") if len(sys.argv) > 1 else ["warm-up", "gil-load", "normal", "none"]
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    for mode in modes * rounds:
         out = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_launch", "--child", mode], env=env,
                              capture_output=True, text=True, timeout=120).stdout.strip().splitlines()
         row = json.loads(out[-1])
-        print(f"{row['mode']:7s}: stall p99 {row['p99']:6.1f} ms, max {row['max']:6.0f} ms, "
+        load = os.getloadavg()[0]
+        print(f"{row['mode']:8s}: load {load:4.1f}, stall p99 {row['p99']:6.1f} ms, max {row['max']:6.0f} ms, "
               f"{row['over_33']} stalls over 33 ms in {row['ticks']} working ticks; warm-up done: {row['warm_done']}")
 
 

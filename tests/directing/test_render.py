@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.engine import Engine
+from studio.engine import Engine, NodeProgress
 from studio.graph import Graph, NodeRegistry
+from studio.runtime.recipes.steering import GUIDE_PASS, pass_message
 
 SIZE = {"num_frames": 9, "width": 32, "height": 32, "steps": 2, "fps": 8.0, "seed": 3, "preview": False}
 
@@ -52,8 +53,13 @@ def test_camera_guide_and_noise_modes_render_and_differ_from_plain(registry, tin
     results = {}
     for mode in ("guide", "noise"):
         g = clip_graph(registry, tiny_ti2v, camera={"preset": "pan_left", "amount": 0.4}, steer=mode)
-        result = engine.run(g)
+        said = []
+        result = engine.run(g, listener=lambda e, said=said: isinstance(e, NodeProgress)
+                            and e.node_id == "generate" and said.append(e.message))
         assert result.ok, result.failed
+        if mode == "guide":  # two passes, the first named (the editor shows "pass 1 of 2: camera guide")
+            first = pass_message(1, 2, GUIDE_PASS)
+            assert said[0] == first and said[-1] != first
         video = result.outputs["preview"]["video"]
         assert video.frames.shape == (9, 32, 32, 3)
         assert video.generation.camera == "pan_left" and video.generation.camera_mode == mode

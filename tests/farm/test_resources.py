@@ -67,6 +67,8 @@ def test_offloading_keeps_less_on_the_gpu(tmp_path):
     assert weights_on_gpu(parts) == 2048 + 200 + 500
     assert weights_on_gpu(parts, "model") == 2048  # the largest component at a time
     assert weights_on_gpu(parts, "sequential") == 2000  # the largest tensor at a time
+    assert weights_on_gpu(parts, "group") == 4000  # a group computing, the next streamed in
+    assert weights_on_gpu(parts, "auto") == 2000  # the worker picks what fits: no more than sequential
 
 
 def test_a_file_that_only_claims_to_be_safetensors_is_refused(tmp_path):

@@ -40,7 +40,8 @@ def test_each_finished_render_is_kept_and_can_be_shown_compared_and_restored(win
     qtbot.waitUntil(lambda: panel.list.count() == 2, timeout=20_000)
     first, second = panel.records[1], panel.records[0]  # newest first
     assert (first.number, second.number) == (1, 2) and "clip.seed=3" in second.varied
-    assert json.loads(second.graph)["nodes"][0]["params"]["seed"] == 3
+    assert second.graph == ""  # listed without its graph: read on demand
+    assert json.loads(panel.history.graph_text(second))["nodes"][0]["params"]["seed"] == 3
     assert not panel.list.item(0).icon().isNull()  # a thumbnail
     proxy = panel.history.proxy(first)
     assert proxy.shape == (FRAMES, 58, 128, 3) and abs(int(proxy[0, 0, 0, 0]) - 80) <= 1  # seed 2: red 80
@@ -90,3 +91,23 @@ def test_a_damaged_or_foreign_record_is_skipped(tmp_path):
     assert [r.label for r in records] == ["x", "good"]
     assert history.proxy(records[0]) is None  # not a clip: refused, not shown
     settle()
+
+
+def test_a_record_lists_without_its_graph_and_an_old_inline_record_moves_it_beside(tmp_path):
+    history = RenderHistory(tmp_path)
+    graph = json.dumps({"nodes": [{"id": "n", "params": {"prompt": "x" * 20_000}}]})
+    made = history.add(HistoryRecord(0, "new", 0.0, 1.0, False, graph), None)
+    assert "prompt" not in (made.folder / "record.json").read_text(encoding="utf-8")
+    assert (made.folder / "graph.json").read_text(encoding="utf-8") == graph
+    # a record as the history wrote it before: the graph inline
+    old = history.folder / "00002"
+    old.mkdir()
+    (old / "record.json").write_text(json.dumps({"number": 2, "label": "old", "finished": 0, "seconds": 1,
+                                                 "draft": False, "graph": graph, "size": [64, 64]}),
+                                     encoding="utf-8")
+    records = history.records()
+    assert [(r.label, r.graph, r.size) for r in records] == [("old", "", (64, 64)), ("new", "", (0, 0))]
+    assert "graph" not in json.loads((old / "record.json").read_text(encoding="utf-8"))
+    assert history.graph_text(records[0]) == graph == history.graph_text(records[1])
+    (old / "graph.json").unlink()  # a graph that is gone: nothing to restore, no error
+    assert history.graph_text(history.records()[0]) is None

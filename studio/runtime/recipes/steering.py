@@ -14,6 +14,15 @@ from studio.directing.camera import CameraTrack
 from studio.directing.warp import guide_clip, warped_noise
 
 CAMERA_MODES = ("guide", "noise")
+GUIDE_PASS = "camera guide"  # the first pass of guide mode without a picture: the frame the camera looks at
+CLIP_PASS = "video"
+
+
+def pass_message(number: int, count: int, what: str) -> str:
+    """How a render of several passes names the one running in its progress message ("pass 1 of 2: camera
+    guide"): the editor shows it on the node, the queue and the status bar (studio/ui/shell/passes.py), since
+    the step counter starts again with each pass."""
+    return f"pass {number} of {count}: {what}"
 
 
 def frame_step(model: Any) -> int:

@@ -37,7 +37,8 @@ class RenderPanels(QObject):
                  renderer: RenderController, logs: LogPanel, show_clip: ClipSink, compare_clip: ClipSink) -> None:
         super().__init__(window)
         self.session, self.registry, self.renderer, self.logs = session, registry, renderer, logs
-        self.queue_panel = QueuePanel(renderer.queue, renderer.cancel_entry)
+        self.queue_panel = QueuePanel(renderer.queue, renderer.cancel_entry, choose_target=self.choose_target)
+        renderer.farm_added.connect(lambda farm: farm.status_changed.connect(self.queue_panel.show_farm_status))
         self.queue_dock = self._dock(window, beside, "Queue", "queue", self.queue_panel)
         self.history_panel = HistoryPanel(session, self.history, show_clip, compare_clip)
         self.history_dock = self._dock(window, beside, "History", "history", self.history_panel)
@@ -55,6 +56,28 @@ class RenderPanels(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         window.tabifyDockWidget(beside, dock)
         return dock
+
+    # ---- the farm (studio/ui/shell/farm_queue.py)
+    def choose_target(self, address: str) -> None:
+        """New renders go to this machine ("") or the farm at ``address``, which starts now, in the background
+        (Ray takes seconds): the first render sent there does not wait for it to boot."""
+        self.renderer.target = address
+        if address:
+            farm = self.renderer.farm_for(address)
+            farm.start()
+            self.queue_panel.show_farm_status(farm.status)
+
+    def queue_on_farm(self) -> None:
+        """Render > Queue on Farm…: the graph as it is now, once, on a farm (the last address, else local Ray)."""
+        from PySide6.QtWidgets import QInputDialog
+
+        last = next(reversed(self.renderer.farms), "local") if self.renderer.farms else "local"
+        address, ok = QInputDialog.getText(self.queue_panel.window(), "Queue on Farm",
+                                           "Ray address (local, auto, ray://HOST:10001):", text=last)
+        if ok and address.strip():
+            self.renderer.submit(where=address.strip())
+            self.queue_dock.show()
+            self.queue_dock.raise_()
 
     def docks(self) -> list[QDockWidget]:
         return [self.queue_dock, self.history_dock, self.metrics_dock]

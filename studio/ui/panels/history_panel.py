@@ -118,11 +118,14 @@ class HistoryPanel(QWidget):
     def restore_graph(self, number: int) -> bool:
         """Put the graph this render ran back on the canvas, as one undo step."""
         record = self.record(number)
-        if record is None:
+        text = self.history.graph_text(record) if record is not None else None
+        if record is None or text is None:
+            if record is not None:
+                self.note.setText(f"render #{number}: its graph is no longer kept")
             return False
         base = Path(self.session.path).parent if self.session.path else None
         try:
-            graph = loads(record.graph, self.session.registry, base)
+            graph = loads(text, self.session.registry, base)
         except StudioError as exc:
             self.note.setText(f"render #{number}: its graph cannot be restored: {exc}")
             return False

@@ -1,13 +1,17 @@
-"""The Queue panel: each render waiting, running or ended, with its progress, ETA and a cancel button."""
+"""The Queue panel: each render waiting, running or ended, with its progress, ETA and a cancel button, and where
+new renders go: this machine or a render farm (Local / Farm: local Ray / Farm at an address)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -18,25 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.shell.queue import ENDED, QUEUED, RUNNING, QueuedRender, RenderQueue
+from studio.ui.shell.queue import ENDED, QUEUED, RUNNING, QueuedRender, RenderQueue, clock
 
 COLUMNS = ("#", "Render", "State", "ETA", "")
 REFRESH_MS = 500  # ETAs tick down twice a second; progress arrives with the engine's events
 
 
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds < 3600 else f"{seconds // 3600} h {seconds // 60 % 60:02d}"
-
-
 class QueuePanel(QWidget):
     """Lists the render queue; the ✕ on a row cancels that render only."""
 
-    def __init__(self, queue: RenderQueue, cancel_entry, parent: QWidget | None = None) -> None:  # noqa: ANN001
+    def __init__(self, queue: RenderQueue, cancel_entry, parent: QWidget | None = None,  # noqa: ANN001
+                 choose_target: Callable[[str], None] | None = None) -> None:
         super().__init__(parent)
-        self.queue, self.cancel_entry = queue, cancel_entry
+        self.queue, self.cancel_entry, self.choose_target = queue, cancel_entry, choose_target
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.verticalHeader().setVisible(False)
@@ -44,19 +42,32 @@ class QueuePanel(QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 40), (2, 150), (3, 64), (4, 34)):
+        for col, width in ((0, 40), (2, 300), (3, 64), (4, 34)):  # room for "node: pass 1 of 2: … · step 3/20"
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(col, width)
         self.summary = QLabel("")
         self.summary.setObjectName("ParamHelp")
         self.clear_button = QPushButton("Clear Finished")
         self.clear_button.clicked.connect(queue.clear_ended)
+        self.target = QComboBox()
+        self.target.setToolTip("Where new renders run: this machine's engine, or Ray workers of a render farm "
+                               "(needs pip install 'studio[farm]'; the farm starts in the background)")
+        self.target.addItem("Render here", "")
+        self.target.addItem("Farm: local Ray", "local")
+        self.target.addItem("Farm at address…", None)
+        self.target.activated.connect(self._target_chosen)
+        self.target.setVisible(choose_target is not None)
+        self.farm_note = QLabel("")
+        self.farm_note.setObjectName("ParamHelp")
         bar = QHBoxLayout()
+        bar.addWidget(self.target)
         bar.addWidget(self.summary, 1)
         bar.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
+        layout.addWidget(self.farm_note)
+        self.farm_note.hide()
         layout.addWidget(self.table, 1)
         self._rows: dict[int, int] = {}  # entry number -> row
         self._bars: dict[int, QProgressBar] = {}
@@ -67,6 +78,35 @@ class QueuePanel(QWidget):
         self._tick.timeout.connect(self._refresh_etas)
         self._tick.start()
         self.rebuild()
+
+    def _target_chosen(self, index: int) -> None:
+        address = self.target.itemData(index)
+        if address is None:  # an address of the person's: ray://head:10001, auto
+            address, ok = QInputDialog.getText(self, "Render on a farm", "Ray address (ray://HOST:10001, auto, "
+                                               "local):", text="ray://")
+            address = address.strip()
+            if not ok or not address:
+                self.target.setCurrentIndex(0)
+                address = ""
+            else:
+                self.target.setItemText(index, f"Farm at {address}")
+                self.target.setItemData(index, address)
+                self.target.addItem("Farm at another address…", None)
+        self.set_target(address)
+
+    def set_target(self, address: str) -> None:
+        """Send new renders here ("") or to the farm at ``address``; the farm starts now, in the background."""
+        found = self.target.findData(address)
+        if found >= 0:
+            self.target.setCurrentIndex(found)
+        if self.choose_target is not None:
+            self.choose_target(address)
+        if not address:
+            self.farm_note.hide()
+
+    def show_farm_status(self, text: str) -> None:
+        self.farm_note.setText(text)
+        self.farm_note.show()
 
     def rebuild(self) -> None:
         entries = self.queue.entries
@@ -104,7 +144,7 @@ class QueuePanel(QWidget):
         bar = self._bars[entry.number]
         bar.setValue(round(entry.fraction() * 1000))
         if entry.state == RUNNING and entry.total:
-            text = f"{entry.node}: step {entry.step}/{entry.total}"
+            text = entry.doing()
         elif entry.state in ENDED and entry.seconds is not None and entry.state != "cancelled":
             text = f"{entry.state} · {entry.seconds:.1f} s"
         else:
@@ -116,18 +156,21 @@ class QueuePanel(QWidget):
             cancel.setEnabled(entry.state in (QUEUED, RUNNING))
 
     def _refresh_etas(self) -> None:
-        now = time.monotonic()
+        etas = self.queue.etas(time.monotonic())
         for entry in self.queue.entries:
             row = self._rows.get(entry.number)
             item = self.table.item(row, 3) if row is not None else None
             if item is not None:
-                item.setText("" if entry.state in ENDED else clock(self.queue.eta(entry, now)))
-        self._summarise()
+                item.setText("" if entry.state in ENDED else clock(etas.get(entry.number)))
+        self._summarise(etas)
 
-    def _summarise(self) -> None:
+    def _summarise(self, etas: dict[int, float | None] | None = None) -> None:
         waiting = self.queue.waiting()
         running = self.queue.running
-        last = self.queue.eta(self.queue.entries[-1]) if waiting and self.queue.entries else None
+        if waiting and etas is None:
+            etas = self.queue.etas()
+        last_waiting = next((e for e in reversed(self.queue.entries) if e.state == QUEUED), None)
+        last = etas.get(last_waiting.number) if last_waiting is not None and etas else None
         if running is None and not waiting:
             self.summary.setText("Nothing rendering. Ctrl+Enter renders; while a render runs it queues another.")
         else:

@@ -8,15 +8,20 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.engine import Engine, Event, NodeFinished, NodeProgress, RunFinished, RunHandle, RunStarted
 from studio.engine.jobs import Override
+from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import LastRender
 from studio.ui.shell.queue import CANCELLED, DONE, FAILED, RUNNING, QueuedRender, RenderQueue
 from studio.ui.shell.session import EditSession
+
+if TYPE_CHECKING:
+    from studio.ui.shell.farm_queue import FarmQueue
 
 DELIVERY_HZ = 30  # engine events reach the widgets at most this often
 
@@ -31,6 +36,7 @@ class RenderController(QObject):
 
     event = Signal(object)  # each engine event, on the main thread
     running_changed = Signal(bool)
+    farm_added = Signal(object)  # a FarmQueue, when renders first go to its address
     _wake = Signal()
 
     def __init__(self, session: EditSession, engine: Engine | None = None, parent: QObject | None = None) -> None:
@@ -53,6 +59,11 @@ class RenderController(QObject):
         self._current: QueuedRender | None = None
         self._written: list[Path] = []
         self._streamed: str | None = None
+        self._timed = False  # a node of this run taught the step times: save them when it ends
+        self._saving: BackgroundJob | None = None
+        self.target = ""  # where a new render goes: "" this machine, else a farm's address (the Queue panel's choice)
+        self.farms: dict[str, FarmQueue] = {}
+        self.farm_factory = None  # how a farm is made: studio.farm.Farm (tests give Ray fewer cores)
         self._result_poll = QTimer(self)  # RunFinished arrives just before the worker hands over the result
         self._result_poll.setInterval(5)
         self._result_poll.timeout.connect(self._publish_when_done)
@@ -60,6 +71,11 @@ class RenderController(QObject):
     @property
     def running(self) -> bool:
         return self.handle is not None and not self.handle.done
+
+    @property
+    def current(self) -> QueuedRender | None:
+        """The queue entry this machine's engine runs now (farm renders run elsewhere)."""
+        return self._current
 
     @property
     def coalesced(self) -> int:
@@ -74,10 +90,12 @@ class RenderController(QObject):
         return True
 
     def submit(self, targets: list[str] | None = None, draft: bool = False, export: bool = False,
-               variations: Sequence[Sequence[Override]] = ((),), label: str = "") -> list[QueuedRender]:
+               variations: Sequence[Sequence[Override]] = ((),), label: str = "",
+               where: str | None = None) -> list[QueuedRender]:
         """Queue the graph as it is now, once per variation (a tuple of NODE.PARAM=VALUE overrides: seeds,
         sweeps); it starts at once when nothing runs. ``draft`` runs generators at their draft steps and,
         unless ``export`` asks for it, stops short of the exporters (a draft is a look, not a file).
+        ``where``: "" this machine, else a farm's address; by default ``target`` (the Queue panel's choice).
         Raises StudioError for an override the graph cannot take (before anything is queued)."""
         from studio.engine.engine import draft_copy, preview_targets
         from studio.engine.jobs import apply_override, tag_for, tagged, writer_nodes
@@ -103,12 +121,34 @@ class RenderController(QObject):
             name = label or self.session.display_name
             made.append((f"{name} · {kind}" + (f" · {what}" if what else ""), snapshot,
                          list(targets) if targets is not None else None, base, policy_for(draft), draft))
+        where = self.target if where is None else where
+        if where:
+            made = [(f"{text} · on the farm", *rest) for text, *rest in made]
         entries = self.queue.add_many(made)
         for entry, overrides in zip(entries, variations, strict=True):
             entry.varied = list(dict.fromkeys(str(o) for o in overrides))
-        if not self.running:
+            entry.where = where
+        if where:
+            self.farm_for(where).add(entries)
+        elif not self.running:
             self._start_next()
         return entries
+
+    def farm_for(self, address: str) -> FarmQueue:
+        """The farm at ``address``, kept until the window closes; it starts (off the main thread) on first use."""
+        from studio.ui.shell.farm_queue import FarmQueue
+
+        farm = self.farms.get(address)
+        if farm is None:
+            farm = self.farms[address] = FarmQueue(address, self.queue, self.session.registry,
+                                                   farm_factory=self.farm_factory, parent=self)
+            self.farm_added.emit(farm)
+        return farm
+
+    def close_farms(self) -> None:
+        for farm in self.farms.values():
+            farm.close()
+        self.farms.clear()
 
     def _start_next(self) -> bool:
         if self.running:
@@ -134,8 +174,11 @@ class RenderController(QObject):
         self.last.clear()
 
     def cancel_all(self) -> None:
+        for farm in self.farms.values():
+            farm.cancel_all()
         for entry in self.queue.entries:
-            self.queue.cancel_waiting(entry)
+            if not entry.where:
+                self.queue.cancel_waiting(entry)
         self.cancel()
 
     def cancel_entry(self, number: int) -> bool:
@@ -143,6 +186,8 @@ class RenderController(QObject):
         entry = self.queue.get(number)
         if entry is None:
             return False
+        if entry.where and entry.where in self.farms:
+            return self.farms[entry.where].cancel(entry)
         if entry.state == RUNNING:
             return self.cancel()
         return self.queue.cancel_waiting(entry)
@@ -203,16 +248,30 @@ class RenderController(QObject):
             if event.preview is not None:
                 self._streamed = event.node_id
             if self._current is not None:
-                self.queue.progress(self._current, event.node_id, event.step, event.total)
+                self.queue.progress(self._current, event.node_id, event.step, event.total, message=event.message)
         elif isinstance(event, NodeFinished):
             self._written.extend(Path(p) for p in event.written)
+            if self._current is not None:
+                self._timed = self.queue.node_finished(self._current, event.node_id, event.seconds) or self._timed
         elif isinstance(event, RunFinished):
             if self._current is not None:
                 state = {"ok": DONE, "failed": FAILED}.get(event.status, CANCELLED)
                 self.queue.update(self._current, state=state, ended=time.monotonic(), message=event.message,
                                   written=list(self._written))
+            if self._timed:
+                self._timed = False
+                self.save_step_times()
             self._result_poll.start()
             self._publish_when_done()
+
+    def save_step_times(self) -> BackgroundJob:
+        """Keep the measured step times for the next session (written atomically, off the main thread)."""
+        times = self.queue.times
+        text = times.text()
+        job = BackgroundJob(lambda _ctx: times.save_text(text), "step-times", parent=self)
+        job.finished.connect(job.deleteLater)
+        self._saving = job
+        return job.start()
 
     def flush(self) -> None:
         """Deliver the events that arrived and publish a run that has ended, now: what reads the last render

@@ -30,7 +30,6 @@ from studio.ui.canvas.scene import GraphScene
 from studio.ui.canvas.view import GraphView
 from studio.ui.inspector.inspector import Inspector
 from studio.ui.panels.docks import RenderPanels
-from studio.ui.panels.queue_panel import clock
 from studio.ui.panels.welcome import WelcomeCard
 from studio.ui.shell import theme
 from studio.ui.shell.editing import Editing
@@ -308,6 +307,8 @@ class MainWindow(QMainWindow):
                                       "and out points (I and O mark a preview loop only)")
         self.act_queue_batch = A("&Queue Batch…", self.queue_batch, ["Ctrl+Shift+B"],
                                  tip="Queue one render per seed and swept value (e.g. seeds 1-4, guidance 3,5,7)")
+        self.act_queue_farm = A("Queue on &Farm…", self.panels.queue_on_farm, [],
+                                tip="Queue the graph as it is now on Ray workers (local or a cluster's address)")
         self.act_cancel_all = A("Cancel &All Renders", self.renderer.cancel_all, [],
                                 tip="Stop the running render and take every waiting one off the queue")
         self.act_output_folder = A("&Output Folder…", self.choose_output_folder, [],
@@ -352,7 +353,7 @@ class MainWindow(QMainWindow):
         self.view_menu = view
         render = bar.addMenu("&Render")
         render.addActions([self.act_render, self.act_render_draft, self.act_render_draft_export, self.act_render_sel,
-                           self.act_queue_batch])
+                           self.act_queue_batch, self.act_queue_farm])
         render.addSeparator()
         render.addActions([self.act_cancel, self.act_cancel_all])
         render.addSeparator()
@@ -594,12 +595,10 @@ class MainWindow(QMainWindow):
             log(f"{event.node_id}: runs ({event.reason})")
             self.run_label.setText(f"rendering {event.node_id}…")
         elif isinstance(event, NodeProgress):
-            queue = self.renderer.queue
-            running, waiting = queue.running, queue.waiting()
-            eta = queue.eta(running) if running is not None else None
-            self.run_label.setText(f"rendering {event.node_id}: step {event.step}/{event.total}"
-                                   + (f" · {clock(eta)} left" if eta is not None else "")
-                                   + (f" · {waiting} waiting" if waiting else ""))
+            running, item = self.renderer.current, self.scene.nodes.get(event.node_id)
+            if item is not None and running is not None and running.passes is not None:  # which pass is counting
+                item.set_state("running", running.steps_text(short=True), (event.step, event.total))
+            self.run_label.setText(self.renderer.queue.status_line(running, event.node_id, event.step, event.total))
             if event.preview is not None and self.timeline is None:  # else the timeline's viewer shows it
                 self.preview.show_preview(event.node_id, event.step, event.total, event.preview)
         elif isinstance(event, NodeCached):
@@ -628,6 +627,7 @@ class MainWindow(QMainWindow):
         if self.renderer.running or self.renderer.queue.waiting():
             self.renderer.cancel_all()
             self.renderer.wait(5.0)
+        self.renderer.close_farms()
         self.autosaver.discard()
         self.save_settings()
         self.logs.detach_logging()
