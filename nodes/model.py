@@ -9,7 +9,7 @@ from studio.graph import Column, ParamSpec, PortSpec, Roles, node
 log = logging.getLogger(__name__)
 
 LORA_COLUMNS = (
-    Column("file", "text", help="a LoRA in diffusers' format for this model family (.safetensors only); a "
+    Column("file", "path", help="a LoRA in diffusers' format for this model family (.safetensors only); a "
                                 "relative name is read beside the graph"),
     Column("strength", "float", help="how strongly it applies: 0 renders the base model, 1 as trained (empty: 1)"),
     Column("enabled", "enum", choices=("yes", "no"), help="no: kept in the table but not applied (empty: yes)"),

@@ -32,19 +32,52 @@ def file_params(graph: Graph, registry: NodeRegistry, node_ids: Iterable[str] | 
                 yield nid, pspec, node.params.get(pspec.name, pspec.default)
 
 
+def table_files(spec: ParamSpec, value: Any) -> Iterator[tuple[str, str]]:
+    """(label, file name) of each filled "path" cell of a table parameter (a "json" list with columns):
+    ``loras row 2 file``, the files a node reads besides its path parameters."""
+    names = [c.name for c in spec.columns if c.kind == "path"]
+    if not names or not isinstance(value, list):
+        return
+    for row, record in enumerate(value, start=1):
+        if not isinstance(record, dict):
+            continue
+        for name in names:
+            cell = record.get(name)
+            if isinstance(cell, str) and cell.strip():
+                yield f"{spec.name} row {row} {name}", cell
+
+
+def read_files(graph: Graph, registry: NodeRegistry, node_ids: Iterable[str] | None = None
+               ) -> Iterator[tuple[str, str, str]]:
+    """(node id, what, file name) of every file the nodes read: their path parameters (``what`` is the
+    parameter's name) and the path cells of their tables."""
+    for nid, pspec, value in file_params(graph, registry, node_ids):
+        if isinstance(value, str) and value.strip():
+            yield nid, pspec.name, value
+    for nid in graph.nodes if node_ids is None else node_ids:
+        node = graph.nodes[nid]
+        spec = registry.get(node.type)
+        if spec is None or node.bypassed:
+            continue
+        for pspec in spec.params:
+            if pspec.columns:
+                for label, name in table_files(pspec, node.params.get(pspec.name, pspec.default)):
+                    yield nid, label, name
+
+
 def missing_files(graph: Graph, registry: NodeRegistry, base_dir: Path | None) -> list[Problem]:
     """A problem for each file a node reads that is not there (or is a folder); relative names resolve against
     ``base_dir`` (the graph's folder), as the engine resolves them."""
     problems = []
-    for nid, pspec, value in file_params(graph, registry):
-        if not isinstance(value, str) or not value.strip():
-            continue
+    for nid, what, value in read_files(graph, registry):
         path = resolve_input(value, base_dir)
         try:
             there = path.is_file()
         except OSError:
             there = False
         if not there:
-            what = "is a folder, not a file" if path.is_dir() else "does not exist"
-            problems.append(Problem(nid, pspec.name, f"the file {path} {what}: choose another", "missing_file"))
+            state = "is a folder, not a file" if path.is_dir() else "does not exist"
+            param = what.split(" ", 1)[0]
+            where = f" ({what})" if what != param else ""
+            problems.append(Problem(nid, param, f"the file {path}{where} {state}: choose another", "missing_file"))
     return problems

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from studio import warmup
-from studio.engine.assets import file_params, resolve_input
+from studio.engine.assets import file_params, read_files, resolve_input, table_files
 from studio.engine.cache import OutputCache
 from studio.engine.events import (
     Event,
@@ -372,12 +372,10 @@ class Engine:
     def _missing_files(self, graph: Graph, order: list[str], base_dir: Path | None) -> list[tuple[str, str]]:
         """Input files that do not exist, all of them, before anything slow (a model load) starts."""
         missing = []
-        for nid, pspec, value in file_params(graph, self.registry, order):
-            if not isinstance(value, str) or not value:
-                continue
+        for nid, what, value in read_files(graph, self.registry, order):
             path = resolve_input(value, base_dir)
             if not path.exists():
-                missing.append((nid, f"file '{path}' of parameter '{pspec.name}' does not exist "
+                missing.append((nid, f"file '{path}' of parameter '{what}' does not exist "
                                      "(pick the file again, or move it back)"))
         return missing
 
@@ -486,6 +484,9 @@ class Engine:
                 writes[pspec.name] = policy.key(nid, base_dir)
             elif pspec.kind == "path" and isinstance(value, str) and value:
                 files[pspec.name] = _file_stamp(value, base_dir)
+            elif pspec.columns:  # a table's files (LoRAs): a file replaced under the same name re-runs the node
+                for label, name in table_files(pspec, value):
+                    files[label] = _file_stamp(name, base_dir)
         inputs = {}
         for port in spec.inputs:
             link = graph.link_into(nid, port.name)

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.engine.assets import file_params, resolve_input
+from studio.engine.assets import read_files, resolve_input
 from studio.engine.jobs import Job, JobOutcome
 from studio.errors import StudioError
 from studio.farm.placing import place_files
@@ -415,10 +415,9 @@ def missing_assets(jobs: Sequence[Job], registry: NodeRegistry) -> list[str]:
     found: list[str] = []
     for job in jobs:
         graph, _ = job.build(registry)
-        for nid, pspec, value in file_params(graph, registry):
-            if isinstance(value, str) and value:
-                path = resolve_input(value, Path(job.base_dir) if job.base_dir else None)
-                line = f"node '{nid}': file '{path}' of parameter '{pspec.name}' does not exist"
-                if not path.exists() and line not in found:
-                    found.append(line)
+        for nid, what, value in read_files(graph, registry):
+            path = resolve_input(value, Path(job.base_dir) if job.base_dir else None)
+            line = f"node '{nid}': file '{path}' of parameter '{what}' does not exist"
+            if not path.exists() and line not in found:
+                found.append(line)
     return found

@@ -40,6 +40,8 @@ def graph_to_dict(graph: Graph, registry: NodeRegistry, base_dir: Path | None = 
                 # A file the node writes is a name inside the output folder, stored as it is.
                 if pspec.kind == "path" and not pspec.output_file and isinstance(params.get(pspec.name), str):
                     params[pspec.name] = _relative(params[pspec.name], base_dir)
+                elif pspec.columns and isinstance(params.get(pspec.name), list):
+                    params[pspec.name] = _table_paths(pspec, params[pspec.name], lambda v: _relative(v, base_dir))
         entry: dict[str, Any] = {
             "id": node.id,
             "type": node.type,
@@ -223,7 +225,26 @@ def _node_from_dict(raw: Any, index: int, registry: NodeRegistry, base_dir: Path
         value = node.params.get(pspec.name)
         if pspec.kind == "path" and not pspec.output_file and isinstance(value, str) and value and base_dir:
             node.params[pspec.name] = _absolute(value, base_dir)
+        elif pspec.columns and isinstance(value, list) and base_dir:
+            node.params[pspec.name] = _table_paths(pspec, value, lambda v: _absolute(v, base_dir))
     return node
+
+
+def _table_paths(pspec, rows: list, change) -> list:  # noqa: ANN001 - a ParamSpec and a str -> str function
+    """A table parameter's rows with each filled "path" cell changed (made relative on save, absolute on
+    load, as a path parameter's file is); the rows themselves are copies, anything else is kept as it is."""
+    names = [c.name for c in pspec.columns if c.kind == "path"]
+    if not names:
+        return rows
+    changed = []
+    for record in rows:
+        if isinstance(record, dict):
+            record = dict(record)
+            for name in names:
+                if isinstance(record.get(name), str) and record[name]:
+                    record[name] = change(record[name])
+        changed.append(record)
+    return changed
 
 
 def _link_from_dict(raw: Any, index: int, graph: Graph) -> Link:

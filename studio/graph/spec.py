@@ -113,7 +113,9 @@ class PortSpec:
 @dataclass(frozen=True)
 class Column:
     """One field of the records a "json" list parameter holds (keyframes, schedule entries): the inspector
-    shows such a list as a table, one row per record. ``kind``: float, int, text or enum (with choices)."""
+    shows such a list as a table, one row per record. ``kind``: float, int, text, enum (with choices), or path:
+    a file the node reads (a LoRA), which the engine checks and stamps into the cache key as it does a "path"
+    parameter's file."""
 
     name: str
     kind: str = "float"

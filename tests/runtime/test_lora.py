@@ -214,7 +214,9 @@ def test_a_graph_saved_with_one_lora_opens_with_it_in_the_table(tmp_path):
          "params": {"source": "embedded", "lora": "", "lora_scale": 1.0}}]}
     graph = loads(json.dumps(doc), registry, base_dir=tmp_path)
     upgraded = graph.nodes["model"].params
-    assert upgraded["loras"] == [{"file": "styles/grain.safetensors", "strength": 0.6, "enabled": "yes"}]
+    # opened, a relative file name reads beside the graph, as a path parameter's does
+    assert upgraded["loras"] == [{"file": str(tmp_path / "styles" / "grain.safetensors"), "strength": 0.6,
+                                  "enabled": "yes"}]
     assert "lora" not in upgraded and "lora_scale" not in upgraded
     assert "loras" not in graph.nodes["plain"].params and "lora" not in graph.nodes["plain"].params
     assert graph.nodes["model"].version == 2
@@ -254,3 +256,56 @@ def test_a_model_outlives_its_base_entry_and_the_weights_go_with_the_last_holder
     assert again.outputs["model"]["model"] is model  # the cached output, its base kept by it alone
     engine.cache.clear()
     assert model.base.pipe is None and model.pipe is None
+
+
+def test_a_lora_replaced_under_the_same_name_renders_again(registry_and_engine, tiny_wan, tiny_lora, second_lora,
+                                                           tmp_path):
+    import shutil
+
+    registry, engine = registry_and_engine
+    from tests.graphs import text_to_video
+
+    shutil.copyfile(tiny_lora, tmp_path / "style.safetensors")
+    graph = text_to_video(registry, tiny_wan, preview=False)
+    graph.nodes["model"].params["loras"] = [{"file": "style.safetensors", "strength": 1}]
+    first = engine.run(graph, base_dir=tmp_path)
+    assert first.ok, first.failed
+    again = engine.run(graph, base_dir=tmp_path)
+    assert "model" in again.cached  # nothing changed: nothing re-runs
+    shutil.copyfile(second_lora, tmp_path / "style.safetensors")  # the person saved a new version over it
+    changed = engine.run(graph, base_dir=tmp_path)
+    assert changed.ok and "model" not in changed.cached and "generate" not in changed.cached
+    assert changed.outputs["generate"]["video"].generation.adapters != first.outputs["generate"]["video"].generation.adapters
+
+
+def test_a_missing_lora_is_named_before_anything_loads_and_in_problems(registry_and_engine, tiny_wan, tmp_path):
+    from studio.engine.assets import missing_files
+
+    registry, engine = registry_and_engine
+    from tests.graphs import text_to_video
+
+    graph = text_to_video(registry, tiny_wan, preview=False)
+    graph.nodes["model"].params["loras"] = [{"file": "gone.safetensors", "strength": 1}]
+    problems = missing_files(graph, registry, tmp_path)
+    assert [(p.node_id, p.where) for p in problems] == [("model", "loras")]
+    assert "loras row 1 file" in problems[0].message and "gone.safetensors" in problems[0].message
+    result = engine.run(graph, base_dir=tmp_path)
+    assert not result.ok and "gone.safetensors" in result.failed["model"]
+    assert "load_model" not in engine.memo_stats
+
+
+def test_a_lora_beside_the_graph_is_saved_relative_and_opens_absolute(tmp_path):
+    from studio.graph import Graph, NodeRegistry, dumps, load_graph
+
+    registry = NodeRegistry.default()
+    graph = Graph()
+    graph.add_node(registry.get("studio.LoadModel"), "model",
+                   params={"loras": [{"file": str(tmp_path / "loras" / "style.safetensors"), "strength": 0.5}]})
+    saved = json.loads(dumps(graph, registry, base_dir=tmp_path))
+    assert saved["nodes"][0]["params"]["loras"][0]["file"] == "loras/style.safetensors"
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / "shot.studio.json").write_text(json.dumps(saved))
+    opened = load_graph(moved / "shot.studio.json", registry)
+    assert opened.nodes["model"].params["loras"][0] == {"file": str(moved / "loras" / "style.safetensors"),
+                                                        "strength": 0.5}
