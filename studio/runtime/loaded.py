@@ -58,9 +58,11 @@ def quiet() -> Iterator[None]:
     from transformers.utils import logging as tlog
 
     was = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled(), hfu.are_progress_bars_disabled())
-    level = dlog.get_verbosity()
-    # from_pipe and loading warn about things that are fine here (dtype casts of tiny modules).
+    level, tlevel = dlog.get_verbosity(), tlog.get_verbosity()
+    # from_pipe and loading warn about things that are fine here (dtype casts of tiny modules; transformers'
+    # "CLIPImageProcessor requires torchvision ... falling back to CLIPImageProcessorPil", which is what we want).
     dlog.set_verbosity(dlog.ERROR)
+    tlog.set_verbosity(tlog.ERROR)
     dlog.disable_progress_bar()
     tlog.disable_progress_bar()
     hfu.disable_progress_bars()
@@ -68,6 +70,7 @@ def quiet() -> Iterator[None]:
         yield
     finally:
         dlog.set_verbosity(level)
+        tlog.set_verbosity(tlevel)
         if was[0]:
             dlog.enable_progress_bar()
         if was[1]:
