@@ -477,3 +477,15 @@ def test_scrubbing_a_clip_that_just_arrived_paints_proxies_or_small_decodes(dock
     far = viewer._a.plan(store, 121, 1, None, draft=False)
     assert far == ("frame", 121, 1)  # at rest: the frame itself
     qtbot.waitUntil(lambda: not viewer._a.draft, timeout=3000)
+
+
+def test_the_viewer_does_not_widen_its_column_when_a_render_starts(docks):
+    """Its caption grows from nothing to '17 frames · 64x64 preview · 16 fps' as a render starts: that must not
+    raise the panel's minimum width (it pushed the right column wider and the canvas jumped)."""
+    panel = docks.viewer
+    before = panel.minimumSizeHint().width()
+    load(docks, count=1240, fps=16.0)
+    docks.model.set_status("step 3 of 20")
+    settle()
+    assert "preview" in panel.info.text()
+    assert panel.minimumSizeHint().width() <= before

@@ -393,6 +393,9 @@ class ViewerPanel(QWidget):
         self.compare_box.currentTextChanged.connect(lambda text: self.viewer.set_compare(text))
         self.info = QLabel("")
         self.info.setObjectName("ParamHelp")
+        # Its text changes when a render starts ("17 frames · 64x64 preview · 16 fps"): as a plain label it
+        # widened the whole right column then, and the canvas jumped. It takes the room there is instead.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
         bar.addWidget(self.info, 1)
@@ -424,3 +427,4 @@ class ViewerPanel(QWidget):
         text = f"{self.model.count} frames · {w}x{h}{kind} · {self.model.fps:g} fps" if w else ""
         if text != self.info.text():
             self.info.setText(text)
+            self.info.setToolTip(text)
