@@ -69,11 +69,13 @@ def _upgrade(params: dict, saved_version: int) -> dict:
 )
 def load_model(ctx, source: str, device: str, dtype: str, loras, transformer_file: str, quantize: str,
                offload: str, compile: str, attention: str, vae_tiling: bool, vae_slicing: bool):
-    """Load a diffusers video pipeline (safetensors or GGUF only, offline, no remote code) and its LoRAs.
+    """Load a video model from a folder, the Hugging Face cache or Studio's own, with its LoRAs
+    (safetensors or GGUF only, offline, no remote code).
 
-    The base pipeline is a memo keyed by everything but the LoRA table, so a LoRA's strength or enabled cell
-    changes only the cheap step that activates adapters: the base is not loaded again.
+    Changing a LoRA's strength, or switching it off, re-renders without loading the model again.
     """
+    # The base pipeline is a memo keyed by everything but the LoRA table: a strength or enabled cell changes
+    # only the cheap step that activates adapters.
     from studio.runtime import LoadOptions
     from studio.runtime.loading import fit_cpu_threads, load_base, resolve_device, with_loras
     from studio.runtime.lora import parse_loras, resolve_lora_path

@@ -90,11 +90,13 @@ class RecordTable(QWidget):
         outer.addWidget(self.table)
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
-        self.add_button = QToolButton(text="+ Row")
-        self.add_button.setToolTip("Add a record after the selected one (or at the end)")
+        # Short labels, their words in the tooltips: with "+ Row" and "− Row" the row of buttons made the
+        # inspector wider than its dock for Load Model (a horizontal scroll bar, text cut at the edge).
+        self.add_button = QToolButton(text="+")
+        self.add_button.setToolTip("Add a row after the selected one (or at the end)")
         self.add_button.clicked.connect(self.add_row)
-        self.remove_button = QToolButton(text="− Row")
-        self.remove_button.setToolTip("Remove the selected records")
+        self.remove_button = QToolButton(text="−")
+        self.remove_button.setToolTip("Remove the selected rows")
         self.remove_button.clicked.connect(self.remove_rows)
         self.up_button = QToolButton(text="↑")
         self.up_button.setToolTip("Move the selected records up (Alt+Up)")
