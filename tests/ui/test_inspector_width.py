@@ -9,8 +9,8 @@ from studio.graph import NodeRegistry
 
 
 def test_every_node_type_fits_the_inspector_without_a_horizontal_scroll(qtbot):
-    from studio.ui.shell.session import EditSession
     from studio.ui.inspector.inspector import Inspector
+    from studio.ui.shell.session import EditSession
 
     registry = NodeRegistry.default()
     session = EditSession(registry)
