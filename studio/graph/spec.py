@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable
@@ -448,7 +449,7 @@ def node(
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             params=tuple(params),
-            help=help or (fn.__doc__ or "").strip(),
+            help=help or inspect.cleandoc(fn.__doc__ or ""),  # the docstring's indentation is not the help's
             version=version,
             is_output=is_output,
             run=fn,

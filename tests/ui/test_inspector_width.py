@@ -1,5 +1,6 @@
-"""Every node of the library fits the inspector at the width the editor opens it with: no horizontal scroll
-bar, no text cut at the edge (Load Model's LoRA table once made it 8 px too wide)."""
+"""Every node of the library fits the inspector at its narrowest: no horizontal scroll bar, no text cut at the
+edge (Load Model's LoRA table and its Models… button once made it wider than the right column of a 1262 px
+window)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def test_every_node_type_fits_the_inspector_without_a_horizontal_scroll(qtbot):
     session = EditSession(registry)
     inspector = Inspector(session)
     qtbot.addWidget(inspector)
-    inspector.resize(340, 700)  # the right column's width in a 1262 px window (seen under Xvfb)
+    inspector.resize(inspector.minimumWidth(), 700)  # as narrow as its dock may make it
     inspector.show()
     too_wide = {}
     for spec in registry:
@@ -28,3 +29,43 @@ def test_every_node_type_fits_the_inspector_without_a_horizontal_scroll(qtbot):
         if need > inspector.viewport().width():
             too_wide[node.type] = need
     assert not too_wide, f"wider than the inspector's {inspector.viewport().width()} px: {too_wide}"
+
+
+def _wheel(widget, down: bool = True):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+
+    centre = QPointF(widget.width() / 2, widget.height() / 2)
+    delta = QPoint(0, -120 if down else 120)
+    event = QWheelEvent(centre, widget.mapToGlobal(centre), QPoint(0, 0), delta, Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_scrolling_over_the_inspector_scrolls_it_and_changes_no_parameter(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from studio.ui.inspector.inspector import Inspector
+    from studio.ui.shell.session import EditSession
+
+    registry = NodeRegistry.default()
+    session = EditSession(registry)
+    session.graph.add_node(registry.get("studio.LoadModel"), "model")
+    inspector = Inspector(session)
+    qtbot.addWidget(inspector)
+    inspector.resize(300, 300)  # short: it scrolls
+    inspector.show()
+    inspector.show_node("model")
+    QApplication.processEvents()
+    device = inspector.editors["device"].findChild(QComboBox)
+    before = dict(session.graph.nodes["model"].params)
+    for _ in range(3):
+        _wheel(device)
+    QApplication.processEvents()
+    assert dict(session.graph.nodes["model"].params) == before and device.currentText() == "auto"
+    assert inspector.verticalScrollBar().value() > 0  # the wheel scrolled the inspector instead
+    device.setFocus()  # clicked into: now the wheel is the person's choice
+    QApplication.processEvents()
+    _wheel(device)
+    QApplication.processEvents()
+    assert device.currentText() != "auto"

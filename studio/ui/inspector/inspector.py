@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from studio.graph import GraphChange, ParamSpec, validate
 from studio.ui.inspector.driving import drive_button, driven_note
 from studio.ui.inspector.records import RecordTable
+from studio.ui.inspector.wheel import WheelGuard
 from studio.ui.shell import theme
 from studio.ui.shell.session import EditSession
 
@@ -348,6 +349,7 @@ class Inspector(QScrollArea):
         self.problem_labels: dict[str, QLabel] = {}
         self.setWidgetResizable(True)
         self.setMinimumWidth(280)
+        self._wheel_guard = WheelGuard(self)
         self._problem_timer = QTimer(self)  # one validation after a burst of changes, not one per change
         self._problem_timer.setSingleShot(True)
         self._problem_timer.setInterval(0)
@@ -425,6 +427,9 @@ class Inspector(QScrollArea):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        # In a narrow column a wide editor (a table, a path with its button) goes under its label instead of
+        # widening the inspector past its dock (a horizontal scroll bar, text cut at the edge).
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         form.setVerticalSpacing(4)
         for pspec in spec.params if spec else ():
             editor = ParamEditor(pspec, self._committer(pspec.name), output_node=spec.is_output,
@@ -470,6 +475,7 @@ class Inspector(QScrollArea):
             column.addWidget(problem)
             self.problem_labels[pspec.name] = problem
             label = QLabel(pspec.title)
+            label.setWordWrap(True)  # "Transformer file" takes two lines rather than widening the inspector
             label.setToolTip(pspec.help)
             if many and len({repr(self.session.graph.nodes[n].params.get(pspec.name)) for n in self.node_ids}) > 1:
                 label.setText(pspec.title + " ≠")  # the selected nodes differ here; shown: the first's
@@ -479,6 +485,7 @@ class Inspector(QScrollArea):
         outer.addLayout(form)
         outer.addStretch(1)
         self.setWidget(body)
+        self._wheel_guard.guard(body)
         self._show_problems()
 
     def _models_button(self, editor: ParamEditor) -> QToolButton:
