@@ -449,6 +449,8 @@ class Inspector(QScrollArea):
             beside = None  # a button beside the editor: the model picker, or driving it by a link
             if spec is not None and spec.roles.model_source == pspec.name and not many:
                 beside = self._models_button(editor)
+            elif pspec.name == "speed" and spec is not None and spec.param("seed") is not None and not many:
+                beside = self._measure_button()
             elif pspec.drivable and not many and spec is not None:
                 beside = drive_button(self.session, self.node_id, pspec)
                 note = driven_note(self.session, self.node_id, pspec)
@@ -494,6 +496,22 @@ class Inspector(QScrollArea):
         button.setToolTip("Choose from the models Studio finds: the embedded one, your folders, the HF cache")
         button.clicked.connect(lambda: self.pick_model(editor))
         return button
+
+    def _measure_button(self) -> QToolButton:
+        button = QToolButton()
+        button.setText("Measure…")
+        button.setToolTip("Render this shot exactly and with each speed setting; keep which settings hold 25 dB "
+                          "for this model (what 'balanced' picks from). As `studio bench-speed`.")
+        button.clicked.connect(self.measure_speed)
+        return button
+
+    def measure_speed(self):  # noqa: ANN201 - the SpeedDialog, shown (not modal: the editor goes on)
+        from studio.ui.dialogs.speed_dialog import SpeedDialog
+
+        base = self.session.path.parent if self.session.path is not None else None
+        self.speed_dialog = SpeedDialog(self.session.graph, self.session.registry, self.node_id, base, parent=self)
+        self.speed_dialog.show()
+        return self.speed_dialog
 
     def pick_model(self, editor: ParamEditor) -> str:
         """Open the model picker; the chosen model becomes the parameter (one undo step). Returns it or ''."""
