@@ -52,15 +52,20 @@ class ModelSizes:
     dit_layers: int = 8
     dit_ffn: int = 512
     flow_shift: float = 3.0
+    # One more level ([1, 2, 4, 4, 4], [False, False, True, True], 16) keeps 8x8 latents at 128x128: the same
+    # 80 tokens per clip, so the transformer costs what it did at 64x64 (a CPU renders 20 steps in seconds).
+    vae_temporal_downsample: list[bool] = field(default_factory=lambda: [False, True, True])
+    vae_scale_spatial: int = 8
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    # WordLevel over our own words: built offline, and (unlike T5TokenizerFast) it reloads under transformers 5.
+def build_tokenizer(words: list[str] | None = None) -> PreTrainedTokenizerFast:
+    """WordLevel over ``words`` (default: the first world's): built offline, and (unlike T5TokenizerFast) it
+    reloads under transformers 5. The richer world's words extend the first's, so old token ids stay put."""
     vocab = {PAD: 0, UNK: 1}
-    for word in vocabulary():
+    for word in words or vocabulary():
         vocab[word] = len(vocab)
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.normalizer = normalizers.Lowercase()
@@ -95,7 +100,8 @@ def build_vae(sizes: ModelSizes) -> AutoencoderKLWan:
         dim_mult=sizes.vae_dim_mult,
         num_res_blocks=2,
         attn_scales=[],
-        temperal_downsample=[False, True, True],
+        temperal_downsample=list(sizes.vae_temporal_downsample),
+        scale_factor_spatial=sizes.vae_scale_spatial,
         dropout=0.0,
         latents_mean=[0.0] * sizes.z_dim,
         latents_std=[1.0] * sizes.z_dim,
@@ -162,8 +168,12 @@ def save_pipeline(
     text_encoder: UMT5EncoderModel,
     tokenizer: PreTrainedTokenizerFast,
     sizes: ModelSizes,
+    defaults: dict | None = None,
+    projection_clips: int = 96,
 ) -> None:
-    """Write a folder that DiffusionPipeline.from_pretrained loads as a WanPipeline (and from_pipe turns to I2V)."""
+    """Write a folder that DiffusionPipeline.from_pretrained loads as a WanPipeline (and from_pipe turns to I2V);
+    ``defaults`` replaces RENDER_DEFAULTS' entries (a model trained at 128x128 says so)."""
+    defaults = RENDER_DEFAULTS | (defaults or {})
     pipe = WanPipeline(
         tokenizer=tokenizer,
         text_encoder=text_encoder,
@@ -187,11 +197,13 @@ def save_pipeline(
     # Keep the sizes beside the weights so the model card and a later training session agree on them.
     (folder / "studio_sizes.json").write_text(json.dumps(sizes.to_dict(), indent=2) + "\n")
     # The pipelines' own defaults (480x832, 81 frames) are far from what this model knows: the runtime reads these.
-    (folder / "studio_defaults.json").write_text(json.dumps(RENDER_DEFAULTS, indent=2) + "\n")
-    write_preview_projection(folder, vae)
+    (folder / "studio_defaults.json").write_text(json.dumps(defaults, indent=2) + "\n")
+    write_preview_projection(folder, vae, count=projection_clips, size=int(defaults["height"]))
 
 
-def write_preview_projection(folder: Path, vae: AutoencoderKLWan, count: int = 96, hidden: int = 32) -> dict:
+def write_preview_projection(
+    folder: Path, vae: AutoencoderKLWan, count: int = 96, hidden: int = 32, size: int = 64
+) -> dict:
     """The per-step preview's latent-to-colour map, fitted on the world's own clips (studio_preview.json).
 
     This VAE only ever saw the world's colours and codes them far from linearly: the runtime's generic linear
@@ -203,10 +215,11 @@ def write_preview_projection(folder: Path, vae: AutoencoderKLWan, count: int = 9
     xs, ys = [], []
     with torch.no_grad():
         for i in range(count):
-            video, _ = render(spec_for_seed(train_seed(900_000 + i, 0)))
+            video, _ = render(spec_for_seed(train_seed(900_000 + i, 0)), size=size)
             x = torch.from_numpy(video).permute(3, 0, 1, 2)[None].float().div(127.5).sub(1.0)
             z = vae.encode(x).latent_dist.mode()
-            target = pool_to_latent_grid(vae.decode(z).sample, 4, 8, z.shape[2])
+            spatial = int(vae.config.scale_factor_spatial or 8)
+            target = pool_to_latent_grid(vae.decode(z).sample, 4, spatial, z.shape[2])
             xs.append(z[0].permute(1, 2, 3, 0).reshape(-1, z.shape[1]))
             ys.append(((target[0].permute(1, 2, 3, 0).reshape(-1, 3) + 1.0) / 2.0).clamp(0.0, 1.0))
     inputs, targets = torch.cat(xs), torch.cat(ys)

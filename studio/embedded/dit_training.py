@@ -211,7 +211,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         device
     )
     captions: list[str] = data["captions"]
-    tokenizer = C.build_tokenizer()
+    tokenizer = C.build_tokenizer(getattr(args, "words", None))  # the richer world passes its words
     transformer = C.build_transformer(sizes).to(device)
     text_encoder = C.build_text_encoder(sizes, len(tokenizer)).to(device)
     ema_transformer, ema_text = copy.deepcopy(transformer), copy.deepcopy(text_encoder)
@@ -291,7 +291,7 @@ def export(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> Path:
     vae.register_to_config(
         latents_mean=[float(v) for v in data["mean"]], latents_std=[float(v) for v in data["std"]]
     )
-    tokenizer = C.build_tokenizer()
+    tokenizer = C.build_tokenizer(getattr(args, "words", None))  # the richer world passes its words
     transformer = C.build_transformer(sizes)
     text_encoder = C.build_text_encoder(sizes, len(tokenizer))
     state = load_checkpoint(out / "dit.json")

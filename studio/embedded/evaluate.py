@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from studio.embedded.analysis import analyse
+from studio.embedded.scene_analysis import at_analysis_size
 from studio.embedded.world import HELD_OUT_COMBOS, ClipSpec, caption_for, eval_specs, render
 
 FRAMES, SIZE = 17, 64
@@ -43,7 +44,7 @@ def _summarise(specs: list[ClipSpec], videos: list[np.ndarray]) -> dict:
     held_total = held_colour = held_motion = 0
     flicker: list[float] = []
     for spec, video in zip(specs, videos, strict=True):
-        a = analyse(video)
+        a = analyse(at_analysis_size(video))  # the analysis' thresholds are set for 64x64
         colour += a.colour == spec.colour
         motion += a.motion == spec.motion
         shape += a.shape == spec.shape
@@ -96,7 +97,15 @@ def vae_reconstruction_report(vae: torch.nn.Module, count: int = 32, per_frame: 
 def load_pipeline(folder: Path):  # type: ignore[no-untyped-def]
     from diffusers import DiffusionPipeline
 
-    return DiffusionPipeline.from_pretrained(str(folder), use_safetensors=True)
+    pipe = DiffusionPipeline.from_pretrained(str(folder), use_safetensors=True)
+    pipe.studio_size = clip_size(folder)
+    return pipe
+
+
+def clip_size(folder: Path) -> int:
+    """The frame size a model folder renders at (its studio_defaults.json), 64 when it does not say."""
+    defaults = Path(folder) / "studio_defaults.json"
+    return int(json.loads(defaults.read_text()).get("height", SIZE)) if defaults.exists() else SIZE
 
 
 def _quiet(pipe) -> None:  # type: ignore[no-untyped-def]
@@ -107,11 +116,12 @@ def text_to_video(  # type: ignore[no-untyped-def]
     pipe, spec: ClipSpec, steps: int, guidance: float, max_sequence_length: int = 512
 ) -> np.ndarray:
     generator = torch.Generator().manual_seed(spec.seed)
+    size = getattr(pipe, "studio_size", SIZE)
     out = pipe(
         prompt=spec.caption,
         max_sequence_length=max_sequence_length,
-        height=SIZE,
-        width=SIZE,
+        height=size,
+        width=size,
         num_frames=FRAMES,
         num_inference_steps=steps,
         guidance_scale=guidance,
@@ -141,6 +151,7 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
     _quiet(pipe)
     specs = eval_specs(settings.count)
     report: dict = {"model": str(folder), "settings": settings.__dict__.copy()}
+    size = pipe.studio_size
 
     videos = [text_to_video(pipe, s, settings.steps, settings.guidance) for s in specs]
     report["text_to_video"] = _summarise(specs, videos)
@@ -150,13 +161,13 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
     _quiet(i2v)
     fidelity, i2v_videos = [], []
     for spec in specs:
-        real, _ = render(spec, FRAMES, SIZE)
+        real, _ = render(spec, FRAMES, size)
         generator = torch.Generator().manual_seed(spec.seed)
         out = i2v(
             image=Image.fromarray(real[0]),
             prompt=spec.caption,
-            height=SIZE,
-            width=SIZE,
+            height=size,
+            width=size,
             num_frames=FRAMES,
             num_inference_steps=settings.steps,
             guidance_scale=settings.guidance,
@@ -181,7 +192,7 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
 
     colours = list(OBJECT_COLOURS)
     for guide in guides:
-        video, _ = render(guide, FRAMES, SIZE)
+        video, _ = render(guide, FRAMES, size)
         new_colour = colours[(colours.index(guide.colour) + 1) % len(colours)]
         target = ClipSpec(**{**guide.__dict__, "colour": new_colour})
         prompt = caption_for(new_colour, guide.shape, guide.motion, guide.background, guide.background_to)
@@ -189,8 +200,8 @@ def evaluate_model(folder: Path, settings: EvalSettings) -> dict:
         out = v2v(
             video=[Image.fromarray(f) for f in video],
             prompt=prompt,
-            height=SIZE,
-            width=SIZE,
+            height=size,
+            width=size,
             num_inference_steps=settings.steps,
             guidance_scale=settings.guidance,
             strength=settings.strength,

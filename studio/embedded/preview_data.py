@@ -25,12 +25,14 @@ class ClipShape:
     frames: int = 17
     size: int = 64
     temporal: int = 4
+    spatial: int = 8  # pixels per latent pixel: 16 for the 128x128 VAE with one more level
 
     @classmethod
     def of(cls, folder: Path) -> ClipShape:
         defaults = json.loads((Path(folder) / "studio_defaults.json").read_text())
         vae = json.loads((Path(folder) / "vae" / "config.json").read_text())
-        return cls(int(defaults["num_frames"]), int(defaults["height"]), int(vae["scale_factor_temporal"]))
+        return cls(int(defaults["num_frames"]), int(defaults["height"]), int(vae["scale_factor_temporal"]),
+                   int(vae.get("scale_factor_spatial") or 8))
 
 
 @dataclass
@@ -68,8 +70,8 @@ class Pairs:
 
 def vae_space(pipe, latents: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
     cfg = pipe.vae.config
-    mean = torch.tensor(cfg.latents_mean).view(1, -1, 1, 1, 1)
-    std = torch.tensor(cfg.latents_std).view(1, -1, 1, 1, 1)
+    mean = torch.tensor(cfg.latents_mean, device=latents.device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(cfg.latents_std, device=latents.device).view(1, -1, 1, 1, 1)
     return latents.float() * std + mean
 
 
@@ -136,10 +138,10 @@ def sampled_estimates(  # type: ignore[no-untyped-def]
 def encoded_clips(vae, specs: list, shape: ClipShape) -> torch.Tensor:  # type: ignore[no-untyped-def]
     """VAE-space posterior means of world clips [N, C, F, h, w] (what the pipelines encode for v2v and i2v)."""
     videos = np.stack([render(s, shape.frames, shape.size)[0] for s in specs])
-    return V.encode_clip_means(vae, V.to_tensor(videos))
+    return V.encode_clip_means(vae, V.to_tensor(videos).to(next(vae.parameters()).device))
 
 
 def pairs_for(vae, latents: torch.Tensor, progress: torch.Tensor, per_frame: bool, shape: ClipShape) -> Pairs:  # type: ignore[no-untyped-def]
-    targets = decode_pictures(vae, latents, per_frame, shape)
+    targets = decode_pictures(vae, latents, per_frame, shape).cpu()  # the pipeline may sample on a GPU
     index = target_index(per_frame, latents.shape[2], shape)
-    return Pairs(latents.contiguous(), targets.contiguous(), index, progress)
+    return Pairs(latents.cpu().contiguous(), targets.contiguous(), index, progress.cpu())

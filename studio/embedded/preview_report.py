@@ -49,7 +49,8 @@ def previews(
 def measure(args: argparse.Namespace, net: P.PreviewDecoder, out: Path) -> dict:
     from studio.embedded.evaluate import load_pipeline
 
-    pipe = load_pipeline(args.model)
+    device = torch.device(getattr(args, "device", "cpu"))
+    pipe = load_pipeline(args.model).to(device)  # sampling and the VAE on a GPU when there is one
     pipe.set_progress_bar_config(disable=True)
     vae = pipe.vae.eval()
     per_frame = V.is_per_frame(vae)
@@ -59,7 +60,8 @@ def measure(args: argparse.Namespace, net: P.PreviewDecoder, out: Path) -> dict:
     draft, _ = D.sampled_estimates(pipe, specs, 6, shape, keep_steps=[6])
     latents = torch.cat([latents, draft])
     labels = [f"step {s}/20" for s in KEEP_STEPS for _ in specs] + ["draft 6/6" for _ in specs]
-    targets = D.decode_pictures(vae, latents, per_frame, shape)
+    targets = D.decode_pictures(vae, latents, per_frame, shape).cpu()
+    latents = latents.cpu()  # the decoder under test and the colour map run on the CPU, as in the app
     index = D.target_index(per_frame, latents.shape[2], shape)
     rows: dict[str, dict[str, list[float]]] = {}
     picture: dict[str, list[np.ndarray]] = {}

@@ -32,11 +32,14 @@ STAGES = ("data", "train", "export")
 WIDTHS = (64, 32)
 
 
-def _layers_for(channels: int, per_latent: int, widths: tuple[int, int] = WIDTHS) -> list:
-    """Two convolutions at latent size, one more into a 2x pixel shuffle, one at 2x, one into a 4x shuffle."""
+def _layers_for(channels: int, per_latent: int, widths: tuple[int, int] = WIDTHS, spatial: int = 8) -> list:
+    """Two convolutions at latent size, one more into a 2x pixel shuffle, one at 2x, one into a 4x shuffle; a
+    16x VAE (128x128 from 8x8 latents) gets one more convolution into a 2x shuffle at the start."""
     low, high = widths
+    extra = [{"conv": [low, 4 * low, 3]}, {"shuffle": 2}, "relu"] if spatial == 16 else []
     return [
         {"conv": [channels, low, 3]}, "relu",
+        *extra,
         {"conv": [low, low, 3]}, "relu",
         {"conv": [low, 4 * high, 3]}, {"shuffle": 2}, "relu",
         {"conv": [high, high, 3]}, "relu",
@@ -47,7 +50,7 @@ def _layers_for(channels: int, per_latent: int, widths: tuple[int, int] = WIDTHS
 def gather_data(args: argparse.Namespace, out: Path) -> None:
     from studio.embedded.evaluate import load_pipeline
 
-    pipe = load_pipeline(args.model)
+    pipe = load_pipeline(args.model).to(args.device)  # sampling on a GPU when there is one; training on CPU
     pipe.set_progress_bar_config(disable=True)
     vae = pipe.vae.eval()
     per_frame = V.is_per_frame(vae)
@@ -69,11 +72,12 @@ def gather_data(args: argparse.Namespace, out: Path) -> None:
     log(out, f"data: {len(pairs.latents)} clip latents, per-frame VAE {per_frame}, {time.time() - started:.0f} s")
 
 
-def _new_decoder(pairs: D.Pairs, seed: int, per_latent: int, widths: tuple[int, int]) -> P.PreviewDecoder:
+def _new_decoder(pairs: D.Pairs, seed: int, per_latent: int, widths: tuple[int, int], spatial: int = 8
+                 ) -> P.PreviewDecoder:
     channels = pairs.latents.shape[1]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = P.PreviewDecoder(_layers_for(channels, per_latent, widths), channels)
+        net = P.PreviewDecoder(_layers_for(channels, per_latent, widths, spatial), channels)
     flat = pairs.latents.transpose(1, 2).reshape(-1, channels, *pairs.latents.shape[-2:])
     net.input_mean.copy_(flat.mean(dim=(0, 2, 3)))
     net.input_std.copy_(flat.std(dim=(0, 2, 3)).clamp_min(1e-3))
@@ -95,7 +99,10 @@ def train(args: argparse.Namespace, out: Path) -> None:
     pairs = D.Pairs.from_dict(data)
     shape = D.ClipShape.of(args.model)
     per_latent = 1 if data["per_frame"] else shape.temporal
-    net = _new_decoder(pairs, args.seed, per_latent, args.widths)
+    net = _new_decoder(pairs, args.seed, per_latent, args.widths, shape.spatial)
+    # On a GPU when one is named: 128x128 targets make the CPU the slow part of a GPU session.
+    device = torch.device(args.device)
+    net.to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     step = 0
     if exists(out / "decoder.json"):
@@ -106,6 +113,9 @@ def train(args: argparse.Namespace, out: Path) -> None:
         log(out, f"train: resumed at step {step}")
     latent_frames = pairs.latents.shape[2]
     pred_index = torch.from_numpy(P.decoded_frame_index(shape.frames, latent_frames, shape.temporal, per_latent))
+    pairs = D.Pairs(pairs.latents.to(device), pairs.targets.to(device), pairs.target_index.to(device),
+                    pairs.progress)
+    pred_index = pred_index.to(device)
 
     def save() -> None:
         save_checkpoint({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step}, out / "decoder.json")
@@ -114,7 +124,7 @@ def train(args: argparse.Namespace, out: Path) -> None:
     while step < args.steps:
         # Each step's batch comes from (seed, step) alone, so a resumed run draws what an unbroken one would.
         generator = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
-        rows = torch.randint(0, len(pairs.latents), (args.batch,), generator=generator)
+        rows = torch.randint(0, len(pairs.latents), (args.batch,), generator=generator).to(pairs.latents.device)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=50)
         loss = clip_loss(net, pairs, rows, pred_index)
@@ -142,10 +152,11 @@ def export(args: argparse.Namespace, out: Path) -> Path:
     from studio.embedded import preview_report as R
 
     data = load_checkpoint(out / "data.json", keys=("per_frame", "target_index"))
-    per_latent = 1 if data["per_frame"] else D.ClipShape.of(args.model).temporal
+    shape = D.ClipShape.of(args.model)
+    per_latent = 1 if data["per_frame"] else shape.temporal
     state = load_checkpoint(out / "decoder.json")
     channels = state["model"]["input_mean"].shape[0]
-    layers = _layers_for(channels, per_latent, args.widths)
+    layers = _layers_for(channels, per_latent, args.widths, shape.spatial)
     net = P.PreviewDecoder(layers, channels)
     net.load_state_dict(state["model"])
     net = _half_rounded(net.eval())
@@ -193,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=None, help="the model folder (default: the embedded one)")
     # One thread: on a shared 2-core machine a second one made every step about 5x slower (spinning threads).
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="where the data stage samples the model (cpu, cuda)")
     parser.add_argument("--clips", type=int, default=40, help="20-step text-to-video runs whose every step is kept")
     parser.add_argument("--draft-clips", type=int, default=16, help="6-step runs, likewise")
     parser.add_argument("--encoded-clips", type=int, default=64, help="world clips the VAE encodes")

@@ -110,10 +110,13 @@ def measure(task: str, pipe, count: int = EVAL_CLIPS, steps: int = EVAL_STEPS,  
     from PIL import Image
 
     from studio.embedded.analysis import analyse
-    from studio.embedded.evaluate import FRAMES, GUIDE_OFFSET, SIZE, text_to_video
+    from studio.embedded.evaluate import FRAMES, GUIDE_OFFSET, clip_size, text_to_video
+    from studio.embedded.scene_analysis import at_analysis_size
     from studio.embedded.world import OBJECT_COLOURS, ClipSpec, caption_for, eval_specs, render
 
-    common = {"height": SIZE, "width": SIZE, "num_inference_steps": steps, "guidance_scale": guidance,
+    size = clip_size(MODEL)  # a model retrained at 128x128 says so in its studio_defaults.json
+    pipe.studio_size = size
+    common = {"height": size, "width": size, "num_inference_steps": steps, "guidance_scale": guidance,
               "output_type": "np"}
     colours = list(OBJECT_COLOURS)
     wanted, videos, extra = [], [], []
@@ -125,7 +128,7 @@ def measure(task: str, pipe, count: int = EVAL_CLIPS, steps: int = EVAL_STEPS,  
         i2v = WanImageToVideoPipeline.from_pipe(pipe)
         i2v.set_progress_bar_config(disable=True)
         for spec in eval_specs(count):
-            real, _ = render(spec, FRAMES, SIZE)
+            real, _ = render(spec, FRAMES, size)
             out = i2v(image=Image.fromarray(real[0]), prompt=spec.caption, num_frames=FRAMES,
                       generator=torch.Generator().manual_seed(spec.seed), **common)
             video = np.clip(np.round(out.frames[0] * 255.0), 0, 255).astype(np.uint8)
@@ -136,14 +139,14 @@ def measure(task: str, pipe, count: int = EVAL_CLIPS, steps: int = EVAL_STEPS,  
         v2v = WanVideoToVideoPipeline.from_pipe(pipe)
         v2v.set_progress_bar_config(disable=True)
         for guide in eval_specs(count, offset=GUIDE_OFFSET):
-            clip, _ = render(guide, FRAMES, SIZE)
+            clip, _ = render(guide, FRAMES, size)
             colour = colours[(colours.index(guide.colour) + 1) % len(colours)]
             prompt = caption_for(colour, guide.shape, guide.motion, guide.background, guide.background_to)
             out = v2v(video=[Image.fromarray(f) for f in clip], prompt=prompt, strength=0.7,
                       generator=torch.Generator().manual_seed(guide.seed), **common)
             wanted.append(ClipSpec(**{**guide.__dict__, "colour": colour}))
             videos.append(np.clip(np.round(out.frames[0] * 255.0), 0, 255).astype(np.uint8))
-    seen = [analyse(video) for video in videos]
+    seen = [analyse(at_analysis_size(video)) for video in videos]
     figures = {
         "colour": float(np.mean([a.colour == s.colour for a, s in zip(seen, wanted, strict=True)])),
         "motion": float(np.mean([a.motion == s.motion for a, s in zip(seen, wanted, strict=True)])),
