@@ -15,6 +15,7 @@ ray = pytest.importorskip("ray", reason="the farm tests need Ray: pip install 's
 from studio.engine.jobs import parse_seeds, variations  # noqa: E402
 from studio.graph import NodeRegistry  # noqa: E402
 from studio.paths import RESOURCES  # noqa: E402
+from studio.ui.panels.queue_panel import CANCEL  # noqa: E402
 from studio.ui.shell.queue import CANCELLED, DONE, ENDED, RUNNING  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -51,11 +52,12 @@ def test_a_batch_of_seeds_renders_on_a_local_farm_while_the_editor_stays_respons
     seen = []
     renderer.queue.changed.connect(lambda e: seen.append((e.number, e.state, e.step, e.total)))
     qtbot.waitUntil(lambda: made[0].state == RUNNING, timeout=90_000)
-    window.queue_panel.table.cellWidget(2, 4).click()  # the third row's ✕: that render only
+    window.queue_panel.table.cellWidget(2, CANCEL).click()  # the third row's ✕: that render only
     qtbot.waitUntil(lambda: all(e.state in ENDED for e in made), timeout=120_000)
     assert [e.state for e in made] == [DONE, DONE, CANCELLED], [e.message for e in made]
     assert "ready" in window.queue_panel.farm_note.text()
     assert any(state == RUNNING and total > 0 for _n, state, _s, total in seen)  # progress came back
+    assert any(e.preview is not None for e in made[:2])  # and the clip as it took shape, for the row's strip
     names = [Path(e.written[0]).name for e in made[:2]]
     assert names == [f"first-clip_seed{s}.mp4" for s in (1, 2)]
     assert all(Path(e.written[0]).is_file() for e in made[:2]) and not made[2].written

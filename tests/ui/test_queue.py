@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from studio.engine.jobs import parse_seeds, variations
+from studio.ui.panels.queue_panel import CANCEL
 from studio.ui.shell.queue import CANCELLED, DONE, QUEUED, RUNNING
 from tests.ui.conftest import settle
 from tests.ui.test_render import build
@@ -44,7 +45,7 @@ def test_a_batch_of_seeds_runs_one_render_each_and_one_can_be_cancelled_alone(wi
     assert [e.number for e in made] == [1, 2, 3, 4] and "seed=3" in made[2].label
     panel = window.queue_panel
     assert panel.table.rowCount() == 4
-    cancel_third = panel.table.cellWidget(2, 4)
+    cancel_third = panel.table.cellWidget(2, CANCEL)
     cancel_third.click()  # the row's ✕: only render 3 leaves the queue
     assert queue.entries[2].state == CANCELLED and queue.entries[3].state == QUEUED
     qtbot.waitUntil(lambda: queue.entries[0].state == DONE, timeout=10_000)
@@ -55,7 +56,7 @@ def test_a_batch_of_seeds_runs_one_render_each_and_one_can_be_cancelled_alone(wi
     seeds = [e.graph.nodes[s].params["seed"] for e in queue.entries]
     assert seeds == [1, 2, 3, 4]
 
-    assert not panel.table.cellWidget(0, 4).isEnabled()  # nothing to cancel on an ended render
+    assert not panel.table.cellWidget(0, CANCEL).isEnabled()  # nothing to cancel on an ended render
     panel.clear_button.click()
     assert panel.table.rowCount() == 0
 
@@ -125,3 +126,23 @@ def test_a_batch_names_each_clip_by_what_it_varies(window, qtbot, tmp_path):
     assert [e.graph.nodes["save"].params["path"] for e in made] == ["clip_seed2.mp4", "clip_seed3.mp4"]
     assert window.session.graph.nodes["save"].params["path"] == "clip.mp4"  # the document keeps its name
     qtbot.waitUntil(lambda: all_ended(window), timeout=20_000)
+
+
+def test_a_farm_renders_clip_shows_in_its_row_as_a_strip_of_frames(window):
+    import numpy as np
+
+    from studio.ui.panels.queue_panel import CLIP, STRIP_FRAMES, STRIP_H
+
+    n, s, k = build(window, 30)
+    made = window.renderer.submit(variations=variations(window.session.graph, window.registry, parse_seeds("1-2")))
+    panel = window.queue_panel
+    clip = panel.table.cellWidget(1, CLIP)
+    assert clip.pixmap().isNull()  # nothing yet
+    frames = np.zeros((17, 48, 64, 3), dtype=np.uint8)
+    frames[:, :, :, 0] = np.linspace(0, 255, 17).astype(np.uint8)[:, None, None]  # red rises over the clip
+    window.renderer.queue.update(made[1], preview=frames)  # what a farm worker's progress carries
+    shown = clip.pixmap().toImage()
+    assert shown.height() == STRIP_H and shown.width() == STRIP_FRAMES * round(64 * STRIP_H / 48)
+    reds = [shown.pixelColor(round((i + 0.5) * shown.width() / STRIP_FRAMES), STRIP_H // 2).red()
+            for i in range(STRIP_FRAMES)]
+    assert reds == sorted(reds) and reds[0] < 10 and reds[-1] > 245  # first to last frame, in order

@@ -1,12 +1,16 @@
 """The Queue panel: each render waiting, running or ended, with its progress, ETA and a cancel button, and where
-new renders go: this machine or a render farm (Local / Farm: local Ray / Farm at an address)."""
+new renders go: this machine or a render farm (Local / Farm: local Ray / Farm at an address). A farm render's
+row also shows its clip as it takes shape (a strip of four frames from the worker's preview): it runs on
+another machine, so the timeline, which shows this machine's render, cannot."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QTimer
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -24,7 +28,9 @@ from PySide6.QtWidgets import (
 
 from studio.ui.shell.queue import ENDED, QUEUED, RUNNING, QueuedRender, RenderQueue, clock
 
-COLUMNS = ("#", "Render", "State", "ETA", "")
+COLUMNS = ("#", "Render", "Clip", "State", "ETA", "")
+NUMBER, LABEL, CLIP, STATE, ETA, CANCEL = range(len(COLUMNS))
+STRIP_FRAMES, STRIP_H = 4, 24  # a farm render's clip: four frames, as tall as a row
 REFRESH_MS = 500  # ETAs tick down twice a second; progress arrives with the engine's events
 
 
@@ -41,8 +47,10 @@ class QueuePanel(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((0, 40), (2, 300), (3, 64), (4, 34)):  # room for "node: pass 1 of 2: … · step 3/20"
+        header.setSectionResizeMode(LABEL, QHeaderView.ResizeMode.Stretch)
+        # room for "node: pass 1 of 2: … · step 3/20"; the clip column for four square frames
+        for col, width in ((NUMBER, 40), (CLIP, STRIP_FRAMES * STRIP_H + 8), (STATE, 300), (ETA, 64),
+                           (CANCEL, 34)):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Fixed)
             self.table.setColumnWidth(col, width)
         self.summary = QLabel("")
@@ -115,21 +123,24 @@ class QueuePanel(QWidget):
         self._rows = {e.number: row for row, e in enumerate(entries)}
         self._bars = {}
         for row, entry in enumerate(entries):
-            self.table.setItem(row, 0, QTableWidgetItem(str(entry.number)))
+            self.table.setItem(row, NUMBER, QTableWidgetItem(str(entry.number)))
             what = QTableWidgetItem(entry.label)
             what.setToolTip(entry.label)
-            self.table.setItem(row, 1, what)
+            self.table.setItem(row, LABEL, what)
+            clip = QLabel()
+            clip.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.table.setCellWidget(row, CLIP, clip)
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setTextVisible(True)
-            self.table.setCellWidget(row, 2, bar)
+            self.table.setCellWidget(row, STATE, bar)
             self._bars[entry.number] = bar
-            self.table.setItem(row, 3, QTableWidgetItem(""))
+            self.table.setItem(row, ETA, QTableWidgetItem(""))
             cancel = QToolButton()
             cancel.setText("✕")
             cancel.setToolTip(f"Cancel render {entry.number} (only this one)")
             cancel.clicked.connect(lambda _=False, n=entry.number: self.cancel_entry(n))
-            self.table.setCellWidget(row, 4, cancel)
+            self.table.setCellWidget(row, CANCEL, cancel)
             self._fill(row, entry)
         self.table.setUpdatesEnabled(True)
         self._refresh_etas()
@@ -151,7 +162,11 @@ class QueuePanel(QWidget):
             text = entry.state
         bar.setFormat(text)
         bar.setToolTip(entry.message or text)
-        cancel = self.table.cellWidget(row, 4)
+        clip = self.table.cellWidget(row, CLIP)
+        if isinstance(clip, QLabel) and entry.preview is not None and clip.property("shown") is not entry.preview:
+            clip.setPixmap(strip_pixmap(entry.preview))
+            clip.setProperty("shown", entry.preview)
+        cancel = self.table.cellWidget(row, CANCEL)
         if cancel is not None:
             cancel.setEnabled(entry.state in (QUEUED, RUNNING))
 
@@ -159,7 +174,7 @@ class QueuePanel(QWidget):
         etas = self.queue.etas(time.monotonic())
         for entry in self.queue.entries:
             row = self._rows.get(entry.number)
-            item = self.table.item(row, 3) if row is not None else None
+            item = self.table.item(row, ETA) if row is not None else None
             if item is not None:
                 item.setText("" if entry.state in ENDED else clock(etas.get(entry.number)))
         self._summarise(etas)
@@ -176,3 +191,12 @@ class QueuePanel(QWidget):
         else:
             self.summary.setText(f"{1 if running else 0} rendering · {waiting} waiting"
                                  + (f" · all done in {clock(last)}" if last is not None else ""))
+
+
+def strip_pixmap(frames: np.ndarray, count: int = STRIP_FRAMES, height: int = STRIP_H) -> QPixmap:
+    """``count`` frames spread over the clip (first to last), side by side, each scaled to ``height``."""
+    picked = frames[np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)]
+    strip = np.ascontiguousarray(np.concatenate(list(picked), axis=1)[..., :3])
+    h, w = strip.shape[:2]
+    image = QImage(strip.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image.scaledToHeight(height, Qt.TransformationMode.SmoothTransformation))

@@ -181,6 +181,8 @@ class FarmQueue(QObject):
             return
         if entry.state == QUEUED:
             self.queue.update(entry, state=RUNNING, started=time.monotonic(), message=f"on {state.worker}")
+        if state.preview is not None:  # sent at most twice a second per worker (studio.farm)
+            entry.preview = state.preview
         self.queue.progress(entry, state.node_id, state.step, state.total, message=state.message)
 
     def _on_ended(self, outcome: JobOutcome) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -66,6 +67,8 @@ class QueuedRender:
     stepped: set[str] = field(default_factory=set)  # nodes that reported steps (their time is a step time)
     stepping_seconds: float = 0.0  # what those nodes took; the rest of the render is overhead
     expected: tuple[int, float | None] | None = None  # (StepTimes.version, seconds its stepping nodes take)
+    # a farm render's clip as it takes shape (uint8 [T, h, w, 3], small): the worker's latest preview
+    preview: Any = None
 
     @property
     def seconds(self) -> float | None:
