@@ -330,6 +330,12 @@ def test_viewer_one_to_one_and_side_by_side(docks):
     left = image.pixelColor(viewer.width() // 4, y)
     right = image.pixelColor(viewer.width() * 3 // 4, y)
     assert left.green() > 200 and right.green() < 100  # this render left, the previous one right
+    docks.viewer.compare_box.setCurrentText("difference")
+    settle()
+    image = viewer.grab().toImage()
+    # the renders differ in green (220 against at most 59) and agree in red (both frame index * 5)
+    middle = image.pixelColor(viewer.width() // 2, y)
+    assert middle.green() > 150 and middle.red() < 20
 
 
 def test_scrubbing_paints_drafts_then_the_full_frame_when_the_playhead_rests(docks, qtbot):

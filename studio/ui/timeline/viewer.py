@@ -131,7 +131,7 @@ class FrameViewer(QWidget):
     painted = Signal(int)  # the frame index just painted (latency measurements, tests)
     MODES = ("fit", "50%", "1:1", "200%", "400%")
     ZOOM = {"50%": 0.5, "1:1": 1.0, "200%": 2.0, "400%": 4.0}
-    COMPARES = ("off", "wipe", "side by side")
+    COMPARES = ("off", "wipe", "side by side", "difference")
 
     def __init__(self, model: TimelineModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -227,7 +227,15 @@ class FrameViewer(QWidget):
         else:
             target = self._image_rect() if self.mode == "fit" else self._native_rect(w, h)
             self._draw(painter, self._a, store, index, target)
-            if self.compare == "wipe" and self.compare_store is not None:
+            if self.compare == "difference" and self.compare_store is not None:
+                # |A - B| per channel: black where the renders agree, bright where they differ (as Nuke's
+                # difference merge); what changed between two seeds or settings, at a glance
+                painter.save()
+                painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Difference)
+                self._draw(painter, self._b, self.compare_store, index, target)
+                painter.restore()
+                self._label(painter, target, f"difference from {self.compare_label}")
+            elif self.compare == "wipe" and self.compare_store is not None:
                 split = target.x() + round(target.width() * self.wipe)
                 painter.save()
                 painter.setClipRect(QRect(split, 0, self.width() - split, self.height()))
@@ -388,7 +396,8 @@ class ViewerPanel(QWidget):
         self.compare_box = QComboBox()
         self.compare_box.addItems(list(FrameViewer.COMPARES))
         self.compare_box.setToolTip(
-            "Compare with the previous render (A/B): drag in the picture to move the wipe"
+            "Compare with the previous render (A/B): wipe (drag in the picture to move it), side by side, or "
+            "the difference (black where the two agree)"
         )
         self.compare_box.currentTextChanged.connect(lambda text: self.viewer.set_compare(text))
         self.info = QLabel("")
