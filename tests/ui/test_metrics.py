@@ -63,3 +63,43 @@ def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
     qtbot.wait(300)
     xs, ys = metrics.latency_curve.getData()
     assert list(xs) == [1] and ys[0] > 0
+
+
+@node("metrictest.Guided", title="Guided", category="Test", outputs=[PortSpec("video", "VIDEO"),
+      PortSpec("guide", "CAMERA_GUIDE")], is_output=True, params=[ParamSpec("follow", "bool", True)])
+def guided_node(ctx, follow):
+    """A clip and the camera guide it was asked to follow: a textured frame panning left (or held still)."""
+    from studio.directing.camera import CameraPath, preset_keyframes
+    from studio.values import CameraGuide
+
+    keyframes, _shake = preset_keyframes("pan_left", 0.3, "linear")
+    path = CameraPath(tuple(keyframes), fit_to_clip=True)
+    texture = np.random.default_rng(0).integers(0, 255, (64, 256, 3), dtype=np.uint8)
+    track = path.track(FRAMES, 16.0)
+    shifts = np.cumsum([0.0, *[-step[0, 2] for step in track.steps(64, 64)]]) if follow else np.zeros(FRAMES)
+    frames = np.stack([texture[:, 96 + round(s):160 + round(s)] for s in shifts])
+    return {"video": Video(frames, 16.0, Generation(model="toy")), "guide": CameraGuide(path)}
+
+
+def test_a_render_steered_by_a_camera_path_shows_how_far_it_was_from_the_path(window, qtbot, registry):
+    registry.register(guided_node)
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
+    metrics = window.metrics
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Guided"), "guided"))
+    agreement = {}
+    for follow in (True, False):
+        window.session.set_param("guided", "follow", follow)
+        window.render()
+        qtbot.waitUntil(lambda: "camera path" in metrics.summary.text() and not window.renderer.running,
+                        timeout=20_000)
+        qtbot.waitUntil(lambda follow=follow: metrics.summary.text() != agreement.get(not follow), timeout=5000)
+        qtbot.wait(300)
+        _, off = metrics.camera_curve.getData()
+        assert len(off) == FRAMES - 1
+        agreement[follow] = metrics.summary.text()
+        assert "direction agreement" in agreement[follow]
+    followed = float(agreement[True].split("camera path: ")[1].split(" px")[0])
+    stood = float(agreement[False].split("camera path: ")[1].split(" px")[0])
+    assert followed < 0.5 * stood  # the clip that moved with the path is far closer to it than a still one

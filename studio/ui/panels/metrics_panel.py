@@ -3,7 +3,8 @@ second, and across the kept renders.
 
 Plots: seconds per denoising step of the running render; the editor's memory during the render (resident set,
 and VRAM when torch has a CUDA device in use); the finished clip's frame-to-frame change (temporal stability:
-flicker shows as spikes, held frames as zeros); render time per 10 seconds of clip across the history.
+flicker shows as spikes, held frames as zeros), with, where a camera path steered the render, how far each
+frame's motion was from the path's (camera adherence); render time per 10 seconds of clip across the history.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from studio.media.render_history import HistoryRecord
 from studio.ui.shell import theme
 from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
+from studio.values import CameraGuide
 
 REFRESH_MS = 200  # at most 5 updates a second, however fast the steps come
 SAMPLE_MS = 200
@@ -67,7 +69,9 @@ class MetricsPanel(QWidget):
         self.steps_curve = self.steps.plot(pen=pg.mkPen("#4f8fe6", width=2), symbol="o", symbolSize=4)
         self.ram_curve = self.memory.plot(pen=pg.mkPen("#5ad17a", width=2), name="RAM")
         self.vram_curve = self.memory.plot(pen=pg.mkPen("#d9a441", width=2), name="VRAM")
-        self.change_curve = self.change.plot(pen=pg.mkPen("#41d6c3", width=2))
+        self.change.addLegend(offset=(-6, 6))
+        self.change_curve = self.change.plot(pen=pg.mkPen("#41d6c3", width=2), name="change")
+        self.camera_curve = self.change.plot(pen=pg.mkPen("#e06c75", width=2), name="off the camera path")
         self.latency_curve = self.latency.plot(pen=pg.mkPen("#c678dd", width=2), symbol="o", symbolSize=5)
         self.summary = QLabel("Render to see how it runs.")
         self.summary.setObjectName("ParamHelp")
@@ -139,14 +143,17 @@ class MetricsPanel(QWidget):
         if clip is None:
             self._take_change(render, np.zeros(0))
             return None
-        frames = clip[1].frames
-        job = BackgroundJob(lambda _ctx: frame_changes(frames), "frame-changes", parent=self)
-        job.succeeded.connect(lambda changes: self._take_change(render, changes))
+        video = clip[1]
+        guide = camera_guide(render)
+        job = BackgroundJob(lambda _ctx: (frame_changes(video.frames), camera_adherence(video, guide)),
+                            "frame-changes", parent=self)
+        job.succeeded.connect(lambda measured: self._take_change(render, *measured))
         job.finished.connect(job.deleteLater)
         return job.start()
 
-    def _take_change(self, render: Render, changes: np.ndarray) -> None:
+    def _take_change(self, render: Render, changes: np.ndarray, camera=None) -> None:  # noqa: ANN001
         self._change = changes
+        self._camera = camera
         self._dirty.add("change")
         clip = render.clip()
         if clip is not None:
@@ -155,9 +162,13 @@ class MetricsPanel(QWidget):
             per10 = seconds / max(video.num_frames / float(video.fps), 1e-6) * 10
             held = float((self._change < HELD_CHANGE).mean()) if len(self._change) else 0.0
             ram = f" · peak RAM {self.peak_ram:.0f} MB" if self.peak_ram else ""
+            path = ""
+            if camera is not None:
+                path = (f" · camera path: {camera.mean_error_px:.2f} px/frame off, direction agreement "
+                        f"{camera.direction_agreement:+.2f}")
             self.summary.setText(f"Render #{render.number}: {seconds:.1f} s, {per10:.1f} s per 10 s of clip{ram}"
                                  f" · frame change mean {self._change.mean() if len(self._change) else 0:.1f}, "
-                                 f"held frames {held:.0%}")
+                                 f"held frames {held:.0%}{path}")
 
     def show_history(self, records: list[HistoryRecord]) -> None:
         rows = sorted((r.number, r.seconds / max(r.frames / r.fps, 1e-6) * 10)
@@ -181,7 +192,33 @@ class MetricsPanel(QWidget):
         if "change" in dirty:
             change = getattr(self, "_change", np.zeros(0))
             self.change_curve.setData(np.arange(1, len(change) + 1), change)
+            camera = getattr(self, "_camera", None)
+            off = camera.per_step if camera is not None else np.zeros(0)
+            self.camera_curve.setData(np.arange(1, len(off) + 1), off)
         if "latency" in dirty:
             rows = getattr(self, "_latency", [])
             self.latency_curve.setData([r[0] for r in rows], [r[1] for r in rows])
         self.redraws += 1
+
+
+def camera_guide(render: Render) -> CameraGuide | None:
+    """The camera guide a render was steered by (a Camera Guide node's output in it), or None."""
+    for values in (render.result.outputs or {}).values():
+        for value in values.values():
+            if isinstance(value, CameraGuide) and value.camera is not None:
+                return value
+    return None
+
+
+def camera_adherence(video, guide: CameraGuide | None):  # noqa: ANN001, ANN201 - a Video; Adherence or None
+    """How far the clip's motion was from the camera path's, per frame (studio.directing.motion.adherence, as
+    the Camera Adherence node measures it; phase correlation: fast enough for every render). None without a
+    path, or when the clip cannot be measured (a single frame)."""
+    if guide is None or video.num_frames < 2:
+        return None
+    from studio.directing.motion import adherence
+
+    try:
+        return adherence(video.frames, guide.camera.track(video.num_frames, video.fps), method="phase")
+    except Exception:  # noqa: BLE001 - a metric, never an error
+        return None
