@@ -449,7 +449,7 @@ def node(
             inputs=tuple(inputs),
             outputs=tuple(outputs),
             params=tuple(params),
-            help=help or inspect.cleandoc(fn.__doc__ or ""),  # the docstring's indentation is not the help's
+            help=help or _reflowed(fn.__doc__ or ""),
             version=version,
             is_output=is_output,
             run=fn,
@@ -458,3 +458,10 @@ def node(
         )
 
     return wrap
+
+
+def _reflowed(docstring: str) -> str:
+    """A node function's docstring as help text: without its indentation, and each paragraph one line (its
+    line breaks are the source file's width, not the inspector's, which wraps the text itself)."""
+    paragraphs = inspect.cleandoc(docstring).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines() if line.strip()) for p in paragraphs)
