@@ -84,6 +84,15 @@ THUMBNAIL_PIXELS = {"small": 256, "none": 0, "large": 1024}
             "RV: the clip and its sound, prompt sections and beats as markers.",
         ),
         ParamSpec(
+            "timeline_clips",
+            "enum",
+            "shots",
+            choices=("shots", "whole"),
+            help="The editor timeline of a sequence: one clip per shot (its name, and its prompt and seed in "
+            "the clip's metadata; all cut from the one signed clip, so an editor can re-cut them), or the "
+            "whole clip as one with its shots as markers.",
+        ),
+        ParamSpec(
             "thumbnail",
             "enum",
             "small",
@@ -111,6 +120,7 @@ def export(
     timestamp_url: str,
     timeline: bool,
     thumbnail: str = "small",
+    timeline_clips: str = "shots",
 ) -> str:
     """Watermark the frames, encode once, sign last; the file appears only when complete."""
     from studio.errors import NodeError
@@ -139,6 +149,7 @@ def export(
         watermark=watermark,
         sign=sign,
         timeline=timeline,
+        timeline_shots=timeline_clips == "shots",
         overwrite=ctx.outputs.overwrite,
         draft=ctx.outputs.draft,
         thumbnail=THUMBNAIL_PIXELS[thumbnail],

@@ -89,17 +89,32 @@ def shot_list(ctx, shots, seed: int, character_a=None, character_b=None):
         ParamSpec("draft_guidance", "float", 3.0, minimum=0, maximum=30, soft_maximum=15,
                   help="Guidance of a draft render (when lower than 'guidance'): few steps overshoot at strong "
                        "guidance."),
+        ParamSpec("only_shots", "string", "", max_length=2000,
+                  help="Render only these shots (their row numbers: 3,7 or 2-4; empty: every shot). The others "
+                       "come from the memo when they rendered before with the same settings, else are left out "
+                       "of the clip. `studio render --shots 3,7` sets it."),
     ],
 )
 def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, steps: int, guidance: float,
                       negative_prompt: str = "", preview: bool = True, draft_steps: int = 6,
-                      draft_guidance: float = 3.0):
-    """Render a shot list shot by shot (long shots in chained segments), re-rendering only shots that changed."""
-    import numpy as np
+                      draft_guidance: float = 3.0, only_shots: str = ""):
+    """Render a shot list shot by shot (long shots in chained segments), re-rendering only shots that changed.
+
+    Each shot's frames go to a spool on disk segment by segment, and the clip is a spool too (read back as a
+    mapped array): a two-minute sequence holds one model window in memory, not two minutes of frames."""
+    import time
 
     from studio import runtime
-    from studio.directing.shots import plan_segments
+    from studio.directing import DirectingError
+    from studio.directing.shots import (
+        DETACHED,
+        explain_shot,
+        parse_selection,
+        plan_segments,
+        shot_message,
+    )
     from studio.engine.keys import digest
+    from studio.media.framestore_spool import FrameSpool
     from studio.runtime.recipes.sequence import render_shot
     from studio.runtime.recipes.steering import frame_step
     from studio.values import Video
@@ -110,57 +125,122 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
     negative = negative_prompt.strip()
     window, step = int(defaults["num_frames"]), frame_step(model)
     model_key = ctx.input_key("model")
-    plans = [plan_segments(shot.num_frames(fps), window, step, shot.continues) for shot in shots.shots]
-    total = steps * sum(len(segments) for segments in plans)
     count = len(shots.shots)
-    pieces: list[np.ndarray] = []
-    previous_key, ran, done = None, [], 0
-    for index, (shot, segments) in enumerate(zip(shots.shots, plans, strict=True)):
-        ctx.check_cancelled()
-        character = shots.character(shot.character)
-        # What this shot's frames depend on, and nothing else: another shot's edit must not reach it, except
-        # through the shot it continues from (whose key is part of this one's).
-        key = digest(["shot", model_key, shot.prompt, shot.num_frames(fps), shot.seed, shot.transition,
-                      character.digest if character is not None else None, negative, width, height, fps,
-                      steps, guidance, window, previous_key if shot.continues else None])
-        head = f"shot {index + 1}/{count} '{shot.name}'"
+    try:
+        selection = parse_selection(only_shots, count)
+    except DirectingError as exc:
+        raise DirectingError(f"only_shots '{only_shots}': {exc.message}", hint=exc.hint) from None
+    settings = {"width": width, "height": height, "fps": fps, "steps": steps, "guidance": guidance,
+                "negative_prompt": negative}
+    # The key parts each shot rendered with last time, by row: what "why did this shot run again" compares.
+    last_parts = ctx.memo("shot-parts", [ctx.node_id], dict)
 
-        def render(shot=shot, segments=segments, character=character, head=head, offset=done, index=index):
-            why = (f"continues shot {index}, which was rendered again" if shot.continues and ran
-                   and ran[-1] == index else "new, or its row, seed, character or the settings changed")
-            log.info("%s: rendering (%s)", head, why)
-            ran.append(index + 1)
-            ctx.progress(offset, total, message=f"{head}: rendering ({why})")
+    # First pass: each shot's key (its own row, the settings and, for a continue, the key of the shot before)
+    # and whether it is in this render: picked (or no selection), or not picked but already in the memo.
+    plan = []  # (shot, key, parts, spool or None, segments)
+    previous_key = None
+    for shot in shots.shots:
+        character = shots.character(shot.character)
+        picked = selection is None or shot.row in selection
+        continues = shot.continues and previous_key is not None
+        parts = {"prompt": shot.prompt, "frames": shot.num_frames(fps), "seed": shot.seed,
+                 "transition": shot.transition, "character": character.digest if character is not None else None,
+                 "previous": previous_key if continues else (DETACHED if shot.continues else None),
+                 "settings": settings, "model": model_key, "window": window}
+        key = digest(["shot", parts])
+        spool = None
+        if not picked:
+            try:
+                spool = ctx.memo("shot", [key], _not_in_memo)
+            except _NotInMemo:
+                plan.append((shot, key, parts, None, []))
+                previous_key = None
+                continue
+        segments = plan_segments(shot.num_frames(fps), window, step, continues)
+        plan.append((shot, key, parts, spool, segments))
+        previous_key = key
+    total = max(1, steps * sum(len(segments) for shot, _, _, spool, segments in plan if spool is None))
+
+    joined = FrameSpool(height, width)
+    included: list[tuple] = []  # (shot, first frame in the clip)
+    ran: list[tuple[int, str]] = []
+    done, previous = 0, None
+    for shot, key, parts, spool, segments in plan:
+        ctx.check_cancelled()
+        index = shot.row
+        character = shots.character(shot.character)
+
+        def say(text: str, shot=shot) -> str:
+            return shot_message(shot.row, count, shot.name, text)
+
+        if not segments:
+            ctx.progress(done, total, message=say(f"left out: not in only_shots ({only_shots.strip()}), and not "
+                                                  "rendered before as it is now"))
+            previous = None
+            continue
+
+        def render(shot=shot, segments=segments, character=character, offset=done, say=say, parts=parts,
+                   previous=previous):
+            why = explain_shot(last_parts.get(shot.row), parts, bool(ran) and ran[-1][0] == shot.row - 1)
+            if parts["previous"] == DETACHED and "starts afresh" not in why:
+                why += f"; it continues shot {shot.row - 1}, which is not in this render: it starts afresh"
+            log.info("%s", say(f"rendering ({why})"))
+            ran.append((shot.row, why))
+            ctx.progress(offset, total, message=say(f"rendering ({why})"))
             embeds = ctx.memo("encode_prompt", [model_key, shot.prompt, negative, guidance > 1.0],
                               lambda: runtime.encode_prompt(model, shot.prompt, negative, guidance))
-            start, request = _start(model, shot, character, pieces, width, height)
+            start, request = _start(model, shot, character, previous if parts["previous"] not in (None, DETACHED)
+                                    else None, width, height)
             request.steps, request.guidance, request.preview = steps, guidance, preview
+            started = time.perf_counter()
 
             def on_step(update, before) -> None:
                 ctx.progress(offset + before + update.step, total, update.preview if preview else None,
-                             message=f"{head}: step {update.step}/{update.total}")
+                             message=say(f"step {update.step}/{update.total}"))
 
-            return render_shot(model, shot, embeds, request, segments, start, on_step=on_step,
-                               is_cancelled=ctx.is_cancelled)
+            out = FrameSpool(height, width)
+            render_shot(model, shot, embeds, request, segments, start, out, on_step=on_step,
+                        is_cancelled=ctx.is_cancelled)
+            ctx.progress(offset + steps * len(segments), total,
+                         message=say(f"done in {time.perf_counter() - started:.1f} s"))
+            return out
 
-        frames = ctx.memo("shot", [key], render)
-        if not ran or ran[-1] != index + 1:
-            ctx.progress(done + steps * len(segments), total, message=f"{head}: unchanged, from the memo")
-        done += steps * len(segments)
-        pieces.append(frames)
-        previous_key = key
+        ran_before = len(ran)
+        if spool is None:
+            spool = ctx.memo("shot", [key], render)
+            done += steps * len(segments)
+        if len(ran) == ran_before:
+            ctx.progress(done, total, message=say("unchanged, from the memo"))
+        last_parts[index] = parts
+        included.append((shot, len(joined)))
+        joined.extend(spool)
+        previous = spool
     ctx.check_cancelled()
-    kept = count - len(ran)
-    summary = (f"rendered {len(ran)} of {count} shots ({', '.join(map(str, ran)) or 'none'}); "
-               f"{kept} unchanged from the memo")
+    left_out = count - len(included)
+    summary = (f"rendered {len(ran)} of {count} shots"
+               + (f" ({', '.join(str(row) for row, _ in ran)})" if ran else "")
+               + f"; {len(included) - len(ran)} unchanged from the memo"
+               + (f"; {left_out} left out (not picked, not rendered before)" if left_out else ""))
     log.info(summary)
     ctx.progress(total, total, message=summary)
-    frames = np.concatenate(pieces, axis=0)
-    return Video(frames, fps, _generation(model, shots, frames, fps, width, height, steps, guidance, negative))
+    frames = joined.frames()
+    joined.close()
+    return Video(frames, fps, _generation(model, shots, included, frames, fps, width, height, steps, guidance,
+                                          negative))
 
 
-def _start(model, shot, character, pieces, width: int, height: int):
-    """The first frame a shot starts from, and its request (the character as a reference where it is one)."""
+class _NotInMemo(Exception):
+    """A shot that is not picked and not in the memo: left out (raised through ``ctx.memo``, which keeps
+    nothing when its compute raises)."""
+
+
+def _not_in_memo():
+    raise _NotInMemo()
+
+
+def _start(model, shot, character, previous, width: int, height: int):
+    """The first frame a shot starts from, and its request (the character as a reference where it is one).
+    ``previous``: the spool of the shot it continues from (None for a cut, or when that shot is left out)."""
     from studio import runtime
     from studio.media.image import fit_image
 
@@ -171,18 +251,19 @@ def _start(model, shot, character, pieces, width: int, height: int):
         if character.picture.role == "reference":
             request.reference = picture  # the subject to keep anywhere in the shot (Wan VACE)
             picture = None
-    if shot.continues:
-        return pieces[-1][-1], request
+    if previous is not None:
+        return previous.last(), request
     return picture, request
 
 
-def _generation(model, shots, frames, fps: float, width: int, height: int, steps: int, guidance: float,
+def _generation(model, shots, included, frames, fps: float, width: int, height: int, steps: int, guidance: float,
                 negative: str):
-    """What made the sequence: each shot a section (its start and prompt), for the timeline and the manifest."""
+    """What made the sequence: each shot in it a section (its start and prompt), for the timeline, the
+    manifest and the editor timeline's clips. ``included``: (shot, first frame) of the shots in the clip."""
     from studio.values import Generation, ShotRecord
 
-    sections = tuple((start / fps, shot.prompt) for start, shot in zip(shots.starts(fps), shots.shots, strict=True))
-    first = shots.shots[0]
+    sections = tuple((start / fps, shot.prompt) for shot, start in included)
+    first = included[0][0]
     reference = next((c.picture.source for c in shots.characters if c.picture.source), None)
     return Generation(
         model=model.name, model_hash=model.weights_id, prompt=first.prompt, negative=negative,
@@ -192,6 +273,6 @@ def _generation(model, shots, frames, fps: float, width: int, height: int, steps
         reference_use=next((c.picture.role for c in shots.characters if c.picture.source), None),
         shots=tuple(ShotRecord(shot.name, start / fps, shot.prompt, shot.seed,
                                shot.transition, shot.character or None)
-                    for start, shot in zip(shots.starts(fps), shots.shots, strict=True)),
+                    for shot, start in included),
         character_images=tuple(c.picture.source for c in shots.characters if c.picture.source),
     )

@@ -28,6 +28,9 @@ def add_commands(sub) -> None:  # noqa: ANN001 - argparse's private subparsers a
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="run every model on this device")
     p.add_argument("--draft", action="store_true",
                    help="render each generator at its draft settings (fewer steps, gentler guidance; same seed): a quick look")
+    p.add_argument("--shots", metavar="SHOTS",
+                   help="a sequence: render only these shots (3,7 or 2-4); the others come from the cache when "
+                   "they rendered before with the same settings, else are left out of the clip (each said)")
     p.add_argument("--seeds", metavar="SEEDS",
                    help="render once per seed, one after another: 1-4, 1,3,7 (outputs named clip_seed3.mp4)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",
@@ -129,6 +132,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     graph = load_graph(graph_path, registry)
     chosen: dict[str, Path] = {}
     apply_overrides(graph, registry, args.overrides, chosen)
+    if args.shots:
+        pick_shots(graph, registry, args.shots)
     if args.device:
         for nid, node in graph.nodes.items():
             if node.type in registry.types_with_role("model_loader"):
@@ -147,6 +152,67 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.seeds or args.sweep or args.farm:
         return render_batch(graph, registry, graph_path.parent.resolve(), args, policy)
     return render_graph(graph, registry, graph_path.parent.resolve(), quiet=args.quiet, outputs=policy)
+
+
+def pick_shots(graph, registry, shots: str) -> None:
+    """``--shots 3,7``: every sequence generator (a node with an ``only_shots`` parameter) renders only those."""
+    sequences = [nid for nid, node in graph.nodes.items()
+                 if (spec := registry.get(node.type)) is not None and spec.param("only_shots") is not None]
+    if not sequences:
+        raise StudioError(f"--shots {shots}: the graph has no sequence to pick shots from",
+                          hint="--shots works on a graph with a Shot List and Generate Sequence")
+    for nid in sequences:
+        graph.set_param(nid, "only_shots", shots)
+
+
+class ShotLines:
+    """A line per shot of a sequence (rendering and why, done, from the cache, left out) with the whole
+    render's progress and time left, above the step bar; the events go on to ``listener`` unchanged."""
+
+    def __init__(self, listener, quiet: bool) -> None:  # noqa: ANN001 - any engine listener
+        self.listener, self.quiet = listener, quiet
+        self.started: dict[str, float] = {}
+
+    def __call__(self, event) -> None:  # noqa: ANN001 - an engine event
+        import time
+
+        from studio.directing.shots import parse_shot_message
+        from studio.engine import NodeProgress, NodeStarted
+
+        self.listener(event)
+        if self.quiet:
+            return
+        if isinstance(event, NodeStarted):
+            self.started[event.node_id] = time.perf_counter()
+            return
+        if not isinstance(event, NodeProgress) or not event.message:
+            return
+        found = parse_shot_message(event.message)
+        if found is None and not (event.message.startswith("rendered ") and event.step >= event.total):
+            return
+        if found is not None and found[2].startswith("step "):
+            return  # the bar shows steps
+        share = event.step / event.total if event.total else 1.0
+        elapsed = time.perf_counter() - self.started.get(event.node_id, time.perf_counter())
+        if found is None:
+            where = f"all shots in {_clock(elapsed)}"
+        elif 0 < share < 1 and elapsed > 0:
+            where = f"overall {share:.0%}, about {_clock(elapsed * (1 - share) / share)} left"
+        else:
+            where = f"overall {share:.0%}"
+        _line_above_bars(f"  {event.message}  [{where}]")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else (
+        f"{seconds // 60}:{seconds % 60:02d}")
+
+
+def _line_above_bars(text: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stderr)
 
 
 def render_batch(graph, registry, base_dir: Path, args: argparse.Namespace, policy) -> int:
@@ -196,7 +262,8 @@ def _render_jobs_here(jobs, registry, quiet: bool) -> int:
         progress = TerminalProgress(graph, registry, quiet or not sys.stderr.isatty(),
                              label=f"job {job.index}/{len(jobs)}")
         started = time.perf_counter()
-        result = _run_to_end(engine, graph, progress, job.base_dir, policy)
+        result = _run_to_end(engine, graph, ShotLines(progress, quiet or not sys.stderr.isatty()), job.base_dir,
+                             policy)
         progress.close()
         outcome = JobOutcome(job.index, job.describe(), result.status, written_files(graph, registry, result),
                              time.perf_counter() - started,
@@ -255,7 +322,7 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
         raise GraphValidationError([str(p) for p in problems])
     engine = Engine(registry)
     progress = TerminalProgress(graph, registry, quiet)
-    result = _run_to_end(engine, graph, progress, base_dir, outputs)
+    result = _run_to_end(engine, graph, ShotLines(progress, quiet), base_dir, outputs)
     progress.close()
     print_summary(graph, registry, result)
     if result.status == "cancelled":

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from studio.directing import DirectingError
-from studio.directing.motion import frame_changes
+from studio.directing.motion import HELD_CHANGE, frame_changes
 from studio.values import Picture
 
 TRANSITIONS = ("cut", "continue")
@@ -196,12 +196,103 @@ def plan_segments(num_frames: int, window: int, step: int, continues: bool) -> l
     return segments
 
 
-def seam_report(frames: np.ndarray, seams: list[int]) -> dict[str, Any]:
-    """Change across each seam (the step into frame ``s``) against the 95th percentile of the other steps."""
+def seam_report(frames: np.ndarray, seams: list[int], cuts: list[int] = ()) -> dict[str, Any]:
+    """Change across each seam (the step into frame ``s``) against the 95th percentile of the steps inside
+    shots: every step except the seams and the ``cuts`` (the first frames of shots that start afresh, whose
+    jump is no in-shot change)."""
     changes = frame_changes(frames)
     at = sorted({s - 1 for s in seams if 0 < s < len(frames)})
-    inside = np.delete(changes, at) if len(changes) else changes
+    boundaries = sorted({s - 1 for s in [*seams, *cuts] if 0 < s < len(frames)})
+    inside = np.delete(changes, boundaries) if len(changes) else changes
     p95 = float(np.percentile(inside, 95)) if inside.size else 0.0
+    # The steps where the picture moves: a video VAE that decodes a latent frame as several equal frames (the
+    # embedded model's shows each four times) makes most in-shot changes 0, which pulls the p95 of all of them
+    # below the motion steps themselves, while a seam is one such step.
+    moving = inside[inside > HELD_CHANGE]
+    moving_p95 = float(np.percentile(moving, 95)) if moving.size else 0.0
     seam_values = [float(changes[i]) for i in at]
     return {"seams": seam_values, "inside_p95": p95, "inside_median": float(np.median(inside)) if inside.size else 0.0,
-            "within_p95": sum(v <= p95 for v in seam_values)}
+            "within_p95": sum(v <= p95 for v in seam_values), "moving_p95": moving_p95,
+            "within_moving_p95": sum(v <= moving_p95 for v in seam_values)}
+
+
+def parse_selection(text: str, count: int) -> frozenset[int] | None:
+    """The shots (1-based rows) a text like "3,7" or "2-4, 9" picks; None for empty text (every shot).
+    A row past the list or a malformed item is a DirectingError saying which."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    rows: set[int] = set()
+    for item in text.replace(" ", "").split(","):
+        lo, _, hi = item.partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            raise DirectingError(f"'{item}' is not a shot number or range (in '{text}')",
+                                 hint="write shot numbers as the table numbers its rows: 3,7 or 2-4") from None
+        if not 1 <= first <= last:
+            raise DirectingError(f"'{item}' is not a shot number or range (in '{text}')",
+                                 hint="shots count from 1; a range goes up: 2-4")
+        if last > count:
+            raise DirectingError(f"there is no shot {last}: the shot list has {count} shot(s)",
+                                 hint=f"pick shots between 1 and {count}")
+        rows.update(range(first, last + 1))
+    return frozenset(rows)
+
+
+def explain_shot(old: dict[str, Any] | None, new: dict[str, Any], previous_ran: bool) -> str:
+    """Why a shot renders again, in the engine's words for nodes: what changed since it last rendered.
+
+    ``old`` and ``new`` are the shot's key parts (prompt, frames, seed, transition, character, previous,
+    settings, model); ``previous_ran``: the shot it continues from rendered again in this run."""
+    if old is None:
+        return "first run"
+    if old == new:
+        return "its frames were evicted from the cache to stay within the memory budget"
+    reasons = []
+    words = {"prompt": "prompt", "frames": "length (frames)", "seed": "seed", "transition": "transition"}
+    for name, label in words.items():
+        if old.get(name) != new.get(name):
+            reasons.append(f"{label} changed ({_brief(old.get(name))} -> {_brief(new.get(name))})")
+    if old.get("character") != new.get("character"):
+        reasons.append("its character's picture changed")
+    if old.get("model") != new.get("model"):
+        reasons.append("the model changed")
+    settings_old, settings_new = old.get("settings") or {}, new.get("settings") or {}
+    for name in sorted(set(settings_old) | set(settings_new)):
+        if settings_old.get(name) != settings_new.get(name):
+            reasons.append(f"parameter '{name}' changed ({_brief(settings_old.get(name))} -> "
+                           f"{_brief(settings_new.get(name))})")
+    if old.get("previous") != new.get("previous") and new.get("transition") == "continue" and not reasons:
+        if new.get("previous") == DETACHED:
+            reasons.append("it continues a shot that is not in this render: it starts afresh")
+        elif previous_ran:
+            reasons.append("it continues the shot before it, which rendered again")
+        else:
+            reasons.append("the shot it continues from changed")
+    return "; ".join(reasons) or "its inputs changed"
+
+
+DETACHED = "detached"  # the "previous" key part of a continue shot whose previous shot is not in the render
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def shot_message(index: int, count: int, name: str, text: str) -> str:
+    """A sequence's progress message about shot ``index`` (1-based) of ``count``: "shot 3/6 'lift': ..."."""
+    return f"shot {index}/{count} '{name}': {text}"
+
+
+def parse_shot_message(message: str) -> tuple[int, int, str] | None:
+    """(index, count, text) of a ``shot_message``, or None for another message."""
+    head, sep, text = (message or "").partition(": ")
+    parts = head.split(" ", 2)
+    if not sep or len(parts) < 2 or parts[0] != "shot" or "/" not in parts[1]:
+        return None
+    index, _, count = parts[1].partition("/")
+    if not (index.isdigit() and count.isdigit()):
+        return None
+    return int(index), int(count), text

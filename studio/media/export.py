@@ -29,6 +29,7 @@ from studio.media.encode import (
     check_frames,
     encode_video,
 )
+from studio.media.framestore_spool import drop_pages, mapped
 from studio.media.provenance import Provenance, sign_mp4
 from studio.media.signing import SigningIdentity, local_identity
 from studio.values import Sound, Video
@@ -51,6 +52,7 @@ class ExportOptions:
     odd_size: str = "pad"  # "pad" or "refuse"
     watermark_step: float = wm.DEFAULT_STEP
     timeline: bool = False  # also an editor timeline (.otio) beside the clip, see otio_export.py
+    timeline_shots: bool = True  # a sequence's timeline: one clip per shot (False: the whole clip as one)
     # An existing file at the destination: False writes the next version (clip_0002.mp4); True replaces it when
     # it is an earlier output of Studio's (anything else is refused). A draft never replaces a full render.
     overwrite: bool = False
@@ -96,11 +98,13 @@ class ExportResult:
 class _Frames(Sequence[np.ndarray]):
     """The clip as the encoder sees it: cut to the range, padded to even, and for the RGB master only,
     watermarked frame by frame (4:2:0 formats are marked in their Y plane by the encoder, see
-    ``Embedder.mark_i420``). Lazy, so a long clip never exists twice in memory.
+    ``Embedder.mark_i420``). Lazy, so a long clip never exists twice in memory; a clip spooled on disk
+    (``framestore_spool``) is read a frame at a time and never becomes resident as a whole.
     """
 
     def __init__(self, frames, first: int, count: int, pad: tuple[int, int], embedder: wm.Embedder | None):
         self.frames, self.first, self.count, self.pad, self.embedder = frames, first, count, pad, embedder
+        self.spooled = isinstance(frames, np.ndarray) and mapped(frames) is not None
 
     def __len__(self) -> int:
         return self.count
@@ -111,6 +115,11 @@ class _Frames(Sequence[np.ndarray]):
         if not 0 <= index < self.count:
             raise IndexError(index)
         frame = np.asarray(self.frames[self.first + index])
+        if self.spooled:
+            # a clip on disk (a long sequence): copy the frame out and let its pages go again, so encoding
+            # two minutes leaves as little resident as encoding two seconds
+            view, frame = frame, np.array(frame)
+            drop_pages(view)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise MediaError(
                 f"frame {self.first + index} is not uint8 [H, W, 3]: {frame.dtype} {frame.shape}"
@@ -133,6 +142,7 @@ def export_clip(
     on_progress: ProgressCallback | None = None,
     is_cancelled: CancelCheck | None = None,
     sections: Sequence[Sequence] = (),
+    shots: Sequence = (),
 ) -> ExportResult:
     """Export ``frames`` (uint8 [T, H, W, 3]) with optional ``audio`` (float32 [samples, channels]) to ``destination``.
 
@@ -142,7 +152,8 @@ def export_clip(
     free version (clip_0002.mp4) instead; ``ExportResult.path`` says where it went. ``identity`` defaults to the
     user's local identity, created on first use. ``on_progress(done, total)`` counts encoded frames.
     With ``options.timeline`` an .otio follows the clip, marking the prompt schedule's ``sections``
-    ([start seconds, prompt]) and the beats of the sound.
+    ([start seconds, prompt]) and the beats of the sound; a sequence's ``shots`` (``ShotRecord``s) become one
+    clip each when ``options.timeline_shots``.
     """
     options = options or ExportOptions()
     settings = options.encode_settings()
@@ -281,7 +292,8 @@ def export_clip(
     )
     if options.timeline:
         result.timeline_path = _write_timeline(
-            result, provenance, sections, first, clip_audio, audio_rate, options
+            result, provenance, sections, first, clip_audio, audio_rate, options,
+            shots if options.timeline_shots else (),
         )
     return result
 
@@ -317,16 +329,20 @@ def export_video(
         on_progress=on_progress,
         is_cancelled=is_cancelled,
         sections=video.generation.sections if video.generation is not None else (),
+        shots=video.generation.shots if video.generation is not None else (),
     )
 
 
-def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate, options) -> Path:
+def _write_timeline(result: ExportResult, provenance, sections, first: int, audio, audio_rate, options,
+                    shots=()) -> Path:
     """The .otio beside the clip, which is already in place: a failure here says so and keeps the clip.
     It takes the clip's name and version; it replaces a timeline there only under the clip's own rule."""
     from studio.media import otio_export
 
     fps = float(result.fps)
-    markers = otio_export.section_markers(sections, fps, first, result.frames)
+    clips = otio_export.shot_clips(shots, fps, first, result.frames)
+    # a shot's clip starts where its section would: the clips say it, markers would say it twice
+    markers = [] if clips else otio_export.section_markers(sections, fps, first, result.frames)
     markers += otio_export.beat_markers(audio, audio_rate, fps, result.frames)
     about = provenance.parameters() if provenance is not None else {}
     about |= {
@@ -347,6 +363,7 @@ def _write_timeline(result: ExportResult, provenance, sections, first: int, audi
                 markers=markers,
                 metadata=about,
                 destination=tmp,
+                shots=clips,
             )
             os.chmod(tmp, shareable_mode())
             replace = outputs.replacer(options.overwrite, options.draft)

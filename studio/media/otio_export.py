@@ -3,12 +3,14 @@
 The .otio holds one video track (and an audio track when the clip has sound) whose clip refers to the
 exported file, at its exact frame rate and length; the prompt schedule's sections and the soundtrack's
 beats become markers on it (cut on the beat), and what made the clip (model, prompt, seed, graph hash,
-Content Credentials label, watermark payload) rides along as metadata under ``studio``.
+Content Credentials label, watermark payload) rides along as metadata under ``studio``. A sequence's
+timeline may instead hold one clip per shot, each a range of the same signed file with the shot's name,
+prompt and seed, so an editor can re-cut the shots; the sound stays one clip under them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +33,35 @@ class Marker:
     name: str
     color: str = BEAT_COLOR
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class ShotClip:
+    """One shot as a clip of the exported file: ``first`` counted from the exported clip's first frame."""
+
+    first: int
+    frames: int
+    name: str
+    about: Mapping[str, Any]  # the shot's row: its number, prompt, seed, transition, character
+
+
+def shot_clips(shots: Iterable[Any], fps: float, first: int, count: int) -> list[ShotClip]:
+    """The shots (``studio.values.ShotRecord``: name, start seconds, prompt, seed, ...) that fall inside the
+    exported range [first, first + count), each cut to it."""
+    rows = sorted(shots or (), key=lambda shot: float(shot.start))
+    if not rows:
+        return []
+    starts = [round(float(shot.start) * fps) for shot in rows]
+    clips = []
+    ends = starts[1:] + [first + count]
+    for number, (shot, start, end) in enumerate(zip(rows, starts, ends, strict=True), 1):
+        lo, hi = max(start, first), min(end, first + count)
+        if hi <= lo:
+            continue
+        about = {"shot": number, "name": shot.name, "prompt": shot.prompt, "seed": shot.seed,
+                 "transition": shot.transition, "character": shot.character, "first_frame": start}
+        clips.append(ShotClip(lo - first, hi - lo, str(shot.name), about))
+    return clips
 
 
 def timeline_path(clip_path: str | Path) -> Path:
@@ -73,8 +104,10 @@ def write_timeline(
     markers: Iterable[Marker] = (),
     metadata: Mapping[str, Any] | None = None,
     destination: str | Path | None = None,
+    shots: Sequence[ShotClip] = (),
 ) -> Path:
-    """Write the .otio for the exported clip at ``clip_path`` (atomically); return where it went."""
+    """Write the .otio for the exported clip at ``clip_path`` (atomically); return where it went. With
+    ``shots``, the video track holds one clip per shot (markers go on the shot they fall in)."""
     import opentimelineio as otio
 
     clip_path = Path(clip_path).resolve()
@@ -85,15 +118,25 @@ def write_timeline(
     )
     meta = {"studio": _plain(dict(metadata or {}))}
 
-    def clip() -> Any:
-        reference = otio.schema.ExternalReference(target_url=clip_path.as_uri(), available_range=whole)
-        return otio.schema.Clip(
-            name=clip_path.name, media_reference=reference, source_range=whole, metadata=meta
+    def span(first: int, count: int) -> Any:
+        return otio.opentime.TimeRange(
+            otio.opentime.RationalTime(first, rate), otio.opentime.RationalTime(count, rate)
         )
 
+    def clip(name: str = clip_path.name, used: Any = whole, about: Any = meta) -> Any:
+        # every clip refers to the whole signed file; a shot's clip uses its range of it
+        reference = otio.schema.ExternalReference(target_url=clip_path.as_uri(), available_range=whole)
+        return otio.schema.Clip(name=name, media_reference=reference, source_range=used, metadata=about)
+
     video = otio.schema.Track(name="Video 1", kind=otio.schema.TrackKind.Video)
-    picture = clip()
+    pictures = [(0, frames, clip())]
+    if shots:
+        pictures = [(shot.first, shot.frames, clip(shot.name, span(shot.first, shot.frames),
+                                                   {"studio": _plain(dict(shot.about))})) for shot in shots]
     for marker in sorted(markers, key=lambda m: m.frame):
+        picture = next((c for lo, n, c in pictures if lo <= marker.frame < lo + n), None)
+        if picture is None:
+            continue
         picture.markers.append(
             otio.schema.Marker(
                 name=marker.name,
@@ -104,7 +147,12 @@ def write_timeline(
                 metadata={"studio": {"comment": marker.comment}} if marker.comment else None,
             )
         )
-    video.append(picture)
+    at = 0
+    for lo, count, picture in pictures:
+        if lo > at:  # a part of the file no shot covers: kept as a gap, so the shots stay at their frames
+            video.append(otio.schema.Gap(source_range=span(0, lo - at)))
+        video.append(picture)
+        at = lo + count
     tracks = [video]
     if has_audio:
         sound = otio.schema.Track(name="Audio 1", kind=otio.schema.TrackKind.Audio)

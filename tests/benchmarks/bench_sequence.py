@@ -6,8 +6,20 @@ seeds, the first repeated shot a cut). Reported per count: the Generate Sequence
 video, VmHWM, how many shots show their captioned colour, shape and motion (studio.embedded.analysis), and the
 frame-to-frame change across each "continue" seam against the 95th percentile of the change inside shots.
 
+``--long``: one shot of 2 minutes (1,920 frames at 16 fps, 64x64) and one of 10 seconds, each in a fresh
+process through Generate Sequence and a signed Export, at draft steps (6: 120 model windows at 20 steps would
+take most of an hour on two shared cores): peak RAM (VmHWM) of each, time per second of video, and the
+exported clip's frame count.
+
+``--shots50``: 50 shots, two characters (tests/directing/sequence_quality.py: the red circle, the blue square,
+each cut from the character's picture and continued back), draft steps by default: character kept, captioned
+motion obeyed, continue seams within the in-shot p95; then one shot edited (a cut, then a continue) on the same
+engine, counting the shots that render again from the engine's events.
+
 Run on demand:
     python -m tests.benchmarks.bench_sequence [--counts 1,3,6] [--draft] [--runs 1] [--json out.json]
+    python -m tests.benchmarks.bench_sequence --long [--seconds 120,10]
+    python -m tests.benchmarks.bench_sequence --shots50 [--count 50] [--steps 20]
 """
 
 from __future__ import annotations
@@ -63,7 +75,8 @@ for row, lo, hi in zip(rows, starts, ends):
     motion = words[4] if words[3] == "moves" else words[3]
     agree["motion"] += found.motion == motion
 continued = [s for s, row in zip(starts, rows) if row.get("transition") == "continue"]
-seams = seam_report(video.frames, continued)
+cuts = [s for s, row in zip(starts, rows) if row.get("transition") != "continue"]
+seams = seam_report(video.frames, continued, cuts)
 status = Path("/proc/self/status").read_text()
 hwm = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 print("BENCH " + json.dumps({"shots": count, "video_seconds": video.num_frames / fps,
@@ -82,13 +95,167 @@ def run_child(count: int, draft: bool) -> dict:
     return json.loads(line[6:])
 
 
+LONG_CHILD = r"""
+import json, os, sys, time
+from pathlib import Path
+seconds, example = float(sys.argv[1]), Path(sys.argv[2])
+from studio.engine import Engine
+from studio.engine.engine import draft_copy
+from studio.engine.outputs import OutputPolicy
+from studio.graph import NodeRegistry, load_graph
+from studio.media.encode import probe
+
+def hwm():
+    status = Path("/proc/self/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+
+registry = NodeRegistry.default()
+graph = load_graph(example, registry)
+graph.set_param("shots", "shots", [{"name": "take", "prompt": "a red circle moves right on a black background",
+                                    "seconds": seconds, "seed": 1, "character": "a"}])
+graph.set_param("sequence", "preview", False)
+graph, _ = draft_copy(graph, registry)
+out = Path(os.environ["BENCH_OUT"]) / f"long-{int(seconds)}.mp4"
+engine = Engine(registry)
+before = hwm()
+marks = []  # (time, step) of the sequence's progress: the first and last tenth of one run, same load
+
+def listen(event):
+    if getattr(event, "node_id", "") == "sequence" and hasattr(event, "step") and event.total > 1:
+        marks.append((time.perf_counter(), event.step, event.total))
+
+result = engine.run(graph, base_dir=example.parent, outputs=OutputPolicy(chosen={"export": out}, overwrite=True),
+                    listener=listen)
+assert result.ok, result.failed
+video = result.outputs["sequence"]["video"]
+info = probe(result.outputs["export"]["path"])
+total = marks[-1][2]
+
+def at(step):
+    return next(t for t, s, _ in marks if s >= step)
+
+tenth = seconds / 10
+first_tenth = (at(total // 10) - at(1)) / (tenth * (total // 10 - 1) / (total // 10))
+last_tenth = (at(total) - at(total - total // 10)) / tenth
+print("BENCH " + json.dumps({"seconds": seconds, "first_tenth": first_tenth, "last_tenth": last_tenth, "frames": video.num_frames, "model_hwm_mib": before,
+                             "vmhwm_mib": hwm(), "sequence_seconds": result.timings["sequence"],
+                             "export_seconds": result.timings["export"], "clip_frames": info.frames}))
+"""
+
+SHOTS50_CHILD = r"""
+import json, sys
+from pathlib import Path
+count, steps = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from studio.engine import Engine
+from studio.graph import NodeRegistry
+from tests.directing.sequence_quality import EXAMPLE, rendered_rows, score, sequence_graph, shot_rows
+
+registry = NodeRegistry.default()
+rows = shot_rows(count)
+graph = sequence_graph(registry, rows, steps=steps)
+graph.set_param("sequence", "guidance", 3.0 if steps <= 6 else 5.0)
+engine = Engine(registry)
+events = []
+result = engine.run(graph, base_dir=EXAMPLE.parent, listener=events.append)
+assert result.ok, result.failed
+figures = score(result.outputs["preview"]["video"], rows)
+figures["render_seconds"] = result.timings["sequence"]
+figures["first_run_rendered"] = len(rendered_rows(events))
+edits = []
+for row in (count // 2 - 1, count // 2):  # a cut (then its continue renders too), then a continue alone
+    rows = [dict(r) for r in rows]
+    rows[row]["seed"] += 1000
+    graph.set_param("shots", "shots", rows)
+    events = []
+    result = engine.run(graph, base_dir=EXAMPLE.parent, listener=events.append)
+    assert result.ok, result.failed
+    edits.append({"edited": row + 1, "transition": rows[row].get("transition", "cut"),
+                  "rendered": rendered_rows(events), "seconds": result.timings["sequence"]})
+figures["edits"] = edits
+print("BENCH " + json.dumps(figures))
+"""
+
+
+def run_long(seconds_list: list[float]) -> list[dict]:
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": home,
+               "BENCH_OUT": home}
+        for seconds in seconds_list:
+            done = subprocess.run([sys.executable, "-c", LONG_CHILD, str(seconds), str(EXAMPLE)],
+                                  capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+            line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
+            if line is None:
+                raise SystemExit(f"the {seconds} s clip failed:\n{done.stderr[-3000:]}")
+            rows.append(json.loads(line[6:]))
+    print(f"{'clip s':>7} {'frames':>7} {'exported':>8} {'VmHWM MiB':>10} {'render s':>9} "
+          f"{'s per video s':>14} {'first 10%':>10} {'last 10%':>9} {'export s':>9}")
+    for r in rows:
+        print(f"{r['seconds']:>7.0f} {r['frames']:>7} {r['clip_frames']:>8} {r['vmhwm_mib']:>10.0f} "
+              f"{r['sequence_seconds']:>9.1f} {r['sequence_seconds'] / r['seconds']:>14.2f} "
+              f"{r['first_tenth']:>10.2f} {r['last_tenth']:>9.2f} {r['export_seconds']:>9.2f}")
+    print("(first/last 10%: seconds of rendering per second of video in the first and last tenth of the same "
+          "run: growth with length shows there whatever the machine's load)")
+    if len(rows) >= 2:
+        print(f"peak RAM {rows[0]['seconds']:.0f} s / {rows[1]['seconds']:.0f} s: "
+              f"{rows[0]['vmhwm_mib'] / rows[1]['vmhwm_mib']:.3f} (target <= 1.10)")
+    return rows
+
+
+def run_shots50(count: int, steps: int) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-c", SHOTS50_CHILD, str(count), str(steps), str(ROOT)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
+    if line is None:
+        raise SystemExit(f"the {count}-shot sequence failed:\n{done.stderr[-3000:]}")
+    r = json.loads(line[6:])
+    n, c = r["shots"], r["continues"]
+    print(f"{n} shots at {steps} steps, {r['render_seconds']:.0f} s; shapes read per character: "
+          f"{r['character_shapes']}")
+    print(f"  character kept (captioned colour; its usual shape or the caption's): {r['kept']}/{n} "
+          f"({r['kept'] / n:.0%}, target 95%)")
+    print(f"  captioned motion obeyed: {r['obeyed']}/{n} ({r['obeyed'] / n:.0%}, target 80%)")
+    print(f"  shape read as the caption's word: {r['caption_shape']}/{n}")
+    print(f"  continue seams within the in-shot p95 ({r['inside_p95']:.1f}): {r['seams_within']}/{c} "
+          f"({r['seams_within'] / max(c, 1):.0%}, target 90%); seams "
+          f"{', '.join(f'{v:.1f}' for v in r['seams'])}")
+    print(f"  the same seams within the p95 of the two shots each joins: {r['seams_within_local']}/{c} "
+          f"({r['seams_within_local'] / max(c, 1):.0%})")
+    print(f"  the same seams within the p95 of in-shot steps that move ({r['moving_p95']:.1f}; 3 in 4 in-shot "
+          f"changes are held frames): {r['seams_within_moving']}/{c} ({r['seams_within_moving'] / max(c, 1):.0%})")
+    for edit in r["edits"]:
+        print(f"  edited shot {edit['edited']} ({edit['transition']}): rendered again {edit['rendered']} "
+              f"in {edit['seconds']:.1f} s")
+    for miss in r["misses"]:
+        print(f"  miss {miss}")
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--long", action="store_true", help="a 2-minute clip against a 10-second one")
+    parser.add_argument("--seconds", default="120,10", help="with --long: the clip lengths")
+    parser.add_argument("--shots50", action="store_true", help="the 50-shot quality run and one-shot edits")
+    parser.add_argument("--count", type=int, default=50, help="with --shots50: the number of shots")
+    parser.add_argument("--steps", type=int, default=6, help="with --shots50: steps (6 is the draft)")
     parser.add_argument("--counts", default="1,3,6")
     parser.add_argument("--draft", action="store_true", help="draft steps and guidance, as --draft renders")
     parser.add_argument("--runs", type=int, default=1, help="runs per count (alternating); medians reported")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
+    if args.long or args.shots50:
+        found = {}
+        if args.long:
+            found["long"] = run_long([float(x) for x in args.seconds.split(",")])
+        if args.shots50:
+            found["shots50"] = run_shots50(args.count, args.steps)
+        if args.json:
+            args.json.write_text(json.dumps(found, indent=2))
+        return 0
     counts = [int(c) for c in args.counts.split(",")]
     runs: dict[int, list[dict]] = {c: [] for c in counts}
     for _ in range(args.runs):

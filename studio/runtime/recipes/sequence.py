@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -12,15 +12,23 @@ from studio.directing import DirectingError
 from studio.directing.shots import Shot, ShotSegment
 
 
+class FrameSink(Protocol):
+    """Where a shot's frames go as they are made (``studio.media.framestore_spool.FrameSpool``)."""
+
+    def append(self, frames: np.ndarray) -> None: ...
+
+
 def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: list[ShotSegment],
-                start: np.ndarray | None, *, on_step: Callable[[Any, int], None] | None = None,
-                is_cancelled: Callable[[], bool] = lambda: False) -> np.ndarray:
-    """Frames uint8 [T, H, W, 3] of ``shot``: ``segments`` rendered in turn with ``request``'s settings.
+                start: np.ndarray | None, out: FrameSink, *, on_step: Callable[[Any, int], None] | None = None,
+                is_cancelled: Callable[[], bool] = lambda: False) -> int:
+    """Render ``shot``: ``segments`` in turn with ``request``'s settings, each segment's frames (uint8
+    [T, H, W, 3]) handed to ``out.append`` as soon as it is decoded; returns how many frames it appended.
 
     ``start`` is the first segment's first frame (image-to-video): the previous shot's last frame when the
     shot continues, or its character's picture; None draws the first frame from the text. Each later
-    segment starts on the frame before it. Latents are decoded and dropped segment by segment: a long shot
-    holds its frames, never its latents. ``on_step(update, steps_done_before_this_segment)``.
+    segment starts on the frame before it. Latents and frames are dropped segment by segment (``out`` is a
+    ``FrameSpool`` on disk in the sequence node), so a two-minute shot holds one window in memory, never the
+    shot. ``on_step(update, steps_done_before_this_segment)``.
     """
     from studio import runtime
 
@@ -32,7 +40,7 @@ def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: lis
         raise DirectingError(f"{shot.label} {why}, which needs image-to-video, and the model '{model.name}' "
                              "cannot do it", hint="use a model that does image-to-video (the embedded one "
                              "does), or make the shot a cut of at most one window without a character")
-    pieces: list[np.ndarray] = []
+    appended = 0
     image = start
     for k, segment in enumerate(segments):
         piece_request = replace(request, num_frames=segment.frames, seed=shot.seed + k, image=image)
@@ -48,6 +56,8 @@ def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: lis
         if len(kept) < segment.keep:
             raise DirectingError(f"{shot.label}: the model returned {len(clip)} frames where {segment.frames} "
                                  "were asked for")
-        pieces.append(np.ascontiguousarray(kept))
-        image = kept[-1]  # the next segment re-renders this frame and drops it: no frame shown twice
-    return np.concatenate(pieces, axis=0)
+        out.append(kept)
+        appended += len(kept)
+        image = np.array(kept[-1])  # the next segment re-renders this frame and drops it: no frame shown twice
+        del clip, kept
+    return appended

@@ -1,0 +1,95 @@
+"""`studio render GRAPH --shots 3,7` on a sequence (tiny Wan pipeline): only the picked shots render, each line
+says what happened to a shot and why, and the exported clip with its per-shot editor timeline holds them."""
+
+from __future__ import annotations
+
+import json
+
+import opentimelineio as otio
+import pytest
+
+from studio.cli import main
+from studio.graph import Graph, NodeRegistry, save_graph
+
+ROWS = [
+    {"name": "one", "prompt": "a red circle moves left", "seconds": 1.0, "seed": 1},
+    {"name": "two", "prompt": "a blue square moves up", "seconds": 1.0, "seed": 2},
+    {"name": "three", "prompt": "a blue square grows", "seconds": 1.0, "seed": 3, "transition": "continue"},
+    {"name": "four", "prompt": "a green circle shrinks", "seconds": 0.5, "seed": 4},
+]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return NodeRegistry.default()
+
+
+@pytest.fixture(scope="module")
+def tiny_ti2v(tmp_path_factory):
+    from studio.runtime.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")
+
+
+@pytest.fixture
+def graph_file(tmp_path, registry, tiny_ti2v):
+    g = Graph()
+    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(tiny_ti2v)})
+    g.add_node(registry.get("studio.ShotList"), "shots", params={"shots": ROWS})
+    g.add_node(registry.get("studio.GenerateSequence"), "sequence",
+               params={"width": 32, "height": 32, "fps": 8.0, "steps": 2, "preview": False})
+    g.add_node(registry.get("studio.Export"), "export",
+               params={"path": "seq.mp4", "sign": False, "watermark": False, "timeline": True})
+    g.connect("model", "model", "sequence", "model")
+    g.connect("shots", "shots", "sequence", "shots")
+    g.connect("sequence", "video", "export", "video")
+    path = tmp_path / "seq.studio.json"
+    save_graph(g, path, registry)
+    return path
+
+
+def shot_lines(err: str) -> list[str]:
+    return [line.strip() for line in err.splitlines() if line.strip().startswith("shot ")]
+
+
+def test_only_the_picked_shots_render_and_each_line_says_why(graph_file, tmp_path, capsys):
+    out = tmp_path / "picked.mp4"
+    assert main(["render", str(graph_file), "--shots", "2,3", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    lines = shot_lines(err)
+    assert any(line.startswith("shot 1/4 'one': left out: not in only_shots (2,3)") for line in lines), err
+    assert any(line.startswith("shot 2/4 'two': rendering (first run)") for line in lines), err
+    assert any(line.startswith("shot 3/4 'three': rendering (first run)") for line in lines), err
+    assert any(line.startswith("shot 4/4 'four': left out") for line in lines), err
+    assert any("done in" in line and "left]" in line for line in lines), err  # the overall ETA
+    assert "rendered 2 of 4 shots" in err and "2 left out" in err
+    timeline = otio.adapters.read_from_file(str(out.with_suffix(".otio")))
+    clips = list(timeline.tracks[0])
+    assert [c.name for c in clips] == ["two", "three"]
+    assert [c.source_range.duration.to_frames() for c in clips] == [8, 8]
+    assert [c.metadata["studio"]["prompt"] for c in clips] == [ROWS[1]["prompt"], ROWS[2]["prompt"]]
+    assert [c.metadata["studio"]["seed"] for c in clips] == [2, 3]
+
+
+def test_a_picked_continue_shot_without_the_shot_before_starts_afresh_and_says_so(graph_file, tmp_path, capsys):
+    assert main(["render", str(graph_file), "--shots", "3", "-o", str(tmp_path / "three.mp4")]) == 0
+    err = capsys.readouterr().err
+    assert "shot 3/4 'three': rendering (first run; it continues shot 2, which is not in this render: it " \
+           "starts afresh)" in err, err
+
+
+@pytest.mark.parametrize("shots, words", [("9", "there is no shot 9: the shot list has 4 shot(s)"),
+                                          ("2-x", "'2-x' is not a shot number or range")])
+def test_a_bad_pick_names_the_shots(graph_file, capsys, shots, words):
+    assert main(["render", str(graph_file), "--shots", shots]) != 0
+    assert words in capsys.readouterr().err
+
+
+def test_shots_on_a_graph_without_a_sequence_is_refused(tmp_path, capsys):
+    from studio.paths import RESOURCES
+
+    graph = json.loads((RESOURCES / "examples" / "first-clip.studio.json").read_text())
+    path = tmp_path / "clip.studio.json"
+    path.write_text(json.dumps(graph))
+    assert main(["render", str(path), "--shots", "1"]) != 0
+    assert "the graph has no sequence to pick shots from" in capsys.readouterr().err
