@@ -111,6 +111,21 @@ class Generation:
         return {k: v for k, v in values.items() if v is not None}
 
 
+def file_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is a view of a memory-mapped file (its base chain ends in an mmap, directly or
+    through the memoryview numpy keeps of it)."""
+    import mmap
+
+    base = array
+    for _ in range(64):
+        base = base.obj if isinstance(base, memoryview) else getattr(base, "base", None)
+        if base is None:
+            return False
+        if isinstance(base, mmap.mmap):
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class Video:
     """A clip: frames uint8 [T, H, W, 3] at ``fps``, with what made it (for provenance; None: not known)."""
@@ -122,6 +137,12 @@ class Video:
     @property
     def nbytes(self) -> int:
         return int(self.frames.nbytes)
+
+    @property
+    def resident_nbytes(self) -> int:
+        """What the frames hold in memory: nothing for frames mapped from a file (a long sequence's clip is
+        spooled to disk), whose pages the system keeps or drops as it needs."""
+        return 0 if file_mapped(self.frames) else self.nbytes
 
     @property
     def num_frames(self) -> int:

@@ -37,8 +37,8 @@ class TerminalProgress:
             if self.bar is None or self.bar.total != event.total:
                 self.close()
                 self.bar = tqdm(total=event.total, unit="step", leave=False, file=sys.stderr,
-                                desc=f"  {self.label + ' ' if self.label else ''}{event.message or 'steps'}")
-            desc = f"  {self.label + ' ' if self.label else ''}{event.message or 'steps'}"
+                                desc=f"  {self.label + ' ' if self.label else ''}{bar_text(event.message)}")
+            desc = f"  {self.label + ' ' if self.label else ''}{bar_text(event.message)}"
             if self.bar.desc != desc:  # a sequence's "shot 3/6 ..." follows the shot
                 self.bar.set_description_str(desc, refresh=False)
             self.bar.n = event.step
@@ -63,3 +63,15 @@ def print_summary(graph, registry, result) -> None:
         for nid, state in rows:
             print(f"  {nid.ljust(width)}  {state}", file=sys.stderr)
         print(f"  {'total'.ljust(width)}  {result.seconds:.2f} s", file=sys.stderr)
+
+
+def bar_text(message: str) -> str:
+    """What a step bar is labelled with: a sequence's "shot 3/6 'lift'" and its step, not the sentence on why
+    the shot runs (that is a line of its own above the bars); any other message as it is."""
+    from studio.directing.shots import parse_shot_message
+
+    found = parse_shot_message(message)
+    if found is None:
+        return message or "steps"
+    head = message.partition(": ")[0]
+    return f"{head} {found[2]}" if found[2].startswith("step ") else head

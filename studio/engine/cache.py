@@ -28,6 +28,11 @@ def measure(value: Any, _depth: int = 0) -> int:
     """Bytes a cached value holds: arrays and tensors by their buffers, models by ``nbytes``."""
     if _depth > 6:
         return 0
+    # a clip spooled to disk (a long sequence) counts what it holds in memory, not its length: counted at its
+    # full size it would push the loaded model out of the budget
+    resident = getattr(value, "resident_nbytes", None)
+    if isinstance(resident, int) and not isinstance(value, type):
+        return resident
     nbytes = getattr(value, "nbytes", None)
     if isinstance(nbytes, int) and not isinstance(value, type):
         return nbytes

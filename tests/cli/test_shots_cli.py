@@ -93,3 +93,11 @@ def test_shots_on_a_graph_without_a_sequence_is_refused(tmp_path, capsys):
     path.write_text(json.dumps(graph))
     assert main(["render", str(path), "--shots", "1"]) != 0
     assert "the graph has no sequence to pick shots from" in capsys.readouterr().err
+
+
+def test_the_step_bar_names_the_shot_and_its_step_not_the_reason():
+    from studio.cli.progress import bar_text
+
+    assert bar_text("shot 2/6 'descent': rendering (first run; it continues shot 1)") == "shot 2/6 'descent'"
+    assert bar_text("shot 2/6 'descent': step 3/6") == "shot 2/6 'descent' step 3/6"
+    assert bar_text("pass 1 of 2: camera guide") == "pass 1 of 2: camera guide" and bar_text("") == "steps"

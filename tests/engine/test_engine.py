@@ -284,3 +284,26 @@ def test_a_background_run_gives_way_to_the_main_thread():
     assert seen["foreground"] == seen["foreground child"] == mine
     assert seen["background"] == seen["background child"] == min(19, mine + 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine  # the caller's is unchanged
+
+
+def test_a_clip_spooled_to_disk_counts_only_what_it_holds_in_memory(tmp_path):
+    """A long sequence's clip is mapped from a file: counted at its length it would push the model out."""
+    import mmap
+
+    from studio.values import Video
+
+    frames = np.arange(40 * 16 * 16 * 3, dtype=np.uint32).astype(np.uint8).reshape(40, 16, 16, 3)
+    path = tmp_path / "clip.raw"
+    path.write_bytes(frames.tobytes())
+    with open(path, "rb") as fh:
+        mapping = mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ)
+    on_disk = Video(np.frombuffer(mapping, np.uint8).reshape(frames.shape), 16.0)
+    in_memory = Video(frames.copy(), 16.0)
+    assert measure({"video": in_memory}) >= frames.nbytes
+    assert measure({"video": on_disk}) < 1024 and on_disk.nbytes == frames.nbytes
+    np.testing.assert_array_equal(on_disk.frames, frames)
+    cache = OutputCache(budget_bytes=2 * frames.nbytes)
+    cache.put("model", {"model": np.zeros(frames.nbytes, np.uint8)})
+    for i in range(10):  # ten long clips on disk: the model stays
+        cache.put(f"clip{i}", {"video": on_disk})
+    assert "model" in cache
