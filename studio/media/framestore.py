@@ -17,6 +17,7 @@ import numpy as np
 
 from studio import paths
 from studio.media.frame_codec import PROXY_QUALITY, from_jpeg, shrink, to_jpeg
+from studio.media.framestore_spool import drop_pages, remove_orphans
 from studio.media.framestore_workers import FrameStoreWorkers, _Slot
 
 Listener = Callable[[list[int]], None]
@@ -215,6 +216,9 @@ class FrameStore(FrameStoreWorkers):
             proxy = None
             if kind == "jpeg":  # the proxy too, while the pixels are at hand: cheaper than decoding later
                 proxy = to_jpeg(shrink(frames[i], self.settings.proxy_divisor), PROXY_QUALITY)
+            # a clip spooled to disk (a long sequence): its pages leave this process once the frame is kept
+            # here, else the whole clip became resident while the timeline took it
+            drop_pages(frames[i])
             with self._lock:
                 slot = self._slots[i] if self._clip_id == clip_id else None
                 if slot is not None and slot.kind == "borrowed":  # not replaced meanwhile
@@ -308,7 +312,7 @@ class FrameStore(FrameStoreWorkers):
         if self._spill_fd is None:
             folder = self._cache_dir or paths.cache_dir() / "frames"
             folder.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(folder)
+            remove_orphans(folder)
             self._spill_path = folder / f"clip-{os.getpid()}-{next(_store_ids)}.bin"
             self._spill_fd = os.open(self._spill_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         assert slot.data is not None
@@ -513,16 +517,3 @@ class FrameStore(FrameStoreWorkers):
             "borrowed": self.borrowed_bytes,
             **{f"kind_{k}": v for k, v in kinds.items()},
         }
-
-
-def _remove_orphans(folder: Path) -> None:
-    """Spill files of processes that are gone (a crash leaves them; they can be gigabytes)."""
-    for path in folder.glob("clip-*-*.bin"):
-        try:
-            pid = int(path.name.split("-")[1])
-            if pid != os.getpid():
-                os.kill(pid, 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except (ValueError, PermissionError, OSError):
-            continue

@@ -28,8 +28,6 @@ class FrameSpool:
     """An append-only clip of ``height`` x ``width`` RGB frames on disk."""
 
     def __init__(self, height: int, width: int, folder: Path | None = None) -> None:
-        from studio.media.framestore import _remove_orphans
-
         self.frame_shape = (int(height), int(width), 3)
         self.frame_bytes = int(height) * int(width) * 3
         self.count = 0
@@ -37,7 +35,7 @@ class FrameSpool:
         folder = folder or paths.cache_dir() / "frames"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _remove_orphans(folder)
+            remove_orphans(folder)
             # "clip-PID-..." so the frame store's sweep of dead processes' files covers these too
             path = folder / f"clip-{os.getpid()}-s{next(_spool_ids)}.bin"
             self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -166,3 +164,17 @@ def drop_pages(array: np.ndarray) -> bool:
     if hi > lo:
         mapping.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
     return True
+
+
+def remove_orphans(folder: Path) -> None:
+    """Spill files of processes that are gone (a crash leaves them; they can be gigabytes): the frame
+    store's and the spools'."""
+    for path in folder.glob("clip-*-*.bin"):
+        try:
+            pid = int(path.name.split("-")[1])
+            if pid != os.getpid():
+                os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            continue

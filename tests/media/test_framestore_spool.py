@@ -89,3 +89,26 @@ def test_a_spooled_clip_exports_without_becoming_resident(tmp_path):
         decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(decoded) == 1200
     assert abs(float(decoded[-1][..., 0].mean()) - float(made[-1][1][..., 0].mean())) < 3
+
+
+@linux_only
+def test_the_timeline_takes_a_spooled_clip_without_it_becoming_resident(tmp_path):
+    from studio.media.framestore import FrameStore, FrameStoreSettings
+
+    spool = FrameSpool(128, 128, folder=tmp_path / "spool")
+    for k in range(12):  # 1,200 frames, 56 MiB
+        piece = np.zeros((100, 128, 128, 3), np.uint8)
+        piece[..., 0] = (np.arange(100)[:, None, None] + 100 * k) % 256
+        piece[..., 1] = np.arange(128)[None, None, :]
+        spool.append(piece)
+    frames = spool.frames()
+    store = FrameStore(FrameStoreSettings(budget_bytes=64 << 20), cache_dir=tmp_path / "store")
+    try:
+        before = rss_file_kib()
+        store.load_clip(frames, 16.0)
+        assert store.wait_compressed(120)
+        grown = rss_file_kib() - before
+        assert grown < 16 * 1024, f"{grown} KiB of the clip stayed resident"  # without dropping: about 56 MiB
+        assert abs(int(store.frame(1199)[0, 0, 0]) - (1199 % 256)) <= 3  # and the frames are all there
+    finally:
+        store.close()
