@@ -103,3 +103,40 @@ def test_a_render_steered_by_a_camera_path_shows_how_far_it_was_from_the_path(wi
     followed = float(agreement[True].split("camera path: ")[1].split(" px")[0])
     stood = float(agreement[False].split("camera path: ")[1].split(" px")[0])
     assert followed < 0.5 * stood  # the clip that moved with the path is far closer to it than a still one
+
+
+@node("metrictest.World", title="World", category="Test", outputs=[PortSpec("video", "VIDEO")], is_output=True,
+      params=[ParamSpec("prompt", "string", "")])
+def world_node(ctx, prompt):
+    """A clip of the embedded model's world (a red circle moving right), under the prompt given."""
+    from studio.embedded.world import render as draw
+    from studio.embedded.world import spec_for_seed
+
+    spec = spec_for_seed(7, "eval")
+    from dataclasses import replace
+
+    spec = replace(spec, colour="red", shape="circle", motion="right", background="black", background_to=None,
+                   x0=16.0, y0=32.0, x1=48.0, y1=32.0, size1=spec.size0)
+    frames, _masks = draw(spec)
+    return Video(frames, 16.0, Generation(model="studio-tiny", prompt=prompt))
+
+
+def test_an_embedded_render_says_whether_it_shows_what_its_prompt_asked(window, qtbot, registry):
+    registry.register(world_node)
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
+    metrics = window.metrics
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.World"), "world"))
+    said = {}
+    for prompt in ("a red circle moves right on a black background", "a blue circle moves left"):
+        window.session.set_param("world", "prompt", prompt)
+        window.render()
+        qtbot.waitUntil(lambda: metrics.prompt_check is not None and not window.renderer.running
+                        and "prompt:" in metrics.summary.text() and metrics.summary.text() not in said.values(),
+                        timeout=20_000)
+        said[prompt] = metrics.summary.text()
+    assert "prompt: colour red ✓, shape circle ✓, motion right ✓" in said["a red circle moves right on a black "
+                                                                          "background"]
+    assert "colour blue ✗ (red)" in said["a blue circle moves left"]
+    assert "motion left ✗ (right)" in said["a blue circle moves left"]

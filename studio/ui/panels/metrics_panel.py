@@ -5,6 +5,8 @@ Plots: seconds per denoising step of the running render; the editor's memory dur
 and VRAM when torch has a CUDA device in use); the finished clip's frame-to-frame change (temporal stability:
 flicker shows as spikes, held frames as zeros), with, where a camera path steered the render, how far each
 frame's motion was from the path's (camera adherence); render time per 10 seconds of clip across the history.
+For a clip of the embedded model, the summary also says whether it shows the colour, shape and motion its
+prompt asked for, read from its pixels by the model's own world evaluator (studio.embedded.analysis).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class MetricsPanel(QWidget):
         self.step_times: list[tuple[int, float]] = []  # (step, seconds it took) of the running generator
         self.memory_samples: list[tuple[float, float, float | None]] = []  # (t, RAM MB, VRAM MB)
         self.peak_ram: float | None = None
+        # the last finished render's (asked, seen) colour, shape and motion (the embedded model's world only)
+        self.prompt_check: dict[str, tuple[str, str | None]] | None = None
         self._node: str | None = None
         self._last_step: tuple[int, float] | None = None
         self._run_start = 0.0
@@ -145,15 +149,17 @@ class MetricsPanel(QWidget):
             return None
         video = clip[1]
         guide = camera_guide(render)
-        job = BackgroundJob(lambda _ctx: (frame_changes(video.frames), camera_adherence(video, guide)),
-                            "frame-changes", parent=self)
+        job = BackgroundJob(lambda _ctx: (frame_changes(video.frames), camera_adherence(video, guide),
+                                          prompt_adherence(video)), "frame-changes", parent=self)
         job.succeeded.connect(lambda measured: self._take_change(render, *measured))
         job.finished.connect(job.deleteLater)
         return job.start()
 
-    def _take_change(self, render: Render, changes: np.ndarray, camera=None) -> None:  # noqa: ANN001
+    def _take_change(self, render: Render, changes: np.ndarray, camera=None,  # noqa: ANN001
+                     prompt: dict[str, tuple[str, str | None]] | None = None) -> None:
         self._change = changes
         self._camera = camera
+        self.prompt_check = prompt
         self._dirty.add("change")
         clip = render.clip()
         if clip is not None:
@@ -166,6 +172,10 @@ class MetricsPanel(QWidget):
             if camera is not None:
                 path = (f" · camera path: {camera.mean_error_px:.2f} px/frame off, direction agreement "
                         f"{camera.direction_agreement:+.2f}")
+            if prompt:
+                said = ", ".join(f"{what} {asked} " + ("✓" if seen == asked else f"✗ ({seen or 'none seen'})")
+                                 for what, (asked, seen) in prompt.items())
+                path += f" · prompt: {said}"
             self.summary.setText(f"Render #{render.number}: {seconds:.1f} s, {per10:.1f} s per 10 s of clip{ram}"
                                  f" · frame change mean {self._change.mean() if len(self._change) else 0:.1f}, "
                                  f"held frames {held:.0%}{path}")
@@ -222,3 +232,31 @@ def camera_adherence(video, guide: CameraGuide | None):  # noqa: ANN001, ANN201 
         return adherence(video.frames, guide.camera.track(video.num_frames, video.fps), method="phase")
     except Exception:  # noqa: BLE001 - a metric, never an error
         return None
+
+
+EMBEDDED_MODEL = "studio-tiny"  # studio.runtime.loading.EMBEDDED_NAME (a quantized copy adds a suffix)
+
+
+def prompt_adherence(video) -> dict[str, tuple[str, str | None]] | None:  # noqa: ANN001 - a Video
+    """For a clip of the embedded model from one prompt of its world ("a red circle moves left on a black
+    background"): (asked, seen) for the colour, shape and motion the prompt names, read from the pixels by the
+    world's evaluator. None for any other model (a real model has no such ground truth), a prompt schedule,
+    a sequence, or a prompt that names none of them."""
+    made = video.generation
+    if made is None or not str(made.model).startswith(EMBEDDED_MODEL) or made.sections or made.shots:
+        return None
+    from studio.embedded.analysis import analyse
+    from studio.embedded.world import MOTIONS, OBJECT_COLOURS, SHAPES
+
+    words = [w.strip(".,;:!?") for w in str(made.prompt).lower().split()]
+    asked = {"colour": next((w for w in words if w in OBJECT_COLOURS), None),
+             "shape": next((w for w in words if w in SHAPES), None),
+             "motion": next((w for w in words if w in MOTIONS), None)}
+    asked = {k: v for k, v in asked.items() if v is not None}
+    if not asked or video.num_frames < 2:
+        return None
+    try:
+        found = analyse(np.asarray(video.frames))
+    except Exception:  # noqa: BLE001 - a metric, never an error
+        return None
+    return {what: (want, getattr(found, what)) for what, want in asked.items()}
