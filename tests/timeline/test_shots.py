@@ -201,7 +201,10 @@ def test_the_lane_is_there_for_a_sequence_only(docks):
     assert docks.timeline.shots.isVisible() and len(docks.model.shots) == 3
     docks.forget_render()
     settle()
-    assert not docks.timeline.shots.isVisible() and docks.model.shots == []
+    assert docks.model.shots == []
+    docks.session.edit("Remove", lambda g: g.remove_node("shots"))  # no longer a sequence graph
+    settle()
+    assert not docks.timeline.shots.isVisible()
 
 
 def test_clicking_a_section_chooses_its_row_and_a_row_outlines_its_section(docks, qtbot):
@@ -280,3 +283,26 @@ def test_a_queued_render_of_other_shots_streams_as_one_clip(docks, real_registry
     # the graph as it was when queued: its first shot was called otherwise
     docks.handle_event(NodeProgress(8, "sequence", 1, 10, preview, "shot 1/4 'first': step 1/2"))
     assert docks.model.count == 9 and docks.model.shots == []  # not placed into a plan it does not match
+
+
+def test_a_graph_with_a_shot_list_has_its_lane_before_any_render(docks):
+    """The lane is laid out when the graph gets its Shot List, so nothing moves when a render starts."""
+    from nodes.sequence import shot_list
+
+    session = docks.session
+    session.registry.register(shot_list)
+    settle()
+    assert not docks.timeline.shots.isVisible()
+    session.edit("Add", lambda g: g.add_node(session.registry.get("studio.ShotList"), "list"))
+    settle()
+    assert docks.timeline.shots.isVisible()
+    below = docks.timeline.thumbnails.geometry().top()
+    show_sequence(docks)  # a render of it: sections arrive, the lanes stay where they were
+    settle()
+    assert docks.timeline.shots.isVisible() and docks.timeline.thumbnails.geometry().top() == below
+    docks.forget_render()
+    settle()
+    assert docks.timeline.shots.isVisible()  # still a sequence graph
+    session.edit("Remove", lambda g: [g.remove_node("list"), g.remove_node("shots")])
+    settle()
+    assert not docks.timeline.shots.isVisible()

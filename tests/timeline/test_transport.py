@@ -495,3 +495,10 @@ def test_the_viewer_does_not_widen_its_column_when_a_render_starts(docks):
     settle()
     assert "preview" in panel.info.text()
     assert panel.minimumSizeHint().width() <= before
+
+
+def test_the_viewer_caption_keeps_its_whole_text_in_its_tooltip(docks):
+    """In a narrow column the caption is elided on screen; the whole of it stays readable in its tooltip."""
+    load(docks, count=104, fps=16.0)
+    label = docks.viewer.info
+    assert "104 frames" in label.text() and label.toolTip() == label.text()

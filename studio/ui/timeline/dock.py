@@ -129,11 +129,17 @@ class TimelinePanel(QWidget):
         model.clip_changed.connect(lambda: self.axis.set_geometry(self.ruler.width(), model.count))
         model.playhead_changed.connect(self.axis.ensure_visible)
         model.shots_changed.connect(self._shots_changed)
+        self._sequence = False
+        self._shots_changed()
+
+    def set_sequence(self, on: bool) -> None:
+        """Whether the open graph renders a sequence: its Shots lane stays, rendered or not."""
+        self._sequence = on
         self._shots_changed()
 
     def _shots_changed(self) -> None:
         # the lane is there for a sequence only: a single clip's timeline stays as it was
-        on = bool(self.model.shots)
+        on = bool(self.model.shots) or self._sequence
         self.shots.setVisible(on)
         self.shots_label.setVisible(on)
 
@@ -443,6 +449,12 @@ class TimelineDocks(QObject):
             self._show_camera()  # a keyframe, the preset, the amount...: the curves follow
             return
         structural = change.kind in ("node_added", "node_removed", "reset")
+        if structural:
+            # the Shots lane is there while the graph has a shot list, not only from a render's start: the
+            # timeline growing a lane as a render started moved the canvas (seen under Xvfb)
+            graph, registry = self.session.graph, self.session.registry
+            self.timeline.set_sequence(any(
+                (spec := registry.get(n.type)) is not None and spec.roles.shot_list for n in graph.nodes.values()))
         if structural or (change.kind == "node_changed" and "param" in change.detail):  # not node drags
             found = find_camera_param(self.session.graph, self.session.registry)
             if found != self.camera_param:

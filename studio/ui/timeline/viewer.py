@@ -382,6 +382,17 @@ class FrameViewer(QWidget):
             self.update()
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shows what fits and ends in "…", never cut mid-word without a sign."""
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.setPen(self.palette().color(self.foregroundRole()))
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        painter.drawText(self.contentsRect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
+        painter.end()
+
+
 class ViewerPanel(QWidget):
     """The viewer with its controls: fit or a zoom level, and what to compare against."""
 
@@ -400,10 +411,11 @@ class ViewerPanel(QWidget):
             "the difference (black where the two agree)"
         )
         self.compare_box.currentTextChanged.connect(lambda text: self.viewer.set_compare(text))
-        self.info = QLabel("")
+        self.info = ElidedLabel("")
         self.info.setObjectName("ParamHelp")
         # Its text changes when a render starts ("17 frames · 64x64 preview · 16 fps"): as a plain label it
-        # widened the whole right column then, and the canvas jumped. It takes the room there is instead.
+        # widened the whole right column then, and the canvas jumped. It takes the room there is instead,
+        # ending in "…" when that is too little (its tooltip has it whole).
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.setContentsMargins(6, 2, 6, 2)
