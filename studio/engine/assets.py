@@ -22,14 +22,21 @@ def file_params(graph: Graph, registry: NodeRegistry, node_ids: Iterable[str] | 
                 written: bool = False) -> Iterator[tuple[str, ParamSpec, Any]]:
     """(node id, parameter, value) of each file parameter of the nodes (all, or ``node_ids``) that are not
     bypassed: the files they read, or with ``written`` the files they write."""
+    for nid, pspec, value in _params(graph, registry, node_ids):
+        if pspec.kind == "path" and pspec.output_file == written:
+            yield nid, pspec, value
+
+
+def _params(graph: Graph, registry: NodeRegistry, node_ids: Iterable[str] | None
+            ) -> Iterator[tuple[str, ParamSpec, Any]]:
+    """(node id, parameter, value) of every parameter of the nodes (all, or ``node_ids``) not bypassed."""
     for nid in graph.nodes if node_ids is None else node_ids:
         node = graph.nodes[nid]
         spec = registry.get(node.type)
         if spec is None or node.bypassed:
             continue
         for pspec in spec.params:
-            if pspec.kind == "path" and pspec.output_file == written:
-                yield nid, pspec, node.params.get(pspec.name, pspec.default)
+            yield nid, pspec, node.params.get(pspec.name, pspec.default)
 
 
 def table_files(spec: ParamSpec, value: Any) -> Iterator[tuple[str, str]]:
@@ -54,15 +61,10 @@ def read_files(graph: Graph, registry: NodeRegistry, node_ids: Iterable[str] | N
     for nid, pspec, value in file_params(graph, registry, node_ids):
         if isinstance(value, str) and value.strip():
             yield nid, pspec.name, value
-    for nid in graph.nodes if node_ids is None else node_ids:
-        node = graph.nodes[nid]
-        spec = registry.get(node.type)
-        if spec is None or node.bypassed:
-            continue
-        for pspec in spec.params:
-            if pspec.columns:
-                for label, name in table_files(pspec, node.params.get(pspec.name, pspec.default)):
-                    yield nid, label, name
+    for nid, pspec, value in _params(graph, registry, node_ids):
+        if pspec.columns:
+            for label, name in table_files(pspec, value):
+                yield nid, label, name
 
 
 def missing_files(graph: Graph, registry: NodeRegistry, base_dir: Path | None) -> list[Problem]:

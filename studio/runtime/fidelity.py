@@ -108,13 +108,27 @@ def measure(model: LoadedModel, embeds: PromptEmbeds, request: VideoRequest, set
         raise ModelError("no speed setting to measure", hint=f"give one or more of {speed.choices_text()}")
     base_request = replace(request, speed="off", preview=False)
     full, full_time = _timed(model, embeds, base_request, reps, is_cancelled)
-    results = []
-    for text in concrete:
+
+    def render(text: str) -> tuple[np.ndarray, float]:
         if is_cancelled():
             raise Cancelled()
+        return _timed(model, embeds, replace(base_request, speed=text), reps, is_cancelled)
+
+    return _against_full(concrete, render, full, full_time, on_result, refused=lambda _exc: True)
+
+
+def _against_full(settings: Iterable[str], render: Callable[[str], tuple[np.ndarray, float]], full: np.ndarray,
+                  full_time: float, on_result: Callable[[Measurement], None] | None,
+                  refused: Callable[[ModelError], bool]) -> list[Measurement]:
+    """Each setting rendered and compared with the full render; a ModelError ``refused`` accepts is the
+    setting's refusal (recorded, not raised)."""
+    results = []
+    for text in settings:
         try:
-            frames, seconds = _timed(model, embeds, replace(base_request, speed=text), reps, is_cancelled)
+            frames, seconds = render(text)
         except ModelError as exc:
+            if not refused(exc):
+                raise
             result = Measurement(text, 0.0, 0.0, 0.0, 0.0, full_time, error=exc.message)
         else:
             result = Measurement(text, full_time / seconds, psnr(full, frames), ssim(full, frames), seconds,
@@ -304,20 +318,8 @@ def bench_graph(graph, registry, settings: Iterable[str] | None = None, *, node_
     render(warm)
     model = _model_of(engine, graph, registry, node_id, base_dir)
     full, full_time = render(speed.OFF)
-    results = []
-    for text in concrete:
-        try:
-            frames, seconds = render(text)
-        except ModelError as exc:
-            if "speed setting" not in exc.message:
-                raise
-            result = Measurement(text, 0.0, 0.0, 0.0, 0.0, full_time, error=exc.message)
-        else:
-            result = Measurement(text, full_time / seconds, psnr(full, frames), ssim(full, frames), seconds,
-                                 full_time)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
+    results = _against_full(concrete, render, full, full_time, on_result,
+                            refused=lambda exc: "speed setting" in exc.message)
     params = registry.get(graph.nodes[node_id].type).default_params() | graph.nodes[node_id].params
     context = {"seed": int(params["seed"]), "steps": int(params.get("steps", 0)),
                "clip": f"{full.shape[2]}x{full.shape[1]}x{full.shape[0]}"}

@@ -35,12 +35,17 @@ def registry():
     return reg
 
 
-def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
-    assert window.metrics is None  # pyqtgraph is not loaded with the editor
+def shown_metrics(window, qtbot):
+    """The Metrics tab, shown (it is built when first shown)."""
     window.metrics_dock.show()
     window.metrics_dock.raise_()
     qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
-    metrics = window.metrics
+    return window.metrics
+
+
+def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
+    assert window.metrics is None  # pyqtgraph is not loaded with the editor
+    metrics = shown_metrics(window, qtbot)
     window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Clip"), "clip"))
     window.session.set_param("clip", "hold", 4)
     before = metrics.redraws
@@ -83,10 +88,7 @@ def guided_node(ctx, follow):
 
 def test_a_render_steered_by_a_camera_path_shows_how_far_it_was_from_the_path(window, qtbot, registry):
     registry.register(guided_node)
-    window.metrics_dock.show()
-    window.metrics_dock.raise_()
-    qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
-    metrics = window.metrics
+    metrics = shown_metrics(window, qtbot)
     window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Guided"), "guided"))
     agreement = {}
     for follow in (True, False):
@@ -123,10 +125,7 @@ def world_node(ctx, prompt):
 
 def test_an_embedded_render_says_whether_it_shows_what_its_prompt_asked(window, qtbot, registry):
     registry.register(world_node)
-    window.metrics_dock.show()
-    window.metrics_dock.raise_()
-    qtbot.waitUntil(lambda: window.metrics is not None, timeout=5000)
-    metrics = window.metrics
+    metrics = shown_metrics(window, qtbot)
     window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.World"), "world"))
     said = {}
     for prompt in ("a red circle moves right on a black background", "a blue circle moves left"):
