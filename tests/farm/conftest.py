@@ -27,7 +27,9 @@ def studio_home(farm_home, monkeypatch):
     return farm_home
 
 
-@pytest.fixture(scope="session")
+# The farm tests' package, not the session: Ray is shut down after them, so a later test that starts a farm
+# of its own (the editor's queue) gets a cluster of its own, not this one with its cores taken by these workers.
+@pytest.fixture(scope="package")
 def farm(farm_home):
     from studio.farm import Farm
 

@@ -14,7 +14,7 @@ from studio.runtime.loading import embedded_folder
 
 def _run(out, steps: int) -> None:
     args = argparse.Namespace(
-        model=embedded_folder(), seed=3, steps=steps, batch=2, lr=2e-3, save_every=2, widths=(8, 4)
+        model=embedded_folder(), seed=3, steps=steps, batch=2, lr=2e-3, save_every=2, widths=(8, 4), device="cpu"
     )
     T.train(args, out)
 
