@@ -138,12 +138,19 @@ def frame_batches(batch: int, base_seed: int, workers: int = 0, first_step: int 
             yield to_tensor(images), torch.from_numpy(covers)
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+    pool = multiprocessing.get_context("spawn").Pool(workers)
+    try:
         while True:
             jobs = [(s, batch, base_seed) for s in range(step, step + 64)]
             step += 64
             for images, covers in pool.imap(_frame_arrays, jobs):
                 yield to_tensor(images), torch.from_numpy(covers)
+    finally:
+        # close and join, not terminate (what ``with Pool`` does): terminating workers while imap still had
+        # results on the way hung the pool's result thread for good now and then (a whole CI run stopped in
+        # this test). The jobs already queued are a few draws each and finish in well under a second.
+        pool.close()
+        pool.join()
 
 
 def clip_batch(
