@@ -52,6 +52,7 @@ from studio.values import CameraGuide, Generation, Picture, Prompt, PromptSchedu
                   help="Guidance of a draft render (when lower than 'guidance'): with few steps a strong guidance "
                        "overshoots, and the draft would show another object or motion than the final."),
         ParamSpec("speed", "string", "off", max_length=40,
+                  choices=("off", "balanced", "fast", "first_block@0.1", "taylorseer@3", "pab@2"),
                   help="Skip work on steps where the model barely changes its answer: faster, slightly different "
                        "clip. 'off' renders exactly; 'balanced' uses the fastest setting `studio bench-speed` "
                        "measured on this model that keeps 25 dB PSNR (off until measured); 'fast' the fastest "

@@ -65,7 +65,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         for p in spec.params:
             extra = ""
             if p.choices:
-                extra = f" one of {', '.join(p.choices)}"
+                extra = f" {'one of' if p.kind == 'enum' else 'e.g.'} {', '.join(p.choices)}"
             elif p.minimum is not None or p.maximum is not None:
                 extra = f" in [{p.minimum}, {p.maximum}]"
             print(f"    param {p.name}: {p.kind} = {p.default!r}{extra}")

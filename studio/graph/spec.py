@@ -134,7 +134,7 @@ class ParamSpec:
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()  # "enum": the values allowed; "string": suggestions (any text is allowed)
     file_filter: str = ""  # for kind "path": e.g. "Images (*.png *.jpg *.jpeg *.webp)"
     label: str = ""
     soft_maximum: float | None = None  # slider end in the inspector; typing may go up to maximum

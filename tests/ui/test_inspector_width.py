@@ -69,3 +69,33 @@ def test_scrolling_over_the_inspector_scrolls_it_and_changes_no_parameter(qtbot)
     _wheel(device)
     QApplication.processEvents()
     assert device.currentText() != "auto"
+
+
+def test_the_speed_setting_offers_its_presets_and_takes_any_setting_typed(qtbot):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QComboBox
+
+    from studio.ui.inspector.inspector import Inspector
+    from studio.ui.shell.session import EditSession
+
+    registry = NodeRegistry.default()
+    session = EditSession(registry)
+    session.graph.add_node(registry.get("studio.GenerateVideo"), "generate")
+    inspector = Inspector(session)
+    qtbot.addWidget(inspector)
+    inspector.show()
+    inspector.show_node("generate")
+    combo = inspector.editors["speed"].findChild(QComboBox)
+    assert combo.isEditable() and combo.currentText() == "off"
+    assert [combo.itemText(i) for i in range(3)] == ["off", "balanced", "fast"]
+    combo.setCurrentIndex(1)
+    combo.activated.emit(1)  # what a click on the item sends
+    assert session.graph.nodes["generate"].params["speed"] == "balanced"
+    combo.lineEdit().selectAll()
+    QTest.keyClicks(combo.lineEdit(), "first_block@0.12")
+    QTest.keyClick(combo.lineEdit(), Qt.Key.Key_Return)
+    assert session.graph.nodes["generate"].params["speed"] == "first_block@0.12"
+    assert combo.count() == 6  # a typed setting is the node's value, not a new preset
+    session.undo.undo()
+    assert session.graph.nodes["generate"].params["speed"] == "balanced"

@@ -140,6 +140,16 @@ class ParamEditor(QWidget):
             self.swatch.clicked.connect(self._pick_color)
             self.layout_.addWidget(self.swatch, 1)
             self._show = self._show_color
+        elif kind == "string" and spec.choices:
+            # choices of a string are suggestions (the speed presets): pick one, or type any other value
+            self.combo = QComboBox()
+            self.combo.setEditable(True)
+            self.combo.addItems(list(spec.choices))
+            self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+            self.combo.activated.connect(lambda _i: self.commit(self.combo.currentText(), False))
+            self.combo.lineEdit().editingFinished.connect(lambda: self.commit(self.combo.currentText(), False))
+            self.layout_.addWidget(self.combo, 1)
+            self._show = lambda v: self.combo.setEditText("" if v is None else str(v))
         else:  # string and path
             self.line = QLineEdit()
             self.line.editingFinished.connect(lambda: self.commit(self.line.text(), False))
