@@ -42,21 +42,27 @@ def _wheel(widget, down: bool = True):
     QApplication.sendEvent(widget, event)
 
 
-def test_scrolling_over_the_inspector_scrolls_it_and_changes_no_parameter(qtbot):
-    from PySide6.QtWidgets import QComboBox
-
+def inspecting(qtbot, node_type: str, node_id: str, size: tuple[int, int] = (340, 700)):
+    """An inspector of ``size`` showing one new node of ``node_type``; returns (session, inspector)."""
     from studio.ui.inspector.inspector import Inspector
     from studio.ui.shell.session import EditSession
 
     registry = NodeRegistry.default()
     session = EditSession(registry)
-    session.graph.add_node(registry.get("studio.LoadModel"), "model")
+    session.graph.add_node(registry.get(node_type), node_id)
     inspector = Inspector(session)
     qtbot.addWidget(inspector)
-    inspector.resize(300, 300)  # short: it scrolls
+    inspector.resize(*size)
     inspector.show()
-    inspector.show_node("model")
+    inspector.show_node(node_id)
     QApplication.processEvents()
+    return session, inspector
+
+
+def test_scrolling_over_the_inspector_scrolls_it_and_changes_no_parameter(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    session, inspector = inspecting(qtbot, "studio.LoadModel", "model", (300, 300))  # short: it scrolls
     device = inspector.editors["device"].findChild(QComboBox)
     before = dict(session.graph.nodes["model"].params)
     for _ in range(3):
@@ -76,16 +82,7 @@ def test_the_speed_setting_offers_its_presets_and_takes_any_setting_typed(qtbot)
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QComboBox
 
-    from studio.ui.inspector.inspector import Inspector
-    from studio.ui.shell.session import EditSession
-
-    registry = NodeRegistry.default()
-    session = EditSession(registry)
-    session.graph.add_node(registry.get("studio.GenerateVideo"), "generate")
-    inspector = Inspector(session)
-    qtbot.addWidget(inspector)
-    inspector.show()
-    inspector.show_node("generate")
+    session, inspector = inspecting(qtbot, "studio.GenerateVideo", "generate")
     combo = inspector.editors["speed"].findChild(QComboBox)
     assert combo.isEditable() and combo.currentText() == "off"
     assert [combo.itemText(i) for i in range(3)] == ["off", "balanced", "fast"]
