@@ -132,7 +132,7 @@ def test_the_previous_render_is_there_to_compare_and_only_changed_frames_repaint
     tiles = lane.tiles()
     assert len(tiles) > 6
     changed = [tiles[1][0], tiles[4][0], tiles[5][0]]
-    qtbot.waitUntil(lambda: not lane._later.isActive())  # the steps before have reached the lane
+    qtbot.waitUntil(lambda: not lane.repaints.timer.isActive())  # the steps before have reached the lane
     updated = []
     lane.update = lambda *a: updated.append(a)
     third = second.copy()

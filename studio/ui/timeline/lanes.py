@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QTimer
+from PySide6.QtCore import QPointF, QRect, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap, QPolygonF, QResizeEvent
 from PySide6.QtWidgets import QWidget
 
 from studio.ui.timeline.model import TimeAxis, TimelineModel
-from studio.ui.timeline.ruler import AxisWidget
+from studio.ui.timeline.ruler import AxisWidget, ThrottledFrames
 from studio.ui.timeline.viewer import wrap
 from studio.values import Sound
 
@@ -28,14 +26,8 @@ class ThumbnailLane(AxisWidget):
             int, tuple[int, int, QImage, np.ndarray]
         ] = {}  # frame -> version, width, image, pixels
         self.tiles_painted = 0  # thumbnails drawn since the lane was made (tests)
-        # a render changes every frame at each step: the tiles follow a few times a second (the
-        # viewer shows each step), so the main thread's share per step stays small
-        self._changed: set[int] = set()
-        self._refreshed_at = 0.0
-        self._later = QTimer(self)
-        self._later.setSingleShot(True)
-        self._later.timeout.connect(self._refresh)
-        model.frames_changed.connect(self._frames_changed)
+        self.repaints = ThrottledFrames(self._repaint_tiles, self.REFRESH_S, self)
+        model.frames_changed.connect(self.repaints.add)
         model.clip_changed.connect(self._cache.clear)
 
     def tiles(self) -> list[tuple[int, QRect]]:
@@ -57,18 +49,8 @@ class ThumbnailLane(AxisWidget):
             x += tw
         return out
 
-    def _frames_changed(self, indices: list[int]) -> None:
-        self._changed.update(indices)
-        wait = self._refreshed_at + self.REFRESH_S - time.monotonic()
-        if wait <= 0:
-            self._refresh()
-        elif not self._later.isActive():
-            self._later.start(max(1, round(wait * 1000)))
-
-    def _refresh(self) -> None:
+    def _repaint_tiles(self, changed: set[int]) -> None:
         # a step replaces only the frames it changed; of those, only the ones with a tile repaint
-        self._refreshed_at = time.monotonic()
-        changed, self._changed = self._changed, set()
         store = self.model.store
         for frame, rect in self.tiles():
             if frame in changed:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -31,6 +34,34 @@ def tick_step(scale: float, min_px: float = 60.0) -> int:
         if step * scale >= min_px:
             return step
     return _STEPS[-1]
+
+
+class ThrottledFrames(QObject):
+    """Frames whose pictures changed, gathered and handed to ``repaint`` at most every ``interval`` seconds: a
+    render changes every frame at each step, and a lane follows a few times a second (the viewer shows each
+    step), so the main thread's share per step stays small."""
+
+    def __init__(self, repaint: Callable[[set[int]], None], interval: float, parent: QObject) -> None:
+        super().__init__(parent)
+        self.repaint, self.interval = repaint, interval
+        self._changed: set[int] = set()
+        self._flushed_at = 0.0
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.timeout.connect(self.flush)
+
+    def add(self, indices: list[int]) -> None:
+        self._changed.update(indices)
+        wait = self._flushed_at + self.interval - time.monotonic()
+        if wait <= 0:
+            self.flush()
+        elif not self.timer.isActive():
+            self.timer.start(max(1, round(wait * 1000)))
+
+    def flush(self) -> None:
+        self._flushed_at = time.monotonic()
+        changed, self._changed = self._changed, set()
+        self.repaint(changed)
 
 
 class AxisWidget(QWidget):

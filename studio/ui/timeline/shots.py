@@ -22,7 +22,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QToolTip, QWidget
 
 from studio.ui.timeline.model import TimeAxis, TimelineModel, timecode
-from studio.ui.timeline.ruler import PLAYHEAD, SECTION, AxisWidget
+from studio.ui.timeline.ruler import PLAYHEAD, SECTION, AxisWidget, ThrottledFrames
 from studio.ui.timeline.viewer import wrap
 
 FILLS = (QColor(40, 44, 54), QColor(47, 52, 63))  # neighbours alternate, so a cut reads at any zoom
@@ -50,11 +50,7 @@ class ShotLane(AxisWidget):
         self._thumbs: dict[int, tuple[int, int, int, QImage, np.ndarray]] = {}
         self.thumbs_made = 0  # thumbnails scaled since the lane was made (tests, benchmarks)
         self.paints, self.paint_s = 0, 0.0  # paint events and the seconds they took (benchmarks)
-        self._changed: set[int] = set()
-        self._refreshed_at = 0.0
-        self._later = QTimer(self)
-        self._later.setSingleShot(True)
-        self._later.timeout.connect(self._refresh)
+        self.repaints = ThrottledFrames(self._repaint_sections, self.REFRESH_S, self)
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
         self._retry.timeout.connect(self.update)
@@ -73,18 +69,10 @@ class ShotLane(AxisWidget):
 
     # ---- repaint what changed
     def _frames_changed(self, indices: list[int]) -> None:
-        if not self.model.shots:
-            return
-        self._changed.update(indices)
-        wait = self._refreshed_at + self.REFRESH_S - time.monotonic()
-        if wait <= 0:
-            self._refresh()
-        elif not self._later.isActive():
-            self._later.start(max(1, round(wait * 1000)))
+        if self.model.shots:
+            self.repaints.add(indices)
 
-    def _refresh(self) -> None:
-        self._refreshed_at = time.monotonic()
-        changed, self._changed = self._changed, set()
+    def _repaint_sections(self, changed: set[int]) -> None:
         for index, shot in enumerate(self.model.shots):
             if shot.start in changed:  # only a shot's first frame is on the lane
                 self.update(self.section_rect(index))
