@@ -13,14 +13,12 @@ import pytest
 from studio.directing import DirectingError
 from studio.directing.shots import ShotPlan, frame_changes, parse_shots, plan_segments, seam_report
 from studio.engine import Engine
-from studio.graph import Graph, NodeRegistry, load_graph
+from studio.graph import NodeRegistry, load_graph
 from studio.values import Picture
+from tests.graphs import sequence_graph
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "resources" / "examples"
 PICTURE = Picture(np.full((8, 8, 3), 200, np.uint8), source="red.png")
-TINY = {"width": 32, "height": 32, "fps": 8.0, "steps": 2, "preview": False}
-
-
 @pytest.fixture(scope="module")
 def registry():
     return NodeRegistry.default()
@@ -103,21 +101,6 @@ def test_seam_report_tells_a_jump_from_steady_motion():
 
 
 # ---- rendering through the engine
-
-
-def sequence_graph(registry, model_dir, rows, *, character: Path | None = None) -> Graph:
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.ShotList"), "shots", params={"shots": rows})
-    g.add_node(registry.get("studio.GenerateSequence"), "sequence", params=TINY)
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "sequence", "model")
-    g.connect("shots", "shots", "sequence", "shots")
-    g.connect("sequence", "video", "preview", "video")
-    if character is not None:
-        g.add_node(registry.get("studio.ReferenceImage"), "picture", params={"path": str(character)})
-        g.connect("picture", "image", "shots", "character_a")
-    return g
 
 
 ROWS = [

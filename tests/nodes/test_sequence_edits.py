@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from studio.engine import Engine
-from studio.graph import Graph, NodeRegistry
+from studio.graph import NodeRegistry
 from studio.media.framestore_spool import mapped
 from tests.directing.sequence_quality import rendered_rows
+from tests.graphs import sequence_graph
 
 ROWS = [
     {"name": "a", "prompt": "a red circle moves left", "seconds": 0.5, "seed": 1},
@@ -36,19 +37,6 @@ def tiny_ti2v(tmp_path_factory):
     return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")
 
 
-def graph_for(registry, model_dir, rows) -> Graph:
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.ShotList"), "shots", params={"shots": rows})
-    g.add_node(registry.get("studio.GenerateSequence"), "sequence",
-               params={"width": 32, "height": 32, "fps": 8.0, "steps": 2, "preview": False})
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "sequence", "model")
-    g.connect("shots", "shots", "sequence", "shots")
-    g.connect("sequence", "video", "preview", "video")
-    return g
-
-
 def run(engine, graph):
     events = []
     result = engine.run(graph, listener=events.append)
@@ -65,7 +53,7 @@ def edit(graph, rows, index, **change):
 def test_an_edit_re_renders_exactly_the_shot_and_its_continuations_and_says_why(registry, tiny_ti2v):
     engine = Engine(registry)
     rows = [dict(r) for r in ROWS]
-    graph = graph_for(registry, tiny_ti2v, rows)
+    graph = sequence_graph(registry, tiny_ti2v, rows)
     first, ran, messages = run(engine, graph)
     assert ran == list(range(1, 9))
     assert mapped(first.frames) is not None  # the clip is a mapping of its spool on disk
@@ -98,7 +86,7 @@ def test_an_edit_re_renders_exactly_the_shot_and_its_continuations_and_says_why(
 def test_only_shots_renders_the_picked_and_keeps_the_rest_only_as_they_are_now(registry, tiny_ti2v):
     engine = Engine(registry)
     rows = [dict(r) for r in ROWS]
-    graph = graph_for(registry, tiny_ti2v, rows)
+    graph = sequence_graph(registry, tiny_ti2v, rows)
     whole, _, _ = run(engine, graph)
     edit(graph, rows, 1, seed=20)  # shot 2 changes (and so do 3 and 4, which continue it) ...
     edit(graph, rows, 5, seed=60)  # ... and shot 6 (and 7)

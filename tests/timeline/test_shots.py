@@ -12,11 +12,12 @@ from PySide6.QtTest import QTest
 
 from studio.directing.shots import plan_segments
 from studio.engine import Engine, NodeProgress, RunStarted
-from studio.graph import Graph, NodeRegistry
+from studio.graph import NodeRegistry
 from studio.ui.shell.last_render import Render
 from studio.ui.timeline.ruler import SECTION
 from studio.ui.timeline.shotplan import ShotFeed, ShotSection, sections_from_rows
 from studio.values import Generation, ShotRecord, Video
+from tests.graphs import sequence_graph
 from tests.timeline.conftest import clip, settle
 
 ROWS = [
@@ -26,9 +27,6 @@ ROWS = [
     {"name": "four", "prompt": "a green circle shrinks", "seconds": 1.0, "seed": 4},
 ]
 STARTS = (0, 8, 20, 28)  # at 8 fps
-TINY = {"width": 32, "height": 32, "fps": 8.0, "steps": 2, "preview": True}
-
-
 # ---- the plan and the feed (no Qt)
 
 
@@ -84,28 +82,16 @@ def real_registry():
     return NodeRegistry.default()
 
 
-def sequence_graph(registry, model_dir, rows) -> Graph:
-    g = Graph()
-    g.add_node(registry.get("studio.LoadModel"), "model", params={"source": str(model_dir)})
-    g.add_node(registry.get("studio.ShotList"), "shots", params={"shots": rows})
-    g.add_node(registry.get("studio.GenerateSequence"), "sequence", params=TINY)
-    g.add_node(registry.get("studio.Preview"), "preview")
-    g.connect("model", "model", "sequence", "model")
-    g.connect("shots", "shots", "sequence", "shots")
-    g.connect("sequence", "video", "preview", "video")
-    return g
-
-
 @pytest.fixture(scope="module")
 def two_renders(real_registry, tiny_ti2v):
     """A sequence rendered, then again with shot 2's prompt edited (shots 2 and 3 render, 1 and 4 from the memo)."""
     engine, rows = Engine(real_registry), [dict(r) for r in ROWS]
-    graph = sequence_graph(real_registry, tiny_ti2v, rows)
+    graph = sequence_graph(real_registry, tiny_ti2v, rows, preview=True)
     first: list = []
     result = engine.run(graph, listener=first.append)
     assert result.ok, result.failed
     rows[1] = {**rows[1], "prompt": "a yellow square moves up"}
-    edited = sequence_graph(real_registry, tiny_ti2v, rows)
+    edited = sequence_graph(real_registry, tiny_ti2v, rows, preview=True)
     second: list = []
     again = engine.run(edited, listener=second.append)
     assert again.ok, again.failed
@@ -265,7 +251,7 @@ def test_a_sequence_render_that_fails_before_any_picture_leaves_the_clip_before(
     from studio.engine import RunFinished
 
     docks.session.registry = real_registry
-    docks.session.restore(sequence_graph(real_registry, tiny_ti2v, ROWS), None)
+    docks.session.restore(sequence_graph(real_registry, tiny_ti2v, ROWS, preview=True), None)
     before = clip(36)
     docks.live.show_video(Video(before, 8.0))
     docks.handle_event(RunStarted(7, ("model", "shots", "sequence", "preview")))
@@ -277,7 +263,7 @@ def test_a_sequence_render_that_fails_before_any_picture_leaves_the_clip_before(
 
 def test_a_queued_render_of_other_shots_streams_as_one_clip(docks, real_registry, tiny_ti2v):
     docks.session.registry = real_registry
-    docks.session.restore(sequence_graph(real_registry, tiny_ti2v, ROWS), None)
+    docks.session.restore(sequence_graph(real_registry, tiny_ti2v, ROWS, preview=True), None)
     docks.handle_event(RunStarted(8, ("model", "shots", "sequence", "preview")))
     preview = clip(9, 16, 16)
     # the graph as it was when queued: its first shot was called otherwise
