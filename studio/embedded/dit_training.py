@@ -15,7 +15,7 @@ from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 from studio.embedded import components as C
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
-from studio.embedded.runs import cosine_factor, device_for, load_vae, log
+from studio.embedded.runs import clipped_step, cosine_factor, device_for, load_vae, log
 from studio.embedded.world import render, spec_for_seed, train_seed
 
 CAPTION_DROPOUT = 0.1  # empty prompts, so classifier-free guidance has an unconditional model to push from
@@ -266,10 +266,7 @@ def train_dit(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         loss = dit_step_loss(
             transformer, text_encoder, tokenizer, latents[index], batch_captions, sizes.flow_shift, generator
         )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, params)
         decay = min(EMA_DECAY, (1 + step) / (10 + step))
         _ema_update(ema_transformer, transformer, decay)
         _ema_update(ema_text, text_encoder, decay)

@@ -35,7 +35,7 @@ from studio.embedded import scenes as S
 from studio.embedded import vae_temporal as VT
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
-from studio.embedded.runs import cosine_factor, log
+from studio.embedded.runs import autocast, clipped_step, cosine_factor, device_for, log
 from studio.embedded.world import train_seed
 
 STAGES = ("vae", "vae_time", "latents", "dit", "export")
@@ -116,14 +116,6 @@ def _tensors(images: np.ndarray, covers: np.ndarray, device: torch.device) -> tu
 # ---- shared pieces
 
 
-def _device(args: argparse.Namespace) -> torch.device:
-    return torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def _autocast(device: torch.device):  # type: ignore[no-untyped-def]
-    return VT._autocast(device)
-
-
 def _schedule(step: int, total: int, started: float, budget: float, peak: float, warmup: int) -> float:
     """Warm-up, then cosine to a tenth over the steps or the time budget, whichever ends first."""
     progress = step / max(total, 1)
@@ -162,7 +154,7 @@ def train_vae(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     """Single frames from scratch; the last ``--vae-full-share`` of the steps on whole frames (far background)."""
     if exists(out / "vae_frames.json"):
         return
-    device = _device(args)
+    device = device_for(args)
     vae = C.build_vae(sizes).to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
     ckpt, step, spent = out / "vae.json", 0, 0.0
@@ -196,12 +188,9 @@ def train_vae(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
         x, cover = _tensors(images, covers, device)
         for group in optimizer.param_groups:
             group["lr"] = _schedule(step, total, started_at, budget, args.vae_lr, 100)
-        with _autocast(device):
+        with autocast(device):
             loss, parts = V.vae_loss(vae, x, cover)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, vae.parameters())
         step += 1
         running += parts["mse"]
         if step % args.log_every == 0:
@@ -219,7 +208,7 @@ def train_vae(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
 def train_vae_time(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> None:
     if exists(out / "vae_final.json"):
         return
-    device = _device(args)
+    device = device_for(args)
     vae = final_vae(out, sizes, device, "vae_frames.json")
     params = VT.trainable(vae, "temporal")
     optimizer = torch.optim.AdamW(params, lr=args.time_lr, weight_decay=0.0)
@@ -249,12 +238,9 @@ def train_vae_time(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> 
         z = VT.encode_latents(vae, x, per_frame=True)
         for group in optimizer.param_groups:
             group["lr"] = _schedule(step, total, started_at, budget, args.time_lr, 50)
-        with _autocast(device):
+        with autocast(device):
             loss, parts = VT.temporal_loss(vae, x, cover, z, 1.0)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, params)
         step += 1
         running += parts["pixels"]
         if step % args.log_every == 0:
@@ -274,7 +260,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
     target = out / "latents.json"
     if exists(target):
         return
-    device = _device(args)
+    device = device_for(args)
     vae = final_vae(out, sizes, device, "vae_final.json").eval()
     parts = out / "latent_parts"
     parts.mkdir(exist_ok=True)

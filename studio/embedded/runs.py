@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import shutil
@@ -31,6 +32,19 @@ def device_for(args: argparse.Namespace) -> torch.device:
     if args.device:
         return torch.device(args.device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def autocast(device: torch.device):  # type: ignore[no-untyped-def]
+    """bfloat16 on CUDA (no loss scaling needed); full precision on a CPU, where bfloat16 convs are slower."""
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+
+
+def clipped_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, params) -> None:  # noqa: ANN001
+    """One optimiser step on ``loss``, the gradients of ``params`` clipped to norm 1, as every stage trains."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    optimizer.step()
 
 
 def warmup_lr(optimizer: torch.optim.Optimizer, step: int, peak: float, warmup: int) -> None:

@@ -16,6 +16,7 @@ from studio.embedded.checkpoint import exists, load_checkpoint
 from studio.embedded.evaluate import vae_reconstruction_report
 from studio.embedded.runs import (
     atomic_save,
+    clipped_step,
     cosine_lr,
     device_for,
     keep_stage_result,
@@ -70,10 +71,7 @@ def train_vae_stage(args: argparse.Namespace, out: Path, sizes: C.ModelSizes, st
         x, cover = x.to(device), cover.to(device)
         warmup_lr(optimizer, step, peak, 100)
         loss, parts = V.vae_loss(vae, x, cover)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, vae.parameters())
         step += 1
         seen += 1
         running += parts["mse"]
@@ -127,10 +125,7 @@ def finetune_vae_frames(args: argparse.Namespace, out: Path, sizes: C.ModelSizes
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, total, args.vae3_lr, 50)
         loss, parts = V.vae_loss(vae, x, cover)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, vae.parameters())
         running += parts["mse"]
         if (step + 1) % 50 == 0:
             log(

@@ -25,7 +25,6 @@ into the model folder, refits its colour-map preview and notes the change in its
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import random
@@ -40,7 +39,7 @@ from diffusers.models.autoencoders import autoencoder_kl_wan as wan
 
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
-from studio.embedded.runs import cosine_lr, log
+from studio.embedded.runs import autocast, clipped_step, cosine_lr, device_for, log
 from studio.embedded.world import object_at, render, spec_for_seed, train_seed
 from studio.errors import ModelError
 
@@ -185,19 +184,8 @@ def load_model_vae(folder: Path, device: torch.device) -> AutoencoderKLWan:
     return AutoencoderKLWan.from_pretrained(Path(folder) / "vae", use_safetensors=True).to(device)
 
 
-def _device(args: argparse.Namespace) -> torch.device:
-    if args.device:
-        return torch.device(args.device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _run_settings(args: argparse.Namespace) -> dict:
     return {key: getattr(args, key) for key in RUN_KEYS}
-
-
-def _autocast(device: torch.device):  # type: ignore[no-untyped-def]
-    # bfloat16 on CUDA (no loss scaling needed); full precision on a CPU, where bfloat16 convs are slower.
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def _timed_steps(args: argparse.Namespace, device: torch.device, probes: int = 8) -> float:
@@ -211,7 +199,7 @@ def _timed_steps(args: argparse.Namespace, device: torch.device, probes: int = 8
     times = []
     for _ in range(probes):
         started = time.time()
-        with _autocast(device):
+        with autocast(device):
             loss, _ = temporal_loss(vae, x, cover, encode_latents(vae, x, per_frame), args.diff_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -230,7 +218,7 @@ def plan_steps(args: argparse.Namespace, out: Path) -> None:
     if exists(ckpt):
         args.steps = int(json.loads(ckpt.read_text())["data"]["settings"]["steps"])
         return
-    rate = _timed_steps(args, _device(args))
+    rate = _timed_steps(args, device_for(args))
     # A fifth in hand: the probe leaves out logging, checkpoints and the slower first steps.
     steps = int(0.8 * args.auto_minutes * 60.0 / rate) // 50 * 50
     args.steps = max(50, min(steps, args.max_steps))
@@ -239,7 +227,7 @@ def plan_steps(args: argparse.Namespace, out: Path) -> None:
 
 def train(args: argparse.Namespace, out: Path) -> dict:
     """The training stage; returns what it did (steps, seconds per step, whether a time budget stopped it)."""
-    device = _device(args)
+    device = device_for(args)
     if args.auto_minutes > 0:
         plan_steps(args, out)
     vae = load_model_vae(args.model, device)
@@ -295,12 +283,9 @@ def train(args: argparse.Namespace, out: Path) -> dict:
         z = encode_latents(vae, x, per_frame)
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, args.steps, args.lr, warmup=min(50, max(args.steps // 10, 1)))
-        with _autocast(device):
+        with autocast(device):
             loss, parts = temporal_loss(vae, x, cover, z, args.diff_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, params)
         step += 1
         running += parts["pixels"]
         if step % args.log_every == 0 or step == args.steps:
