@@ -242,3 +242,30 @@ def test_cancel_from_the_engine_reaches_the_load_model_node(tiny_wan, tmp_path):
     assert result.status == "cancelled"
     assert heard[-1] == "loading text_encoder" and "loading transformer" not in heard
     assert returned - cancelled_at[0] < 2.0
+
+
+@pytest.mark.parametrize("name, data", [
+    ("style.safetensors", (2**60).to_bytes(8, "little") + b"{"),  # a header claiming an exabyte
+    ("style.safetensors", (12).to_bytes(8, "little") + b"not json!!!!"),
+    ("style.safetensors", b""),
+    ("tiny.gguf", b"GGUF" + b"\xff" * 60),  # the magic, then nonsense counts
+    ("tiny.gguf", b"PK\x03\x04 a zip named gguf"),
+])
+def test_a_strangers_lora_or_gguf_file_fails_its_node_with_a_sentence(tiny_wan, tmp_path, name, data):
+    """A shared graph names files beside it: malformed ones fail Load Model, naming the file, before any
+    weights load; nothing huge is allocated and no traceback reaches the person."""
+    from studio.engine import Engine
+    from studio.graph import NodeRegistry
+    from tests.graphs import text_to_video
+
+    (tmp_path / name).write_bytes(data)
+    registry = NodeRegistry.default()
+    graph = text_to_video(registry, tiny_wan, preview=False)
+    if name.endswith(".gguf"):
+        graph.set_param("model", "transformer_file", name)
+    else:
+        graph.set_param("model", "loras", [{"file": name, "strength": 1}])
+    result = Engine(registry).run(graph, base_dir=tmp_path)
+    assert not result.ok and "model" in result.failed
+    message = result.failed["model"]
+    assert name in message and "Traceback" not in message
