@@ -91,8 +91,9 @@ def shot_list(ctx, shots, seed: int, character_a=None, character_b=None):
                        "guidance."),
         ParamSpec("only_shots", "string", "", max_length=2000,
                   help="Render only these shots (their row numbers: 3,7 or 2-4; empty: every shot). The others "
-                       "come from the memo when they rendered before with the same settings, else are left out "
-                       "of the clip. `studio render --shots 3,7` sets it."),
+                       "come from the shot store (on disk, kept between sessions) when they rendered before "
+                       "with the same settings, else are left out of the clip. `studio render --shots 3,7` "
+                       "sets it."),
     ],
 )
 def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, steps: int, guidance: float,
@@ -100,8 +101,9 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
                       draft_guidance: float = 3.0, only_shots: str = ""):
     """Render a shot list shot by shot (long shots in chained segments), re-rendering only shots that changed.
 
-    Each shot's frames go to a spool on disk segment by segment, and the clip is a spool too (read back as a
-    mapped array): a two-minute sequence holds one model window in memory, not two minutes of frames."""
+    Each shot's frames go to disk segment by segment, into the shot store (kept between processes, keyed by
+    what made the shot), and the clip maps the shots' files side by side: a two-minute sequence holds one model
+    window in memory, not two minutes of frames, and its frames once on disk."""
     import time
 
     from studio import runtime
@@ -114,8 +116,9 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
         shot_message,
     )
     from studio.engine.keys import digest
-    from studio.media.framestore_spool import FrameSpool
-    from studio.runtime.recipes.sequence import render_shot
+    from studio.media.framestore_spool import FrameSpool, join_spools
+    from studio.media.shot_store import ShotStore
+    from studio.runtime.recipes.sequence import RECIPE_VERSION, render_shot
     from studio.runtime.recipes.steering import frame_step
     from studio.values import Video
 
@@ -124,7 +127,11 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
     height = height or defaults["height"]
     negative = negative_prompt.strip()
     window, step = int(defaults["num_frames"]), frame_step(model)
-    model_key = ctx.input_key("model")
+    # The Load Model node's key names the options, not the weights: a folder whose files were replaced (or the
+    # embedded model retrained) keeps its key. Shots outlive the process in the shot store, so their key
+    # also names the weights, the LoRAs and where the model runs (CPU and GPU frames differ).
+    model_key = [ctx.input_key("model"), model.weights_id, list(model.adapters), model.device, model.dtype,
+                 RECIPE_VERSION]
     count = len(shots.shots)
     try:
         selection = parse_selection(only_shots, count)
@@ -132,12 +139,16 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
         raise DirectingError(f"only_shots '{only_shots}': {exc.message}", hint=exc.hint) from None
     settings = {"width": width, "height": height, "fps": fps, "steps": steps, "guidance": guidance,
                 "negative_prompt": negative}
-    # The key parts each shot rendered with last time, by row: what "why did this shot run again" compares.
-    last_parts = ctx.memo("shot-parts", [ctx.node_id], dict)
+    store = ShotStore(warn=ctx.warn)
+    # The key parts each shot rendered with last time, by row: what "why did this shot run again" compares
+    # (kept in the store too, so a fresh process can say it).
+    scope = digest(["shot-rows", str(ctx.base_dir or ""), ctx.node_id])
+    last_parts = ctx.memo("shot-parts", [ctx.node_id], lambda: store.remembered(scope))
 
     # First pass: each shot's key (its own row, the settings and, for a continue, the key of the shot before)
-    # and whether it is in this render: picked (or no selection), or not picked but already in the memo.
-    plan = []  # (shot, key, parts, spool or None, segments)
+    # and where its frames come from: the memo, the shot store, a render (picked, or no selection), or nowhere
+    # (not picked and not kept: left out).
+    plan = []  # (shot, key, parts, spool or None, segments, where it came from)
     previous_key = None
     for shot in shots.shots:
         character = shots.character(shot.character)
@@ -148,24 +159,24 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
                  "previous": previous_key if continues else (DETACHED if shot.continues else None),
                  "settings": settings, "model": model_key, "window": window}
         key = digest(["shot", parts])
-        spool = None
-        if not picked:
-            try:
-                spool = ctx.memo("shot", [key], _not_in_memo)
-            except _NotInMemo:
-                plan.append((shot, key, parts, None, []))
-                previous_key = None
-                continue
+        spool, source = (None, None) if picked else _kept(ctx, store, key, height, width)
+        if spool is None and not picked:
+            plan.append((shot, key, parts, None, [], None))
+            previous_key = None
+            continue
         segments = plan_segments(shot.num_frames(fps), window, step, continues)
-        plan.append((shot, key, parts, spool, segments))
+        plan.append((shot, key, parts, spool, segments, source))
         previous_key = key
-    total = max(1, steps * sum(len(segments) for shot, _, _, spool, segments in plan if spool is None))
+    # A picked shot is looked up once, when its turn comes (memo, then store, then render): the total counts
+    # the picked shots the store does not hold (one found damaged then adds its steps).
+    counted = {key for _, key, _, spool, segments, _ in plan if spool is None and segments and not store.has(key)}
+    total = max(1, steps * sum(len(segments) for _, key, _, _, segments, _ in plan if key in counted))
 
-    joined = FrameSpool(height, width)
-    included: list[tuple] = []  # (shot, first frame in the clip)
+    included: list[tuple] = []  # (shot, first frame in the clip, its spool)
     ran: list[tuple[int, str]] = []
-    done, previous = 0, None
-    for shot, key, parts, spool, segments in plan:
+    kept = {"memo": 0, "store": 0}
+    done, previous, at = 0, None, 0
+    for shot, key, parts, spool, segments, source in plan:
         ctx.check_cancelled()
         index = shot.row
         character = shots.character(shot.character)
@@ -180,14 +191,14 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
             continue
 
         def render(shot=shot, segments=segments, character=character, offset=done, say=say, parts=parts,
-                   previous=previous):
+                   previous=previous, key=key):
             why = explain_shot(last_parts.get(shot.row), parts, bool(ran) and ran[-1][0] == shot.row - 1)
             if parts["previous"] == DETACHED and "starts afresh" not in why:
                 why += f"; it continues shot {shot.row - 1}, which is not in this render: it starts afresh"
             log.info("%s", say(f"rendering ({why})"))
             ran.append((shot.row, why))
             ctx.progress(offset, total, message=say(f"rendering ({why})"))
-            embeds = ctx.memo("encode_prompt", [model_key, shot.prompt, negative, guidance > 1.0],
+            embeds = ctx.memo("encode_prompt", [ctx.input_key("model"), shot.prompt, negative, guidance > 1.0],
                               lambda: runtime.encode_prompt(model, shot.prompt, negative, guidance))
             start, request = _start(model, shot, character, previous if parts["previous"] not in (None, DETACHED)
                                     else None, width, height)
@@ -198,44 +209,92 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
                 ctx.progress(offset + before + update.step, total, update.preview if preview else None,
                              message=say(f"step {update.step}/{update.total}"))
 
-            out = FrameSpool(height, width)
-            render_shot(model, shot, embeds, request, segments, start, out, on_step=on_step,
-                        is_cancelled=ctx.is_cancelled)
+            out = store.new_shot(height, width)  # rendered straight into the store's folder: kept by a rename
+            try:
+                render_shot(model, shot, embeds, request, segments, start, out, on_step=on_step,
+                            is_cancelled=ctx.is_cancelled)
+            except BaseException:
+                out.close()  # a cancelled or failed shot leaves no file behind
+                raise
             ctx.progress(offset + steps * len(segments), total,
                          message=say(f"done in {time.perf_counter() - started:.1f} s"))
-            return out
+            try:
+                return store.put(key, out, fps, parts)
+            except OSError as exc:  # a full disk: this render still has the shot, the next renders it again
+                ctx.warn(f"shot {shot.row} could not be kept in the shot store ({exc.strerror or exc})")
+                return out
 
-        ran_before = len(ran)
         if spool is None:
-            spool = ctx.memo("shot", [key], render)
+            found: list[str] = []
+
+            def fetch(key=key, render=render, segments=segments, found=found):
+                nonlocal total
+                stored = store.get(key, height, width)
+                if stored is not None:
+                    found.append("store")
+                    return stored
+                found.append("render")
+                if key not in counted:  # the store held it when the total was made, damaged (or evicted) since
+                    total += steps * len(segments)
+                return render()
+
+            spool = ctx.memo("shot", [key], fetch)
+            source = found[0] if found else "memo"
+        if source == "render":
             done += steps * len(segments)
-        if len(ran) == ran_before:
-            ctx.progress(done, total, message=say("unchanged, from the memo"))
+        else:
+            kept[source] += 1
+            ctx.progress(done, total, message=say("unchanged, from the memo" if source == "memo"
+                                                  else "unchanged, from the shot store"))
         last_parts[index] = parts
-        included.append((shot, len(joined)))
-        joined.extend(spool)
+        included.append((shot, at, spool))
+        at += len(spool)
         previous = spool
     ctx.check_cancelled()
+    store.remember(scope, last_parts)
     left_out = count - len(included)
     summary = (f"rendered {len(ran)} of {count} shots"
                + (f" ({', '.join(str(row) for row, _ in ran)})" if ran else "")
-               + f"; {len(included) - len(ran)} unchanged from the memo"
+               + f"; {kept['memo']} unchanged from the memo"
+               + (f", {kept['store']} from the shot store" if kept["store"] else "")
                + (f"; {left_out} left out (not picked, not rendered before)" if left_out else ""))
     log.info(summary)
     ctx.progress(total, total, message=summary)
-    frames = joined.frames()
-    joined.close()
+    spools = [spool for _, _, spool in included]
+    frames = join_spools(spools)  # the clip reads through the shots' files: its frames are on disk once
+    if frames is None:  # where files cannot be mapped side by side: one copy of the frames, on disk
+        joined = FrameSpool(height, width)
+        for spool in spools:
+            joined.extend(spool)
+        frames = joined.frames()
+        joined.close()
+    included = [(shot, start) for shot, start, _ in included]
     return Video(frames, fps, _generation(model, shots, included, frames, fps, width, height, steps, guidance,
                                           negative))
 
 
-class _NotInMemo(Exception):
-    """A shot that is not picked and not in the memo: left out (raised through ``ctx.memo``, which keeps
-    nothing when its compute raises)."""
+def _kept(ctx, store, key: str, height: int, width: int):
+    """A shot's spool when it is kept, and where: the memo (this process rendered or read it) or the shot
+    store (an earlier process did); (None, None) when it must render."""
+    found = []
+
+    def from_store():
+        spool = store.get(key, height, width)
+        if spool is None:
+            raise _NotKept()
+        found.append(spool)
+        return spool
+
+    try:
+        spool = ctx.memo("shot", [key], from_store)
+    except _NotKept:
+        return None, None
+    return spool, "store" if found else "memo"
 
 
-def _not_in_memo():
-    raise _NotInMemo()
+class _NotKept(Exception):
+    """A shot in neither the memo nor the shot store (raised through ``ctx.memo``, which keeps nothing when its
+    compute raises): it renders, or is left out when not picked."""
 
 
 def _start(model, shot, character, previous, width: int, height: int):

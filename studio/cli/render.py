@@ -29,8 +29,9 @@ def add_commands(sub) -> None:  # noqa: ANN001 - argparse's private subparsers a
     p.add_argument("--draft", action="store_true",
                    help="render each generator at its draft settings (fewer steps, gentler guidance; same seed): a quick look")
     p.add_argument("--shots", metavar="SHOTS",
-                   help="a sequence: render only these shots (3,7 or 2-4); the others come from the cache when "
-                   "they rendered before with the same settings, else are left out of the clip (each said)")
+                   help="a sequence: render only these shots (3,7 or 2-4); the others come from the shot store "
+                   "(on disk, shared by every run) when they rendered before with the same settings, else are "
+                   "left out of the clip (each said)")
     p.add_argument("--seeds", metavar="SEEDS",
                    help="render once per seed, one after another: 1-4, 1,3,7 (outputs named clip_seed3.mp4)")
     p.add_argument("--sweep", action="append", default=[], metavar="NODE.PARAM=V1,V2,...",

@@ -248,7 +248,8 @@ def explain_shot(old: dict[str, Any] | None, new: dict[str, Any], previous_ran: 
     if old is None:
         return "first run"
     if old == new:
-        return "its frames were evicted from the cache to stay within the memory budget"
+        return "its frames are no longer kept (evicted from the shot store to stay within its size, or dropped " \
+               "as damaged)"
     reasons = []
     words = {"prompt": "prompt", "frames": "length (frames)", "seed": "seed", "transition": "transition"}
     for name, label in words.items():

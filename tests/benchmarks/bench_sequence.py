@@ -11,6 +11,11 @@ process through Generate Sequence and a signed Export, at draft steps (6: 120 mo
 take most of an hour on two shared cores): peak RAM (VmHWM) of each, time per second of video, and the
 exported clip's frame count.
 
+``--disk``: the example's six shots (draft steps) in a fresh process: the disk the sequence's frames take while
+its clip is alive (the shot store's entries plus any copy of the clip spooled beside them), joined through the
+shots' files against joined by copying (as before the shot store), side by side; then the same graph in a second
+fresh process, whose shots all come from the store, and its seconds against the first's.
+
 ``--shots50``: 50 shots, two characters (tests/directing/sequence_quality.py: the red circle, the blue square,
 each cut from the character's picture and continued back), draft steps by default: character kept, captioned
 motion obeyed, continue seams within the in-shot p95; then one shot edited (a cut, then a continue) on the same
@@ -20,6 +25,7 @@ Run on demand:
     python -m tests.benchmarks.bench_sequence [--counts 1,3,6] [--draft] [--runs 1] [--json out.json]
     python -m tests.benchmarks.bench_sequence --long [--seconds 120,10]
     python -m tests.benchmarks.bench_sequence --shots50 [--count 50] [--steps 20]
+    python -m tests.benchmarks.bench_sequence --disk
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,9 +93,10 @@ print("BENCH " + json.dumps({"shots": count, "video_seconds": video.num_frames /
 
 
 def run_child(count: int, draft: bool) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(count), "1" if draft else "0", str(EXAMPLE)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    with tempfile.TemporaryDirectory() as home:  # its own shot store: no shot of an earlier count is reused
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": home}
+        done = subprocess.run([sys.executable, "-c", CHILD, str(count), "1" if draft else "0", str(EXAMPLE)],
+                              capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
         raise SystemExit(f"shot count {count} failed:\n{done.stderr[-3000:]}")
@@ -177,9 +185,69 @@ print("BENCH " + json.dumps(figures))
 """
 
 
-def run_long(seconds_list: list[float]) -> list[dict]:
-    import tempfile
+DISK_CHILD = r"""
+import json, os, sys, time
+from pathlib import Path
+mode, example = sys.argv[1], Path(sys.argv[2])
+from studio.media import framestore_spool
+if mode == "copy":  # the clip joined by copying its frames into a spool of its own, as before the shot store
+    framestore_spool.join_spools = lambda spools: None
+from studio.engine import Engine
+from studio.engine.engine import draft_copy
+from studio.graph import NodeRegistry, load_graph
 
+registry = NodeRegistry.default()
+graph = load_graph(example, registry)
+graph.remove_node("export")
+graph, _ = draft_copy(graph, registry)
+started = time.perf_counter()
+result = Engine(registry).run(graph, base_dir=example.parent)
+seconds = time.perf_counter() - started
+assert result.ok, result.failed
+video = result.outputs["preview"]["video"]
+home = os.environ["STUDIO_HOME"]
+# what the frames take on disk while the clip is alive: the store's files, and the files mapped here that are
+# deleted already (a spooled copy of the clip), each once
+disk = {}
+for path in Path(home, "cache", "shots").glob("*.frames"):
+    disk[str(path)] = path.stat().st_blocks * 512
+for line in Path("/proc/self/maps").read_text().splitlines():
+    fields = line.split(maxsplit=5)
+    name = fields[5] if len(fields) > 5 else ""
+    if name.startswith(home) and name.endswith(" (deleted)"):
+        lo, hi = (int(x, 16) for x in fields[0].split("-"))
+        disk[name] = max(disk.get(name, 0), hi - lo)
+print("BENCH " + json.dumps({"mode": mode, "frames": video.num_frames, "frame_bytes": video.frames[0].nbytes,
+                             "disk_bytes": sum(disk.values()), "files": len(disk), "seconds": seconds,
+                             "sequence_seconds": result.timings.get("sequence", 0.0)}))
+"""
+
+
+def run_disk() -> dict:
+    def child(mode: str, home: str) -> dict:
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": home}
+        done = subprocess.run([sys.executable, "-c", DISK_CHILD, mode, str(EXAMPLE)], capture_output=True,
+                              text=True, env=env, cwd=ROOT, check=False)
+        line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
+        if line is None:
+            raise SystemExit(f"the {mode} run failed:\n{done.stderr[-3000:]}")
+        return json.loads(line[6:])
+
+    with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as other:
+        copy = child("copy", other)
+        join = child("join", one)
+        again = child("join", one)  # a second process on the same store
+    frames = join["frames"] * join["frame_bytes"]
+    print(f"{join['frames']} frames of {join['frame_bytes']} bytes: {frames} bytes of pixels")
+    for name, r in (("joined by copying", copy), ("joined through the shots' files", join)):
+        print(f"  {name:<32} {r['disk_bytes']:>10} bytes on disk in {r['files']} files "
+              f"({r['disk_bytes'] / frames:.2f}x the pixels)")
+    print(f"  first process {join['sequence_seconds']:.1f} s; second process, every shot from the store: "
+          f"{again['sequence_seconds']:.2f} s")
+    return {"copy": copy, "join": join, "again": again}
+
+
+def run_long(seconds_list: list[float]) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": home,
@@ -206,9 +274,10 @@ def run_long(seconds_list: list[float]) -> list[dict]:
 
 
 def run_shots50(count: int, steps: int) -> dict:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, "-c", SHOTS50_CHILD, str(count), str(steps), str(ROOT)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    with tempfile.TemporaryDirectory() as home:  # its own shot store: every shot renders on the first run
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "QT_QPA_PLATFORM": "offscreen", "STUDIO_HOME": home}
+        done = subprocess.run([sys.executable, "-c", SHOTS50_CHILD, str(count), str(steps), str(ROOT)],
+                              capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
     if line is None:
         raise SystemExit(f"the {count}-shot sequence failed:\n{done.stderr[-3000:]}")
@@ -240,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", action="store_true", help="a 2-minute clip against a 10-second one")
     parser.add_argument("--seconds", default="120,10", help="with --long: the clip lengths")
     parser.add_argument("--shots50", action="store_true", help="the 50-shot quality run and one-shot edits")
+    parser.add_argument("--disk", action="store_true", help="disk the frames take; a second process's render")
     parser.add_argument("--count", type=int, default=50, help="with --shots50: the number of shots")
     parser.add_argument("--steps", type=int, default=6, help="with --shots50: steps (6 is the draft)")
     parser.add_argument("--counts", default="1,3,6")
@@ -247,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs per count (alternating); medians reported")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    if args.long or args.shots50:
+    if args.long or args.shots50 or args.disk:
         found = {}
+        if args.disk:
+            found["disk"] = run_disk()
         if args.long:
             found["long"] = run_long([float(x) for x in args.seconds.split(",")])
         if args.shots50:

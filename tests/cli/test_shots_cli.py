@@ -1,9 +1,13 @@
 """`studio render GRAPH --shots 3,7` on a sequence (tiny Wan pipeline): only the picked shots render, each line
-says what happened to a shot and why, and the exported clip with its per-shot editor timeline holds them."""
+says what happened to a shot and why, and the exported clip with its per-shot editor timeline holds them; in a
+second process the shots rendered by the first come from the shot store."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import opentimelineio as otio
 import pytest
@@ -69,6 +73,42 @@ def test_only_the_picked_shots_render_and_each_line_says_why(graph_file, tmp_pat
     assert [c.source_range.duration.to_frames() for c in clips] == [8, 8]
     assert [c.metadata["studio"]["prompt"] for c in clips] == [ROWS[1]["prompt"], ROWS[2]["prompt"]]
     assert [c.metadata["studio"]["seed"] for c in clips] == [2, 3]
+
+
+def studio_process(*args: str) -> subprocess.CompletedProcess:
+    """``studio`` in a process of its own (the same STUDIO_HOME: the same shot store)."""
+    return subprocess.run([sys.executable, "-m", "studio.cli", *args], env=dict(os.environ), capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_a_second_process_takes_the_first_ones_shots_from_the_store(graph_file, tmp_path):
+    first = studio_process("render", str(graph_file), "--shots", "1,2", "-o", str(tmp_path / "first.mp4"))
+    assert first.returncode == 0, first.stderr
+    assert "rendered 2 of 4 shots (1, 2)" in first.stderr, first.stderr
+
+    second = studio_process("render", str(graph_file), "--shots", "4", "-o", str(tmp_path / "second.mp4"))
+    assert second.returncode == 0, second.stderr
+    lines = shot_lines(second.stderr)
+    assert any(line.startswith("shot 1/4 'one': unchanged, from the shot store") for line in lines), second.stderr
+    assert any(line.startswith("shot 2/4 'two': unchanged, from the shot store") for line in lines), second.stderr
+    assert any(line.startswith("shot 3/4 'three': left out") for line in lines), second.stderr
+    assert any(line.startswith("shot 4/4 'four': rendering (first run)") for line in lines), second.stderr
+    assert "rendered 1 of 4 shots (4); 0 unchanged from the memo, 2 from the shot store; 1 left out" in second.stderr
+    timeline = otio.adapters.read_from_file(str(tmp_path / "second.otio"))
+    assert [c.name for c in timeline.tracks[0]] == ["one", "two", "four"]
+
+    # an edit in a third process: that shot and the one continuing it render, nothing else, each saying why
+    graph = json.loads(graph_file.read_text())
+    rows = next(n for n in graph["nodes"] if n["id"] == "shots")["params"]["shots"]
+    rows[1]["prompt"] = "a yellow square moves up"
+    graph_file.write_text(json.dumps(graph))
+    third = studio_process("render", str(graph_file), "-o", str(tmp_path / "third.mp4"))
+    assert third.returncode == 0, third.stderr
+    assert "rendered 2 of 4 shots (2, 3); 0 unchanged from the memo, 2 from the shot store" in third.stderr
+    assert "shot 2/4 'two': rendering (prompt changed ('a blue square moves up' -> 'a yellow square moves up'))" \
+        in third.stderr, third.stderr
+    assert "shot 3/4 'three': rendering (first run)" in third.stderr  # never rendered after shot 2 before
 
 
 def test_a_picked_continue_shot_without_the_shot_before_starts_afresh_and_says_so(graph_file, tmp_path, capsys):

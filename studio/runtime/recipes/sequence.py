@@ -11,6 +11,10 @@ import numpy as np
 from studio.directing import DirectingError
 from studio.directing.shots import Shot, ShotSegment
 
+# Part of every shot's key in the shot store (which outlives the process, and Studio's upgrades): raise it when
+# a change here makes the same shot render other frames, so shots kept from before render again.
+RECIPE_VERSION = 1
+
 
 class FrameSink(Protocol):
     """Where a shot's frames go as they are made (``studio.media.framestore_spool.FrameSpool``)."""
