@@ -15,6 +15,7 @@ the work happens while the main thread keeps painting, and torch's own import th
 from __future__ import annotations
 
 import ctypes
+import gc
 import importlib
 import importlib.util
 import logging
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _running: threading.Thread | None = None
+_gc_state = {"paused": False, "frozen": False}
 
 # Native libraries a package loads on import, in load order, by package: loaded first without the GIL.
 # Only those whose initialisers never call into Python (libtorch_python's do: it is left to the import).
@@ -106,3 +108,45 @@ def settle(timeout: float | None = None) -> bool:
         return True
     running.join(timeout)
     return not running.is_alive()
+
+
+# --- the cyclic garbage collector while the stack loads ---------------------------------------------------
+# Importing torch, diffusers and transformers creates about 800,000 objects that live as long as the process:
+# modules, classes, functions. The collector walks all of them in each full collection it starts while they
+# pile up (7 during the first clip's imports; 0.35 s each once all are there), which was 0.4-1.2 s of CPU
+# of the 5-6 s import (tests/benchmarks/bench_first_clip.py). A command that loads a model at once pauses it
+# until the model is loaded, then freezes what exists by then (not walked again until the render is over)
+# and collects as usual after that.
+
+
+def pause_gc() -> bool:
+    """Pause cyclic garbage collection until :func:`resume_gc` (reference counting still frees memory at
+    once; only objects in reference cycles wait). Returns whether this call paused it."""
+    with _lock:
+        if _gc_state["paused"] or not gc.isenabled():
+            return False
+        gc.disable()
+        _gc_state["paused"] = True
+        return True
+
+
+def resume_gc() -> None:
+    """End a :func:`pause_gc`: what was made meanwhile (the imported stack, a loaded model) is moved out of the
+    collector's way (``gc.freeze``), and collection resumes. Does nothing without a pause, so the model
+    loader may call it whoever started it."""
+    with _lock:
+        if not _gc_state["paused"]:
+            return
+        gc.freeze()
+        gc.enable()
+        _gc_state["paused"], _gc_state["frozen"] = False, True
+
+
+def end_gc_pause() -> None:
+    """When the work the pause was for is over (a render finished): resumed if still paused, and the frozen
+    objects collectable again, so a long-lived process (a batch of renders) leaks nothing that died since."""
+    resume_gc()
+    with _lock:
+        if _gc_state["frozen"]:
+            gc.unfreeze()
+            _gc_state["frozen"] = False

@@ -351,6 +351,8 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
 
 def _run_to_end(engine, graph, listener, base_dir, outputs):  # noqa: ANN001, ANN202
     """Run on the engine's worker (so Ctrl+C reaches this thread), cancelling at the next step on Ctrl+C."""
+    from studio import warmup
+
     handle = engine.start(graph, listener=listener, base_dir=base_dir, outputs=outputs)
     try:
         while not handle.done:
@@ -359,4 +361,6 @@ def _run_to_end(engine, graph, listener, base_dir, outputs):  # noqa: ANN001, AN
         print("\ncancelling at the next step...", file=sys.stderr)
         handle.cancel()
         handle.wait()
+    finally:
+        warmup.end_gc_pause()  # the program paused collection until a model loaded; a graph may load none
     return handle.result

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from studio import paths
+from studio import paths, warmup
 from studio.errors import Cancelled, ModelError
 from studio.runtime import families
 from studio.runtime.loaded import BasePipeline, LoadedModel, LoadOptions, quiet, with_loras
@@ -265,6 +265,13 @@ def load_base(
     """The pipeline without LoRAs: components loaded one at a time (``is_cancelled`` is asked between them, so
     a cancel waits for one component rather than the whole model; ``on_progress`` hears of each), the
     transformer from a GGUF file or quantized when asked, then placed, attention set and compile applied."""
+    try:
+        return _load_base(source, options, base_dir, is_cancelled, on_progress)
+    finally:
+        warmup.resume_gc()  # a command that paused collection while the stack loads: the model is in now
+
+
+def _load_base(source: str, options: LoadOptions, base_dir: Path | None, is_cancelled, on_progress) -> BasePipeline:
     from studio.runtime import attention, offload
     from studio.runtime import compile as compiling
     from studio.runtime.quantize import check_gguf_file, module_bytes
