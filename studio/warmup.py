@@ -83,14 +83,24 @@ def start(modules: tuple[str, ...], *, lower_priority: bool = True, preload: boo
                     preload_native()
                 except Exception:  # noqa: BLE001 - the import below loads them the usual way
                     log.debug("preloading native libraries failed", exc_info=True)
-            for spec in modules:
-                module, _, names = spec.partition(":")
-                try:
-                    imported = importlib.import_module(module)
-                    for name in filter(None, names.split(",")):
-                        getattr(imported, name)  # lazy modules (diffusers, transformers) load on access
-                except Exception:  # noqa: BLE001 - a missing or broken package: the render will say which
-                    log.debug("warm-up import of %s failed", spec, exc_info=True)
+            from studio.priority import hold_short_switch
+
+            # The editor keeps painting while this imports: full collections over the growing heap held the GIL
+            # 0.1-1 s each (5-6 of them), and module bodies are Python, which kept the GIL 5 ms at a time.
+            paused, switch_back = pause_gc(), hold_short_switch()
+            try:
+                for spec in modules:
+                    module, _, names = spec.partition(":")
+                    try:
+                        imported = importlib.import_module(module)
+                        for name in filter(None, names.split(",")):
+                            getattr(imported, name)  # lazy modules (diffusers, transformers) load on access
+                    except Exception:  # noqa: BLE001 - a missing or broken package: the render will say which
+                        log.debug("warm-up import of %s failed", spec, exc_info=True)
+            finally:
+                switch_back()
+                if paused:
+                    resume_gc()
 
         _running = threading.Thread(target=work, name="studio-warm-up", daemon=True)
         _running.start()

@@ -1,6 +1,8 @@
 """Editor figures: load and pan of a 300-node graph, main-thread stalls while rendering, cold start."""
 
 # Run on demand: QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 python -m tests.benchmarks.bench_editor [--stress]
+# --batch: only the stall figures (a queued batch from the first second after launch and warmed up, one render,
+# the idle floor); compare versions side by side in the same minutes (a worktree of the old commit)
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+LAUNCHED = time.perf_counter()  # the launch-batch child measures from here (before Qt and Studio import)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-bench-"))
@@ -163,6 +167,33 @@ class TickGaps:
         return self.gaps[1:]
 
 
+class LongCollections:
+    """Python's garbage-collector passes over 50 ms, in any thread (each holds the GIL throughout: the editor
+    cannot paint meanwhile), from ``start`` on."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds: list[float] = []
+        self._began = 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self._began and time.perf_counter() - self._began > 0.05:
+            self.seconds.append(time.perf_counter() - self._began)
+
+    def start(self) -> None:
+        self.seconds.clear()
+
+    def found(self) -> dict[str, float]:
+        import gc
+
+        gc.callbacks.remove(self._note)
+        return {"gc_passes_over_50ms": len(self.seconds), "gc_longest_ms": max(self.seconds, default=0.0) * 1000}
+
+
 def timed_render(app, window, limit_s: float = 120) -> tuple[float, list[float]]:
     """Render the window's graph pumping events as the editor's loop does, then close the window:
     (seconds, the main thread's tick gaps in ms)."""
@@ -218,14 +249,16 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
 
 def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, float]:
     """Main-thread stalls while a batch of ``renders`` seeds runs from the queue, with the Queue, History and
-    Metrics panels open (History and Metrics floating, so both paint), from the first render to the last."""
+    Metrics panels open (History and Metrics floating, so both paint), from the first render to the last; the
+    editor warmed up (bench_launch_batch: the same from the first second after launch)."""
     import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
     from PySide6.QtCore import QPointF
 
     from studio.engine.jobs import parse_seeds, variations
-    from studio.ui.shell.app import application
+    from studio.ui.shell.app import application, warm_up
     from studio.ui.shell.window import MainWindow
 
+    warm_up().join()  # as in the editor a while after launch: the model stack imported (bench_launch_batch: before)
     app = application()
     reg = registry()
     window = MainWindow(reg, timeline=True)
@@ -247,6 +280,7 @@ def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, fl
         app.processEvents()
         time.sleep(0.005)
     assert window.metrics is not None, "the Metrics panel did not build"
+    collections = LongCollections()
     ticks = TickGaps()
     t0 = time.perf_counter()
     window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
@@ -255,6 +289,7 @@ def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, fl
         time.sleep(0.001)
     seconds = time.perf_counter() - t0
     gaps = ticks.stop()
+    collected = collections.found()
     deadline = time.perf_counter() + 10  # the last render's history record is written off the main thread
     while len(window.history_panel.records) < renders and time.perf_counter() < deadline:
         app.processEvents()
@@ -264,8 +299,69 @@ def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, fl
     window.close()
     found = {"render_s": seconds, "renders": renders, "history_kept": kept, "ticks": len(gaps),
              "gap_p50_ms": percentile(gaps, 50), "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps),
-             "metrics_redraws": window.metrics.redraws}
+             "metrics_redraws": window.metrics.redraws, **collected}
     return {prefix + k: v for k, v in found.items()}
+
+
+def launch_batch_child(renders: int = 4, at_s: float = 1.0) -> dict[str, float]:
+    """In a fresh process, as ``studio.ui.shell.app.main`` starts the editor (the window first, the timeline
+    after its first paint, the warm-up a second in), with the History and Metrics docks open as a layout keeps
+    them: a batch of ``renders`` seeds queued ``at_s`` seconds after launch, and the main thread's tick gaps
+    from then to the last render's end (the warm-up's imports run meanwhile; the batch waits for them)."""
+    import json
+
+    from PySide6.QtCore import QPointF, QTimer
+
+    from studio.engine.jobs import parse_seeds, variations
+    from studio.ui.shell.app import application, warm_up
+    from studio.ui.shell.window import MainWindow
+
+    collections = LongCollections()
+    app = application()
+    reg = registry()
+    window = MainWindow(reg, timeline=False)
+    window.resize(1400, 900)
+    window.show()
+    src = window.editing.add_node(reg.get("test.Number"), QPointF(0, 0))
+    gid = window.editing.add_node(reg.get("bench.Generate"), QPointF(300, 0))
+    sink = window.editing.add_node(reg.get("test.Sink"), QPointF(600, 0))
+    window.session.edit("link", lambda g: (g.connect(src, "value", gid, "x"), g.connect(gid, "y", sink, "x")))
+    window.session.set_param(gid, "steps", 60)
+    QTimer.singleShot(0, window.attach_timeline)
+    for dock in (window.history_dock, window.metrics_dock):
+        dock.setFloating(True)
+        dock.show()
+        dock.resize(520, 360)
+    while time.perf_counter() - LAUNCHED < at_s:
+        app.processEvents()
+        time.sleep(0.001)
+    ticks = TickGaps()
+    t0 = time.perf_counter()
+    queued_at = t0 - LAUNCHED
+    collections.start()
+    warm_up()
+    window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
+    while (window.renderer.running or window.renderer.queue.waiting()) and time.perf_counter() - t0 < 300:
+        app.processEvents()
+        time.sleep(0.001)
+    seconds = time.perf_counter() - t0
+    gaps = ticks.stop()
+    window.session.undo.setClean()
+    window.close()
+    found = {"queued_at_s": queued_at, "render_s": seconds, "ticks": len(gaps), "gap_p50_ms": percentile(gaps, 50),
+             "gap_p99_ms": percentile(gaps, 99), "gap_max_ms": max(gaps), **collections.found()}
+    print(json.dumps(found))
+    return found
+
+
+def bench_launch_batch() -> dict[str, float]:
+    """The queued batch from the first second after launch, in a fresh process (see launch_batch_child)."""
+    import json
+
+    out = subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_editor", "--launch-batch-child"], cwd=ROOT,
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    return {"launch_batch_" + k: v for k, v in found.items()}
 
 
 def bench_idle_ticks(seconds: float = 3.0) -> dict[str, float]:
@@ -355,9 +451,13 @@ def main() -> None:
     if "--first-render-child" in sys.argv:
         first_render_child(warm="--warm" in sys.argv)
         return
-    if "--batch" in sys.argv:  # only the queued batch with the panels open
-        for key, value in {**bench_queued_batch(), **bench_idle_ticks()}.items():
-            print(f"{key:<24}  {value:.3f}" if isinstance(value, float) else f"{key:<24}  {value}")
+    if "--launch-batch-child" in sys.argv:
+        launch_batch_child()
+        return
+    if "--batch" in sys.argv:  # the stall figures only: the batch from launch and warm, one render, the floor
+        results = {**bench_launch_batch(), **bench_queued_batch(), **bench_render_stall(), **bench_idle_ticks()}
+        for key, value in results.items():
+            print(f"{key:<32}  {value:.3f}" if isinstance(value, float) else f"{key:<32}  {value}")
         return
     results = {}
     results.update(bench_load_and_pan())
@@ -366,6 +466,7 @@ def main() -> None:
     results.update(bench_render_stall())
     results.update(bench_render_stall(timeline=False, prefix="canvas_only_"))
     results.update(bench_queued_batch())
+    results.update(bench_launch_batch())
     results.update(bench_idle_ticks())
     results.update(bench_cold_start())
     results.update(bench_first_render())

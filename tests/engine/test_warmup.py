@@ -50,3 +50,34 @@ def test_a_failing_import_is_only_logged(caplog, monkeypatch):
     with caplog.at_level("DEBUG", logger="studio.warmup"):
         warmup.start(("no_such_module_for_studio_tests",), lower_priority=False).join(5)
     assert "no_such_module_for_studio_tests" in caplog.text
+
+
+def test_the_warm_up_imports_without_collections_and_a_long_switch_interval(tmp_path, monkeypatch):
+    """While the warm-up imports, the cyclic collector is off and the switch interval short (the editor's
+    repaints waited on full collections and 5 ms GIL holds); afterwards both are back, with what the imports
+    made frozen out of later collections."""
+    import gc
+
+    seen: dict[str, object] = {}
+    (tmp_path / "watched_stack.py").write_text(
+        "import gc, sys, tests_warmup_seen as seen\n"
+        "seen.state['gc'] = gc.isenabled()\nseen.state['switch'] = sys.getswitchinterval()\n",
+        encoding="utf-8")
+    probe = type(sys)("tests_warmup_seen")
+    probe.state = seen
+    monkeypatch.setitem(sys.modules, "tests_warmup_seen", probe)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "watched_stack", raising=False)
+    monkeypatch.setattr(warmup, "_running", None)
+    before = sys.getswitchinterval()
+    frozen_before = gc.get_freeze_count()
+    try:
+        warmup.start(("watched_stack",), lower_priority=False, preload=False).join(10)
+        assert seen["gc"] is False
+        assert seen["switch"] < before
+        assert gc.isenabled()
+        assert sys.getswitchinterval() == before
+        assert gc.get_freeze_count() > frozen_before
+    finally:
+        warmup.end_gc_pause()
+        gc.enable()

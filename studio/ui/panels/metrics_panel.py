@@ -11,6 +11,7 @@ prompt asked for, read from its pixels by the model's own world evaluator (studi
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -27,8 +28,34 @@ from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
 from studio.values import CameraGuide
 
-REFRESH_MS = 200  # at most 5 updates a second, however fast the steps come
+REFRESH_MS = 200  # each plot updates at most 5 times a second, however fast the steps come
+# One plot is redrawn per slice, the slices this far apart: a pyqtgraph repaint costs the main thread several
+# ms of Python, and two or four of them in one event-loop pass were the editor's longest stalls during a batch
+# (tests/benchmarks/bench_editor.py --batch). Apart by more than Qt's paint delay, so each paints on its own.
+SLICE_MS = 50
 SAMPLE_MS = 200
+LIVE = ("steps", "memory", "change", "latency")  # the plots, in the order the slices visit them
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten at or above ``value`` (> 0)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if factor * power >= value * (1 - 1e-9):
+            return factor * power
+    return 10.0 * power
+
+
+def stepped_range(low: float, high: float) -> tuple[float, float]:
+    """An axis range holding [low, high] on a coarse grid: it stays the same while the values wander inside
+    it, so pyqtgraph keeps its axis pictures (regenerating them is most of a plot's repaint)."""
+    span = max(high - low, abs(high) * 0.01, 1e-6)
+    step = nice_ceiling(span / 2)
+    lo = math.floor(low / step) * step
+    hi = math.ceil(high / step) * step
+    return lo, hi if hi > lo else lo + step
 
 
 def resident_mb() -> float | None:
@@ -92,11 +119,14 @@ class MetricsPanel(QWidget):
         self._last_step: tuple[int, float] | None = None
         self._run_start = 0.0
         self._dirty: set[str] = set()
-        self.redraws = 0  # for tests: how often the plots were redrawn
+        self.draws = dict.fromkeys(LIVE, 0)  # for tests and benchmarks: how often each plot was redrawn
+        self._drawn_at = dict.fromkeys(LIVE, float("-inf"))
+        self._next = 0  # where the next slice starts looking (round robin: no plot starves)
+        self._ranges: dict[str, tuple[float, ...]] = {}
+        self._total = 0  # steps of the running generator: the steps plot's x range
         self._refresh = QTimer(self)
-        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.setInterval(SLICE_MS)
         self._refresh.timeout.connect(self._redraw)
-        self._refresh.start()
         self._sampler = QTimer(self)
         self._sampler.setInterval(SAMPLE_MS)
         self._sampler.timeout.connect(self._sample)
@@ -108,7 +138,18 @@ class MetricsPanel(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setMinimumHeight(120)
         plot.setMouseEnabled(x=False, y=False)
+        plot.getPlotItem().hideButtons()
         return plot
+
+    @property
+    def redraws(self) -> int:
+        """How often the most redrawn plot was redrawn (each at most 5 times a second)."""
+        return max(self.draws.values())
+
+    def _mark(self, what: str) -> None:
+        self._dirty.add(what)
+        if not self._refresh.isActive():
+            self._refresh.start()
 
     # ---- live
     def handle_event(self, event: object) -> None:
@@ -118,14 +159,16 @@ class MetricsPanel(QWidget):
             self._node, self._last_step, self._run_start = None, None, now
             self._sampler.start()
             self._sample()
-            self._dirty |= {"steps", "memory"}
+            self._mark("steps")
+            self._mark("memory")
         elif isinstance(event, NodeProgress) and event.total > 1:
             if event.node_id != self._node:  # a new node with steps: its pace is what we plot
                 self._node, self.step_times, self._last_step = event.node_id, [], None
+            self._total = event.total
             if self._last_step is not None and event.step > self._last_step[0]:
                 per = (now - self._last_step[1]) / (event.step - self._last_step[0])
                 self.step_times.append((event.step, per))
-                self._dirty.add("steps")
+                self._mark("steps")
             self._last_step = (event.step, now)
         elif isinstance(event, RunFinished):
             self._sample()
@@ -137,7 +180,7 @@ class MetricsPanel(QWidget):
             return
         self.peak_ram = max(self.peak_ram or 0.0, ram)
         self.memory_samples.append((time.monotonic() - self._run_start, ram, vram_mb()))
-        self._dirty.add("memory")
+        self._mark("memory")
 
     # ---- finished renders
     def show_render(self, render: Render) -> BackgroundJob | None:
@@ -160,7 +203,7 @@ class MetricsPanel(QWidget):
         self._change = changes
         self._camera = camera
         self.prompt_check = prompt
-        self._dirty.add("change")
+        self._mark("change")
         clip = render.clip()
         if clip is not None:
             video = clip[1]
@@ -184,31 +227,61 @@ class MetricsPanel(QWidget):
         rows = sorted((r.number, r.seconds / max(r.frames / r.fps, 1e-6) * 10)
                       for r in records if r.frames and r.fps)
         self._latency = rows
-        self._dirty.add("latency")
+        self._mark("latency")
 
     def _redraw(self) -> None:
+        """One slice: redraw at most one plot, the next dirty one whose last redraw is REFRESH_MS old."""
         if not self._dirty:
+            self._refresh.stop()
             return
-        dirty, self._dirty = self._dirty, set()
-        if "steps" in dirty:
-            xs = [s for s, _ in self.step_times]
-            self.steps_curve.setData(xs, [t for _, t in self.step_times])
-        if "memory" in dirty and self.memory_samples:
-            t = [s[0] for s in self.memory_samples]
-            self.ram_curve.setData(t, [s[1] for s in self.memory_samples])
-            vram = [s[2] for s in self.memory_samples]
-            if any(v is not None for v in vram):
-                self.vram_curve.setData(t, [v or 0.0 for v in vram])
-        if "change" in dirty:
-            change = getattr(self, "_change", np.zeros(0))
-            self.change_curve.setData(np.arange(1, len(change) + 1), change)
-            camera = getattr(self, "_camera", None)
-            off = camera.per_step if camera is not None else np.zeros(0)
-            self.camera_curve.setData(np.arange(1, len(off) + 1), off)
-        if "latency" in dirty:
-            rows = getattr(self, "_latency", [])
-            self.latency_curve.setData([r[0] for r in rows], [r[1] for r in rows])
-        self.redraws += 1
+        now = time.monotonic()
+        for k in range(len(LIVE)):
+            what = LIVE[(self._next + k) % len(LIVE)]
+            if what in self._dirty and now - self._drawn_at[what] >= REFRESH_MS / 1000:
+                self._next = (self._next + k + 1) % len(LIVE)
+                self._dirty.discard(what)
+                self._drawn_at[what] = now
+                self.draws[what] += 1
+                getattr(self, f"_draw_{what}")()
+                return
+
+    def _fit(self, plot: pg.PlotWidget, what: str, x: tuple[float, float], y: tuple[float, float]) -> None:
+        """Set the plot's range where it changed (a live plot's range moves in coarse steps, not every update)."""
+        if self._ranges.get(what) != (*x, *y):
+            self._ranges[what] = (*x, *y)
+            plot.setRange(xRange=x, yRange=y, padding=0.02)
+
+    def _draw_steps(self) -> None:
+        xs = [s for s, _ in self.step_times]
+        ys = [t for _, t in self.step_times]
+        self.steps_curve.setData(xs, ys)
+        if xs:
+            self._fit(self.steps, "steps", (0.0, float(max(self._total, xs[-1]))), stepped_range(0.0, max(ys)))
+
+    def _draw_memory(self) -> None:
+        if not self.memory_samples:
+            return
+        t = [s[0] for s in self.memory_samples]
+        ram = [s[1] for s in self.memory_samples]
+        self.ram_curve.setData(t, ram)
+        vram = [s[2] for s in self.memory_samples]
+        values = ram
+        if any(v is not None for v in vram):
+            filled = [v or 0.0 for v in vram]
+            self.vram_curve.setData(t, filled)
+            values = ram + filled
+        self._fit(self.memory, "memory", (0.0, max(10.0, nice_ceiling(t[-1]))), stepped_range(min(values), max(values)))
+
+    def _draw_change(self) -> None:
+        change = getattr(self, "_change", np.zeros(0))
+        self.change_curve.setData(np.arange(1, len(change) + 1), change)
+        camera = getattr(self, "_camera", None)
+        off = camera.per_step if camera is not None else np.zeros(0)
+        self.camera_curve.setData(np.arange(1, len(off) + 1), off)
+
+    def _draw_latency(self) -> None:
+        rows = getattr(self, "_latency", [])
+        self.latency_curve.setData([r[0] for r in rows], [r[1] for r in rows])
 
 
 def camera_guide(render: Render) -> CameraGuide | None:

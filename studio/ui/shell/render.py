@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from studio.engine import Engine, Event, NodeFinished, NodeProgress, RunFinished, RunHandle, RunStarted
 from studio.engine.jobs import Override
+from studio.priority import hold_short_switch
 from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import LastRender
 from studio.ui.shell.queue import CANCELLED, DONE, FAILED, RUNNING, QueuedRender, RenderQueue
@@ -67,6 +68,7 @@ class RenderController(QObject):
         self._result_poll = QTimer(self)  # RunFinished arrives just before the worker hands over the result
         self._result_poll.setInterval(5)
         self._result_poll.timeout.connect(self._publish_when_done)
+        self._switch_back = lambda: None  # ends the short GIL switch interval of the run on this machine
 
     @property
     def running(self) -> bool:
@@ -160,6 +162,10 @@ class RenderController(QObject):
         self._current = entry
         self._written, self._streamed = [], None
         self.queue.update(entry, state=RUNNING, started=time.monotonic())
+        # while it runs, a thread running Python hands the GIL back to the main thread within 0.5 ms, not 5: a run
+        # that imports (the first after launch waits for the warm-up's imports) otherwise stalls every repaint
+        self._switch_back()
+        self._switch_back = hold_short_switch()
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
         self.handle = self.engine.start(entry.graph, entry.targets, listener=self._listen, base_dir=entry.base_dir,
                                         background=True, outputs=entry.outputs)
@@ -201,6 +207,8 @@ class RenderController(QObject):
 
     # ---- worker thread
     def _listen(self, event: Event) -> None:
+        if isinstance(event, RunFinished):  # here too, not only on the main thread: a closed window still ends it
+            self._switch_back()
         with self._lock:
             if isinstance(event, NodeProgress):
                 at = self._progress_at.get(event.node_id)
@@ -290,6 +298,7 @@ class RenderController(QObject):
         if not handle.done:
             return
         self._result_poll.stop()
+        self._switch_back()  # a run that ended without RunFinished (an engine error) ends it here
         entry, self._current = self._current, None
         if entry is not None and handle.result is not None and handle.result.ok:
             extra = {"graph": entry.graph, "label": entry.label, "base_dir": entry.base_dir,
