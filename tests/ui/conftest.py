@@ -51,6 +51,7 @@ def window(qtbot, registry, monkeypatch):
     from studio.ui.shell.window import MainWindow
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
+    monkeypatch.setattr(files, "ask_stop_renders", lambda *a: True)
     win = MainWindow(registry, autosave_ms=200, timeline=False)  # the timeline has tests of its own
     qtbot.addWidget(win)
     win.resize(1200, 800)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from studio.graph import GraphChange, ParamSpec, validate
 from studio.ui.inspector.driving import drive_button, driven_note
 from studio.ui.inspector.records import RecordTable
+from studio.ui.inspector.undo_keys import UndoKeys
 from studio.ui.inspector.wheel import WheelGuard
 from studio.ui.shell import theme
 from studio.ui.shell.session import EditSession
@@ -286,7 +287,11 @@ class ParamEditor(QWidget):
 
     def _show_number(self, value: Any) -> None:
         value = value if isinstance(value, int | float) else 0
-        self.spin.setValue(value)
+        # The spin box commits as each key is typed and hears the value back here: setValue on the value it
+        # already holds still rewrites its text ("1" -> "1.000", cursor after it), so "12.5" typed into a
+        # float became 12. Only a different value is written.
+        if self.spin.value() != value:
+            self.spin.setValue(value)
         if self.slider is not None:
             t = (float(value) - self._lo) / (self._hi - self._lo)
             self.slider.setValue(round(max(0.0, min(1.0, t)) * SLIDER_STEPS))
@@ -360,6 +365,7 @@ class Inspector(QScrollArea):
         self.setWidgetResizable(True)
         self.setMinimumWidth(280)
         self._wheel_guard = WheelGuard(self)
+        self._undo_keys = UndoKeys(self)
         self._problem_timer = QTimer(self)  # one validation after a burst of changes, not one per change
         self._problem_timer.setSingleShot(True)
         self._problem_timer.setInterval(0)
@@ -498,6 +504,7 @@ class Inspector(QScrollArea):
         outer.addStretch(1)
         self.setWidget(body)
         self._wheel_guard.guard(body)
+        self._undo_keys.guard(body)
         self._show_problems()
 
     def _models_button(self, editor: ParamEditor) -> QToolButton:

@@ -104,6 +104,7 @@ class MetricsPanel(QWidget):
         self.latency_curve = self.latency.plot(pen=pg.mkPen("#c678dd", width=2), symbol="o", symbolSize=5)
         self.summary = QLabel("Render to see how it runs.")
         self.summary.setObjectName("ParamHelp")
+        self.summary.setWordWrap(True)  # one long line (camera path, prompt checks) widened the window off screen
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(self.summary, 0, 0, 1, 2)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,12 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.shell.queue import ENDED, QUEUED, RUNNING, QueuedRender, RenderQueue, clock
+from studio.ui.shell import theme
+from studio.ui.shell.queue import CANCELLED, ENDED, FAILED, QUEUED, RUNNING, QueuedRender, RenderQueue, clock
 
 COLUMNS = ("#", "Render", "Clip", "State", "ETA", "")
 NUMBER, LABEL, CLIP, STATE, ETA, CANCEL = range(len(COLUMNS))
 STRIP_FRAMES, STRIP_H = 4, 24  # a farm render's clip: four frames, as tall as a row
 REFRESH_MS = 500  # ETAs tick down twice a second; progress arrives with the engine's events
+# An ended render's bar is full whatever became of it: a failed or cancelled one takes the canvas's colour for
+# that state, or a queue of forty failures read as forty successes at a glance (seen in a soak under Xvfb)
+ENDED_COLORS = {FAILED: theme.STATE_COLORS["failed"], CANCELLED: theme.STATE_COLORS["cancelled"]}
 
 
 class QueuePanel(QWidget):
@@ -162,6 +166,13 @@ class QueuePanel(QWidget):
             text = entry.state
         bar.setFormat(text)
         bar.setToolTip(entry.message or text)
+        color = ENDED_COLORS.get(entry.state)
+        if bar.property("state_color") != color:
+            palette = QPalette(self.palette())
+            if color is not None:
+                palette.setColor(QPalette.ColorRole.Highlight, QColor(color))
+            bar.setPalette(palette)
+            bar.setProperty("state_color", color)
         clip = self.table.cellWidget(row, CLIP)
         if isinstance(clip, QLabel) and entry.preview is not None and clip.property("shown") is not entry.preview:
             clip.setPixmap(strip_pixmap(entry.preview))

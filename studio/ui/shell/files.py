@@ -20,6 +20,7 @@ from studio.ui.canvas.view import GraphView
 from studio.ui.shell.editing import Editing
 from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.logdock import LogPanel
+from studio.ui.shell.queue import QUEUED, RUNNING
 from studio.ui.shell.recovery import Autosaver, Recovery, pending_recoveries
 from studio.ui.shell.render import RenderController
 from studio.ui.shell.session import EditSession
@@ -55,6 +56,19 @@ def ask_save(parent, name: str, doing: str) -> str:  # noqa: ANN001
     answer = QMessageBox.question(parent, "Unsaved changes", f"Save the changes to {name} before {doing}?",
                                   buttons.Save | buttons.Discard | buttons.Cancel, buttons.Save)
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
+
+
+def ask_stop_renders(parent, count: int, name: str, doing: str) -> bool:  # noqa: ANN001
+    """Whether to stop ``count`` renders of the graph ``name`` (running or waiting) for ``doing`` (tests replace
+    this function)."""
+    buttons = QMessageBox.StandardButton
+    renders = "1 render" if count == 1 else f"{count} renders"
+    answer = QMessageBox.question(
+        parent, "Renders in progress",
+        f"{renders} of {name} will stop before {doing}.\n\nTo keep them running, choose Cancel and use "
+        "File > New Window for the other graph.",
+        buttons.Ok | buttons.Cancel, buttons.Cancel)
+    return answer == buttons.Ok
 
 
 def ask_revert(parent, name: str) -> QMessageBox.StandardButton:  # noqa: ANN001
@@ -188,14 +202,23 @@ class Files:
         self.say(f"saved {saved}", 4000)
         return True
 
-    def confirm_discard(self, doing: str) -> bool:
-        """True when it is fine to drop the current graph (saved, discarded, or clean)."""
+    def confirm_discard(self, doing: str, renders: bool = True) -> bool:
+        """True when it is fine to drop the current graph (saved, discarded, or clean) and stop its renders:
+        opening another graph cancels them, and a queue of long renders went without a word (seen on a real
+        display: File > Open during a render lost it at step 139 of 150)."""
+        active = self.active_renders() if renders else 0
+        if active and not ask_stop_renders(self.parent, active, self.session.display_name, doing):
+            return False
         if not self.session.dirty:
             return True
         answer = ask_save(self.parent, self.session.display_name, doing)
         if answer == "save":
             return self.file_save()
         return answer == "discard"
+
+    def active_renders(self) -> int:
+        """Renders of this graph running or waiting, here or on a farm."""
+        return sum(1 for entry in self.renderer.queue.entries if entry.state in (QUEUED, RUNNING))
 
     def show_error(self, title: str, text: str) -> None:
         self.logs.append(f"{title}: {text}", 40)

@@ -50,8 +50,14 @@ class LogPanel(QTabWidget):
         self.addTab(self.log, "Log")
         self.handler = QtLogHandler()
         self.handler.bridge.line.connect(self.append, Qt.ConnectionType.QueuedConnection)
-        logging.getLogger("studio").addHandler(self.handler)
-        logging.getLogger("nodes").addHandler(self.handler)
+        for name in ("studio", "nodes"):
+            logger = logging.getLogger(name)
+            logger.addHandler(self.handler)
+            # `studio GRAPH` opens the editor without the CLI's logging set-up: the root logger's WARNING then
+            # dropped the INFO lines this panel is for ("shot 4/6 'lift': rendering (its prompt changed)", the
+            # model loaded, a cache eviction) before any handler saw them (seen on a real display)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
         self.set_problems([])
 
     def detach_logging(self) -> None:

@@ -176,6 +176,8 @@ class RenderController(QObject):
         """The canvas holds another graph now: stop its renders (queued ones too), and drop its last render."""
         self.cancel_all()
         self._result_poll.stop()
+        if self._current is not None and self._current.state == RUNNING:  # its RunFinished will find no entry
+            self.queue.update(self._current, state=CANCELLED, ended=time.monotonic(), message="another graph opened")
         self._current = None  # a run of the old graph that still ends well is not this graph's last render
         self.last.clear()
 

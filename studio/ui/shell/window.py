@@ -497,8 +497,10 @@ class MainWindow(QMainWindow):
         if self.timeline is None:
             self.statusBar().showMessage("comparing needs the timeline", 4000)
             return
-        self.timeline.live.compare_with(frames, fps)
-        self.statusBar().showMessage(f"comparing with {title}: choose a mode under Compare in the viewer", 6000)
+        self.timeline.live.compare_with(frames, fps, title)
+        self.timeline.viewer.start_comparing()
+        self.timeline.viewer_dock.raise_()
+        self.statusBar().showMessage(f"comparing with {title}: Compare in the viewer picks wipe or difference", 6000)
 
     def select_shot(self, node_id: str, row: int) -> None:
         """Select a Shot List node and one of its rows (a shot's flag clicked on the timeline)."""
@@ -621,7 +623,9 @@ class MainWindow(QMainWindow):
 
     # ---- closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
-        if not self.files.confirm_discard("closing"):
+        # Closing stops the renders without asking: the person closes the window on purpose, and a question here
+        # would also hang every scripted close (tests, Ctrl+C)
+        if not self.files.confirm_discard("closing", renders=False):
             event.ignore()
             return
         if self.renderer.running or self.renderer.queue.waiting():

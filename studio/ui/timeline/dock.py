@@ -189,7 +189,7 @@ class TimelineDocks(QObject):
         self.timeline_dock.setObjectName("timeline")
         self.timeline_dock.setWidget(self.timeline)
         self.playback.playing_changed.connect(lambda on: setattr(self.viewer.viewer, "immediate", on))
-        self.live.previous_changed.connect(self.viewer.set_previous)
+        self.live.previous_changed.connect(lambda store: self.viewer.set_previous(store, self.live.previous_label))
         self.live.history_changed.connect(self._history_changed)
         self.timeline.history.valueChanged.connect(self._history_moved)
         self.timeline.camera.keyframe_moved.connect(self.move_keyframe)

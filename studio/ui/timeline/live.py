@@ -34,6 +34,7 @@ class LiveRender(QObject):
         super().__init__(parent)
         self.model = model
         self.previous: FrameStore | None = None
+        self.previous_label = "previous render"  # what the viewer calls the A/B partner
         # (step, total, frames, where they go: None for the whole clip, else the first frame they replace)
         self.history: list[tuple[int, int, np.ndarray, int | None]] = []
         self.history_bytes = history_bytes
@@ -124,6 +125,7 @@ class LiveRender(QObject):
                 self.previous.close()
             old.set_budget(self.previous_bytes)  # only looked at in A/B: most of it may live on disk
             self.previous = old
+            self.previous_label = "previous render"
             self.previous_changed.emit(old)
         else:
             old.reset(count)
@@ -177,14 +179,16 @@ class LiveRender(QObject):
         self.model.clip_changed.emit()
         self.model.set_status("")
 
-    def compare_with(self, frames: np.ndarray, fps: float) -> None:
-        """Make ``frames`` the clip the viewer compares with (its A/B partner), e.g. a render from the history."""
+    def compare_with(self, frames: np.ndarray, fps: float, label: str = "previous render") -> None:
+        """Make ``frames`` the clip the viewer compares with (its A/B partner), e.g. a render from the history;
+        ``label`` names it in the viewer (a history entry is not the previous render)."""
         store = FrameStore(self.model.settings)
         store.set_budget(self.previous_bytes)
         store.load_clip(frames, fps)
         if self.previous is not None:
             self.previous.close()
         self.previous = store
+        self.previous_label = label
         self.previous_changed.emit(store)
 
     # ---- the final clip

@@ -302,12 +302,18 @@ class FrameViewer(QWidget):
             painter.drawImage(QRectF(target), image)
 
     def _label(self, painter: QPainter, rect: QRect, text: str) -> None:
+        """Names the compared clip at the top right of ``rect``, on a dark box as the frame overlay is: light text
+        alone vanished on a light render (seen under Xvfb), and a long name is cut with "…" to fit."""
         painter.save()
         painter.setFont(QFont(self.font().family(), 9))
-        painter.setPen(QColor(230, 230, 230))
-        painter.drawText(
-            rect.adjusted(8, 6, -8, -6), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, text
-        )
+        metrics = painter.fontMetrics()
+        room = rect.adjusted(8, 6, -8, -6)
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, max(0, room.width() - 12))
+        width, height = metrics.horizontalAdvance(text) + 12, metrics.height() + 2
+        box = QRect(room.right() - width + 1, room.top(), width, height)
+        painter.fillRect(box, QColor(0, 0, 0, 150))
+        painter.setPen(QColor(235, 235, 235))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         painter.restore()
 
     def _overlay(self, painter: QPainter, index: int) -> None:
@@ -435,12 +441,18 @@ class ViewerPanel(QWidget):
         model.status_changed.connect(lambda _t: self._describe())
         self._describe()
 
-    def set_previous(self, store: FrameStore | None) -> None:
+    def set_previous(self, store: FrameStore | None, label: str = "previous render") -> None:
         self.viewer.compare_store = store
+        self.viewer.compare_label = label
         self.compare_box.setEnabled(store is not None)
         if store is None:
             self.compare_box.setCurrentText("off")
         self.viewer.update()
+
+    def start_comparing(self) -> None:
+        """Asked to compare (History's Compare): show the two side by side unless a mode is already chosen."""
+        if self.compare_box.isEnabled() and self.compare_box.currentText() == "off":
+            self.compare_box.setCurrentText("side by side")
 
     def _describe(self) -> None:
         w, h = self.model.store.size
