@@ -12,6 +12,7 @@ PREVIEW_SIDE = 512
 # Camera Adherence warns below this direction agreement, or when the clip moves less than this share of the path
 MIN_AGREEMENT = 0.5
 STILL_SHARE = 0.25
+SPAN = 4  # frames per measured span when judging whether a clip follows its camera
 EXAMPLE_KEYFRAMES = [
     {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
     {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
@@ -171,14 +172,19 @@ def camera_adherence(ctx, video, guide, method: str):
     if video.num_frames < 2:
         raise NodeError("the clip has a single frame: there is no motion to measure", port="video")
     ctx.progress(0, 1, message="measuring motion")
-    result = adherence(video.frames, camera.track(video.num_frames, video.fps), method=method)
-    figures = (f"{result.mean_error_px:.2f} px/frame off (requested {result.requested_px:.2f}, measured "
-               f"{result.measured_px:.2f} px/frame, direction agreement {result.direction_agreement:+.2f})")
+    track = camera.track(video.num_frames, video.fps)
+    result = adherence(video.frames, track, method=method)
+    # Whether the clip follows is judged over 4-frame spans (figures still per frame): a slow camera moves a
+    # fraction of a pixel from one frame to the next, where the measured direction is mostly noise (a faithful
+    # dolly on the embedded model read +0.45 frame by frame and +0.63 to +0.94 over spans, seeds 7, 1, 2, 3).
+    judged = adherence(video.frames, track, method=method, stride=SPAN) if video.num_frames > 2 * SPAN else result
+    figures = (f"{judged.mean_error_px:.2f} px/frame off (requested {judged.requested_px:.2f}, measured "
+               f"{judged.measured_px:.2f} px/frame, direction agreement {judged.direction_agreement:+.2f})")
     # A warning is for a clip that does not follow: moving another way, or hardly at all where the path moves.
     # A clip that follows gets its figures as a message (a model that holds each picture for several frames
     # never matches frame by frame, and warning on every such render taught people to ignore the warning).
-    stands_still = result.measured_px < STILL_SHARE * result.requested_px
-    if result.requested_px > 0 and (result.direction_agreement < MIN_AGREEMENT or stands_still):
+    stands_still = judged.measured_px < STILL_SHARE * judged.requested_px
+    if judged.requested_px > 0 and (judged.direction_agreement < MIN_AGREEMENT or stands_still):
         ctx.warn(f"the clip does not follow its camera path: {figures}")
     else:
         ctx.progress(1, 1, message=f"camera adherence: {figures}")

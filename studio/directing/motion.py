@@ -204,8 +204,8 @@ def adherence(frames: np.ndarray, track: CameraTrack, method: str = "similarity"
     """Compare the clip's measured frame-to-frame motion with the track's, at a grid of points.
 
     ``stride`` > 1 compares every stride-th frame (figures stay per frame): for a model whose clip
-    changes only once per latent frame (the embedded one holds each for 4 frames), stride 4 measures
-    what it can follow rather than its staircase.
+    changes only once per latent frame (a VAE that repeats each latent frame), or a slow camera whose
+    frame-to-frame motion is a fraction of a pixel, stride 4 measures what it can follow rather than noise.
     """
     if frames.shape[0] != track.num_frames:
         raise DirectingError(f"the clip has {frames.shape[0]} frames but the camera track {track.num_frames}")

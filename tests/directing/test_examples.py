@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.engine import Engine
+from studio.engine import Engine, NodeWarning
 from studio.engine.engine import draft_copy
 from studio.graph import NodeRegistry, load_graph, loads, validate
 
@@ -119,9 +119,11 @@ def render_all(registry, engine, folder, renders) -> None:
             graph.remove_node(nid)  # export is covered elsewhere; these tests read the frames
         for draft in (False, True):
             ran = draft_copy(graph, registry)[0] if draft else graph
-            result = engine.run(ran, base_dir=folder)
+            warnings: list = []
+            result = engine.run(ran, base_dir=folder,
+                                listener=lambda ev, seen=warnings: seen.append(ev) if isinstance(ev, NodeWarning) else None)
             assert result.ok, (name, draft, result.failed)
-            renders[name, draft] = result.outputs
+            renders[name, draft] = {**result.outputs, "_warnings": [(ev.node_id, ev.message) for ev in warnings]}
 
 
 def sections_of(video) -> list[tuple[str, np.ndarray]]:
@@ -198,3 +200,5 @@ def test_camera_move_follows_its_camera_at_full_and_draft(embedded_renders):
         assert result.direction_agreement > 0.5, (draft, result.as_dict())
         assert result.measured_px > 0.25 * result.requested_px, (draft, result.as_dict())
         assert analyse(video.frames).motion == "grows", draft  # a dolly in: the subject comes closer
+        # and the example's own Camera Adherence node does not warn that it does not follow
+        assert [w for w in outputs["_warnings"] if w[0] == "adherence"] == [], draft
