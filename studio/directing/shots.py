@@ -206,7 +206,7 @@ def seam_report(frames: np.ndarray, seams: list[int], cuts: list[int] = ()) -> d
     inside = np.delete(changes, boundaries) if len(changes) else changes
     p95 = float(np.percentile(inside, 95)) if inside.size else 0.0
     # The steps where the picture moves: a video VAE that decodes a latent frame as several equal frames (the
-    # embedded model's shows each four times) makes most in-shot changes 0, which pulls the p95 of all of them
+    # embedded model's did, before its decoder's time layers were trained) makes most in-shot changes 0, which pulls the p95 of all of them
     # below the motion steps themselves, while a seam is one such step.
     moving = inside[inside > HELD_CHANGE]
     moving_p95 = float(np.percentile(moving, 95)) if moving.size else 0.0

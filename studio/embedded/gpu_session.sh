@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# (The shipped model's decoder time layers were trained on one CPU core instead: see its MODEL_CARD.md. This
+# call would refine them and refit the preview decoder; the next GPU call to make is gpu_train.sh, at 128x128.)
 # One GPU call, about 8 minutes: on a COPY of the shipped model (resources/models/studio-tiny is never written),
 #   1. vae_temporal      the VAE decoder's time layers, encoder frozen: 4 distinct frames per latent frame;
 #                        --auto-minutes times a few steps and fixes the step count that fits (in the report);

@@ -4,7 +4,7 @@
 
 NEW_REPORT is ``scene_evaluate``'s report on the candidate; the baseline is the same evaluator's report on the
 shipped model (``shipped_scene_report.json`` beside this file, measured on a CPU with the command it records).
-The candidate passes when it meets every figure of the floor (which the shipped model does not: held frames,
+The candidate passes when it meets every figure of the floor (which the shipped model does not:
 camera, two objects), loses no more than ``TOLERANCE`` on any adherence figure the shipped model has, and its
 safetensors fit the 30 MB budget. Exit status 0 when it passes, 1 when not (the reasons are printed).
 """

@@ -26,8 +26,7 @@ def test_six_shots_keep_their_characters_motions_and_hide_their_seams():
     # the targets, rounded up to whole shots: 95% of 6 is 6, 80% is 5, 90% of 3 seams is 3
     assert found["kept"] >= math.ceil(0.95 * 6), found
     assert found["obeyed"] >= math.ceil(0.80 * 6), found
-    # seams: within the p95 of the in-shot steps that move in 90% of the continue cuts (3 of 3). Against the p95
-    # of all in-shot changes, which the embedded VAE's held frames (3 in 4 changes are 0) pull down to about the
-    # 80th percentile of its motion steps, the floor is what it measures now (2 of 3; 60% over 50 shots)
-    assert found["seams_within_moving"] >= math.ceil(0.90 * found["continues"]), found
-    assert found["seams_within"] >= 2, found
+    # seams: the figure, within the p95 of all in-shot frame-to-frame change in 90% of the continue cuts
+    # (3 of 3). Before the VAE decoded 4 distinct frames per latent frame, 3 in 4 in-shot changes were 0 and this
+    # held for 2 of 3; before seam_fade the redrawn first frame's offset put the seams just over the p95.
+    assert found["seams_within"] >= math.ceil(0.90 * found["continues"]), found

@@ -13,7 +13,10 @@ from studio.directing.shots import Shot, ShotSegment
 
 # Part of every shot's key in the shot store (which outlives the process, and Studio's upgrades): raise it when
 # a change here makes the same shot render other frames, so shots kept from before render again.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: a continued segment's offset from the frame it continues fades out (seam_fade)
+
+# Frames over which a continued segment's offset from the frame it continues fades out (see ``seam_fade``).
+SEAM_FADE_FRAMES = 8
 
 
 class FrameSink(Protocol):
@@ -56,6 +59,8 @@ def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: lis
         latents = runtime.sample(model, embeds, piece_request, on_step=step, is_cancelled=is_cancelled)
         clip = runtime.decode(model, latents)
         del latents  # the next segment needs only the last frame
+        if segment.keep_from == 1 and image is not None:
+            clip = seam_fade(clip, image)
         kept = clip[segment.keep_from:segment.keep_from + segment.keep]
         if len(kept) < segment.keep:
             raise DirectingError(f"{shot.label}: the model returned {len(clip)} frames where {segment.frames} "
@@ -65,3 +70,22 @@ def render_shot(model: Any, shot: Shot, embeds: Any, request: Any, segments: lis
         image = np.array(kept[-1])  # the next segment re-renders this frame and drops it: no frame shown twice
         del clip, kept
     return appended
+
+
+def seam_fade(clip: np.ndarray, image: np.ndarray, frames: int = SEAM_FADE_FRAMES) -> np.ndarray:
+    """``clip`` with its offset from ``image`` (the frame it continues, which its frame 0 redraws) faded out
+    over its first ``frames`` frames.
+
+    A model redraws the given frame with a small error (the VAE's round trip and the sampler: 2-3 of 255 on
+    the embedded model), and the frames after it follow the redrawn frame, not the given one. Shown after the
+    given frame, that error is a step at the seam on top of the motion. Adding the difference back, in full
+    at frame 0 and fading to nothing by ``frames``, makes the seam one step of motion like the steps inside the
+    shot, and leaves the rest of the segment as the model drew it."""
+    if len(clip) < 2 or image.shape != clip.shape[1:]:
+        return clip
+    offset = image.astype(np.float32) - clip[0].astype(np.float32)
+    out = clip.copy()
+    for t in range(min(frames, len(clip))):
+        weight = 1.0 - t / frames
+        out[t] = np.clip(np.rint(clip[t].astype(np.float32) + weight * offset), 0, 255).astype(np.uint8)
+    return out
