@@ -25,3 +25,11 @@ def tiny_wan(tmp_path_factory):
     from studio.runtime.tiny import build_tiny_pipeline
 
     return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-wan")
+
+
+@pytest.fixture(scope="session")
+def tiny_ti2v(tmp_path_factory):
+    """A tiny random-weight Wan pipeline that also does image-to-video (what sequences continue shots with)."""
+    from studio.runtime.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")

@@ -247,21 +247,13 @@ def bench_render_stall(timeline: bool = True, prefix: str = "") -> dict[str, flo
     return {prefix + k: v for k, v in found.items()}
 
 
-def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, float]:
-    """Main-thread stalls while a batch of ``renders`` seeds runs from the queue, with the Queue, History and
-    Metrics panels open (History and Metrics floating, so both paint), from the first render to the last; the
-    editor warmed up (bench_launch_batch: the same from the first second after launch)."""
-    import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
+def batch_window(reg, timeline: bool):  # type: ignore[no-untyped-def]
+    """The batch figures' editor: a 60-step bench generator between a number and a sink, shown at 1400x900."""
     from PySide6.QtCore import QPointF
 
-    from studio.engine.jobs import parse_seeds, variations
-    from studio.ui.shell.app import application, warm_up
     from studio.ui.shell.window import MainWindow
 
-    warm_up().join()  # as in the editor a while after launch: the model stack imported (bench_launch_batch: before)
-    app = application()
-    reg = registry()
-    window = MainWindow(reg, timeline=True)
+    window = MainWindow(reg, timeline=timeline)
     window.resize(1400, 900)
     window.show()
     src = window.editing.add_node(reg.get("test.Number"), QPointF(0, 0))
@@ -269,6 +261,22 @@ def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, fl
     sink = window.editing.add_node(reg.get("test.Sink"), QPointF(600, 0))
     window.session.edit("link", lambda g: (g.connect(src, "value", gid, "x"), g.connect(gid, "y", sink, "x")))
     window.session.set_param(gid, "steps", 60)
+    return window
+
+
+def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, float]:
+    """Main-thread stalls while a batch of ``renders`` seeds runs from the queue, with the Queue, History and
+    Metrics panels open (History and Metrics floating, so both paint), from the first render to the last; the
+    editor warmed up (bench_launch_batch: the same from the first second after launch)."""
+    import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
+
+    from studio.engine.jobs import parse_seeds, variations
+    from studio.ui.shell.app import application, warm_up
+
+    warm_up().join()  # as in the editor a while after launch: the model stack imported (bench_launch_batch: before)
+    app = application()
+    reg = registry()
+    window = batch_window(reg, timeline=True)
     window.metrics_dock.raise_()  # its tab shows: the panel builds (pyqtgraph), as when a person opens it
     app.processEvents()
     for dock in (window.history_dock, window.metrics_dock):
@@ -310,23 +318,15 @@ def launch_batch_child(renders: int = 4, at_s: float = 1.0) -> dict[str, float]:
     from then to the last render's end (the warm-up's imports run meanwhile; the batch waits for them)."""
     import json
 
-    from PySide6.QtCore import QPointF, QTimer
+    from PySide6.QtCore import QTimer
 
     from studio.engine.jobs import parse_seeds, variations
     from studio.ui.shell.app import application, warm_up
-    from studio.ui.shell.window import MainWindow
 
     collections = LongCollections()
     app = application()
     reg = registry()
-    window = MainWindow(reg, timeline=False)
-    window.resize(1400, 900)
-    window.show()
-    src = window.editing.add_node(reg.get("test.Number"), QPointF(0, 0))
-    gid = window.editing.add_node(reg.get("bench.Generate"), QPointF(300, 0))
-    sink = window.editing.add_node(reg.get("test.Sink"), QPointF(600, 0))
-    window.session.edit("link", lambda g: (g.connect(src, "value", gid, "x"), g.connect(gid, "y", sink, "x")))
-    window.session.set_param(gid, "steps", 60)
+    window = batch_window(reg, timeline=False)
     QTimer.singleShot(0, window.attach_timeline)
     for dock in (window.history_dock, window.metrics_dock):
         dock.setFloating(True)

@@ -30,13 +30,6 @@ def registry():
     return NodeRegistry.default()
 
 
-@pytest.fixture(scope="module")
-def tiny_ti2v(tmp_path_factory):
-    from studio.runtime.tiny import build_tiny_pipeline
-
-    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")
-
-
 def run(engine, graph):
     events = []
     result = engine.run(graph, listener=events.append)

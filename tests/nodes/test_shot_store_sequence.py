@@ -34,13 +34,6 @@ def registry():
     return NodeRegistry.default()
 
 
-@pytest.fixture(scope="module")
-def tiny_ti2v(tmp_path_factory):
-    from studio.runtime.tiny import build_tiny_pipeline
-
-    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")
-
-
 def run(graph, registry):
     """A render on a fresh engine: nothing in memory from before, as in a new process."""
     events = []

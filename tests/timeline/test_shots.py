@@ -71,13 +71,6 @@ def test_the_feed_places_every_segment_where_the_final_clip_has_it():
 
 
 @pytest.fixture(scope="module")
-def tiny_ti2v(tmp_path_factory):
-    from studio.runtime.tiny import build_tiny_pipeline
-
-    return build_tiny_pipeline("wan", tmp_path_factory.mktemp("models") / "tiny-ti2v", task="ti2v")
-
-
-@pytest.fixture(scope="module")
 def real_registry():
     return NodeRegistry.default()
 
