@@ -225,21 +225,14 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
                 return out
 
         if spool is None:
-            found: list[str] = []
 
-            def fetch(key=key, render=render, segments=segments, found=found):
+            def render_counted(key=key, render=render, segments=segments):
                 nonlocal total
-                stored = store.get(key, height, width)
-                if stored is not None:
-                    found.append("store")
-                    return stored
-                found.append("render")
                 if key not in counted:  # the store held it when the total was made, damaged (or evicted) since
                     total += steps * len(segments)
                 return render()
 
-            spool = ctx.memo("shot", [key], fetch)
-            source = found[0] if found else "memo"
+            spool, source = _kept(ctx, store, key, height, width, render_counted)
         if source == "render":
             done += steps * len(segments)
         else:
@@ -273,23 +266,27 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
                                           negative))
 
 
-def _kept(ctx, store, key: str, height: int, width: int):
-    """A shot's spool when it is kept, and where: the memo (this process rendered or read it) or the shot
-    store (an earlier process did); (None, None) when it must render."""
+def _kept(ctx, store, key: str, height: int, width: int, otherwise=None):
+    """A shot's spool and where it came from: the memo (this process rendered or read it), the shot store (an
+    earlier process did), or ``otherwise()`` ("render"); without ``otherwise``, (None, None) when it is in
+    neither."""
     found = []
 
     def from_store():
         spool = store.get(key, height, width)
-        if spool is None:
+        if spool is not None:
+            found.append("store")
+            return spool
+        if otherwise is None:
             raise _NotKept()
-        found.append(spool)
-        return spool
+        found.append("render")
+        return otherwise()
 
     try:
         spool = ctx.memo("shot", [key], from_store)
     except _NotKept:
         return None, None
-    return spool, "store" if found else "memo"
+    return spool, found[0] if found else "memo"
 
 
 class _NotKept(Exception):
