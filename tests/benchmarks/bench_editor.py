@@ -264,13 +264,24 @@ def batch_window(reg, timeline: bool):  # type: ignore[no-untyped-def]
     return window
 
 
+def run_batch(app, window, reg, renders: int, t0: float) -> float:  # type: ignore[no-untyped-def]
+    """Queue seeds 1..``renders`` and pump events as the editor's loop does until the queue is done: seconds
+    since ``t0``."""
+    from studio.engine.jobs import parse_seeds, variations
+
+    window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
+    while (window.renderer.running or window.renderer.queue.waiting()) and time.perf_counter() - t0 < 300:
+        app.processEvents()
+        time.sleep(0.001)
+    return time.perf_counter() - t0
+
+
 def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, float]:
     """Main-thread stalls while a batch of ``renders`` seeds runs from the queue, with the Queue, History and
     Metrics panels open (History and Metrics floating, so both paint), from the first render to the last; the
     editor warmed up (bench_launch_batch: the same from the first second after launch)."""
     import torch  # noqa: F401 - imported by the first render; its import stall is first_render_*
 
-    from studio.engine.jobs import parse_seeds, variations
     from studio.ui.shell.app import application, warm_up
 
     warm_up().join()  # as in the editor a while after launch: the model stack imported (bench_launch_batch: before)
@@ -291,11 +302,7 @@ def bench_queued_batch(renders: int = 4, prefix: str = "batch_") -> dict[str, fl
     collections = LongCollections()
     ticks = TickGaps()
     t0 = time.perf_counter()
-    window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
-    while (window.renderer.running or window.renderer.queue.waiting()) and time.perf_counter() - t0 < 300:
-        app.processEvents()
-        time.sleep(0.001)
-    seconds = time.perf_counter() - t0
+    seconds = run_batch(app, window, reg, renders, t0)
     gaps = ticks.stop()
     collected = collections.found()
     deadline = time.perf_counter() + 10  # the last render's history record is written off the main thread
@@ -320,7 +327,6 @@ def launch_batch_child(renders: int = 4, at_s: float = 1.0) -> dict[str, float]:
 
     from PySide6.QtCore import QTimer
 
-    from studio.engine.jobs import parse_seeds, variations
     from studio.ui.shell.app import application, warm_up
 
     collections = LongCollections()
@@ -340,11 +346,7 @@ def launch_batch_child(renders: int = 4, at_s: float = 1.0) -> dict[str, float]:
     queued_at = t0 - LAUNCHED
     collections.start()
     warm_up()
-    window.renderer.submit(variations=variations(window.session.graph, reg, parse_seeds(f"1-{renders}")))
-    while (window.renderer.running or window.renderer.queue.waiting()) and time.perf_counter() - t0 < 300:
-        app.processEvents()
-        time.sleep(0.001)
-    seconds = time.perf_counter() - t0
+    seconds = run_batch(app, window, reg, renders, t0)
     gaps = ticks.stop()
     window.session.undo.setClean()
     window.close()
