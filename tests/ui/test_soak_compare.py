@@ -28,12 +28,18 @@ def registry():
     return reg
 
 
-def test_compare_from_history_shows_side_by_side_and_names_the_render(window, qtbot):
+def two_renders(window, qtbot, seeds: str):  # type: ignore[no-untyped-def]
+    """The timeline docks and the History panel once the clip node has rendered ``seeds`` (two of them)."""
     docks = window.attach_timeline()
     window.session.edit("Add", lambda g: g.add_node(window.registry.get("soakcmp.Clip"), "clip"))
-    window.renderer.submit(variations=variations(window.session.graph, window.registry, parse_seeds("2-3")))
+    window.renderer.submit(variations=variations(window.session.graph, window.registry, parse_seeds(seeds)))
     panel = window.history_panel
     qtbot.waitUntil(lambda: panel.list.count() == 2, timeout=20_000)
+    return docks, panel
+
+
+def test_compare_from_history_shows_side_by_side_and_names_the_render(window, qtbot):
+    docks, panel = two_renders(window, qtbot, "2-3")
     viewer = docks.viewer
     assert viewer.compare_box.currentText() == "off"
     assert panel.compare(1)
@@ -55,11 +61,7 @@ def test_compare_from_history_shows_side_by_side_and_names_the_render(window, qt
 
 def test_the_compared_clip_is_named_on_a_dark_box_even_over_a_white_render(window, qtbot):
     """Light text alone vanished on a light render: the name gets a dark box, as the frame counter has."""
-    docks = window.attach_timeline()
-    window.session.edit("Add", lambda g: g.add_node(window.registry.get("soakcmp.Clip"), "clip"))
-    window.renderer.submit(variations=variations(window.session.graph, window.registry, parse_seeds("7-8")))
-    panel = window.history_panel
-    qtbot.waitUntil(lambda: panel.list.count() == 2, timeout=20_000)
+    docks, panel = two_renders(window, qtbot, "7-8")
     assert panel.compare(1)
     viewer = docks.viewer.viewer
     viewer.resize(600, 300)
