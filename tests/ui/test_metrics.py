@@ -51,6 +51,9 @@ def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
     before = metrics.redraws
     started = time.monotonic()
     window.render()
+    # While it renders, the summary says so (not the last render's line, nor "Render to see how it runs.").
+    qtbot.waitUntil(lambda: "Rendering clip: step" in metrics.summary.text(), timeout=10_000)
+    assert " of 30, " in metrics.summary.text() and "s per step" in metrics.summary.text()
     qtbot.waitUntil(lambda: window.renderer.last.current is not None, timeout=20_000)
     qtbot.waitUntil(lambda: "held frames" in metrics.summary.text(), timeout=5000)  # measured off the main thread
     qtbot.wait(450)  # the last redraw

@@ -162,6 +162,9 @@ class MetricsPanel(QWidget):
             self._sample()
             self._mark("steps")
             self._mark("memory")
+            # The last render's line would read as this one's (the soak saw "Render to see how it runs." here).
+            self.summary.setText("Rendering: seconds per step and memory plot as it runs; the clip's frame change "
+                                 "and checks follow when it is done.")
         elif isinstance(event, NodeProgress) and event.total > 1:
             if event.node_id != self._node:  # a new node with steps: its pace is what we plot
                 self._node, self.step_times, self._last_step = event.node_id, [], None
@@ -258,6 +261,10 @@ class MetricsPanel(QWidget):
         self.steps_curve.setData(xs, ys)
         if xs:
             self._fit(self.steps, "steps", (0.0, float(max(self._total, xs[-1]))), stepped_range(0.0, max(ys)))
+            if self._sampler.isActive():  # a render is running: say where it is (redrawn with the plot)
+                ram = f" · RAM {self.memory_samples[-1][1]:.0f} MB" if self.memory_samples else ""
+                self.summary.setText(f"Rendering {self._node}: step {xs[-1]} of {self._total}, "
+                                     f"{float(np.median(ys[-10:])):.2f} s per step{ram}")
 
     def _draw_memory(self) -> None:
         if not self.memory_samples:
