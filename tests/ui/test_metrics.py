@@ -142,3 +142,25 @@ def test_an_embedded_render_says_whether_it_shows_what_its_prompt_asked(window, 
                                                                           "background"]
     assert "colour blue ✗ (red)" in said["a blue circle moves left"]
     assert "motion left ✗ (right)" in said["a blue circle moves left"]
+
+
+@node("metrictest.TwoPass", title="Two Pass", category="Test", outputs=[PortSpec("video", "VIDEO")],
+      is_output=True)
+def two_pass_node(ctx):
+    for _pass in range(2):  # as a camera-guided render counts its steps twice
+        for k in range(1, 21):
+            time.sleep(0.01)
+            ctx.progress(k, 20)
+    return Video(np.zeros((4, 32, 32, 3), np.uint8), 16.0, Generation(model="toy"))
+
+
+def test_a_second_pass_is_plotted_on_its_own(window, qtbot, registry):
+    registry.register(two_pass_node)
+    metrics = shown_metrics(window, qtbot)
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.TwoPass"), "twopass"))
+    window.render()
+    qtbot.waitUntil(lambda: "pass 2: step" in metrics.summary.text(), timeout=10_000)
+    qtbot.waitUntil(lambda: window.renderer.last.current is not None, timeout=20_000)
+    qtbot.wait(450)  # the last redraw
+    xs, _ = metrics.steps_curve.getData()
+    assert list(xs) == sorted(xs) and xs[-1] == 20  # one pass, never jumping back to step 2

@@ -117,6 +117,7 @@ class MetricsPanel(QWidget):
         # the last finished render's (asked, seen) colour, shape and motion (the embedded model's world only)
         self.prompt_check: dict[str, tuple[str, str | None]] | None = None
         self._node: str | None = None
+        self._pass = 1  # which pass of the running node (a node may count its steps twice)
         self._last_step: tuple[int, float] | None = None
         self._run_start = 0.0
         self._dirty: set[str] = set()
@@ -167,7 +168,11 @@ class MetricsPanel(QWidget):
                                  "and checks follow when it is done.")
         elif isinstance(event, NodeProgress) and event.total > 1:
             if event.node_id != self._node:  # a new node with steps: its pace is what we plot
-                self._node, self.step_times, self._last_step = event.node_id, [], None
+                self._node, self.step_times, self._last_step, self._pass = event.node_id, [], None, 1
+            elif self._last_step is not None and event.step < self._last_step[0]:
+                # The same node counts from the start again: a second pass (a camera path's guided pass). Plot
+                # it on its own; joined to the first, the line jumped back across the plot.
+                self.step_times, self._last_step, self._pass = [], None, self._pass + 1
             self._total = event.total
             if self._last_step is not None and event.step > self._last_step[0]:
                 per = (now - self._last_step[1]) / (event.step - self._last_step[0])
@@ -263,7 +268,8 @@ class MetricsPanel(QWidget):
             self._fit(self.steps, "steps", (0.0, float(max(self._total, xs[-1]))), stepped_range(0.0, max(ys)))
             if self._sampler.isActive():  # a render is running: say where it is (redrawn with the plot)
                 ram = f" · RAM {self.memory_samples[-1][1]:.0f} MB" if self.memory_samples else ""
-                self.summary.setText(f"Rendering {self._node}: step {xs[-1]} of {self._total}, "
+                where = f"{self._node}, pass {self._pass}" if self._pass > 1 else self._node
+                self.summary.setText(f"Rendering {where}: step {xs[-1]} of {self._total}, "
                                      f"{float(np.median(ys[-10:])):.2f} s per step{ram}")
 
     def _draw_memory(self) -> None:
