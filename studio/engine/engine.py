@@ -515,7 +515,7 @@ class Engine:
         for name in sorted(set(last["params"]) | set(parts["params"])):
             old, new = last["params"].get(name), parts["params"].get(name)
             if old != new:
-                reasons.append(f"parameter '{name}' changed ({_brief(old)} -> {_brief(new)})")
+                reasons.append(f"parameter '{name}' changed ({describe_change(old, new)})")
         for name in sorted(set(last["files"]) & set(parts["files"])):
             if last["files"][name] != parts["files"][name] and last["params"].get(name) == parts["params"].get(name):
                 reasons.append(f"file of '{name}' changed on disk")
@@ -631,6 +631,40 @@ def _file_stamp(value: str, base_dir: Path | None) -> list[Any]:
     return [str(path), st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
-def _brief(value: Any) -> str:
+def _brief(value: Any, around: int = 0) -> str:
+    """repr(value) in about 30 characters; a long one cut to show the part from ``around`` (where it differs)."""
     text = repr(value)
-    return text if len(text) <= 30 else text[:27] + "..."
+    if len(text) <= 30:
+        return text
+    start = max(0, min(around - 8, len(text) - 27))
+    return ("..." if start else "") + text[start:start + 27] + ("..." if start + 27 < len(text) else "")
+
+
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def describe_change(old: Any, new: Any) -> str:
+    """What changed in a parameter, where in it: a shot list's row 7 prompt, not the first 27 characters of the
+    whole table (the log cut "parameter 'shots' changed" before the part that changed)."""
+    where: list[str] = []
+    while True:
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = [k for k in (*old, *(k for k in new if k not in old)) if old.get(k) != new.get(k)]
+            if len(keys) != 1 or keys[0] not in old or keys[0] not in new:
+                break
+            where.append(str(keys[0]))
+            old, new = old[keys[0]], new[keys[0]]
+        elif isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
+            rows = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+            if len(rows) != 1:
+                break
+            where.append(f"row {rows[0] + 1}")
+            old, new = old[rows[0]], new[rows[0]]
+        else:
+            break
+    prefix = " ".join(where) + ": " if where else ""
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) != len(new):
+        return f"{prefix}{len(old)} -> {len(new)} rows"
+    at = _first_difference(repr(old), repr(new))
+    return f"{prefix}{_brief(old, at)} -> {_brief(new, at)}"
