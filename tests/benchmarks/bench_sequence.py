@@ -18,8 +18,10 @@ fresh process, whose shots all come from the store, and its seconds against the 
 
 ``--shots50``: 50 shots, two characters (tests/directing/sequence_quality.py: the red circle, the blue square,
 each cut from the character's picture and continued back), draft steps by default: character kept, captioned
-motion obeyed, continue seams within the in-shot p95; then one shot edited (a cut, then a continue) on the same
-engine, counting the shots that render again from the engine's events.
+motion obeyed, continue seams within the in-shot p95; beside them, the same figures for the same model frames
+with recipe 2's seam handling (``offset_fade``, applied to each continued segment's frames as the model drew
+them, recorded in the run), so the two compare on one render; then one shot edited (a cut, then a continue) on
+the same engine, counting the shots that render again from the engine's events.
 
 Run on demand:
     python -m tests.benchmarks.bench_sequence [--counts 1,3,6] [--draft] [--runs 1] [--json out.json]
@@ -151,14 +153,24 @@ print("BENCH " + json.dumps({"seconds": seconds, "first_tenth": first_tenth, "la
 """
 
 SHOTS50_CHILD = r"""
-import json, sys
+import json, sys, types
 from pathlib import Path
+import numpy as np
 count, steps = int(sys.argv[1]), int(sys.argv[2])
 sys.path.insert(0, sys.argv[3])
+import studio.runtime.recipes.sequence as recipe
 from studio.engine import Engine
 from studio.graph import NodeRegistry
+from tests.benchmarks.bench_sequence import offset_fade
 from tests.directing.sequence_quality import EXAMPLE, rendered_rows, score, sequence_graph, shot_rows
 
+blend, drawn = recipe.seam_blend, []  # each continued segment's frames as the model drew them, and its first frame
+
+def recording(clip, image, *args, **kwargs):
+    drawn.append((np.array(clip), np.array(image)))
+    return blend(clip, image, *args, **kwargs)
+
+recipe.seam_blend = recording
 registry = NodeRegistry.default()
 rows = shot_rows(count)
 graph = sequence_graph(registry, rows, steps=steps)
@@ -167,7 +179,20 @@ engine = Engine(registry)
 events = []
 result = engine.run(graph, base_dir=EXAMPLE.parent, listener=events.append)
 assert result.ok, result.failed
-figures = score(result.outputs["preview"]["video"], rows)
+recipe.seam_blend = blend
+video = result.outputs["preview"]["video"]
+figures = score(video, rows)
+# recipe 2's seam handling on the same model frames: each continue shot (one segment: its frames from 1 on) again
+frames = np.asarray(video.frames)
+old = frames.copy()
+starts = [round(shot.start * video.fps) for shot in video.generation.shots]
+for lo, hi, row in zip(starts, starts[1:] + [len(frames)], rows):
+    if row.get("transition") == "continue":
+        clip, image = next((c, i) for c, i in drawn if np.array_equal(i, frames[lo - 1]))
+        assert len(clip) > hi - lo, "a continue shot of one segment"
+        old[lo:hi] = offset_fade(clip, image)[1:1 + hi - lo]
+figures["old"] = score(types.SimpleNamespace(fps=video.fps, generation=video.generation, frames=old,
+                                             num_frames=len(old)), rows)
 figures["render_seconds"] = result.timings["sequence"]
 figures["first_run_rendered"] = len(rendered_rows(events))
 edits = []
@@ -221,6 +246,18 @@ print("BENCH " + json.dumps({"mode": mode, "frames": video.num_frames, "frame_by
                              "disk_bytes": sum(disk.values()), "files": len(disk), "seconds": seconds,
                              "sequence_seconds": result.timings.get("sequence", 0.0)}))
 """
+
+
+def offset_fade(clip, image, frames: int = 8):
+    """Recipe 2's seam handling (``seam_fade``, before ``seam_blend``), kept here to compare with: the redrawn
+    frame 0's offset from the frame it continues added back, in full at frame 0, faded out by ``frames``."""
+    import numpy as np
+
+    offset = image.astype(np.float32) - clip[0].astype(np.float32)
+    out = clip.copy()
+    for t in range(min(frames, len(clip))):
+        out[t] = np.clip(np.rint(clip[t].astype(np.float32) + (1.0 - t / frames) * offset), 0, 255).astype(np.uint8)
+    return out
 
 
 def run_disk() -> dict:
@@ -294,6 +331,11 @@ def run_shots50(count: int, steps: int) -> dict:
           f"{', '.join(f'{v:.1f}' for v in r['seams'])}")
     print(f"  the same seams within the p95 of the two shots each joins: {r['seams_within_local']}/{c} "
           f"({r['seams_within_local'] / max(c, 1):.0%})")
+    old = r["old"]
+    print(f"  recipe 2's seam handling (offset fade) on the same model frames: seams within the in-shot p95 "
+          f"({old['inside_p95']:.1f}) {old['seams_within']}/{c} ({old['seams_within'] / max(c, 1):.0%}), within "
+          f"the two shots' p95 {old['seams_within_local']}/{c}; kept {old['kept']}/{n}, obeyed {old['obeyed']}/{n}; "
+          f"seams {', '.join(f'{v:.1f}' for v in old['seams'])}")
     print(f"  the same seams within the p95 of in-shot steps that move ({r['moving_p95']:.1f}; differs from the "
           f"above where a VAE holds frames): {r['seams_within_moving']}/{c} "
           f"({r['seams_within_moving'] / max(c, 1):.0%})")
