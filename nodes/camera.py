@@ -12,7 +12,6 @@ PREVIEW_SIDE = 512
 # Camera Adherence warns below this direction agreement, or when the clip moves less than this share of the path
 MIN_AGREEMENT = 0.5
 STILL_SHARE = 0.25
-SPAN = 4  # frames per measured span when judging whether a clip follows its camera
 EXAMPLE_KEYFRAMES = [
     {"time": 0.0, "pan_x": 0.0, "zoom": 1.0},
     {"time": 1.0, "pan_x": -0.2, "zoom": 1.1, "ease": "smooth"},
@@ -164,7 +163,7 @@ def camera_guide(ctx, camera, image, audio, steer: str, num_frames: int, width: 
 )
 def camera_adherence(ctx, video, guide, method: str):
     """How closely a render followed its camera path, measured on the frames."""
-    from studio.directing.motion import adherence
+    from studio.directing.motion import adherence, judged_adherence
     from studio.errors import NodeError
     from studio.values import Signal
 
@@ -173,11 +172,8 @@ def camera_adherence(ctx, video, guide, method: str):
         raise NodeError("the clip has a single frame: there is no motion to measure", port="video")
     ctx.progress(0, 1, message="measuring motion")
     track = camera.track(video.num_frames, video.fps)
-    result = adherence(video.frames, track, method=method)
-    # Whether the clip follows is judged over 4-frame spans (figures still per frame): a slow camera moves a
-    # fraction of a pixel from one frame to the next, where the measured direction is mostly noise (a faithful
-    # dolly on the embedded model read +0.45 frame by frame and +0.63 to +0.94 over spans, seeds 7, 1, 2, 3).
-    judged = adherence(video.frames, track, method=method, stride=SPAN) if video.num_frames > 2 * SPAN else result
+    result = adherence(video.frames, track, method=method)  # frame by frame: the error signal
+    judged = judged_adherence(video.frames, track, method=method)  # over spans: whether it follows
     figures = (f"{judged.mean_error_px:.2f} px/frame off (requested {judged.requested_px:.2f}, measured "
                f"{judged.measured_px:.2f} px/frame, direction agreement {judged.direction_agreement:+.2f})")
     # A warning is for a clip that does not follow: moving another way, or hardly at all where the path moves.

@@ -110,6 +110,43 @@ def test_a_render_steered_by_a_camera_path_shows_how_far_it_was_from_the_path(wi
     assert followed < 0.5 * stood  # the clip that moved with the path is far closer to it than a still one
 
 
+@node("metrictest.Dolly", title="Dolly", category="Test", outputs=[PortSpec("video", "VIDEO"),
+      PortSpec("guide", "CAMERA_GUIDE")], is_output=True)
+def dolly_node(ctx):
+    """A textured frame that zooms in exactly as a dolly-in path asks (each frame warped by the path's step)."""
+    import cv2
+
+    from studio.directing.camera import CameraPath, preset_keyframes
+    from studio.values import CameraGuide
+
+    keyframes, _shake = preset_keyframes("dolly_in", 0.3, "linear")
+    path = CameraPath(tuple(keyframes), fit_to_clip=True)
+    texture = cv2.resize(np.random.default_rng(1).integers(0, 255, (16, 16, 3), dtype=np.uint8), (64, 64),
+                         interpolation=cv2.INTER_CUBIC)
+    frames, matrix = [texture], np.eye(3)
+    for step in path.track(FRAMES, 16.0).steps(64, 64):
+        matrix = step @ matrix
+        frames.append(cv2.warpAffine(texture, matrix[:2].astype(np.float32), (64, 64), borderMode=cv2.BORDER_REFLECT))
+    return {"video": Video(np.stack(frames), 16.0, Generation(model="toy")), "guide": CameraGuide(path)}
+
+
+def test_the_summary_judges_a_dolly_as_the_camera_adherence_node_does(window, qtbot, registry):
+    # Phase correlation sees shifts only: this dolly read "direction agreement -0.02" in the summary while the
+    # Camera Adherence node, on the same frames, said it followed.
+    from studio.directing.motion import judged_adherence
+
+    registry.register(dolly_node)
+    metrics = shown_metrics(window, qtbot)
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Dolly"), "dolly"))
+    window.render()
+    qtbot.waitUntil(lambda: "camera path" in metrics.summary.text(), timeout=20_000)
+    shown = float(metrics.summary.text().split("direction agreement ")[1].split(" ")[0])
+    outputs = dolly_node.run(None)
+    guide = outputs["guide"]
+    judged = judged_adherence(outputs["video"].frames, guide.camera.track(FRAMES, 16.0))
+    assert shown == pytest.approx(judged.direction_agreement, abs=0.006) and shown > 0.5
+
+
 @node("metrictest.World", title="World", category="Test", outputs=[PortSpec("video", "VIDEO")], is_output=True,
       params=[ParamSpec("prompt", "string", "")])
 def world_node(ctx, prompt):

@@ -210,7 +210,7 @@ class MetricsPanel(QWidget):
     def _take_change(self, render: Render, changes: np.ndarray, camera=None,  # noqa: ANN001
                      prompt: dict[str, tuple[str, str | None]] | None = None) -> None:
         self._change = changes
-        self._camera = camera
+        self._camera, judged = camera if camera is not None else (None, None)
         self.prompt_check = prompt
         self._mark("change")
         clip = render.clip()
@@ -221,9 +221,9 @@ class MetricsPanel(QWidget):
             held = float((self._change < HELD_CHANGE).mean()) if len(self._change) else 0.0
             ram = f" · peak RAM {self.peak_ram:.0f} MB" if self.peak_ram else ""
             path = ""
-            if camera is not None:
-                path = (f" · camera path: {camera.mean_error_px:.2f} px/frame off, direction agreement "
-                        f"{camera.direction_agreement:+.2f}")
+            if judged is not None:
+                path = (f" · camera path: {judged.mean_error_px:.2f} px/frame off, direction agreement "
+                        f"{judged.direction_agreement:+.2f}")
             if prompt:
                 said = ", ".join(f"{what} {asked} " + ("✓" if seen == asked else f"✗ ({seen or 'none seen'})")
                                  for what, (asked, seen) in prompt.items())
@@ -308,15 +308,18 @@ def camera_guide(render: Render) -> CameraGuide | None:
 
 
 def camera_adherence(video, guide: CameraGuide | None):  # noqa: ANN001, ANN201 - a Video; Adherence or None
-    """How far the clip's motion was from the camera path's, per frame (studio.directing.motion.adherence, as
-    the Camera Adherence node measures it; phase correlation: fast enough for every render). None without a
-    path, or when the clip cannot be measured (a single frame)."""
+    """How far the clip's motion was from the camera path's: (per frame, judged) Adherence, or None without a
+    path or when the clip cannot be measured (a single frame). The curve is frame by frame (phase correlation:
+    cheap for any length); the summary's figures are judged as the Camera Adherence node judges them
+    (similarity over spans). Phase sees shifts only: a dolly read "direction agreement -0.02" here while the
+    node said it followed."""
     if guide is None or video.num_frames < 2:
         return None
-    from studio.directing.motion import adherence
+    from studio.directing.motion import adherence, judged_adherence
 
     try:
-        return adherence(video.frames, guide.camera.track(video.num_frames, video.fps), method="phase")
+        track = guide.camera.track(video.num_frames, video.fps)
+        return adherence(video.frames, track, method="phase"), judged_adherence(video.frames, track)
     except Exception:  # noqa: BLE001 - a metric, never an error
         return None
 
