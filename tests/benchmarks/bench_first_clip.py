@@ -44,13 +44,19 @@ ROOT = Path(__file__).resolve().parents[2]
 # one). argv: output file, variant. Variants try changes outside this script's reach before anyone makes them:
 # "teardown" ends with a normal interpreter exit (tearing down torch and friends), "exit-fast" always leaves
 # with os._exit, "no-preview" renders the demo graph with Generate's per-step preview off (the command line
-# never shows it), "one-thread" runs torch on one thread.
+# never shows it), "one-thread" runs torch on one thread, "omp-spin" leaves OpenMP's waits spinning (the
+# command asks for sleeping ones: warmup.prefer_passive_waits), "two-threads" and "two-threads-spin" keep
+# torch's two threads (OMP_NUM_THREADS=2) with sleeping or spinning waits (what a machine that turns busy
+# after fit_cpu_threads looked at the load sees).
 CHILD = r"""
 import json, os, sys, time
 started = time.perf_counter()
 from studio.cli import main, program
 imported = time.perf_counter()
 out, variant = sys.argv[1], sys.argv[2]
+if variant.endswith("spin"):
+    from studio import warmup
+    warmup.prefer_passive_waits = lambda: False
 if variant == "no-preview":
     from studio.paths import RESOURCES
     rc = main(["render", str(RESOURCES / "examples" / "first-clip.studio.json"), "-o", out, "--overwrite",
@@ -65,7 +71,8 @@ if variant == "exit-fast" or (variant != "teardown" and "demo" in getattr(progra
     os._exit(rc)
 sys.exit(rc)
 """
-VARIANTS = ("plain", "teardown", "exit-fast", "no-preview", "one-thread")
+VARIANTS = ("plain", "teardown", "exit-fast", "no-preview", "one-thread", "omp-spin", "two-threads",
+            "two-threads-spin")
 
 # The phase child: the same demo through the program's own entry, with the functions of each phase wrapped
 # (after their modules load, so no import moves earlier) and the seconds spent importing counted inside each
@@ -177,6 +184,8 @@ def _env(code_root: Path | None, variant: str = "plain") -> dict:
         env["PYTHONPATH"] = str(code_root)
     if variant == "one-thread":
         env["OMP_NUM_THREADS"] = "1"
+    if variant.startswith("two-threads"):  # torch on both cores whatever the load (fit_cpu_threads keeps it)
+        env["OMP_NUM_THREADS"] = "2"
     return env
 
 

@@ -1,5 +1,6 @@
-"""Time to a first clip, guarded without timing: what `studio demo` imports, and the garbage collector's pause
-while the model stack loads (tests/benchmarks/bench_first_clip.py measures the seconds)."""
+"""Time to a first clip, guarded without timing: what `studio demo` imports, the garbage collector's pause
+while the model stack loads, and OpenMP's sleeping waits asked for before torch loads
+(tests/benchmarks/bench_first_clip.py measures the seconds)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # collection the cyclic garbage collector starts and whether a model had been loaded by then (the loader
 # freezes what exists once it is in), then the modules that came in and the clip's verification.
 DEMO = r"""
-import gc, json, sys
+import gc, json, os, sys
 loaded = [False]
 collections = []
 
@@ -30,6 +31,15 @@ def on_collect(phase, info):
         collections.append([info["generation"], loaded[0]])
 
 gc.callbacks.append(on_collect)
+omp_at_torch = []
+
+class SeesTorch:  # notes the OpenMP wait policy as torch starts to load (libgomp reads it then)
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not omp_at_torch:
+            omp_at_torch.append(os.environ.get("OMP_WAIT_POLICY"))
+        return None
+
+sys.meta_path.insert(0, SeesTorch())
 from studio.cli import main
 at_main = len(collections)
 rc = main(["demo", "-o", sys.argv[1], "--overwrite", "--quiet"])
@@ -40,6 +50,7 @@ print("RESULT " + json.dumps({
     "rc": rc, "modules": sorted(sys.modules), "collections": collections[at_main:],
     "gc_enabled": gc.isenabled(), "frozen_after": gc.get_freeze_count(),
     "valid": report.valid, "watermark": report.watermark is not None and report.watermark.matches_manifest,
+    "omp_at_torch": omp_at_torch,
 }))
 """
 
@@ -98,6 +109,7 @@ def test_demo_loads_without_collections_imports_no_editor_and_signs(tmp_path):
     timeline export is imported, and the clip it writes verifies, watermark included."""
     out = tmp_path / "first-clip.mp4"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env.pop("OMP_WAIT_POLICY", None)
     proc = subprocess.run([sys.executable, "-c", DEMO, str(out)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -112,3 +124,64 @@ def test_demo_loads_without_collections_imports_no_editor_and_signs(tmp_path):
     assert not tops & {"PySide6", "pyqtgraph", "ray", "opentimelineio"}
     assert "studio.ui" not in result["modules"] and "studio.farm" not in result["modules"]
     assert result["valid"] and result["watermark"]
+    assert result["omp_at_torch"] == ["PASSIVE"]  # set before torch (and libgomp) loaded
+
+
+# A command in a fresh interpreter, then the OpenMP wait policy it left and whether it imported torch.
+COMMAND = r"""
+import json, os, sys
+from studio.cli import program
+rc = program.main(sys.argv[1:])
+print("RESULT " + json.dumps({"rc": rc, "omp": os.environ.get("OMP_WAIT_POLICY"), "torch": "torch" in sys.modules}))
+"""
+
+
+def _command(args: list[str], **env_extra: str) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", **env_extra)
+    if "OMP_WAIT_POLICY" not in env_extra:
+        env.pop("OMP_WAIT_POLICY", None)
+    proc = subprocess.run([sys.executable, "-c", COMMAND, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    return json.loads(line[len("RESULT "):])
+
+
+def test_render_asks_for_sleeping_waits_before_torch_loads(tmp_path):
+    """A render (here one that stops at a missing graph, before torch loads) sets the wait policy; a command
+    that loads no model leaves the environment alone. (The demo test above sees it set as torch loads.)"""
+    rendered = _command(["render", str(tmp_path / "missing.studio.json"), "-q"])
+    assert rendered["rc"] != 0 and not rendered["torch"]
+    assert rendered["omp"] == "PASSIVE"
+    assert _command(["validate", str(tmp_path / "missing.studio.json")])["omp"] is None
+
+
+def test_a_chosen_wait_policy_is_kept(tmp_path):
+    assert _command(["render", str(tmp_path / "missing.studio.json"), "-q"], OMP_WAIT_POLICY="ACTIVE")["omp"] == "ACTIVE"
+
+
+def test_nothing_is_set_once_torch_is_imported(monkeypatch):
+    import torch  # noqa: F401 - this process has it now: libgomp has read its settings already
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert warmup.prefer_passive_waits() is False
+    assert "OMP_WAIT_POLICY" not in os.environ
+
+
+EDITOR = r"""
+import json, os, sys
+from studio.cli import program
+program.open_editor = lambda path: print("RESULT " + json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"),
+                                                                 "torch": "torch" in sys.modules})) or 0
+program.main(sys.argv[1:])
+"""
+
+
+def test_the_editor_asks_for_sleeping_waits_before_anything_starts(tmp_path):
+    # The editor renders with torch too (its warm-up imports it a second after launch).
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | {"HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-c", EDITOR, str(tmp_path / "a.studio.json")], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    assert line is not None, proc.stderr[-3000:]
+    assert json.loads(line[len("RESULT "):]) == {"omp": "PASSIVE", "torch": False}

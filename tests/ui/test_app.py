@@ -36,7 +36,9 @@ def test_third_party_modules_are_not_read_for_pyside_features(tmp_path):
         sys.modules.pop("tests.studio_like_probe", None)
 
 
-def test_warm_up_imports_on_a_low_priority_thread_and_leaves_failures_to_the_render(tmp_path, monkeypatch):
+def test_warm_up_imports_at_normal_priority_and_leaves_failures_to_the_render(tmp_path, monkeypatch):
+    # Normal priority: the first render waits for this thread, and a lowered one starved on a busy machine
+    # (89 s of imports instead of 10 with two busy processes on 2 cores).
     # a module that notes the priority of the thread importing it
     (tmp_path / "warm_probe.py").write_text("import os\nNICE = os.getpriority(os.PRIO_PROCESS, 0)\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -48,5 +50,5 @@ def test_warm_up_imports_on_a_low_priority_thread_and_leaves_failures_to_the_ren
     assert "warm_probe" in sys.modules and "wave" in sys.modules  # one failure does not stop the rest
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     if sys.platform.startswith("linux"):
-        assert sys.modules["warm_probe"].NICE == min(19, mine + 10)
+        assert sys.modules["warm_probe"].NICE == mine
     sys.modules.pop("warm_probe", None)

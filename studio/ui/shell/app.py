@@ -53,13 +53,19 @@ WARM_UP = (
 
 
 def warm_up(modules: tuple[str, ...] = WARM_UP) -> threading.Thread:
-    """Import the model and export stack on a low-priority thread while the person looks at the graph.
+    """Import the model and export stack on a thread while the person looks at the graph.
 
     Done at the first render instead, these imports took about 8 of its 12 seconds (2 cores); here they
     cost a few short hitches while the editor is idle. A render started meanwhile waits for it
     (:func:`studio.warmup.settle`): the lazy model packages cannot be imported from two threads at once.
+
+    At normal CPU priority: the first render waits for this thread, and a lowered thread cannot be raised
+    again without privileges. Lowered, it starved whenever anything else kept the cores busy: with two busy
+    processes on 2 cores the imports took 89 s instead of 10 (the first render sat at "running" with nothing
+    on screen for over a minute, seen under Xvfb). The editor's fluidity during it comes from the paused
+    collector and the short switch interval (studio.warmup.start), not from the nice value.
     """
-    return warmup.start(modules)
+    return warmup.start(modules, lower_priority=False)
 
 
 def main(path: str | None = None, registry: NodeRegistry | None = None) -> int:

@@ -63,10 +63,11 @@ def ask_stop_renders(parent, count: int, name: str, doing: str) -> bool:  # noqa
     this function)."""
     buttons = QMessageBox.StandardButton
     renders = "1 render" if count == 1 else f"{count} renders"
+    keep = "To keep it running, choose Cancel" if count == 1 else "To keep them running, choose Cancel"
+    # Another graph can open in a new window beside the renders; closing the window has no such way round.
+    hint = f"{keep}." if doing.startswith("closing") else f"{keep} and use File > New Window for the other graph."
     answer = QMessageBox.question(
-        parent, "Renders in progress",
-        f"{renders} of {name} will stop before {doing}.\n\nTo keep them running, choose Cancel and use "
-        "File > New Window for the other graph.",
+        parent, "Renders in progress", f"{renders} of {name} will stop before {doing}.\n\n{hint}",
         buttons.Ok | buttons.Cancel, buttons.Cancel)
     return answer == buttons.Ok
 
