@@ -117,3 +117,22 @@ def test_a_render_of_two_passes_shows_its_pass_on_the_job_the_node_and_the_statu
         GATE.set()
     qtbot.waitUntil(lambda: all_ended(window), timeout=10_000)
     assert entry.state == DONE
+
+
+def test_a_render_slower_than_expected_does_not_count_down_to_zero_with_a_pass_to_come(monkeypatch):
+    # Seen under Xvfb on a busy machine: "pass 1 of 2 · step 20/20", ETA 0:00, and the whole video pass to go.
+    from studio.graph import Graph
+    from studio.ui.shell.queue import RUNNING
+
+    queue = RenderQueue(times=StepTimes())
+    entry = queue.add("render", Graph(), None, None, OutputPolicy())
+    monkeypatch.setattr(queue, "expected", lambda e, basis=None: 4.0)  # the last render took 4 s
+    entry.state, entry.started, entry.node, entry.total = RUNNING, 0.0, "generate", 20
+    entry.passes = next_pass(None, "generate", pass_message(1, 2, GUIDE_PASS))
+    entry.pace, entry.step = ("generate", 1, 1.0), 20  # one second a step: far slower than the last render
+    left = queue.eta(entry, now=20.0)
+    assert left == pytest.approx(20.0)  # the video pass: 20 steps at this pace
+    entry.pace, entry.step = ("generate", 1, 0.9), 2  # 0.1 s a step: the pace's 3.8 s, over the kept 3 s
+    assert queue.eta(entry, now=1.0) == pytest.approx(3.8)
+    entry.pace = ("generate", 1, 0.95)  # faster than the last render: the kept figure (it counts the export)
+    assert queue.eta(entry, now=1.0) == pytest.approx(3.0)

@@ -242,9 +242,12 @@ class RenderQueue(QObject):
         stepping = e.node in e.graph.nodes and step_key(e.graph, e.node) is not None
         if live is not None and not later_passes and (stepping or guess is None):
             return live
+        passes_left = None
+        if live is not None and later_passes:  # this pass's pace, as long again per pass to come
+            assert e.passes is not None and e.pace is not None
+            passes_left = live + (e.passes.count - e.passes.number) * (now - e.pace[2]) / (e.step - e.pace[1]) * e.total
         if guess is not None and e.started is not None:
-            return max(0.0, guess - (now - e.started))
-        if live is not None:  # passes still to come, never measured: as long again per pass, a guess
-            assert e.passes is not None
-            return live + (e.passes.count - e.passes.number) * (now - e.pace[2]) / (e.step - e.pace[1]) * e.total
-        return None
+            # A render slower than the last (a busy machine) would count down to 0:00 and stay there with a
+            # pass still to run (seen under Xvfb): the live pace wins once it says longer.
+            return max(guess - (now - e.started), passes_left or 0.0, 0.0)
+        return passes_left
