@@ -40,7 +40,7 @@ from studio.embedded import full_train as F
 from studio.embedded import scenes as S
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
-from studio.embedded.runs import log
+from studio.embedded.runs import log, open_run
 from studio.embedded.world import train_seed
 
 STAGES = ("prepare", "latents", "dit", "export")
@@ -119,11 +119,7 @@ def cache_latents(args: argparse.Namespace, out: Path) -> None:
         means, captions = [], []
         for k in range(0, len(seeds), 25):
             frames, texts = F.key_frames((seeds[k:k + 25], args.size))
-            x = V.to_tensor(frames)  # [B, 3, K, H, W]
-            batch, channels, keys = x.shape[:3]
-            singles = x.transpose(1, 2).reshape(batch * keys, channels, 1, *x.shape[3:])
-            mean = V.encode_mean(vae, singles)[0]
-            means.append(mean.reshape(batch, keys, *mean.shape[1:]).squeeze(3).transpose(1, 2))
+            means.append(F.encode_key_frames(vae, V.to_tensor(frames)))
             captions += texts
         save_checkpoint({"latents": torch.cat(means), "captions": captions}, part)
         log(out, f"latents: {first + len(seeds)}/{args.clips} clips, {time.time() - started:.0f} s")
@@ -208,10 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     args.words, args.size, args.mix = S.vocabulary(), 64, parse_mix(args.mix)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out: Path = args.out
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = open_run(args.out, args.resume)
     wanted = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in STAGES]
     if unknown:

@@ -35,7 +35,7 @@ from studio.embedded import scenes as S
 from studio.embedded import vae_temporal as VT
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
-from studio.embedded.runs import autocast, clipped_step, cosine_factor, device_for, log
+from studio.embedded.runs import autocast, clipped_step, cosine_factor, device_for, log, open_run
 from studio.embedded.world import train_seed
 
 STAGES = ("vae", "vae_time", "latents", "dit", "export")
@@ -90,6 +90,15 @@ def key_frames(job: tuple[list[int], int]) -> tuple[np.ndarray, list[str]]:
     specs = [S.scene_for_seed(seed) for seed in seeds]
     keep = list(range(0, FRAMES, 4))
     return np.stack([S.render_scene(s, FRAMES, size, only=keep)[0] for s in specs]), [s.caption for s in specs]
+
+
+def encode_key_frames(vae, x: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Posterior means [B, C, K, h, w] of key frames x [B, 3, K, H, W], each encoded alone (what a per-frame
+    encoder makes of frames 0, 4, 8, ... of a clip)."""
+    batch, channels, keys = x.shape[:3]
+    singles = x.transpose(1, 2).reshape(batch * keys, channels, 1, *x.shape[3:])
+    mean = V.encode_mean(vae, singles)[0]
+    return mean.reshape(batch, keys, *mean.shape[1:]).squeeze(3).transpose(1, 2)
 
 
 def _stream(function, jobs, workers: int):  # type: ignore[no-untyped-def]
@@ -276,11 +285,8 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
         groups = [(seeds[k:k + 25], args.size) for k in range(0, len(seeds), 25)]
         means, captions = [], []
         for frames, texts in _stream(key_frames, groups, args.workers):
-            x = V.to_tensor(frames).to(device)  # [B, 3, K, H, W], K key frames
-            batch, channels, keys = x.shape[:3]
-            singles = x.transpose(1, 2).reshape(batch * keys, channels, 1, *x.shape[3:])
-            mean = V.encode_mean(vae, singles)[0]  # full precision: the pipelines encode i2v and v2v so
-            means.append(mean.reshape(batch, keys, *mean.shape[1:]).squeeze(3).transpose(1, 2).cpu())
+            # full precision: the pipelines encode i2v and v2v so
+            means.append(encode_key_frames(vae, V.to_tensor(frames).to(device)).cpu())
             captions += texts
         save_checkpoint({"latents": torch.cat(means), "captions": captions}, part)
         log(out, f"latents: {first + len(seeds)}/{args.latent_clips} clips, {time.time() - started:.0f} s")
@@ -366,10 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     V.enable_fast_single_frames()  # the same numbers on single frames, several times cheaper
-    out: Path = args.out
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = open_run(args.out, args.resume)
     if (out / "sizes.json").exists():
         sizes = load_sizes(out)
     else:

@@ -75,3 +75,11 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
     return peak * cosine_factor((step - warmup) / max(1, total - warmup))
+
+
+def open_run(out: Path, resume: bool) -> Path:
+    """The run folder, created; a folder that already holds a run only with ``resume`` (never mixed into)."""
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    return out

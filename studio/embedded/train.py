@@ -14,7 +14,7 @@ import torch
 
 from studio.embedded import components as C
 from studio.embedded import vae_training as V
-from studio.embedded.runs import log
+from studio.embedded.runs import log, open_run
 from studio.embedded.vae_stages import finetune_vae_frames, train_vae_stage
 
 STAGES = ("vae1", "vae2", "vae3", "latents", "dit", "export")
@@ -72,10 +72,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    out: Path = args.out
-    if out.exists() and any(out.iterdir()) and not args.resume:
-        raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = open_run(args.out, args.resume)
     sizes_file = out / "sizes.json"
     if sizes_file.exists():
         sizes = C.ModelSizes(**json.loads(sizes_file.read_text()))

@@ -5,26 +5,20 @@ from __future__ import annotations
 
 from studio.ui.shell import files
 from tests.ui.test_render import build
+from tests.ui.test_soak_open_while_rendering import answering
 
 
 def test_closing_the_window_asks_before_it_stops_a_render(window, qtbot, monkeypatch):
     build(window, 400)  # four seconds of steps
     asked: list[tuple[int, str]] = []
-
-    def answer(reply: bool):
-        def ask(_parent, count, _name, doing):
-            asked.append((count, doing))
-            return reply
-        return ask
-
     window.renderer.submit()
     qtbot.waitUntil(lambda: window.renderer.running, timeout=10_000)
-    monkeypatch.setattr(files, "ask_stop_renders", answer(False))
+    monkeypatch.setattr(files, "ask_stop_renders", answering(False, asked))
     assert not window.close()
     assert asked == [(1, "closing the window")]
     assert window.isVisible() and window.renderer.running  # kept
 
-    monkeypatch.setattr(files, "ask_stop_renders", answer(True))
+    monkeypatch.setattr(files, "ask_stop_renders", answering(True, asked))
     assert window.close()
     qtbot.waitUntil(lambda: not window.renderer.running, timeout=5_000)
     qtbot.waitUntil(lambda: window.renderer.queue.entries[0].state == "cancelled", timeout=2_000)

@@ -43,6 +43,14 @@ def shown_metrics(window, qtbot):
     return window.metrics
 
 
+def with_node(window, qtbot, registry, spec, node_id):
+    """The Metrics tab shown, and one node of ``spec`` (registered here) added as ``node_id``."""
+    registry.register(spec)
+    metrics = shown_metrics(window, qtbot)
+    window.session.edit("Add", lambda g: g.add_node(window.registry.get(spec.type_id), node_id))
+    return metrics
+
+
 def test_metrics_are_built_on_first_show_and_follow_a_render(window, qtbot):
     assert window.metrics is None  # pyqtgraph is not loaded with the editor
     metrics = shown_metrics(window, qtbot)
@@ -90,9 +98,7 @@ def guided_node(ctx, follow):
 
 
 def test_a_render_steered_by_a_camera_path_shows_how_far_it_was_from_the_path(window, qtbot, registry):
-    registry.register(guided_node)
-    metrics = shown_metrics(window, qtbot)
-    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Guided"), "guided"))
+    metrics = with_node(window, qtbot, registry, guided_node, "guided")
     agreement = {}
     for follow in (True, False):
         window.session.set_param("guided", "follow", follow)
@@ -135,9 +141,7 @@ def test_the_summary_judges_a_dolly_as_the_camera_adherence_node_does(window, qt
     # Camera Adherence node, on the same frames, said it followed.
     from studio.directing.motion import judged_adherence
 
-    registry.register(dolly_node)
-    metrics = shown_metrics(window, qtbot)
-    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.Dolly"), "dolly"))
+    metrics = with_node(window, qtbot, registry, dolly_node, "dolly")
     window.render()
     qtbot.waitUntil(lambda: "camera path" in metrics.summary.text(), timeout=20_000)
     shown = float(metrics.summary.text().split("direction agreement ")[1].split(" ")[0])
@@ -164,9 +168,7 @@ def world_node(ctx, prompt):
 
 
 def test_an_embedded_render_says_whether_it_shows_what_its_prompt_asked(window, qtbot, registry):
-    registry.register(world_node)
-    metrics = shown_metrics(window, qtbot)
-    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.World"), "world"))
+    metrics = with_node(window, qtbot, registry, world_node, "world")
     said = {}
     for prompt in ("a red circle moves right on a black background", "a blue circle moves left"):
         window.session.set_param("world", "prompt", prompt)
@@ -192,9 +194,7 @@ def two_pass_node(ctx):
 
 
 def test_a_second_pass_is_plotted_on_its_own(window, qtbot, registry):
-    registry.register(two_pass_node)
-    metrics = shown_metrics(window, qtbot)
-    window.session.edit("Add", lambda g: g.add_node(window.registry.get("metrictest.TwoPass"), "twopass"))
+    metrics = with_node(window, qtbot, registry, two_pass_node, "twopass")
     window.render()
     qtbot.waitUntil(lambda: "pass 2: step" in metrics.summary.text(), timeout=10_000)
     qtbot.waitUntil(lambda: window.renderer.last.current is not None, timeout=20_000)

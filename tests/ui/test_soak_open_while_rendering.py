@@ -9,6 +9,14 @@ from tests.ui.test_canvas import add
 from tests.ui.test_render import build
 
 
+def answering(reply: bool, asked: list[tuple[int, str]]):
+    """A stand-in for the stop-renders question: notes (count, doing) in ``asked`` and answers ``reply``."""
+    def ask(_parent, count, _name, doing):
+        asked.append((count, doing))
+        return reply
+    return ask
+
+
 def test_opening_another_graph_asks_before_it_stops_the_renders(window, qtbot, monkeypatch, tmp_path):
     other = tmp_path / "other.studio.json"
     n = add(window, "test.Number", (0, 0))
@@ -18,10 +26,7 @@ def test_opening_another_graph_asks_before_it_stops_the_renders(window, qtbot, m
     asked: list[tuple[int, str]] = []
 
     def answer(reply: bool):
-        def ask(_parent, count, _name, doing):
-            asked.append((count, doing))
-            return reply
-        return ask
+        return answering(reply, asked)
 
     window.renderer.submit()
     window.renderer.submit()  # one running, one waiting
