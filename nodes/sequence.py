@@ -111,6 +111,7 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
     from studio.directing.shots import (
         DETACHED,
         explain_shot,
+        last_parts_of,
         parse_selection,
         plan_segments,
         shot_message,
@@ -144,6 +145,7 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
     # (kept in the store too, so a fresh process can say it).
     scope = digest(["shot-rows", str(ctx.base_dir or ""), ctx.node_id])
     last_parts = ctx.memo("shot-parts", [ctx.node_id], lambda: store.remembered(scope))
+    rendered_before = dict(last_parts)  # as they were before this run (the loop below updates last_parts)
 
     # First pass: each shot's key (its own row, the settings and, for a continue, the key of the shot before)
     # and where its frames come from: the memo, the shot store, a render (picked, or no selection), or nowhere
@@ -192,7 +194,9 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
 
         def render(shot=shot, segments=segments, character=character, offset=done, say=say, parts=parts,
                    previous=previous, key=key):
-            why = explain_shot(last_parts.get(shot.row), parts, bool(ran) and ran[-1][0] == shot.row - 1)
+            # what this shot (found by its name: rows move) rendered with last time
+            then, old = last_parts_of(rendered_before, shot.row, shot.name)
+            why = explain_shot(old, parts, bool(ran) and ran[-1][0] == shot.row - 1, then, shot.row)
             if parts["previous"] == DETACHED and "starts afresh" not in why:
                 why += f"; it continues shot {shot.row - 1}, which is not in this render: it starts afresh"
             log.info("%s", say(f"rendering ({why})"))
@@ -239,7 +243,7 @@ def generate_sequence(ctx, model, shots, width: int, height: int, fps: float, st
             kept[source] += 1
             ctx.progress(done, total, message=say("unchanged, from the memo" if source == "memo"
                                                   else "unchanged, from the shot store"))
-        last_parts[index] = parts
+        last_parts[index] = {**parts, "name": shot.name}  # the name finds the shot after rows move
         included.append((shot, at, spool))
         at += len(spool)
         previous = spool

@@ -240,13 +240,28 @@ def parse_selection(text: str, count: int) -> frozenset[int] | None:
     return frozenset(rows)
 
 
-def explain_shot(old: dict[str, Any] | None, new: dict[str, Any], previous_ran: bool) -> str:
+def last_parts_of(last: dict[int, dict[str, Any]], row: int, name: str) -> tuple[int | None, dict[str, Any] | None]:
+    """(row, key parts) a shot last rendered with: the row that had its name (shots move: comparing with the
+    shot that was at its row before said "prompt changed, seed changed" of a shot nobody edited), the nearest
+    when two had it; else the shot at its own row; (None, None) when neither rendered."""
+    named = [r for r, parts in last.items() if isinstance(parts, dict) and parts.get("name") == name]
+    if named:
+        found = min(named, key=lambda r: abs(r - row))
+        return found, last[found]
+    return (row, last[row]) if row in last else (None, None)
+
+
+def explain_shot(old: dict[str, Any] | None, new: dict[str, Any], previous_ran: bool,
+                 moved_from: int | None = None, row: int | None = None) -> str:
     """Why a shot renders again, in the engine's words for nodes: what changed since it last rendered.
 
     ``old`` and ``new`` are the shot's key parts (prompt, frames, seed, transition, character, previous,
-    settings, model); ``previous_ran``: the shot it continues from rendered again in this run."""
+    settings, model; a "name" in them is a label, not compared); ``previous_ran``: the shot it continues from
+    rendered again in this run; ``moved_from``: the row it had then, when the shots moved since (``row``: now)."""
     if old is None:
         return "first run"
+    old = {k: v for k, v in old.items() if k != "name"}
+    new = {k: v for k, v in new.items() if k != "name"}
     if old == new:
         return "its frames are no longer kept (evicted from the shot store to stay within its size, or dropped " \
                "as damaged)"
@@ -267,6 +282,8 @@ def explain_shot(old: dict[str, Any] | None, new: dict[str, Any], previous_ran: 
     if old.get("previous") != new.get("previous") and new.get("transition") == "continue" and not reasons:
         if new.get("previous") == DETACHED:
             reasons.append("it continues a shot that is not in this render: it starts afresh")
+        elif moved_from is not None and row is not None and moved_from != row:
+            reasons.append(f"it moved from row {moved_from} to row {row}: it continues another shot now")
         elif previous_ran:
             reasons.append("it continues the shot before it, which rendered again")
         else:

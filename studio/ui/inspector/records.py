@@ -72,6 +72,7 @@ class RecordTable(QWidget):
         self._commit = commit
         self._records: list[dict] = []
         self._quiet = False
+        self._holding = False  # rows being replaced: the selection is said once the node has them
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(3)
@@ -210,17 +211,37 @@ class RecordTable(QWidget):
         records, problems = self.read()
         if problems:
             return
+        records.insert(at, self._new_record(records, at))
+        self._replace(records, [at])
+        self._start_editing(at)
+
+    def _new_record(self, records: list[dict], at: int) -> dict:
+        """A new row that is usable as it is. A keyframe or schedule entry goes a second after the one before;
+        a shot (a table with a prompt and a length) copies the length, prompt and character of the shot
+        before, so the list still renders (an empty row failed the render with "needs a prompt") and
+        the director only has to say what the new shot shows."""
+        names = {c.name for c in self.columns}
+        before = records[at - 1] if at > 0 else (records[0] if records else {})
         new: dict = {}
-        if records and any(c.name == "time" for c in self.columns):
-            before = records[at - 1] if at > 0 else records[0]
+        if "time" in names and records:
             t = before.get("time")
             new["time"] = round(float(t) + 1.0, 3) if isinstance(t, int | float) else 0.0
-        records.insert(at, new)
-        self._records = []  # force a refill
-        self.show_records(records)
-        self._records = records
-        self.table.selectRow(at)
-        self._commit(records)
+        if {"prompt", "seconds"} <= names:  # (no name: an unnamed shot is called by its row, "shot 4")
+            seconds = before.get("seconds")
+            new["seconds"] = seconds if isinstance(seconds, int | float) and not isinstance(seconds, bool) else 1.0
+            for field in ("prompt", "character"):
+                if field in names and isinstance(before.get(field), str) and before[field]:
+                    new[field] = before[field]
+        return new
+
+    def _start_editing(self, row: int) -> None:
+        """Put the cursor in the new shot's prompt: what the director types next."""
+        names = [c.name for c in self.columns]
+        if "prompt" in names and "seconds" in names:
+            item = self.table.item(row, names.index("prompt"))
+            if item is not None:
+                self.table.setCurrentItem(item)
+                self.table.editItem(item)
 
     def remove_rows(self) -> None:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
@@ -230,10 +251,7 @@ class RecordTable(QWidget):
         if problems:
             return
         kept = [r for i, r in enumerate(records) if i not in rows]
-        self._records = []
-        self.show_records(kept)
-        self._records = kept
-        self._commit(kept)
+        self._replace(kept, [min(rows[0], len(kept) - 1)] if kept else [])  # the row that took their place
 
     def move_rows(self, by: int) -> None:
         """Move the selected records one place up (-1) or down (1), keeping them selected: one commit."""
@@ -247,12 +265,23 @@ class RecordTable(QWidget):
         order = list(range(count))
         for row in rows if by < 0 else reversed(rows):  # a block moves together past its neighbour
             order[row], order[row + by] = order[row + by], order[row]
-        moved = [records[i] for i in order]
-        self._records = []
-        self.show_records(moved)
-        self._records = moved
-        self.select_rows([row + by for row in rows])
-        self._commit(moved)
+        self._replace([records[i] for i in order], [row + by for row in rows])
+
+    def _replace(self, records: list[dict], select: list[int]) -> None:
+        """Show and commit ``records`` (one undo step), then select the rows ``select``. The selection is said
+        (``row_selected``) only once the node holds the new rows: the timeline reads the node's rows to find
+        the shot to outline, and told before the commit it outlined the shot of the old rows there (a moved
+        shot outlined its neighbour, a removed one stayed outlined)."""
+        self._holding = True
+        try:
+            self._records = []  # force a refill
+            self.show_records(records)
+            self._records = records
+            self._commit(records)
+            self.select_rows(select)
+        finally:
+            self._holding = False
+        self._selection_changed()
 
     def select_rows(self, rows: list[int]) -> None:
         self.table.clearSelection()
@@ -263,5 +292,7 @@ class RecordTable(QWidget):
         self.table.setSelectionMode(mode)
 
     def _selection_changed(self) -> None:
+        if self._holding:
+            return
         rows = {i.row() for i in self.table.selectedIndexes()}
         self.row_selected.emit(next(iter(rows)) if len(rows) == 1 else -1)

@@ -198,6 +198,9 @@ class TimelineDocks(QObject):
         self.camera_param: tuple[str, str] | None = None
         # a sequence render in flight: the node making it, its Shot List, and where its previews go
         self.sequence = SequenceFeed(self.model, self.live, session)
+        # the Shot List row last selected (node, parameter, row): its shot is outlined again whenever the
+        # sections change (a render's plan, its clip), not the section that had its index before
+        self._chosen_row: tuple[str, str, int] | None = None
         self._syncing_range = False
         if session is not None:
             session.graph_changed.connect(self._graph_changed)
@@ -232,6 +235,7 @@ class TimelineDocks(QObject):
             self.live.handle(event)
             if self.sequence.begin(event.node_ids):
                 self.playback.pause()
+                self._choose_again()
             return
         if isinstance(event, NodeProgress) and self.sequence.take(event):
             return
@@ -263,6 +267,7 @@ class TimelineDocks(QObject):
         self.set_sound(None)
         self.set_markers([], [])
         self.sequence.forget()
+        self._chosen_row = None
         self.model.set_in(None)
         self.model.set_out(None)
         self.timeline.camera.set_rendered(None)
@@ -288,6 +293,7 @@ class TimelineDocks(QObject):
             elif isinstance(value, Video) and value.generation is not None and value.generation.shots:
                 # a sequence's shots are the shots lane's sections, not flags on the ruler as well
                 shots = sections_from_record(value.generation.shots, fps, self.model.count)
+                self.sequence.clip_steps = value.generation.steps
                 found = ()
             elif isinstance(value, Video) and value.generation is not None:
                 found = value.generation.sections
@@ -303,6 +309,7 @@ class TimelineDocks(QObject):
         elif shots:
             self.set_markers([], [])  # the plan's flags of a render before do not belong to this clip
         self.model.set_shots(shots)
+        self._choose_again()
         paths = [v for v in values if isinstance(v, CameraPath)]
         if paths and self.model.count:
             try:
@@ -343,7 +350,7 @@ class TimelineDocks(QObject):
         self.model.choose_shot(index)
         self._section_clicked(index)
 
-    def choose_shot_row(self, node_id: str, param: str, row: int) -> None:
+    def choose_shot_row(self, node_id: str, param: str, row: int, reveal: bool = True) -> None:
         """A row of a Shot List's table was selected (the inspector's ``record_chosen``): outline its shot.
         Rows of other tables (keyframes, schedules) leave the shots lane alone; -1: none selected."""
         if self.session is None or not self.model.shots:
@@ -354,10 +361,17 @@ class TimelineDocks(QObject):
             return
         if self.sequence.shots_node is not None and node_id != self.sequence.shots_node:
             return  # another Shot List than the one the clip was made from
+        self._chosen_row = (node_id, param, row)
         index = section_of_row(node.params.get(param), self.model.shots, row) if row >= 0 else None
         self.model.choose_shot(index)
-        if index is not None:
+        if index is not None and reveal:
             self.timeline.axis.ensure_visible(self.model.shots[index].start)
+
+    def _choose_again(self) -> None:
+        """The sections changed: outline the shot of the row still selected (a shot added since the last render
+        has a section now; after rows moved, another index is that shot's)."""
+        if self._chosen_row is not None and self.model.shots:
+            self.choose_shot_row(*self._chosen_row, reveal=False)  # the view stays where the person has it
 
     def _section_clicked(self, index: int) -> None:
         """A section of a sequence's clip is one of its shots: say which row of the Shot List it is."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from studio.engine import NodeProgress
 from studio.ui.shell.preview import as_frames
 from studio.ui.timeline.live import LiveRender
 from studio.ui.timeline.model import TimelineModel
-from studio.ui.timeline.shotplan import ShotFeed, ShotSection, sections_from_rows
+from studio.ui.timeline.shotplan import ShotFeed, ShotSection, kept_shots, sections_from_rows
 
 if TYPE_CHECKING:
     from studio.ui.shell.session import EditSession
@@ -31,6 +31,21 @@ class SequenceFeed(QObject):
         self._feed: ShotFeed | None = None
         self._previous_shots: list[ShotSection] = []  # the shots of the clip that became the A/B partner
         self._heard: set[int] = set()  # the shots this run's events spoke of (rendered, or from the memo)
+        # What the clip on screen was made with beyond its rows (the generating node's settings and every node
+        # upstream but the Shot List), and this run's: shots whose take and settings match are shown from the
+        # clip before as the run starts, not when the render reaches them.
+        self._clip_settings: object = None
+        self._run_settings: object = None
+        self._filled: set[int] = set()  # shots shown from the clip before at the start of this run
+        self._to_fill: list[tuple[int, int]] = []  # (shot now, shot before) still to show, one per turn
+        self._fill_timer = QTimer(self)
+        self._fill_timer.setSingleShot(True)
+        self._fill_timer.setInterval(0)
+        self._fill_timer.timeout.connect(self._fill_next)
+        self._placed = False  # this run put a rendered picture into the clip
+        # The steps of each segment of the clip on screen (its record says them; the dock sets it). A draft
+        # render runs the same graph at fewer steps: every shot renders again, so none is shown from before.
+        self.clip_steps: int | None = None
 
     def take(self, event: NodeProgress) -> bool:
         """Handle a progress event if it belongs to the sequence being rendered."""
@@ -42,19 +57,27 @@ class SequenceFeed(QObject):
         """The run ended. One that failed or was cancelled before any shot showed a picture leaves the clip
         before on screen (with its shots), not the empty clip the plan began."""
         began, self._feed = self._feed is not None, None
+        self._to_fill.clear()
+        self._fill_timer.stop()
         self.model.set_rendering_shot(None)
-        store = self.model.store
-        shown = any(store.has_frame(i) for i in range(store.count))
-        if began and status != "ok" and not shown and self.live.restore_previous():
+        if began and status == "ok":
+            self._clip_settings = self._run_settings
+        # shots shown from the clip before are not this run's pictures: with none rendered, the clip before
+        # (whole) comes back
+        if began and status != "ok" and not self._placed and self.live.restore_previous():
             self.model.set_shots(self._previous_shots)
 
     def forget(self) -> None:
         """Another graph: nothing of this one's shots stays."""
         self.model.set_shots([])
         self._feed, self.shots_node, self._previous_shots = None, None, []
+        self._clip_settings = self._run_settings = self.clip_steps = None
+        self._to_fill.clear()
+        self._fill_timer.stop()
 
     def plan(self, node_ids: tuple[str, ...]) -> tuple[str, str, float, list[ShotSection]] | None:
-        """(generating node, Shot List node, fps, sections) of a sequence this run makes, from the graph."""
+        """(generating node, Shot List node, fps, sections) of a sequence this run makes, from the graph.
+        Each section knows its take when the Shot List's seed is a number (see ``sections_from_rows``)."""
         if self._session is None:
             return None
         graph, registry = self._session.graph, self._session.registry
@@ -68,7 +91,9 @@ class SequenceFeed(QObject):
             fps = target.params.get(rate) if rate else None
             if not param or not isinstance(fps, int | float):
                 continue
-            sections = sections_from_rows(source.params.get(param), float(fps))
+            seed = source.params.get("seed")
+            sections = sections_from_rows(source.params.get(param), float(fps),
+                                          seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
             if sections:
                 return link.dst, link.src, float(fps), sections
         return None
@@ -82,12 +107,52 @@ class SequenceFeed(QObject):
             return False
         self.node_id, self.shots_node, fps, sections = plan
         self._previous_shots = list(self.model.shots)
+        self._run_settings = self._settings(self.node_id, self.shots_node)
         self.live.begin_sequence(sections[-1].end)
         self.model.set_fps(fps)
         self.model.set_shots(sections)
         self._feed = ShotFeed(sections)
-        self._heard = set()
+        self._heard, self._filled, self._placed = set(), set(), False
+        # The shots that will come from the memo show from the clip before as soon as the first step says the
+        # run renders at the clip's steps (not a draft), not once the render has made every shot before them
+        # (editing shot 1 of 50 left 49 shots blank for the whole render). One shot per event-loop turn: a
+        # long clip's decodes do not hold the window up.
+        self._to_fill = []
+        if self.live.previous is not None and self._run_settings == self._clip_settings is not None:
+            self._to_fill = sorted(kept_shots(self._previous_shots, sections).items())
         return True
+
+    def _settings(self, node_id: str, shots_node: str) -> object:
+        """What every shot's frames depend on besides its row: the generating node's parameters (not whether
+        it previews) and the parameters of each node upstream of it but the Shot List (the model, the
+        characters' pictures: a node upstream of the Shot List counts too)."""
+        if self._session is None:
+            return None
+        graph = self._session.graph
+        seen, todo, found = set(), [node_id], []
+        while todo:
+            nid = todo.pop()
+            if nid in seen or nid not in graph.nodes:
+                continue
+            seen.add(nid)
+            node = graph.nodes[nid]
+            params = {k: v for k, v in node.params.items() if not (nid == node_id and k == "preview")}
+            if nid != shots_node:
+                found.append((nid, node.type, repr(sorted(params.items()))))
+            todo.extend(link.src for link in graph.links if link.dst == nid)
+        return tuple(sorted(found))
+
+    def _fill_next(self) -> None:
+        """Show the next kept shot from the clip before (unless this run's events reached it first)."""
+        while self._to_fill and self._feed is not None:
+            index, before = self._to_fill.pop(0)
+            if index in self._heard or index == self.model.rendering_shot:
+                continue
+            self._copy_previous_shot(index, self._previous_shots[before])
+            self._filled.add(index)
+            break
+        if self._to_fill and self._feed is not None:
+            self._fill_timer.start()
 
     def _step(self, event: NodeProgress) -> bool:
         """Place one progress event of the sequence render; False when it cannot be placed (its message is
@@ -112,8 +177,14 @@ class SequenceFeed(QObject):
         for earlier in range(update.shot + (update.kind == "unchanged")):
             if earlier not in self._heard:
                 self._heard.add(earlier)
-                self._copy_previous_shot(earlier)
+                if earlier not in self._filled:
+                    self._copy_previous_shot(earlier)
         self._heard.add(update.shot)
+        if update.kind == "step" and self._to_fill and not self._fill_timer.isActive():
+            if update.steps == self.clip_steps:
+                self._fill_timer.start()
+            else:  # a draft (or other steps): the shots kept come at other steps, and render
+                self._to_fill = []
         if update.kind == "unchanged":
             return True
         self.model.set_rendering_shot(update.shot)
@@ -122,17 +193,20 @@ class SequenceFeed(QObject):
             return True
         keep = min(update.keep, shot.end - update.start)
         part = frames[update.keep_from:update.keep_from + keep]
+        self._placed = True
         self.live.show_placed(event.node_id, event.step, event.total, part, update.start,
                               f"{head}: step {update.step} of {update.steps}")
         return True
 
-    def _copy_previous_shot(self, index: int) -> None:
-        """A shot served from the memo streams nothing: show its frames from the clip before, where it was."""
+    def _copy_previous_shot(self, index: int, same: ShotSection | None = None) -> None:
+        """A shot served from the memo streams nothing: show its frames from the clip before, where it was
+        (``same``: its section there, when known; else the one with its name, prompt and length)."""
         shot, before = self.model.shots[index], self.live.previous
         if before is None:
             return
-        same = next((s for s in self._previous_shots if (s.name, s.prompt, s.frames) == (shot.name, shot.prompt,
-                                                                                         shot.frames)), None)
+        if same is None:
+            same = next((s for s in self._previous_shots
+                         if (s.name, s.prompt, s.frames) == (shot.name, shot.prompt, shot.frames)), None)
         if same is None or same.end > before.count:
             return
         store = self.model.store

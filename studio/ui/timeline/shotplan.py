@@ -20,15 +20,20 @@ class ShotSection:
     name: str
     prompt: str = ""
     continues: bool = False  # starts on the previous shot's last frame (its own frames exclude that one)
+    # What the shot's frames depend on within the Shot List: (prompt, frames, seed, transition, character), or
+    # () when unknown. Two sections with the same take render the same frames under the same settings (the
+    # name is only a label): a re-render shows such a shot from the clip before at once (SequenceFeed).
+    take: tuple = ()
 
     @property
     def end(self) -> int:
         return self.start + self.frames
 
 
-def sections_from_rows(rows: Any, fps: float) -> list[ShotSection]:
+def sections_from_rows(rows: Any, fps: float, default_seed: int | None = None) -> list[ShotSection]:
     """The sections a Shot List's rows will make at ``fps`` (the lengths the render will give them), or []
-    when a row has no usable length yet (the render will say what is wrong; the timeline draws no plan)."""
+    when a row has no usable length yet (the render will say what is wrong; the timeline draws no plan).
+    With the Shot List's ``default_seed`` (the seed of rows without one) each section knows its take."""
     if not isinstance(rows, list) or not rows or not fps > 0:
         return []
     sections, at = [], 0
@@ -42,7 +47,11 @@ def sections_from_rows(rows: Any, fps: float) -> list[ShotSection]:
         name = row.get("name")
         name = name.strip() if isinstance(name, str) and name.strip() else f"shot {index + 1}"
         prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else ""
-        sections.append(ShotSection(at, frames, name, prompt.strip(), row.get("transition") == "continue"))
+        seed = row.get("seed") if row.get("seed") is not None else default_seed
+        # as parse_shots reads a row: an empty transition is a cut, an empty character none
+        take = ((prompt.strip(), frames, seed, row.get("transition") or "cut", row.get("character") or None)
+                if isinstance(seed, int) and not isinstance(seed, bool) else ())
+        sections.append(ShotSection(at, frames, name, prompt.strip(), row.get("transition") == "continue", take))
         at += frames
     return sections
 
@@ -51,8 +60,27 @@ def sections_from_record(shots: tuple[ShotRecord, ...], fps: float, count: int) 
     """The sections of a rendered sequence, from its clip's generation record (``count`` frames in all)."""
     starts = [min(count, max(0, round(s.start * fps))) for s in shots]
     ends = starts[1:] + [count]
-    return [ShotSection(a, max(0, b - a), s.name, s.prompt, s.transition == "continue")
+    return [ShotSection(a, max(0, b - a), s.name, s.prompt, s.transition == "continue",
+                        (s.prompt, max(0, b - a), s.seed, s.transition, s.character) if s.seed is not None else ())
             for a, b, s in zip(starts, ends, shots, strict=True)]
+
+
+def kept_shots(before: list[ShotSection], now: list[ShotSection]) -> dict[int, int]:
+    """Which sections of a new plan will render the same frames as a section of the clip before (same take,
+    and for a shot that continues, continuing the same kept shot): {index now: index before}. The settings
+    and everything upstream are the caller's to compare; a shot that renders after all overwrites its frames."""
+    found: dict[int, int] = {}
+    used: set[int] = set()
+    for i, shot in enumerate(now):
+        if not shot.take:
+            continue
+        candidates = [j for j, old in enumerate(before) if old.take == shot.take and j not in used
+                      and (not shot.continues or (found.get(i - 1) == j - 1))]
+        if candidates:
+            j = min(candidates, key=lambda j: (before[j].name != shot.name, abs(j - i)))
+            found[i] = j
+            used.add(j)
+    return found
 
 
 def _row_key(rows: list, row: int) -> tuple[str, str] | None:
