@@ -52,6 +52,9 @@ def window(qtbot, registry, monkeypatch):
 
     monkeypatch.setattr(files, "ask_save", lambda *a: "discard")
     monkeypatch.setattr(files, "ask_stop_renders", lambda *a: True)
+    # a modal question would hang the test: a test that meets one says how it answers
+    monkeypatch.setattr(files, "ask_overwrite_changed",
+                        lambda *a: (_ for _ in ()).throw(AssertionError("asked whether to overwrite")))
     win = MainWindow(registry, autosave_ms=200, timeline=False)  # the timeline has tests of its own
     qtbot.addWidget(win)
     win.resize(1200, 800)

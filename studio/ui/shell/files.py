@@ -58,6 +58,21 @@ def ask_save(parent, name: str, doing: str) -> str:  # noqa: ANN001
     return {buttons.Save: "save", buttons.Discard: "discard"}.get(answer, "cancel")
 
 
+def ask_overwrite_changed(parent, name: str) -> str:  # noqa: ANN001
+    """'overwrite', 'save_as' or 'cancel' when the file was written by someone else since it was opened (tests
+    replace this function)."""
+    buttons = QMessageBox.StandardButton
+    box = QMessageBox(QMessageBox.Icon.Warning, "File changed on disk",
+                      f"{name} was changed on disk since you opened it, by another Studio window or another "
+                      "program.\n\nSaving over it loses those changes. Save under another name to keep both.",
+                      buttons.Cancel, parent)
+    overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+    save_as = box.addButton("Save As...", QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(save_as)
+    box.exec()
+    return {overwrite: "overwrite", save_as: "save_as"}.get(box.clickedButton(), "cancel")
+
+
 def ask_stop_renders(parent, count: int, name: str, doing: str) -> bool:  # noqa: ANN001
     """Whether to stop ``count`` renders of the graph ``name`` (running or waiting) for ``doing`` (tests replace
     this function)."""
@@ -181,6 +196,12 @@ class Files:
     def file_save(self) -> bool:
         if self.session.path is None:
             return self.file_save_as()
+        if self.session.changed_on_disk():  # two windows on one file: the later save overwrote the other's work
+            answer = ask_overwrite_changed(self.parent, self.session.display_name)
+            if answer == "save_as":
+                return self.file_save_as()
+            if answer != "overwrite":
+                return False
         return self._save_to(self.session.path)
 
     def file_save_as(self) -> bool:

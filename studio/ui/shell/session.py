@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ class EditSession(QObject):
         self.registry = registry
         self.graph = Graph()
         self.path: Path | None = None
+        # The digest of the file as this session last read or wrote it (None: not known), so a save can see
+        # that another window or program wrote it meanwhile instead of overwriting that work unseen.
+        self.disk_digest: str | None = None
         self.undo = QUndoStack(self)
         self.undo.setUndoLimit(500)
         self._restored = False  # content came from a recovery file: dirty until saved
@@ -80,9 +84,11 @@ class EditSession(QObject):
 
         ``as_copy`` opens it untitled (examples), so saving asks for a new name."""
         path = Path(path).resolve()
+        digest = file_digest(path)
         loaded = load_graph(path, self.registry)
         self.graph.replace_with(loaded)
         self._reset(None if as_copy else path)
+        self.disk_digest = None if as_copy else digest
 
     def restore(self, graph: Graph, source: Path | None) -> None:
         """Take over a recovered graph; it stays dirty until the user saves it."""
@@ -96,6 +102,7 @@ class EditSession(QObject):
         if target is None:
             raise ValueError("no file name: use save as")
         save_graph(self.graph, target, self.registry)
+        self.disk_digest = file_digest(target)
         self._restored = False
         self.undo.setClean()
         if target != self.path:
@@ -104,10 +111,28 @@ class EditSession(QObject):
         self.dirty_changed.emit(self.dirty)
         return target
 
+    def changed_on_disk(self) -> bool:
+        """Whether the file this session edits was written by someone else since it read or saved it (another
+        Studio window on the same file, a text editor, a sync tool). A file gone is not a change: saving
+        writes it again."""
+        if self.path is None or self.disk_digest is None:
+            return False
+        now = file_digest(self.path)
+        return now is not None and now != self.disk_digest
+
     def _reset(self, path: Path | None) -> None:
+        self.disk_digest = None
         self.undo.clear()
         self.undo.setClean()
         self._restored = False
         self.path = path
         self.path_changed.emit(path)
         self.dirty_changed.emit(False)
+
+
+def file_digest(path: Path) -> str | None:
+    """SHA-256 of a file's bytes (a graph file is small), or None when it cannot be read."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
