@@ -190,8 +190,9 @@ class Engine:
               outputs: OutputPolicy | None = None) -> RunHandle:
         """Evaluate on a worker thread; events reach ``listener`` from that thread.
 
-        ``background``: the worker (and the threads it starts: torch's, an export's) runs at a lower CPU
-        priority, so an interactive front end stays fluid while it computes."""
+        ``background``: the worker (and the threads it starts: torch's, an export's) steps down
+        studio.priority.BACKGROUND nice steps, now none: lowered, an editor's render took 8x as long as
+        `studio render` when other processes kept the cores busy, and stalled the editor more, not less."""
         snapshot = graph.copy()  # the editor keeps editing while this runs
         handle = RunHandle(CancelToken())
         targets = list(targets) if targets is not None else None

@@ -58,12 +58,12 @@ class FrameStoreWorkers:
     def _start_worker(
         self, name: str, round_: Callable[[], None], failure: str, background: bool = False
     ) -> threading.Thread:
-        """A daemon thread that runs ``round_`` until the store closes; ``background``: at a lower CPU
-        priority (proxies can wait; the frame under the playhead cannot)."""
+        """A daemon thread that runs ``round_`` until the store closes; ``background``: stepped down by
+        studio.priority.BACKGROUND (proxies can wait; the frame under the playhead cannot), which is now none."""
 
         def loop() -> None:
             if background:
-                lower_this_thread()
+                lower_this_thread()  # studio.priority.BACKGROUND steps: now none (see there why)
             while not self._closed:
                 try:
                     round_()

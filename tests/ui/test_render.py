@@ -100,14 +100,15 @@ def test_progress_events_are_coalesced_not_queued(window, qtbot):
     assert ctl.coalesced == 499
 
 
-def test_renders_run_below_the_main_threads_priority(window, qtbot, monkeypatch):
-    """On two busy cores the UI must win the CPU: the render's worker thread steps down (Linux)."""
+def test_renders_run_at_the_editors_cpu_priority(window, qtbot, monkeypatch):
+    """A render in the editor runs as fast as `studio render` in a terminal while other processes keep the cores
+    busy: lowered to nice +10 it took 8x as long, and the editor stalled more (bench_render_priority)."""
     import os
     import sys
     import threading
 
     if not sys.platform.startswith("linux"):
-        pytest.skip("a thread's own CPU priority exists on Linux only (elsewhere the render is not lowered)")
+        pytest.skip("a thread's own CPU priority exists on Linux only")
     build(window, 5)
     seen = record(window)
     priorities: set[int] = set()
@@ -121,7 +122,7 @@ def test_renders_run_below_the_main_threads_priority(window, qtbot, monkeypatch)
     window.render()
     qtbot.waitUntil(lambda: finished(seen), timeout=10_000)
     mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert priorities == {min(19, mine + 10)}
+    assert priorities == {mine}
 
 
 def test_a_warning_given_while_running_shows_on_the_node_and_in_the_log_until_the_next_render(window, qtbot):

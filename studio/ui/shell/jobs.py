@@ -96,7 +96,7 @@ class BackgroundJob(QObject):
 
     def _run(self) -> None:
         if self.background:
-            lower_this_thread()  # and the threads the work starts (an encode's): the editor stays fluid
+            lower_this_thread()  # by studio.priority.BACKGROUND steps: now none (see there why)
         try:
             self.result = self.work(JobContext(self))
         except Cancelled:
