@@ -658,6 +658,9 @@ def describe_change(old: Any, new: Any) -> str:
             old, new = old[keys[0]], new[keys[0]]
         elif isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
             rows = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+            if len(rows) > 1 and sorted(map(repr, old)) == sorted(map(repr, new)):
+                # the same rows in another order (a shot moved up): a diff of the table's text is unreadable
+                return " ".join(where) + (": " if where else "") + f"rows {rows[0] + 1}-{rows[-1] + 1} reordered"
             if len(rows) != 1:
                 break
             where.append(f"row {rows[0] + 1}")

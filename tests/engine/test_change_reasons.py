@@ -30,3 +30,9 @@ def test_rows_added_or_several_changed_say_so_without_cutting_the_difference_off
     long_old, long_new = "a" * 50 + "left", "a" * 50 + "right"
     text = describe_change(long_old, long_new)
     assert "left" in text and "right" in text and len(text) < 80
+
+
+def test_rows_moved_say_which_rows_were_reordered() -> None:
+    shots = [{"name": n, "prompt": f"a red circle, {n}", "seed": i} for i, n in enumerate("abcdef")]
+    moved = shots[:2] + [shots[4], shots[2], shots[3]] + shots[5:]  # row 5 moved up to row 3
+    assert describe_change(shots, moved) == "rows 3-5 reordered"
