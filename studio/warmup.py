@@ -61,22 +61,25 @@ def preload_native(packages: tuple[str, ...] = tuple(NATIVE)) -> list[str]:
     return loaded
 
 
-# OpenMP's threads (torch's intra-op pool) spin for a while after each parallel region, waiting for the next.
-# When another process takes one of the cores, the spinning thread holds a core the working one needs, and
-# `studio demo` took 75 s instead of 8 (tests/benchmarks/bench_first_clip.py, variants two-threads-spin and
-# two-threads: torch's 2 threads, load average 3, 2 cores; its generate node 70 s against 2.6). The render
-# lowers the threads on a busy machine (fit_cpu_threads), but from the one-minute load average, which lags: a
-# machine that turned busy just before the render (load 0.2 read) took 38 s to generate. libgomp reads the
-# variable once, when torch loads it.
-OMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP's threads (torch's intra-op pool) spin for a while after each parallel region, waiting for the next
+# (libgomp: 300,000 turns by default). When another process takes one of the cores, the spinning thread holds a
+# core the working one needs, and `studio demo` took 75 s instead of 8 (tests/benchmarks/bench_first_clip.py,
+# variants two-threads-spin and two-threads: torch's 2 threads, load average 3, 2 cores; its generate node 70 s
+# against 2.6). The render lowers the threads on a busy machine (fit_cpu_threads), but from the one-minute load
+# average, which lags: a machine that turned busy just before the render (load 0.2 read) took 38 s to generate.
+# Sleeping waits (OMP_WAIT_POLICY=PASSIVE) fixed that but cost a quiet machine 0.9 s of the demo's 2.5 s
+# generate (demo 7.9-8.4 s against 6.8-7.3), each of the many small parallel regions waking its threads by a
+# system call. A short spin keeps both: 10,000 turns gave 7.0 s quiet (as the default) and 13.7-15.3 s beside two
+# busy processes (sleeping: 11.5-13.7; the default spin about 60 s). libgomp reads it once, when torch loads it.
+OMP_SPIN = ("GOMP_SPINCOUNT", "10000")
 
 
-def prefer_passive_waits() -> bool:
-    """Ask OpenMP for sleeping waits unless the person chose a policy; only before torch is imported (libgomp
-    reads it when it loads) and only from a process's main thread before it starts others (setting the
-    environment races with threads reading it). Returns whether it was set."""
-    name, value = OMP_WAIT
-    if name in os.environ or "torch" in sys.modules:
+def short_spin_waits() -> bool:
+    """Ask OpenMP for short spinning waits unless the person chose a wait policy or spin count; only before
+    torch is imported (libgomp reads it when it loads) and only from a process's main thread before it starts
+    others (setting the environment races with threads reading it). Returns whether it was set."""
+    name, value = OMP_SPIN
+    if name in os.environ or "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
         return False
     os.environ[name] = value
     return True

@@ -27,11 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and not argv[0].startswith("-")):
         if argv and not _names_a_file(argv):
             return _unknown_command(argv[0])
-        warmup.prefer_passive_waits()  # the editor renders with torch too; before Qt starts its threads
+        warmup.short_spin_waits()  # the editor renders with torch too; before Qt starts its threads
         return open_editor(argv[0] if argv else None)
     if argv[0] in PAUSE_GC and "--farm" not in argv:  # a farm's head loads no model
         warmup.pause_gc()  # from the start (argparse and logging collect too) until the model is loaded
-        warmup.prefer_passive_waits()  # before torch loads, and before any thread starts (see OMP_WAIT)
+        warmup.short_spin_waits()  # before torch loads, and before any thread starts (see OMP_SPIN)
     try:
         return _run_command(argv)
     finally:

@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # "teardown" ends with a normal interpreter exit (tearing down torch and friends), "exit-fast" always leaves
 # with os._exit, "no-preview" renders the demo graph with Generate's per-step preview off (the command line
 # never shows it), "one-thread" runs torch on one thread, "omp-spin" leaves OpenMP's waits spinning (the
-# command asks for sleeping ones: warmup.prefer_passive_waits), "two-threads" and "two-threads-spin" keep
-# torch's two threads (OMP_NUM_THREADS=2) with sleeping or spinning waits (what a machine that turns busy
+# command asks for short ones: warmup.short_spin_waits), "two-threads" and "two-threads-spin" keep
+# torch's two threads (OMP_NUM_THREADS=2) with short or default spinning waits (what a machine that turns busy
 # after fit_cpu_threads looked at the load sees).
 CHILD = r"""
 import json, os, sys, time
@@ -56,7 +56,7 @@ imported = time.perf_counter()
 out, variant = sys.argv[1], sys.argv[2]
 if variant.endswith("spin"):
     from studio import warmup
-    warmup.prefer_passive_waits = lambda: False
+    warmup.short_spin_waits = lambda: False
 if variant == "no-preview":
     from studio.paths import RESOURCES
     rc = main(["render", str(RESOURCES / "examples" / "first-clip.studio.json"), "-o", out, "--overwrite",

@@ -3,7 +3,7 @@ with and without other processes keeping the cores busy, and how long the editor
 
 The editor's way: the first-clip example (the embedded model) in a MainWindow, rendered by the window
 (Engine.start with background=True, the short GIL switch interval held), events pumped as the editor's loop
-does; torch's waits sleeping (OMP_WAIT_POLICY=PASSIVE, as `studio` sets it before torch loads). The nice step
+does; torch's waits spinning briefly (GOMP_SPINCOUNT, as `studio` sets it before torch loads). The nice step
 is studio.priority.BACKGROUND, set before each render. Competitors are ``yes > /dev/null`` processes at nice 0
 (a browser, a compile), started a second before the render and ended after it. One untimed render first loads
 the model (kept for the rest: each window is a fresh engine, so every node runs again). Conditions alternate
@@ -33,7 +33,7 @@ from studio import warmup
 
 if "--torch-threads" in sys.argv:  # torch's pool as on a quiet machine (studio keeps an explicit count)
     os.environ["OMP_NUM_THREADS"] = sys.argv[sys.argv.index("--torch-threads") + 1]
-warmup.prefer_passive_waits()  # as `studio` does before torch loads and before Qt starts its threads
+warmup.short_spin_waits()  # as `studio` does before torch loads and before Qt starts its threads
 
 from tests.benchmarks.bench_editor import bench_render_stall, percentile, timed_render  # noqa: E402
 
@@ -118,7 +118,7 @@ def main() -> None:
 
     app = application()
     reg, _ = load_registry()
-    print("before:", uptime(), f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}", flush=True)
+    print("before:", uptime(), f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}", flush=True)
     t = time.perf_counter()
     first = render_once(app, reg, 0, 0, args.steps, args.limit_s)
     print(f"model load + first render: {time.perf_counter() - t:.1f} s (ok={first['ok']})", flush=True)

@@ -36,7 +36,7 @@ omp_at_torch = []
 class SeesTorch:  # notes the OpenMP wait policy as torch starts to load (libgomp reads it then)
     def find_spec(self, name, path=None, target=None):
         if name == "torch" and not omp_at_torch:
-            omp_at_torch.append(os.environ.get("OMP_WAIT_POLICY"))
+            omp_at_torch.append(os.environ.get("GOMP_SPINCOUNT"))
         return None
 
 sys.meta_path.insert(0, SeesTorch())
@@ -110,6 +110,7 @@ def test_demo_loads_without_collections_imports_no_editor_and_signs(tmp_path):
     out = tmp_path / "first-clip.mp4"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("OMP_WAIT_POLICY", None)
+    env.pop("GOMP_SPINCOUNT", None)
     proc = subprocess.run([sys.executable, "-c", DEMO, str(out)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -124,7 +125,7 @@ def test_demo_loads_without_collections_imports_no_editor_and_signs(tmp_path):
     assert not tops & {"PySide6", "pyqtgraph", "ray", "opentimelineio"}
     assert "studio.ui" not in result["modules"] and "studio.farm" not in result["modules"]
     assert result["valid"] and result["watermark"]
-    assert result["omp_at_torch"] == ["PASSIVE"]  # set before torch (and libgomp) loaded
+    assert result["omp_at_torch"] == ["10000"]  # set before torch (and libgomp) loaded
 
 
 # A command in a fresh interpreter, then the OpenMP wait policy it left and whether it imported torch.
@@ -132,14 +133,15 @@ COMMAND = r"""
 import json, os, sys
 from studio.cli import program
 rc = program.main(sys.argv[1:])
-print("RESULT " + json.dumps({"rc": rc, "omp": os.environ.get("OMP_WAIT_POLICY"), "torch": "torch" in sys.modules}))
+print("RESULT " + json.dumps({"rc": rc, "omp": os.environ.get("GOMP_SPINCOUNT"), "torch": "torch" in sys.modules}))
 """
 
 
 def _command(args: list[str], **env_extra: str) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", **env_extra)
-    if "OMP_WAIT_POLICY" not in env_extra:
-        env.pop("OMP_WAIT_POLICY", None)
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        if name not in env_extra:
+            env.pop(name, None)
     proc = subprocess.run([sys.executable, "-c", COMMAND, *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
@@ -152,26 +154,29 @@ def test_render_asks_for_sleeping_waits_before_torch_loads(tmp_path):
     that loads no model leaves the environment alone. (The demo test above sees it set as torch loads.)"""
     rendered = _command(["render", str(tmp_path / "missing.studio.json"), "-q"])
     assert rendered["rc"] != 0 and not rendered["torch"]
-    assert rendered["omp"] == "PASSIVE"
+    assert rendered["omp"] == "10000"
     assert _command(["validate", str(tmp_path / "missing.studio.json")])["omp"] is None
 
 
 def test_a_chosen_wait_policy_is_kept(tmp_path):
-    assert _command(["render", str(tmp_path / "missing.studio.json"), "-q"], OMP_WAIT_POLICY="ACTIVE")["omp"] == "ACTIVE"
+    chosen = ["render", str(tmp_path / "missing.studio.json"), "-q"]
+    assert _command(chosen, OMP_WAIT_POLICY="PASSIVE")["omp"] is None  # a policy chosen: no spin count added
+    assert _command(chosen, GOMP_SPINCOUNT="5")["omp"] == "5"
 
 
 def test_nothing_is_set_once_torch_is_imported(monkeypatch):
     import torch  # noqa: F401 - this process has it now: libgomp has read its settings already
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert warmup.prefer_passive_waits() is False
-    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    assert warmup.short_spin_waits() is False
+    assert "GOMP_SPINCOUNT" not in os.environ
 
 
 EDITOR = r"""
 import json, os, sys
 from studio.cli import program
-program.open_editor = lambda path: print("RESULT " + json.dumps({"omp": os.environ.get("OMP_WAIT_POLICY"),
+program.open_editor = lambda path: print("RESULT " + json.dumps({"omp": os.environ.get("GOMP_SPINCOUNT"),
                                                                  "torch": "torch" in sys.modules})) or 0
 program.main(sys.argv[1:])
 """
@@ -179,9 +184,10 @@ program.main(sys.argv[1:])
 
 def test_the_editor_asks_for_sleeping_waits_before_anything_starts(tmp_path):
     # The editor renders with torch too (its warm-up imports it a second after launch).
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | {"HF_HUB_OFFLINE": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env["HF_HUB_OFFLINE"] = "1"
     proc = subprocess.run([sys.executable, "-c", EDITOR, str(tmp_path / "a.studio.json")], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     assert line is not None, proc.stderr[-3000:]
-    assert json.loads(line[len("RESULT "):]) == {"omp": "PASSIVE", "torch": False}
+    assert json.loads(line[len("RESULT "):]) == {"omp": "10000", "torch": False}
