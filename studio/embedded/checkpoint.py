@@ -88,3 +88,10 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu", keys: tuple[
 def exists(path: Path) -> bool:
     path = Path(path)
     return path.exists() and path.with_suffix(".safetensors").exists()
+
+
+def load_latent_parts(folder: Path) -> tuple[torch.Tensor, list[str]]:
+    """The latent cache's parts in ``folder`` (each {"latents", "captions"}, written as encoding went), joined in
+    order: (latents, captions)."""
+    chunks = [load_checkpoint(p) for p in sorted(Path(folder).glob("*.json"))]
+    return torch.cat([c["latents"] for c in chunks]), [t for c in chunks for t in c["captions"]]

@@ -14,7 +14,7 @@ from diffusers.models.transformers.transformer_wan import WanAttnProcessor
 
 from studio.embedded import components as C
 from studio.embedded import vae_training as V
-from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
+from studio.embedded.checkpoint import exists, load_checkpoint, load_latent_parts, save_checkpoint
 from studio.embedded.runs import clipped_step, cosine_factor, device_for, load_vae, log
 from studio.embedded.world import render, spec_for_seed, train_seed
 
@@ -82,9 +82,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
     finally:
         if pool is not None:
             pool.terminate()
-    chunks = [load_checkpoint(p) for p in sorted(parts.glob("*.json"))]
-    latents = torch.cat([c["latents"] for c in chunks])
-    captions = [caption for c in chunks for caption in c["captions"]]
+    latents, captions = load_latent_parts(parts)
     mean = latents.mean(dim=(0, 2, 3, 4))
     std = latents.std(dim=(0, 2, 3, 4))
     save_checkpoint({"latents": latents, "captions": captions, "mean": mean, "std": std}, target)

@@ -39,7 +39,7 @@ from studio.embedded import components as C
 from studio.embedded import full_train as F
 from studio.embedded import scenes as S
 from studio.embedded import vae_training as V
-from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
+from studio.embedded.checkpoint import exists, load_checkpoint, load_latent_parts, save_checkpoint
 from studio.embedded.runs import log, open_run
 from studio.embedded.world import train_seed
 
@@ -123,9 +123,7 @@ def cache_latents(args: argparse.Namespace, out: Path) -> None:
             captions += texts
         save_checkpoint({"latents": torch.cat(means), "captions": captions}, part)
         log(out, f"latents: {first + len(seeds)}/{args.clips} clips, {time.time() - started:.0f} s")
-    chunks = [load_checkpoint(p) for p in sorted(parts.glob("*.json"))]
-    latents = torch.cat([c["latents"] for c in chunks])
-    captions = [t for c in chunks for t in c["captions"]]
+    latents, captions = load_latent_parts(parts)
     conditions = [S.scene_for_seed(train_seed(F.LATENT_SEEDS + i, args.seed)).condition for i in range(len(captions))]
     index = mixed_indices(conditions, args.mix)
     _, _, mean, std = _vae_state(args.model)

@@ -34,7 +34,7 @@ from studio.embedded import components as C
 from studio.embedded import scenes as S
 from studio.embedded import vae_temporal as VT
 from studio.embedded import vae_training as V
-from studio.embedded.checkpoint import exists, load_checkpoint, save_checkpoint
+from studio.embedded.checkpoint import exists, load_checkpoint, load_latent_parts, save_checkpoint
 from studio.embedded.runs import autocast, clipped_step, cosine_factor, device_for, log, open_run
 from studio.embedded.world import train_seed
 
@@ -290,9 +290,7 @@ def cache_latents(args: argparse.Namespace, out: Path, sizes: C.ModelSizes) -> N
             captions += texts
         save_checkpoint({"latents": torch.cat(means), "captions": captions}, part)
         log(out, f"latents: {first + len(seeds)}/{args.latent_clips} clips, {time.time() - started:.0f} s")
-    chunks = [load_checkpoint(p) for p in sorted(parts.glob("*.json"))]
-    latents = torch.cat([c["latents"] for c in chunks])
-    captions = [t for c in chunks for t in c["captions"]]
+    latents, captions = load_latent_parts(parts)
     mean, std = latents.mean(dim=(0, 2, 3, 4)), latents.std(dim=(0, 2, 3, 4))
     save_checkpoint({"latents": latents, "captions": captions, "mean": mean, "std": std}, target)
     log(out, f"latents: {tuple(latents.shape)}, mean {mean.abs().mean():.3f}, std {std.mean():.3f}")

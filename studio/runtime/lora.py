@@ -8,7 +8,6 @@ microseconds without reloading anything, and strength 0 renders exactly the base
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import ModelError
+from studio.fileio import file_sha256
 
 ENABLED = ("yes", "no")  # the table's enabled column (a json table has no bool column)
 
@@ -92,11 +92,7 @@ def resolve_lora_path(text: str, base_dir: Path | None, node_id: str | None = No
 
 
 def file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return "sha256:" + sha.hexdigest()
+    return "sha256:" + file_sha256(path)
 
 
 def file_stamp(path: Path) -> tuple:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
+from studio.fileio import file_sha256
 from studio.graph import Graph, GraphChange, NodeRegistry, load_graph, save_graph
 from studio.ui.shell.commands import GraphEdit, MoveNodes, SetParam
 
@@ -131,8 +131,8 @@ class EditSession(QObject):
 
 
 def file_digest(path: Path) -> str | None:
-    """SHA-256 of a file's bytes (a graph file is small), or None when it cannot be read."""
+    """SHA-256 of a file's bytes, or None when it cannot be read."""
     try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return None

@@ -129,17 +129,11 @@ class SequenceFeed(QObject):
         if self._session is None:
             return None
         graph = self._session.graph
-        seen, todo, found = set(), [node_id], []
-        while todo:
-            nid = todo.pop()
-            if nid in seen or nid not in graph.nodes:
-                continue
-            seen.add(nid)
+        found = []
+        for nid in graph.upstream([node_id]) - {shots_node}:
             node = graph.nodes[nid]
             params = {k: v for k, v in node.params.items() if not (nid == node_id and k == "preview")}
-            if nid != shots_node:
-                found.append((nid, node.type, repr(sorted(params.items()))))
-            todo.extend(link.src for link in graph.links if link.dst == nid)
+            found.append((nid, node.type, repr(sorted(params.items()))))
         return tuple(sorted(found))
 
     def _fill_next(self) -> None:
