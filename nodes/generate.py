@@ -234,9 +234,8 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
         from studio.runtime.recipes.steering import with_starting_noise
 
         geo = families.geometry(model.spec, model.pipe)
-        weights = latent_weights(
-            section_weights(prompt.sections, prompt.blend, request.num_frames, fps),
-            geo.temporal, geo.latent_frames(request.num_frames))
+        frame_weights = section_weights(prompt.sections, prompt.blend, request.num_frames, fps)
+        weights = latent_weights(frame_weights, geo.temporal, geo.latent_frames(request.num_frames))
         # past the length the model was trained on, each frame sees only its neighbours: the new prompt forms
         window = timed_text.window_radius(model, geo.latent_frames(request.num_frames))
         combined, text_len = timed_text.side_by_side([encode(text) for _time, text in prompt.sections])
@@ -249,7 +248,11 @@ def _render_schedule(ctx, model, prompt, request, embeds, fps: float, guidance: 
 
         latents = ctx.memo("sample_timed_text", key, sample)
         ctx.check_cancelled()
-        return runtime.decode(model, latents)
+        # where a prompt change drew another scene, each scene decoded apart and cross-dissolved: decoded as
+        # one clip, the VAE morphs the two into blobs over the blend (the prompt-schedule example's frames 33-35)
+        from studio.runtime.sampling import decode_schedule
+
+        return decode_schedule(model, latents, frame_weights)
     return ctx.memo("schedule", key, lambda: render_schedule(
         model, prompt, request, fps, encode, noise=noise,
         on_progress=lambda step, total, preview: ctx.progress(step, total, preview),

@@ -5,15 +5,13 @@ from __future__ import annotations
 import logging
 
 from studio.graph import Column, ParamSpec, PortSpec, PortType, Roles, node, register_port_type
+from studio.graph.shotrows import CHARACTER_SLOTS, TRANSITIONS
 
 log = logging.getLogger(__name__)
 
 register_port_type(PortType("SHOTS", "a shot list: shots in order (prompt, length, seed, transition, character) "
                             "and the characters' pictures", "#d9a441", "studio.directing.shots.ShotPlan"))
 
-# Kept in step with studio.directing.shots (not imported here: node modules load at editor start-up).
-TRANSITIONS = ("cut", "continue")
-CHARACTER_SLOTS = ("a", "b")
 # All the shots' text together: like a prompt schedule's, it reaches the clip's C2PA manifest (sections).
 SHOTS_MAX_CHARS = 40_000
 SHOT_COLUMNS = (

@@ -350,17 +350,32 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
 
 
 def _run_to_end(engine, graph, listener, base_dir, outputs):  # noqa: ANN001, ANN202
-    """Run on the engine's worker (so Ctrl+C reaches this thread), cancelling at the next step on Ctrl+C."""
-    from studio import warmup
+    """Run on a worker thread (so Ctrl+C reaches this thread), cancelling at the next step on Ctrl+C.
 
-    handle = engine.start(graph, listener=listener, base_dir=base_dir, outputs=outputs)
+    The worker renders unwatched: a terminal shows a step bar, never frames, so the sampler makes no live
+    preview (a whole-clip decode at every step). The clip, its files and its records are the same."""
+    import threading
+
+    from studio import warmup
+    from studio.engine import CancelToken
+    from studio.runtime.watching import unwatched
+
+    cancel, outcome = CancelToken(), {}
+
+    def work() -> None:
+        with unwatched():
+            outcome["result"] = engine.run(graph, listener=listener, cancel=cancel, base_dir=base_dir,
+                                           outputs=outputs)
+
+    worker = threading.Thread(target=work, name="studio-engine", daemon=True)
+    worker.start()
     try:
-        while not handle.done:
-            handle.wait(0.1)
+        while worker.is_alive():
+            worker.join(0.1)
     except KeyboardInterrupt:
         print("\ncancelling at the next step...", file=sys.stderr)
-        handle.cancel()
-        handle.wait()
+        cancel.cancel()
+        worker.join()
     finally:
         warmup.end_gc_pause()  # the program paused collection until a model loaded; a graph may load none
-    return handle.result
+    return outcome.get("result")

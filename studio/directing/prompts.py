@@ -148,3 +148,74 @@ def latent_weights(weights: np.ndarray, temporal: int, latent_frames: int) -> np
         lo, hi = (j - 1) * temporal + 1, min(j * temporal + 1, n)
         out[:, j] = weights[:, lo:hi].mean(axis=1) if hi > lo else weights[:, min(lo, n - 1)]
     return out
+
+
+@dataclass(frozen=True, eq=False)
+class SectionDecode:
+    """One scene's stretch of a one-pass schedule, decoded on its own: the latent frames ``latents`` (an edge
+    one repeated where the stretch must reach past the frames its prompts own) decode to the clip's frames from
+    ``first_frame`` on, and frame f of the clip takes ``weights[f]`` of it (0: not this scene's)."""
+
+    sections: tuple[int, ...]  # the schedule's prompts whose frames it holds
+    latents: tuple[int, ...]
+    first_frame: int
+    weights: np.ndarray  # [num_frames of the clip]
+    temporal: int  # clip frames per latent frame
+
+    @property
+    def num_frames(self) -> int:
+        """Frames the decode gives: the first latent frame one, every later one ``temporal``."""
+        return 1 + (len(self.latents) - 1) * self.temporal
+
+
+# A prompt change whose latent step is this many times the clip's median step drew a new scene, not the old one
+# moving on. The prompt-schedule example's change (red circle on gray -> green square on white): 6.5; changes of
+# motion, size or background alone on the embedded model: 0.5-1.05, as any other step.
+CUT_RATIO = 3.0
+
+
+def plan_section_decodes(weights: np.ndarray, temporal: int, latent_frames: int,
+                         steps: np.ndarray | None = None) -> list[SectionDecode]:
+    """How to decode a one-pass schedule so that a prompt change to another scene plays as a cross-dissolve.
+
+    The sampler draws each latent frame as one prompt's scene or the other's, not a mix (the embedded model:
+    a red circle on gray in one latent frame, a green square on white in the next, at weights 0.19 and 0.94
+    of the new prompt). Decoded as one clip, a video VAE's time layers then morph the two unrelated scenes
+    into each other over the frames of the later latent frame: blobs of both colours, the old object's specks
+    lingering a few frames more. Decoded apart, each scene's stretch is clean; a stretch is held on its edge
+    latent frame past where its prompts end, and ``weights`` [K, num_frames] (``section_weights``) mix the
+    stretches frame by frame. ``steps`` [latent_frames - 1]: how far each latent frame is from the one before;
+    a change no bigger than the clip's other steps (the same scene moving on) stays in one stretch, decoded as
+    one clip as before. Without ``steps`` every change is a cut. A prompt too short to own a latent frame gives
+    its share to the one that owns it.
+    """
+    k, n = weights.shape
+    dominant = latent_weights(weights, temporal, latent_frames).argmax(axis=0)
+    # the latent frame each clip frame decodes from: frame 0 from latent 0, then ``temporal`` frames each
+    of_frame = np.minimum(np.concatenate([[0], (np.arange(1, n) - 1) // temporal + 1]), latent_frames - 1)
+    shares = np.array(weights, dtype=np.float64)
+    owners = sorted({int(i) for i in dominant})
+    for i in range(k):
+        if i not in owners:
+            np.add.at(shares, (dominant[of_frame], np.arange(n)), shares[i])
+            shares[i] = 0.0
+    # scenes: runs of latent frames between the cuts, each with the prompts that own its frames
+    changes = np.flatnonzero(dominant[1:] != dominant[:-1]) + 1  # the first latent frame of a new owner
+    if steps is not None and len(changes):
+        steps = np.asarray(steps, dtype=np.float64)
+        typical = float(np.median(np.delete(steps, changes - 1))) if len(steps) > len(changes) else 0.0
+        changes = np.array([c for c in changes if steps[c - 1] > CUT_RATIO * typical], dtype=int)
+    bounds = [0, *changes.tolist(), latent_frames]
+    plans = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        prompts = sorted({int(i) for i in dominant[lo:hi]})
+        share = shares[prompts].sum(axis=0)
+        seen = np.flatnonzero(share > 0)
+        start, end = int(of_frame[seen.min()]), int(of_frame[seen.max()])
+        picks = [min(max(j, lo), hi - 1) for j in range(start, end + 1)]
+        first = 0
+        if start > 0:  # a decode opens on one frame: one more latent frame before it makes ``start`` decode whole
+            picks.insert(0, picks[0])
+            first = temporal * (start - 1)
+        plans.append(SectionDecode(tuple(prompts), tuple(picks), first, share, temporal))
+    return plans

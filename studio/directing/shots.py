@@ -15,14 +15,8 @@ import numpy as np
 
 from studio.directing import DirectingError
 from studio.directing.motion import HELD_CHANGE, frame_changes
+from studio.graph.shotrows import CHARACTER_SLOTS, check_row, list_problem  # the document's rules for a row
 from studio.values import Picture
-
-TRANSITIONS = ("cut", "continue")
-CHARACTER_SLOTS = ("a", "b")
-SHOT_FIELDS = frozenset({"name", "prompt", "seconds", "seed", "transition", "character"})
-MAX_SHOTS = 200
-MAX_SHOT_SECONDS = 120.0  # the issue's longest clip; a longer shot is more likely a typo than a wish
-MAX_SEED = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -104,67 +98,23 @@ def character_digest(picture: Picture) -> str:
 
 def parse_shots(rows: Any, default_seed: int = 0, characters: dict[str, Picture | None] | None = None) -> ShotPlan:
     """A ShotPlan from table rows like [{"name": "open", "prompt": "...", "seconds": 1.5, "seed": 3,
-    "transition": "cut", "character": "a"}]. Every error names the row (1-based) and what to change."""
-    if not isinstance(rows, list):
-        raise DirectingError('a shot list must be a list of shots like [{"prompt": "...", "seconds": 2}]')
-    if not rows:
-        raise DirectingError("the shot list is empty", hint="add a row with a prompt and a length in seconds")
-    if len(rows) > MAX_SHOTS:
-        raise DirectingError(f"the shot list has {len(rows)} shots; at most {MAX_SHOTS} are allowed",
-                             hint="split the sequence into several Shot List nodes")
+    "transition": "cut", "character": "a"}]. The first problem (by ``studio.graph.shotrows``' rules, which
+    validation reports all of before a render) is a DirectingError naming the row and what to change."""
+    whole = list_problem(rows)
+    if whole is not None:
+        raise whole
     pictures = {slot: pic for slot, pic in (characters or {}).items() if pic is not None}
-    shots = [_parse_row(index + 1, item, default_seed, pictures) for index, item in enumerate(rows)]
+    shots = []
+    for index, item in enumerate(rows, start=1):
+        row, problems = check_row(index, item, default_seed, pictures)
+        if problems:
+            raise problems[0]
+        shots.append(Shot(row=row.row, name=row.name, prompt=row.prompt, seconds=row.seconds, seed=row.seed,
+                          transition=row.transition, character=row.character))
     used = {shot.character for shot in shots if shot.character}
     kept = tuple(Character(slot, pictures[slot], character_digest(pictures[slot]))
                  for slot in CHARACTER_SLOTS if slot in used)
     return ShotPlan(tuple(shots), kept)
-
-
-def _parse_row(row: int, item: Any, default_seed: int, pictures: dict[str, Picture]) -> Shot:
-    where = f"shot {row}"
-    if not isinstance(item, dict):
-        raise DirectingError(f"{where} must be an object with 'prompt' and 'seconds'")
-    unknown = sorted(set(item) - SHOT_FIELDS)
-    if unknown:
-        raise DirectingError(f"{where} has unknown field(s) {', '.join(unknown)}",
-                             hint=f"a shot takes {', '.join(sorted(SHOT_FIELDS))}")
-    name = item.get("name")
-    if name is None or (isinstance(name, str) and not name.strip()):
-        name = f"shot {row}"
-    if not isinstance(name, str):
-        raise DirectingError(f"{where}: 'name' must be text (got {name!r})")
-    where = f"shot {row} ('{name.strip()}')"
-    prompt = item.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise DirectingError(f"{where} needs a prompt", hint="say what the shot shows")
-    seconds = item.get("seconds")
-    if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds)
-            or seconds <= 0 or seconds > MAX_SHOT_SECONDS):
-        raise DirectingError(f"{where} needs a length in 'seconds' above 0 and up to {MAX_SHOT_SECONDS:g} "
-                             f"(got {seconds!r})")
-    seed = item.get("seed")
-    if seed is None:
-        seed = default_seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise DirectingError(f"{where}: 'seed' must be a whole number, 0 or more (got {seed!r})",
-                             hint="leave it empty to use the Shot List's seed")
-    transition = item.get("transition") or "cut"
-    if transition not in TRANSITIONS:
-        raise DirectingError(f"{where}: 'transition' must be cut or continue (got {transition!r})")
-    if transition == "continue" and row == 1:
-        raise DirectingError(f"{where} continues, but no shot comes before it",
-                             hint="make the first shot a cut")
-    character = item.get("character") or None
-    if character is not None:
-        if character not in CHARACTER_SLOTS:
-            raise DirectingError(f"{where}: 'character' must be one of {', '.join(CHARACTER_SLOTS)} or empty "
-                                 f"(got {character!r})")
-        if character not in pictures:
-            raise DirectingError(f"{where} shows character '{character}', but no picture is connected to "
-                                 f"'character_{character}'", port=f"character_{character}",
-                                 hint="connect a Reference Image, or clear the shot's character")
-    return Shot(row=row, name=name.strip(), prompt=prompt.strip(), seconds=float(seconds), seed=int(seed),
-                transition=transition, character=character)
 
 
 def plan_segments(num_frames: int, window: int, step: int, continues: bool) -> list[ShotSegment]:

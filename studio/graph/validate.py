@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from studio.graph.document import Graph, Link
 from studio.graph.registry import NodeRegistry
+from studio.graph.shotrows import CHARACTER_SLOTS, shot_list_problems
 from studio.graph.spec import NodeSpec, ParamSpec, compatible, printable
 
 
@@ -14,7 +15,8 @@ class Problem:
     node_id: str | None
     where: str | None  # a port or parameter name
     message: str
-    kind: str  # unknown_type, missing_input, type_mismatch, bad_link, cycle, bad_value
+    kind: str  # unknown_type, missing_input, type_mismatch, bad_link, cycle, bad_value, bad_row
+    row: int | None = None  # a table parameter's row (1-based) the problem is in, so a view can select it
 
     def __str__(self) -> str:
         # Printed on terminals (studio validate, render): names and texts from a file are escaped, never
@@ -110,7 +112,10 @@ def validate(graph: Graph, registry: NodeRegistry, node_ids: set[str] | None = N
             hint = f" (did you mean '{guess}'?)" if guess else " (is its node pack installed?)"
             problems.append(Problem(nid, None, f"unknown node type '{node.type}'{hint}", "unknown_type"))
             continue
-        problems.extend(_param_problems(nid, spec, node.params))
+        params = _param_problems(nid, spec, node.params)
+        problems.extend(params)
+        if spec.roles.shot_list and not any(p.where == f"parameter '{spec.roles.shot_list}'" for p in params):
+            problems.extend(_shot_problems(graph, nid, spec, node.params))
         problems.extend(_input_problems(graph, nid, spec))
     for link in graph.links:
         if link.dst not in wanted:
@@ -138,6 +143,20 @@ def _param_problems(nid: str, spec: NodeSpec, params: dict) -> list[Problem]:
             found.append(
                 Problem(nid, f"parameter '{name}'", f"'{spec.title}' has no parameter '{name}'", "bad_value")
             )
+    return found
+
+
+def _shot_problems(graph: Graph, nid: str, spec: NodeSpec, params: dict) -> list[Problem]:
+    """A shot list's rows by the rules its node renders by: a bad row shows before Render, not as a failure."""
+    name = spec.roles.shot_list
+    pspec = spec.param(name)
+    rows = params.get(name, pspec.default if pspec is not None else None)
+    slots = [slot for slot in CHARACTER_SLOTS if graph.link_into(nid, f"character_{slot}") is not None]
+    found = []
+    for problem in shot_list_problems(rows, slots):
+        error = problem.error
+        message = error.message + (f" ({error.hint})" if error.hint else "")
+        found.append(Problem(nid, f"parameter '{name}'", message, "bad_row", problem.row))
     return found
 
 

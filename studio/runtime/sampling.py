@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 
 import numpy as np
@@ -16,6 +16,7 @@ from studio.errors import Cancelled, ModelError, OutOfMemoryError, StudioError
 from studio.runtime import families, preview, speed
 from studio.runtime.families import TASK_WORDS
 from studio.runtime.loading import LoadedModel, quiet
+from studio.runtime.watching import previews_watched
 
 _OOM_HINT = "try offload='model' (or 'sequential'), vae_tiling=True, or fewer frames / a smaller size"
 
@@ -279,7 +280,7 @@ def sample(
         request.width // geo.spatial,
     )
     renderer = None
-    if request.preview and on_step is not None:
+    if request.preview and on_step is not None and previews_watched():
         try:
             renderer = _renderer(model, geo, dims, request.num_frames)
         except Exception as exc:  # noqa: BLE001
@@ -450,3 +451,30 @@ def decode(model: LoadedModel, latents: Latents) -> np.ndarray:
     finally:
         _reset_hooks(pipe)
     return frames
+
+
+def decode_schedule(model: LoadedModel, latents: Latents, weights: np.ndarray) -> np.ndarray:
+    """Decode a one-pass prompt schedule: where a prompt change drew another scene, each scene's stretch apart,
+    cross-dissolved by the schedule's per-frame ``weights`` [K, T] (``studio.directing.prompts.
+    plan_section_decodes`` says why and how). One scene, or latents not laid out frame by frame, decode as one
+    clip, as ``decode`` does."""
+    from studio.directing.prompts import plan_section_decodes
+
+    tensor = latents.tensor
+    geo = families.geometry(model.spec, _pipe(model))
+    if tensor.ndim != 5 or tensor.shape[2] != geo.latent_frames(latents.num_frames):
+        return decode(model, latents)
+    # how far each latent frame moved from the one before: a prompt change to another scene jumps
+    steps = (tensor[:, :, 1:] - tensor[:, :, :-1]).float().flatten(3).norm(dim=(1, 3))[0].cpu().numpy()
+    plans = plan_section_decodes(weights, geo.temporal, int(tensor.shape[2]), steps)
+    if len(plans) < 2:
+        return decode(model, latents)
+    mixed: np.ndarray | None = None
+    for plan in plans:
+        part = replace(latents, tensor=tensor[:, :, list(plan.latents)], num_frames=plan.num_frames)
+        frames = decode(model, part)
+        if mixed is None:
+            mixed = np.zeros((latents.num_frames, *frames.shape[1:]), np.float32)
+        seen = np.flatnonzero(plan.weights > 0)
+        mixed[seen] += plan.weights[seen, None, None, None].astype(np.float32) * frames[seen - plan.first_frame]
+    return np.ascontiguousarray(np.clip(np.rint(mixed), 0, 255).astype(np.uint8))

@@ -56,7 +56,7 @@ def test_rows_parse_with_defaults_and_characters_travel_with_the_plan():
      "shot 2 ('shot 2'): 'transition' must be cut or continue"),
     ([{"name": "open", "prompt": "x", "seconds": 1, "transition": "continue"}], "shot 1 ('open') continues"),
     ([{"prompt": "x", "seconds": 1, "character": "c"}], "'character' must be one of a, b"),
-    ([{"prompt": "x", "seconds": 1, "camera": "pan"}], "shot 1 has unknown field(s) camera"),
+    ([{"prompt": "x", "seconds": 1, "camera": "pan"}], "shot 1 ('shot 1') has unknown field(s) camera"),
     ([{"prompt": "x", "seconds": 1}, "shot two"], "shot 2 must be an object"),
 ])
 def test_every_error_names_the_row(rows, words):
