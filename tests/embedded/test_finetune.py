@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -64,3 +65,48 @@ def test_the_mix_drops_or_repeats_a_condition_and_refuses_what_it_does_not_know(
         FT.parse_mix("dolly=1")
     with pytest.raises(SystemExit, match="CONDITION=TIMES"):
         FT.parse_mix("camera=half")
+
+
+def test_the_held_latents_term_pulls_only_the_masked_samples() -> None:
+    from diffusers import AutoencoderKLWan
+
+    from studio.embedded import scenes as S
+    from studio.embedded import vae_training as V
+
+    vae = AutoencoderKLWan.from_pretrained(MODEL / "vae").eval()
+    drawn = [S.render_scene_frame(S.scene_for_condition(seed, condition), 4) for seed, condition in
+             ((1, "base"), (2, "camera"))]
+    x = V.to_tensor(np.stack([image[None] for image, _ in drawn]))
+    cover = torch.from_numpy(np.stack([c[None] for _, c in drawn]))[:, None]
+    mask = torch.tensor([True, False])
+    with torch.no_grad():
+        own = V.encode_mean(vae, x)[0]
+        plain, parts = V.vae_loss(vae, x, cover)
+        same, same_parts = V.vae_loss(vae, x, cover, keep=(mask, own[mask]))
+        moved, moved_parts = V.vae_loss(vae, x, cover, keep=(mask, own[mask] + 0.5))
+    assert "held" not in parts and same_parts["held"] < 1e-10 and float(same - plain) < 1e-6
+    assert abs(moved_parts["held"] - 0.25) < 1e-4 and float(moved - plain) > 0.2
+    # the camera frame's texture edges weigh in: its loss is not the object-only loss
+    edges = V.texture_edges(x, cover).sum(dim=(1, 2, 3, 4))
+    assert edges[1] > 10 * edges[0]  # the first world's frame: only its object's rim
+
+
+@pytest.mark.slow
+def test_the_vae_stage_tunes_a_copy_and_a_finished_stage_is_not_run_again(tmp_path) -> None:
+    from diffusers import AutoencoderKLWan
+
+    from studio.embedded.checkpoint import load_checkpoint
+
+    out = tmp_path / "run"
+    args = ["--model", str(MODEL), "--out", str(out), "--stages", "prepare,vae", "--vae-steps", "3",
+            "--vae-batch", "3", "--save-every", "2"]
+    FT.main(args)
+    shipped = AutoencoderKLWan.from_pretrained(MODEL / "vae").state_dict()
+    kept = load_checkpoint(out / "vae_shipped.json")["model"]
+    tuned = load_checkpoint(out / "vae_final.json")["model"]
+    assert all(torch.equal(kept[k], shipped[k]) for k in shipped)
+    assert any(not torch.equal(tuned[k], shipped[k]) for k in shipped)
+    assert load_checkpoint(out / "vae_texture.json")["step"] == 3
+    before = (out / "vae_final.safetensors").read_bytes()
+    FT.main([*args, "--resume"])
+    assert (out / "vae_final.safetensors").read_bytes() == before
