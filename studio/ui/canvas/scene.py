@@ -6,17 +6,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneMouseEvent
 
-from studio.engine import (
-    NodeCached,
-    NodeFailed,
-    NodeFinished,
-    NodeProgress,
-    NodeStarted,
-    NodeWarning,
-    RunFinished,
-    RunStarted,
-)
-from studio.graph import ChangeKind, GraphChange, Group, Link, compatible, driven_links
+from studio.graph import ChangeKind, Graph, GraphChange, Group, Link, compatible, driven_links
 from studio.ui.canvas.collapse import META_KEY as COLLAPSED
 from studio.ui.canvas.collapse import collapsed_ids
 from studio.ui.canvas.items import GRID, IN, OUT, NodeItem
@@ -24,6 +14,7 @@ from studio.ui.canvas.linkdrag import LinkGesture
 from studio.ui.canvas.links import GroupItem, LinkItem
 from studio.ui.canvas.reroutes import META_KEY as REROUTES
 from studio.ui.canvas.reroutes import RerouteItem, link_key, points_of, set_points
+from studio.ui.canvas.run_states import RunStates
 from studio.ui.shell import theme
 from studio.ui.shell.session import EditSession
 
@@ -45,6 +36,7 @@ class GraphScene(QGraphicsScene):
         self.reroutes: dict[Link, list[RerouteItem]] = {}
         self.snap = True
         self.link_gesture = LinkGesture(self)
+        self.run_states = RunStates(self)
         self._group_drag: tuple[GroupItem, QPointF, QPointF, dict[str, QPointF]] | None = None
         self._insert_target: LinkItem | None = None
         self._resize: tuple[GroupItem, QPointF, object] | None = None
@@ -185,6 +177,7 @@ class GraphScene(QGraphicsScene):
             self.rebuild()
         elif kind == ChangeKind.NODE_ADDED and change.node_id:
             self._add_node(change.node_id)
+            self.run_states.restore_item(change.node_id)  # an undone delete shows its result again
         elif kind == ChangeKind.NODE_REMOVED and change.node_id in self.nodes:
             self.removeItem(self.nodes.pop(change.node_id))
         elif kind == ChangeKind.NODE_CHANGED and change.node_id in self.nodes:
@@ -283,56 +276,17 @@ class GraphScene(QGraphicsScene):
         for nid, item in self.nodes.items():
             item.set_problems(found.get(nid, []))
 
-    # ---- run state on the nodes
-    def apply_run_event(self, event: object) -> None:
-        if isinstance(event, RunStarted):
-            for item in self.nodes.values():
-                item.set_state("")
-                item.clear_run_warnings()
-            for nid in event.node_ids:
-                if nid in self.nodes:
-                    self.nodes[nid].set_state("queued", "queued")
-            return
-        if isinstance(event, RunFinished):
-            for item in self.nodes.values():
-                if item.state in ("queued", "running"):
-                    item.set_state("cancelled" if event.status == "cancelled" else "", event.status)
-            return
-        item = self.nodes.get(getattr(event, "node_id", ""))
-        if item is None:
-            return
-        if isinstance(event, NodeCached):
-            item.set_state("cached", "cached")
-        elif isinstance(event, NodeStarted):
-            item.set_state("running", "starting", (0, 0))
-            item.setToolTip(f"runs because: {event.reason}")
-        elif isinstance(event, NodeProgress):
-            item.set_state("running", f"step {event.step}/{event.total}", (event.step, event.total))
-        elif isinstance(event, NodeFinished):
-            item.set_state("done", f"done in {event.seconds:.2f} s")
-        elif isinstance(event, NodeFailed):
-            item.set_state("failed", event.message)
-        elif isinstance(event, NodeWarning):
-            item.add_run_warning(event.message)
+    # ---- run state on the nodes (studio/ui/canvas/run_states.py)
+    def apply_run_event(self, event: object, graph: Graph | None = None, draft: bool = False) -> None:
+        """``graph``: the graph the run renders, with its RunStarted (the canvas may be edited meanwhile);
+        ``draft``: it is the canvas's draft copy."""
+        self.run_states.apply(event, graph, draft)
 
     def mark_stale(self, node_id: str) -> None:
-        """An edit of ``node_id``: it and every node downstream of it show "stale" instead of a result that no
-        longer matches the graph (done, cached, failed); the next render runs them again."""
-        graph = self.session.graph
-        todo, seen = [node_id], set()
-        while todo:
-            nid = todo.pop()
-            if nid in seen:
-                continue
-            seen.add(nid)
-            todo.extend(link.dst for link in graph.links if link.src == nid)
-            item = self.nodes.get(nid)
-            if item is not None and item.state in ("done", "cached", "failed", "cancelled"):
-                item.set_state("stale", "stale: edited" if nid == node_id else "stale: an input changed")
+        self.run_states.mark_stale(node_id)
 
     def clear_run_states(self) -> None:
-        for item in self.nodes.values():
-            item.set_state("")
+        self.run_states.forget()
 
     # ---- gestures
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802 (Qt's name)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow
 
 from studio.engine import RunStarted
@@ -88,8 +88,18 @@ class RenderPanels(QObject):
 
         return RenderHistory(output_folder(self.session.path))
 
-    def keep_render(self, render: Render) -> BackgroundJob:
-        """Write a finished render into the history (off the main thread), then list it."""
+    def keep_render(self, render: Render) -> BackgroundJob | None:
+        """Write a finished render into the history (off the main thread), then list it.
+
+        A render in which no node ran (every result came from the cache: the graph is one this window already
+        rendered, nothing changed) is not kept again: it made no new clip and wrote no file, and a second entry
+        of the same clip read "0.0 s", a time it never took. None then."""
+        if render.result.cached and not render.result.timings:
+            # after the run's own "render ok" line, which the same delivery of events writes next
+            QTimer.singleShot(0, lambda: self.logs.append(
+                f"render #{render.number}: every node came from the cache (nothing changed since it rendered): "
+                "the History keeps that render, not a copy of it"))
+            return None
         history, registry = self.history(), self.registry
         graph = render.extra.get("graph")
         clip = render.clip()

@@ -114,6 +114,7 @@ class Files:
         self.renderer, self.autosaver, self.scene, self.view = renderer, autosaver, scene, view
         self.editing = editing
         self.new_window = new_window  # where recovered work goes when this window already holds a graph
+        self.after_open: Callable[[], object] = lambda: None  # the window looks up the graph's last render
 
     # ---- commands
     def file_new(self) -> None:
@@ -158,6 +159,7 @@ class Files:
             self.add_recent(Path(path).resolve())
         self.logs.append(f"opened {path}")
         self.view.frame_all()
+        self.after_open()
         return True
 
     def open_clip(self, path: Path) -> BackgroundJob:

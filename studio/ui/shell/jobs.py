@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from studio.errors import Cancelled, StudioError
 from studio.priority import lower_this_thread
@@ -40,7 +40,7 @@ class JobContext:
         percent = done * 100 // max(total, 1)
         if percent != self._job._shown:
             self._job._shown = percent
-            self._job._emit(self._job.progress, done, total)
+            self._job._emit("progress", done, total)
 
 
 def explain_failure(exc: BaseException) -> str:
@@ -51,6 +51,38 @@ def explain_failure(exc: BaseException) -> str:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"cannot read or write {where}{exc.strerror or exc}"
     return f"it failed unexpectedly ({exc.__class__.__name__}: {exc}); the log has details"
+
+
+class _Relay(QObject):
+    """Carries a job's signals from its worker thread to the main thread, where the job is checked for life.
+
+    A job emitting its own signals from the worker raced with the main thread deleting it (its owner closed):
+    the check for life and the emit were not one step, and the whole tests/ui run crashed at times. The relay
+    lives as long as the program, so the worker only ever touches it; the job's own signals are emitted on the
+    main thread, where jobs are deleted, so the check and the emit cannot be split."""
+
+    deliver = Signal(object, str, tuple)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.deliver.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @staticmethod
+    def _deliver(job: BackgroundJob, name: str, values: tuple) -> None:
+        if shiboken6.isValid(job):  # the owner (and this job with it) may be gone meanwhile
+            with contextlib.suppress(RuntimeError):
+                getattr(job, name).emit(*values)
+
+
+_relay: _Relay | None = None
+
+
+def _the_relay() -> _Relay:
+    """The relay, made on first use by a job's constructor: on the main thread, which it then belongs to."""
+    global _relay
+    if _relay is None:
+        _relay = _Relay()
+    return _relay
 
 
 class BackgroundJob(QObject):
@@ -67,6 +99,7 @@ class BackgroundJob(QObject):
     def __init__(self, work: Callable[[JobContext], Any], name: str, *, background: bool = True,
                  explain: Callable[[BaseException], str] = explain_failure, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._relay = _the_relay()
         self.work, self.name, self.background, self.explain = work, name, background, explain
         self._cancel = threading.Event()
         self._shown = -1
@@ -100,17 +133,16 @@ class BackgroundJob(QObject):
         try:
             self.result = self.work(JobContext(self))
         except Cancelled:
-            self._emit(self.cancelled)
+            self._emit("cancelled")
         except Exception as exc:  # noqa: BLE001 - a sentence for the person, the traceback for the log
             if not isinstance(exc, StudioError | OSError):
                 log.exception("background job %s failed", self.name)
             self.error = self.explain(exc)
-            self._emit(self.failed, self.error)
+            self._emit("failed", self.error)
         else:
-            self._emit(self.succeeded, self.result)
-        self._emit(self.finished)
+            self._emit("succeeded", self.result)
+        self._emit("finished")
 
-    def _emit(self, signal: Any, *values: Any) -> None:
-        if shiboken6.isValid(self):  # the owner (and this job with it) may be gone meanwhile
-            with contextlib.suppress(RuntimeError):
-                signal.emit(*values)
+    def _emit(self, name: str, *values: Any) -> None:
+        """Queue signal ``name`` for the main thread (see _Relay)."""
+        self._relay.deliver.emit(self, name, values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor
@@ -19,16 +20,25 @@ class _LogBridge(QObject):
 
 
 class QtLogHandler(logging.Handler):
-    """Forwards log records from any thread to the log panel (signals cross threads safely)."""
+    """Forwards log records from any thread to the log panel (signals cross threads safely).
+
+    ``route(text, level)``, when set, is offered each line first, on the thread that logged it; it returns True
+    when it takes the line (the window's render controller takes lines logged during a render, and delivers
+    them in order with the render's events: engine events wait up to a frame to be merged, so a line sent on its
+    own showed "shot 6/7: rendering" above "render started", or after "render ok", seen in the soak)."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.bridge = _LogBridge()
+        self.route: Callable[[str, int], bool] | None = None
         self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.bridge.line.emit(self.format(record), record.levelno)
+            text = self.format(record)
+            if self.route is not None and self.route(text, record.levelno):
+                return
+            self.bridge.line.emit(text, record.levelno)
         except RuntimeError:  # the panel is gone (window closed)
             pass
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,14 @@ if TYPE_CHECKING:
 DELIVERY_HZ = 30  # engine events reach the widgets at most this often
 
 
+@dataclass(frozen=True)
+class LoggedLine:
+    """A line logged while a render ran, queued between its events."""
+
+    text: str
+    level: int
+
+
 class RenderController(QObject):
     """Starts and cancels runs. Events arrive on the worker thread; they are queued, progress
     events for the same node replace each other while undelivered, and the main thread drains
@@ -38,6 +47,8 @@ class RenderController(QObject):
     event = Signal(object)  # each engine event, on the main thread
     running_changed = Signal(bool)
     farm_added = Signal(object)  # a FarmQueue, when renders first go to its address
+    forgotten = Signal()  # another graph is on the canvas: what was shown of this one's runs goes
+    logged = Signal(str, int)  # a line logged while a render ran (text, level), in order with its events
     _wake = Signal()
 
     def __init__(self, session: EditSession, engine: Engine | None = None, parent: QObject | None = None) -> None:
@@ -46,7 +57,7 @@ class RenderController(QObject):
         self.engine = engine or Engine(session.registry)
         self.handle: RunHandle | None = None
         self._lock = threading.Lock()
-        self._queue: deque[Event] = deque()
+        self._queue: deque[Event | LoggedLine] = deque()
         self._progress_at: dict[str, int] = {}  # node id -> index of its undelivered progress event
         self._woken = False
         self._dropped = 0
@@ -69,6 +80,9 @@ class RenderController(QObject):
         self._result_poll.setInterval(5)
         self._result_poll.timeout.connect(self._publish_when_done)
         self._switch_back = lambda: None  # ends the short GIL switch interval of the run on this machine
+        # from just before a run starts here until its result is taken: lines logged meanwhile are its lines
+        # (``running`` is not yet true for the worker's first line: the handle comes back after it starts)
+        self._taking_lines = False
 
     @property
     def running(self) -> bool:
@@ -166,6 +180,7 @@ class RenderController(QObject):
         # that imports (the first after launch waits for the warm-up's imports) otherwise stalls every repaint
         self._switch_back()
         self._switch_back = hold_short_switch()
+        self._taking_lines = True
         # below the main thread's priority: on a machine with few cores the UI wins the CPU at once
         self.handle = self.engine.start(entry.graph, entry.targets, listener=self._listen, base_dir=entry.base_dir,
                                         background=True, outputs=entry.outputs)
@@ -180,6 +195,7 @@ class RenderController(QObject):
             self.queue.update(self._current, state=CANCELLED, ended=time.monotonic(), message="another graph opened")
         self._current = None  # a run of the old graph that still ends well is not this graph's last render
         self.last.clear()
+        self.forgotten.emit()
 
     def cancel_all(self) -> None:
         for farm in self.farms.values():
@@ -208,7 +224,15 @@ class RenderController(QObject):
         return True
 
     # ---- worker thread
-    def _listen(self, event: Event) -> None:
+    def take_logged(self, text: str, level: int) -> bool:
+        """A line logged (on any thread) while a render runs here joins the queue of its events, so the log
+        shows it where it happened: after "render started", before "render ok". False when nothing runs."""
+        if not self._taking_lines:
+            return False
+        self._listen(LoggedLine(text, level))
+        return True
+
+    def _listen(self, event: Event | LoggedLine) -> None:
         if isinstance(event, RunFinished):  # here too, not only on the main thread: a closed window still ends it
             self._switch_back()
         with self._lock:
@@ -238,12 +262,15 @@ class RenderController(QObject):
             return
         self._last_drain = time.monotonic()
         with self._lock:
-            events = list(self._queue)
+            events: list[Event | LoggedLine] = list(self._queue)
             self._queue.clear()
             self._progress_at.clear()
             self._woken = False
         finished = False
         for event in events:
+            if isinstance(event, LoggedLine):
+                self.logged.emit(event.text, event.level)
+                continue
             self._note(event)
             self.event.emit(event)
             finished = finished or isinstance(event, RunFinished)
@@ -300,6 +327,7 @@ class RenderController(QObject):
         if not handle.done:
             return
         self._result_poll.stop()
+        self._taking_lines = False
         self._switch_back()  # a run that ended without RunFinished (an engine error) ends it here
         entry, self._current = self._current, None
         if entry is not None and handle.result is not None and handle.result.ok:

@@ -42,6 +42,7 @@ from studio.ui.shell.preview import PreviewPanel
 from studio.ui.shell.problems import ProblemChecker
 from studio.ui.shell.recovery import Autosaver
 from studio.ui.shell.render import RenderController
+from studio.ui.shell.reopen import ReopenedRender, ReopenWatch
 from studio.ui.shell.session import EditSession
 from studio.ui.shell.settings import settings
 from studio.ui.shell.shortcuts import ShortcutsDialog
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
                            new_window=lambda: self.new_window().files)
         self._build_docks()
         self.timeline = None
+        self._reopened: ReopenedRender | None = None
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
@@ -202,6 +204,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(docks.timeline_dock.toggleViewAction())
         self.preview_toggle.setVisible(False)
         self.timeline = docks
+        self.show_reopened()  # a graph opened before the timeline was there: its last render
         state = settings().value("state")
         if state is not None:  # the saved layout places these docks too
             self.restoreState(state)
@@ -401,6 +404,16 @@ class MainWindow(QMainWindow):
         self.checker.found.connect(self.scene.show_problems)
         self.view.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f}%"))
         self.renderer.running_changed.connect(self._running_changed)
+        self.renderer.forgotten.connect(self.scene.clear_run_states)  # another graph: no result of the old one
+        self.logs.handler.route = self.renderer.take_logged  # in order with the render's events
+        self.renderer.logged.connect(self.logs.append)
+        # a graph opened shows its last render from the history (studio/ui/shell/reopen.py), unless a render or
+        # another graph comes first
+        self.reopen = ReopenWatch(self.session, self.panels.history, self)
+        self.reopen.found.connect(self.show_reopened)
+        self.files.after_open = self.reopen.look
+        self.renderer.forgotten.connect(self.reopen.drop)
+        self.renderer.event.connect(lambda event: self.reopen.drop() if isinstance(event, RunStarted) else None)
 
     # ---- titles and status
     def update_title(self) -> None:
@@ -492,6 +505,15 @@ class MainWindow(QMainWindow):
         else:
             self.preview.show_preview(title, 1, 1, frames)
         self.statusBar().showMessage(f"showing {title}", 5000)
+
+    def show_reopened(self, found: ReopenedRender | None = None) -> None:
+        """The last render of the graph just opened (or, once the timeline is there, the one that waited)."""
+        found = found or self._reopened
+        self._reopened = found if self.timeline is None else None
+        if found is None or self.timeline is None:
+            return
+        self.timeline.show_reopened(found)
+        self.logs.append(f"showing the {found.describe(source=True)}")
 
     def compare_clip(self, frames: np.ndarray, fps: float, title: str) -> None:
         if self.timeline is None:
@@ -586,7 +608,9 @@ class MainWindow(QMainWindow):
         self.act_cancel.setEnabled(running)  # rendering stays possible: a new render queues behind
 
     def _run_event(self, event: object) -> None:
-        self.scene.apply_run_event(event)
+        running = self.renderer.current  # its graph is what ran, whatever the canvas holds now
+        started = isinstance(event, RunStarted) and running is not None
+        self.scene.apply_run_event(event, running.graph if started else None, started and running.draft)
         log = self.logs.append
         if isinstance(event, RunStarted):
             log(f"render started: {len(event.node_ids)} node(s)")

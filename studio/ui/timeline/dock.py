@@ -43,6 +43,7 @@ from studio.values import PromptSchedule, Signal, Sound, Video
 
 if TYPE_CHECKING:
     from studio.ui.shell.last_render import Render
+    from studio.ui.shell.reopen import ReopenedRender
     from studio.ui.shell.session import EditSession
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,17 @@ class TimelineDocks(QObject):
         if clip is not None:
             self.live.show_video(clip[1])
         self.take_outputs(render.outputs)
+
+    def show_reopened(self, found: ReopenedRender) -> None:
+        """The last render of the graph just opened, read back from the render history (studio/ui/shell/reopen.py):
+        its clip and sound, and for a sequence, its shots as sections; the status says what it is. (The window
+        does not call it once a render has started: that render keeps the screen.)"""
+        self.live.show_video(Video(found.frames, found.fps))
+        if found.sound is not None:
+            self.set_sound(found.sound)
+        self.sequence.take_restored(self.model.count, found.record.draft, found.exact)
+        self._choose_again()
+        self.model.set_status(found.describe())
 
     def forget_render(self) -> None:
         """The canvas holds another graph: nothing of the last one's render stays on screen (its frames, sound,

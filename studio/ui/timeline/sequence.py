@@ -122,6 +122,33 @@ class SequenceFeed(QObject):
             self._to_fill = sorted(kept_shots(self._previous_shots, sections).items())
         return True
 
+    def take_restored(self, count: int, draft: bool = False, exact: bool = True) -> bool:
+        """A clip of ``count`` frames that the graph on the canvas rendered (read back from the history when the
+        graph was opened) is on screen: when the graph makes a sequence of that length, its shots become the
+        clip's sections, and the next render shows the shots it keeps from this clip at once, as after a render
+        in this window. ``draft``: the clip was a draft (its shots were made at the draft steps). Not ``exact``:
+        an earlier version of the graph made it; its sections are the rows' as they are now, and no shot of it
+        stands in for a shot of the next render (which may not be the shot it shows)."""
+        if self._session is None:
+            return False
+        graph, registry = self._session.graph, self._session.registry
+        plan = self.plan(tuple(graph.nodes))
+        if plan is None or plan[3][-1].end != count:
+            return False
+        self.node_id, self.shots_node, _fps, sections = plan
+        self.model.set_shots(sections)
+        if not exact:
+            self._clip_settings = self.clip_steps = None
+            return True
+        self._clip_settings = self._settings(self.node_id, self.shots_node)
+        node = graph.nodes[self.node_id]
+        spec = registry.get(node.type)
+        params = (spec.default_params() if spec is not None else {}) | node.params
+        pairs = spec.roles.draft if spec is not None else ()
+        steps = [min(params[a], params[b]) if draft else params[a] for a, b in pairs[:1] if a in params and b in params]
+        self.clip_steps = steps[0] if steps and isinstance(steps[0], int) else None
+        return True
+
     def _settings(self, node_id: str, shots_node: str) -> object:
         """What every shot's frames depend on besides its row: the generating node's parameters (not whether
         it previews) and the parameters of each node upstream of it but the Shot List (the model, the
