@@ -610,18 +610,35 @@ class Inspector(QScrollArea):
         many = len(ids) > 1
         problems = validate(self.session.graph, self.session.registry, ids)
         per_param: dict[str, list[str]] = {}
+        rows: dict[str, dict[int, list[str]]] = {}  # the shown node's bad table rows (0-based), per parameter
         general = []
         for p in problems:
             if p.node_id not in ids:
                 continue
             who = f"{p.node_id}: " if many else ""
             if p.where and p.where.startswith("parameter '"):
-                per_param.setdefault(p.where[len("parameter '"):-1], []).append(who + p.message)
+                name = p.where[len("parameter '"):-1]
+                per_param.setdefault(name, []).append(who + p.message)
+                if p.row is not None and p.node_id == self.node_id:  # the table shows the first node's rows
+                    rows.setdefault(name, {}).setdefault(p.row - 1, []).append(p.message)
             else:
                 general.append(who + (p.where + ": " if p.where else "") + p.message)
         for name, label in self.problem_labels.items():
             messages = per_param.get(name)
             label.setText("\n".join(messages or []))
             label.setVisible(bool(messages))
+        for name, editor in self.editors.items():
+            table = getattr(editor, "table", None)
+            if table is not None:
+                table.mark_rows({row: "\n".join(found) for row, found in rows.get(name, {}).items()})
         self.general_problems.setText("\n".join(general))
         self.general_problems.setVisible(bool(general))
+
+    def select_row(self, name: str, row: int) -> bool:
+        """Select row ``row`` (0-based) of parameter ``name``'s table, scrolled into view (a problem of that row
+        was clicked, or its shot on the timeline). Returns whether the row is there."""
+        records = getattr(self.editors.get(name), "table", None)
+        if records is None or not records.select_row(row):
+            return False
+        self.ensureWidgetVisible(records, 0, 40)
+        return True

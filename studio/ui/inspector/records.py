@@ -3,7 +3,9 @@
 Cells follow the parameter's declared columns; an empty cell leaves the field out of the record (a keyframe
 then keeps the previous one's value). Fields the table does not show are kept as they are. Every change that
 parses is one undoable commit; a cell that does not parse turns red and commits nothing. Adding, removing and
-moving rows (the buttons, or Alt+Up/Down) are one commit each, so each undoes on its own.
+moving rows (the buttons, or Alt+Up/Down) are one commit each, so each undoes on its own. A row that validation
+finds wrong (a shot without a length) is marked while the problem stands: tinted, a warning sign on its number,
+the problem as its tooltip (``mark_rows``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QToolButton,
@@ -29,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from studio.graph import Column
 
-BAD = QColor("#6b2630")
+BAD = QColor("#6b2630")  # a cell that does not parse
+MARKED = QColor("#47242c")  # a row that parses but breaks the parameter's rules (validation's problem)
 ROW_H = 22
 
 
@@ -73,6 +77,7 @@ class RecordTable(QWidget):
         self._records: list[dict] = []
         self._quiet = False
         self._holding = False  # rows being replaced: the selection is said once the node has them
+        self._marks: dict[int, str] = {}  # row (0-based) -> what validation says is wrong with it
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(3)
@@ -137,8 +142,39 @@ class RecordTable(QWidget):
             self._fit_height()
         finally:
             self._quiet = False
+        self._paint_marks()  # refilled cells: the marks go back on
         self.error.hide()
         self._selection_changed()
+
+    def mark_rows(self, marks: dict[int, str]) -> None:
+        """Mark the rows validation finds wrong ({0-based row: message}), clearing the others' marks."""
+        if marks != self._marks:
+            self._marks = dict(marks)
+            self._paint_marks()
+
+    def marked_rows(self) -> dict[int, str]:
+        return {row: text for row, text in self._marks.items() if row < self.table.rowCount()}
+
+    def _paint_marks(self) -> None:
+        self._quiet = True  # a cell's colour changing is no edit
+        try:
+            for row in range(self.table.rowCount()):
+                text = self._marks.get(row)
+                header = QTableWidgetItem(str(row + 1))
+                if text:  # an icon: the theme's header colour overrides an item's own text colour
+                    header.setIcon(self.table.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
+                    header.setToolTip(text)
+                self.table.setVerticalHeaderItem(row, header)
+                for col in range(self.table.columnCount()):
+                    item = self.table.item(row, col)
+                    if item is not None and item.background().color() != BAD:  # a cell's own error shows first
+                        item.setBackground(QBrush(MARKED) if text else QBrush())
+                        item.setToolTip(text or "")
+                    widget = self.table.cellWidget(row, col)
+                    if widget is not None:
+                        widget.setToolTip(text or "")
+        finally:
+            self._quiet = False
 
     def _fill(self, row: int, col: int, column: Column, value: Any) -> None:
         if column.kind == "enum":
@@ -193,8 +229,9 @@ class RecordTable(QWidget):
                     ok, value = _parse(column, item.text() if item else "")
                     if item is not None:
                         self._quiet = True
-                        item.setBackground(QBrush(BAD) if not ok else QBrush())
-                        item.setToolTip(value if not ok else "")
+                        mark = self._marks.get(row)
+                        item.setBackground(QBrush(BAD) if not ok else QBrush(MARKED) if mark else QBrush())
+                        item.setToolTip(value if not ok else mark or "")
                         self._quiet = False
                 if not ok:
                     problems.append(f"row {row + 1}: {value}")
@@ -290,6 +327,14 @@ class RecordTable(QWidget):
         for row in rows:
             self.table.selectRow(row)
         self.table.setSelectionMode(mode)
+
+    def select_row(self, row: int) -> bool:
+        """Select ``row`` alone and scroll the table to it; False when there is no such row."""
+        if not 0 <= row < self.table.rowCount():
+            return False
+        self.table.selectRow(row)
+        self.table.scrollTo(self.table.model().index(row, 0))
+        return True
 
     def _selection_changed(self) -> None:
         if self._holding:

@@ -1,4 +1,5 @@
-"""The bottom dock: validation problems (click to find the node) and the log of runs and messages."""
+"""The bottom dock: validation problems (click to find the node, and the table row a problem is in) and the
+log of runs and messages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit, QTab
 from studio.graph import Problem
 
 LOG_LINES = 5000
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # (parameter, 0-based row) of a problem in a table's row
+
+
+def table_row(problem: Problem) -> tuple[str, int] | None:
+    """(parameter, 0-based row) when the problem is in one row of a table parameter (a shot without a length)."""
+    where = problem.where or ""
+    if problem.row is None or not (where.startswith("parameter '") and where.endswith("'")):
+        return None
+    return where[len("parameter '"):-1], problem.row - 1
 
 
 class _LogBridge(QObject):
@@ -45,6 +55,7 @@ class QtLogHandler(logging.Handler):
 
 class LogPanel(QTabWidget):
     node_activated = Signal(str)
+    row_activated = Signal(str, str, int)  # node, parameter, 0-based row: after node_activated, for such a problem
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +101,7 @@ class LogPanel(QTabWidget):
             item = QListWidgetItem(str(problem))
             item.setForeground(QColor("#ff8a80" if problem.kind != "missing_input" else "#f2c14e"))
             item.setData(Qt.ItemDataRole.UserRole, problem.node_id)
+            item.setData(ROW_ROLE, table_row(problem))
             self.problems.addItem(item)
         self.setTabText(0, f"Problems ({len(problems)})" if problems else "Problems")
 
@@ -97,3 +109,6 @@ class LogPanel(QTabWidget):
         node_id = item.data(Qt.ItemDataRole.UserRole)
         if node_id:
             self.node_activated.emit(node_id)
+            row = item.data(ROW_ROLE)
+            if row:
+                self.row_activated.emit(node_id, row[0], row[1])

@@ -399,6 +399,7 @@ class MainWindow(QMainWindow):
         self.view.files_dropped.connect(self.files.drop_files)
         self.view.context_menu_requested.connect(self.canvas_menu)
         self.logs.node_activated.connect(self.focus_node)
+        self.logs.row_activated.connect(self.select_row)
         self.renderer.event.connect(self._run_event)
         self.checker.found.connect(self.logs.set_problems)
         self.checker.found.connect(self.scene.show_problems)
@@ -526,23 +527,28 @@ class MainWindow(QMainWindow):
 
     def select_shot(self, node_id: str, row: int) -> None:
         """Select a Shot List node and one of its rows (a shot's flag clicked on the timeline)."""
+        node = self.session.graph.nodes.get(node_id)
+        spec = self.registry.get(node.type) if node is not None else None
+        if spec is not None and spec.roles.shot_list:
+            self.select_row(node_id, spec.roles.shot_list, row)
+            self.statusBar().showMessage(f"shot {row + 1} of '{node_id}'", 4000)
+
+    def select_row(self, node_id: str, param: str, row: int) -> None:
+        """Select a node and row ``row`` (0-based) of its table parameter ``param`` in the inspector (a shot
+        chosen on the timeline, a problem of that row clicked in Problems)."""
         self.scene.select_nodes([node_id])
         # once the inspector has followed the selection (its own zero-time timer), choose the row
-        QTimer.singleShot(30, lambda: self._select_shot_row(node_id, row))
+        QTimer.singleShot(30, lambda: self._select_row(node_id, param, row))
 
-    def _select_shot_row(self, node_id: str, row: int) -> None:
+    def _select_row(self, node_id: str, param: str, row: int) -> None:
         if node_id not in self.session.graph.nodes:
             return
         if self._selection_timer.isActive() or self.inspector.node_id != node_id:  # show it now, once
             self._selection_timer.stop()
             self._show_selection()
-        spec = self.registry.get(self.session.graph.nodes[node_id].type)
-        editor = self.inspector.editors.get(spec.roles.shot_list or "") if spec is not None else None
-        table = getattr(getattr(editor, "table", None), "table", None)
-        if table is not None and row < table.rowCount():
-            table.selectRow(row)
-            table.scrollToItem(table.item(row, 0))
-        self.statusBar().showMessage(f"shot {row + 1} of '{node_id}'", 4000)
+        if self.inspector.select_row(param, row):
+            self.inspector_dock.show()
+            self.inspector_dock.raise_()
 
     def set_export_range(self) -> None:
         if self.timeline is None or not self.timeline.set_export_range():

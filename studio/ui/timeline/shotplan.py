@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from studio.directing.shots import Shot
+from studio.graph.shotrows import CHARACTER_SLOTS, check_row, list_problem
 from studio.values import ShotRecord
 
 
@@ -32,28 +34,30 @@ class ShotSection:
 
 def sections_from_rows(rows: Any, fps: float, default_seed: int | None = None) -> list[ShotSection]:
     """The sections a Shot List's rows will make at ``fps`` (the lengths the render will give them), or []
-    when a row has no usable length yet (the render will say what is wrong; the timeline draws no plan).
-    With the Shot List's ``default_seed`` (the seed of rows without one) each section knows its take."""
-    if not isinstance(rows, list) or not rows or not fps > 0:
+    when a row breaks the rules the render reads rows by (``studio.graph.shotrows``: the render would refuse
+    the list, and Problems says what is wrong; the timeline draws no plan). With the Shot List's
+    ``default_seed`` (the seed of rows without one) each section knows its take."""
+    if list_problem(rows) is not None or not fps > 0:
         return []
     sections, at = [], 0
-    for index, row in enumerate(rows):
-        seconds = row.get("seconds") if isinstance(row, dict) else None
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) \
-                or seconds <= 0:
+    for index, item in enumerate(rows, start=1):
+        # Every slot counts as connected: whether a character's picture is wired is the graph's problem
+        # (Problems names it), not a reason to draw the row's shot elsewhere or not at all.
+        row, problems = check_row(index, item, default_seed if _is_seed(default_seed) else 0, CHARACTER_SLOTS)
+        if row is None or problems:
             return []
-        # as Shot.num_frames: at least one frame, rounded to the nearest
-        frames = max(1, int(round(seconds * fps)))
-        name = row.get("name")
-        name = name.strip() if isinstance(name, str) and name.strip() else f"shot {index + 1}"
-        prompt = row.get("prompt") if isinstance(row.get("prompt"), str) else ""
-        seed = row.get("seed") if row.get("seed") is not None else default_seed
-        # as parse_shots reads a row: an empty transition is a cut, an empty character none
-        take = ((prompt.strip(), frames, seed, row.get("transition") or "cut", row.get("character") or None)
-                if isinstance(seed, int) and not isinstance(seed, bool) else ())
-        sections.append(ShotSection(at, frames, name, prompt.strip(), row.get("transition") == "continue", take))
+        shot = Shot(row.row, row.name, row.prompt, row.seconds, row.seed, row.transition, row.character)
+        frames = shot.num_frames(fps)  # as the render counts them
+        # without the Shot List's seed, a row that takes it has no known take
+        known = item.get("seed") is not None or _is_seed(default_seed)
+        take = (row.prompt, frames, row.seed, row.transition, row.character) if known else ()
+        sections.append(ShotSection(at, frames, row.name, row.prompt, shot.continues, take))
         at += frames
     return sections
+
+
+def _is_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def sections_from_record(shots: tuple[ShotRecord, ...], fps: float, count: int) -> list[ShotSection]:
