@@ -42,6 +42,7 @@ class RowProblem:
 
     row: int | None
     error: DirectingError
+    field: str | None = None  # the shot's field that is wrong ("seconds", "prompt", ...), so a view can show it
 
 
 def list_problem(rows: Any) -> DirectingError | None:
@@ -56,6 +57,12 @@ def list_problem(rows: Any) -> DirectingError | None:
     return None
 
 
+def _about(field: str, error: DirectingError) -> DirectingError:
+    """``error``, marked as being about the shot's ``field`` (a table view selects that cell)."""
+    error.field = field  # type: ignore[attr-defined]
+    return error
+
+
 def check_row(row: int, item: Any, default_seed: int, slots: Iterable[str]) -> tuple[ShotRow | None, list[DirectingError]]:
     """Row ``row`` read (None when it has problems) and its problems, each naming the row and its name and
     saying what to change. ``slots``: the character slots that have a picture connected."""
@@ -67,7 +74,7 @@ def check_row(row: int, item: Any, default_seed: int, slots: Iterable[str]) -> t
     if name is None or (isinstance(name, str) and not name.strip()):
         name = f"shot {row}"
     if not isinstance(name, str):
-        found.append(DirectingError(f"{where}: 'name' must be text (got {name!r})"))
+        found.append(_about("name", DirectingError(f"{where}: 'name' must be text (got {name!r})")))
         name = f"shot {row}"
     name = name.strip()
     where = f"shot {row} ('{name}')"
@@ -77,35 +84,35 @@ def check_row(row: int, item: Any, default_seed: int, slots: Iterable[str]) -> t
                                     hint=f"a shot takes {', '.join(sorted(SHOT_FIELDS))}"))
     prompt = item.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
-        found.append(DirectingError(f"{where} needs a prompt", hint="say what the shot shows"))
+        found.append(_about("prompt", DirectingError(f"{where} needs a prompt", hint="say what the shot shows")))
     seconds = item.get("seconds")
     if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds)
             or seconds <= 0 or seconds > MAX_SHOT_SECONDS):
-        found.append(DirectingError(f"{where} needs a length in 'seconds' above 0 and up to "
-                                    f"{MAX_SHOT_SECONDS:g} (got {seconds!r})",
-                                    hint=_LONG_HINT if _is_long(seconds) else None))
+        found.append(_about("seconds", DirectingError(
+            f"{where} needs a length in 'seconds' above 0 and up to {MAX_SHOT_SECONDS:g} (got {seconds!r})",
+            hint=_LONG_HINT if _is_long(seconds) else None)))
     seed = item.get("seed")
     if seed is None:
         seed = default_seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        found.append(DirectingError(f"{where}: 'seed' must be a whole number, 0 or more (got {seed!r})",
-                                    hint="leave it empty to use the Shot List's seed"))
+        found.append(_about("seed", DirectingError(f"{where}: 'seed' must be a whole number, 0 or more (got {seed!r})",
+                                                   hint="leave it empty to use the Shot List's seed")))
     transition = item.get("transition") or "cut"
     if transition not in TRANSITIONS:
-        found.append(DirectingError(f"{where}: 'transition' must be cut or continue (got {transition!r})",
-                                    hint="empty means cut"))
+        found.append(_about("transition", DirectingError(
+            f"{where}: 'transition' must be cut or continue (got {transition!r})", hint="empty means cut")))
     elif transition == "continue" and row == 1:
-        found.append(DirectingError(f"{where} continues, but no shot comes before it",
-                                    hint="make the first shot a cut"))
+        found.append(_about("transition", DirectingError(f"{where} continues, but no shot comes before it",
+                                                         hint="make the first shot a cut")))
     character = item.get("character") or None
     if character is not None:
         if character not in CHARACTER_SLOTS:
-            found.append(DirectingError(f"{where}: 'character' must be one of {', '.join(CHARACTER_SLOTS)} or "
-                                        f"empty (got {character!r})"))
+            found.append(_about("character", DirectingError(
+                f"{where}: 'character' must be one of {', '.join(CHARACTER_SLOTS)} or empty (got {character!r})")))
         elif character not in set(slots):
-            found.append(DirectingError(f"{where} shows character '{character}', but no picture is connected to "
-                                        f"'character_{character}'", port=f"character_{character}",
-                                        hint="connect a Reference Image, or clear the shot's character"))
+            found.append(_about("character", DirectingError(
+                f"{where} shows character '{character}', but no picture is connected to 'character_{character}'",
+                port=f"character_{character}", hint="connect a Reference Image, or clear the shot's character")))
     if found:
         return None, found
     return ShotRow(row=row, name=name, prompt=prompt.strip(), seconds=float(seconds), seed=int(seed),
@@ -125,5 +132,5 @@ def shot_list_problems(rows: Any, slots: Iterable[str]) -> list[RowProblem]:
     if whole is not None:
         return [RowProblem(None, whole)]
     slots = frozenset(slots)
-    return [RowProblem(index, error) for index, item in enumerate(rows, start=1)
+    return [RowProblem(index, error, getattr(error, "field", None)) for index, item in enumerate(rows, start=1)
             for error in check_row(index, item, 0, slots)[1]]

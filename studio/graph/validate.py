@@ -17,6 +17,7 @@ class Problem:
     message: str
     kind: str  # unknown_type, missing_input, type_mismatch, bad_link, cycle, bad_value, bad_row
     row: int | None = None  # a table parameter's row (1-based) the problem is in, so a view can select it
+    column: str | None = None  # that row's field the problem is about, so a view can select the cell
 
     def __str__(self) -> str:
         # Printed on terminals (studio validate, render): names and texts from a file are escaped, never
@@ -156,7 +157,7 @@ def _shot_problems(graph: Graph, nid: str, spec: NodeSpec, params: dict) -> list
     for problem in shot_list_problems(rows, slots):
         error = problem.error
         message = error.message + (f" ({error.hint})" if error.hint else "")
-        found.append(Problem(nid, f"parameter '{name}'", message, "bad_row", problem.row))
+        found.append(Problem(nid, f"parameter '{name}'", message, "bad_row", problem.row, problem.field))
     return found
 
 

@@ -119,3 +119,17 @@ def test_duplicate_names_render_and_are_no_problem(example, registry):
     assert row_problems(example, registry) == []
     assert [s.name for s in parse_shots(rows, 0, {"a": PICTURE, "b": PICTURE}).shots][:3] == [
         "opening", "descent", "opening"]
+
+
+def test_each_row_problem_names_the_field_to_change() -> None:
+    from studio.graph.shotrows import shot_list_problems
+
+    rows = [{"name": "a", "prompt": "x", "seconds": 1, "transition": "continue"},
+            {"name": "b", "prompt": " ", "seconds": 1},
+            {"name": "c", "prompt": "x", "seconds": 0},
+            {"name": "d", "prompt": "x", "seconds": 1, "seed": -1},
+            {"name": "e", "prompt": "x", "seconds": 1, "transition": "wipe"},
+            {"name": "f", "prompt": "x", "seconds": 1, "character": "b"}]
+    found = {(p.row, p.field) for p in shot_list_problems(rows, slots=["a"])}
+    assert found == {(1, "transition"), (2, "prompt"), (3, "seconds"), (4, "seed"), (5, "transition"),
+                     (6, "character")}

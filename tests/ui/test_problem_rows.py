@@ -53,9 +53,12 @@ def test_clicking_a_rows_problem_selects_its_row_and_the_row_is_marked_until_fix
     assert win.scene.selected_node_ids() == ["shots"]
     records = shot_table(win)
     table = records.table
-    # scrolled to: the row is inside the table's viewport and the table inside the inspector's
-    rect = table.visualRect(table.model().index(BAD, 0))
-    assert table.viewport().rect().contains(rect.center())
+    # the problem's field is the current cell, scrolled to: "seconds" sits right of the prompt in the table
+    seconds = [c.name for c in records.columns].index("seconds")
+    assert table.currentIndex().row() == BAD and table.currentIndex().column() == seconds
+    assert table.viewport().rect().contains(table.visualRect(table.model().index(BAD, seconds)).center())
+    # scrolled to: the row (at its bad cell, checked above) inside the table's viewport, the table inside the
+    # inspector's
     top_left = records.mapTo(win.inspector.widget(), records.rect().topLeft())
     shown = win.inspector.viewport().rect().translated(0, win.inspector.verticalScrollBar().value())
     assert shown.contains(top_left)
@@ -66,7 +69,6 @@ def test_clicking_a_rows_problem_selects_its_row_and_the_row_is_marked_until_fix
     assert table.item(BAD, 0).background().color() == MARKED and "needs a length" in table.item(BAD, 1).toolTip()
     assert table.verticalHeaderItem(0).icon().isNull() and table.item(0, 0).background().color() != MARKED
     # the director gives the shot a length: the mark goes, and comes back with an undo
-    seconds = [c.name for c in records.columns].index("seconds")
     table.item(BAD, seconds).setText("2")
     qtbot.waitUntil(lambda: not records.marked_rows(), timeout=3000)
     assert table.verticalHeaderItem(BAD).icon().isNull() and not table.item(BAD, 0).toolTip()

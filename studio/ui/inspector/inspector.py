@@ -634,11 +634,12 @@ class Inspector(QScrollArea):
         self.general_problems.setText("\n".join(general))
         self.general_problems.setVisible(bool(general))
 
-    def select_row(self, name: str, row: int) -> bool:
+    def select_row(self, name: str, row: int, column: str | None = None) -> bool:
         """Select row ``row`` (0-based) of parameter ``name``'s table, scrolled into view (a problem of that row
-        was clicked, or its shot on the timeline). Returns whether the row is there."""
+        was clicked, or its shot on the timeline), to its field ``column`` when given. Returns whether the row
+        is there."""
         records = getattr(self.editors.get(name), "table", None)
-        if records is None or not records.select_row(row):
+        if records is None or not records.select_row(row, column):
             return False
         self.ensureWidgetVisible(records, 0, 40)
         return True

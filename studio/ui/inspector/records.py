@@ -328,12 +328,18 @@ class RecordTable(QWidget):
             self.table.selectRow(row)
         self.table.setSelectionMode(mode)
 
-    def select_row(self, row: int) -> bool:
-        """Select ``row`` alone and scroll the table to it; False when there is no such row."""
+    def select_row(self, row: int, column: str | None = None) -> bool:
+        """Select ``row`` alone and scroll the table to it, to the cell of field ``column`` when the table has
+        one (a problem's bad field: "seconds" sits off to the right in a narrow inspector); False when there is
+        no such row."""
         if not 0 <= row < self.table.rowCount():
             return False
         self.table.selectRow(row)
-        self.table.scrollTo(self.table.model().index(row, 0))
+        names = [c.name for c in self.columns]
+        col = names.index(column) if column in names else 0
+        self.table.scrollTo(self.table.model().index(row, col))
+        if col:
+            self.table.setCurrentIndex(self.table.model().index(row, col))  # the cell to type in next
         return True
 
     def _selection_changed(self) -> None:

@@ -15,10 +15,12 @@ from studio.graph import Problem
 
 LOG_LINES = 5000
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # (parameter, 0-based row) of a problem in a table's row
+COLUMN_ROLE = Qt.ItemDataRole.UserRole + 2  # the field of that row the problem is about, or ""
 
 
 def table_row(problem: Problem) -> tuple[str, int] | None:
-    """(parameter, 0-based row) when the problem is in one row of a table parameter (a shot without a length)."""
+    """(parameter, 0-based row) when the problem is in one row of a table parameter (a shot without a length);
+    the row's field it is about is ``problem.column``."""
     where = problem.where or ""
     if problem.row is None or not (where.startswith("parameter '") and where.endswith("'")):
         return None
@@ -55,7 +57,8 @@ class QtLogHandler(logging.Handler):
 
 class LogPanel(QTabWidget):
     node_activated = Signal(str)
-    row_activated = Signal(str, str, int)  # node, parameter, 0-based row: after node_activated, for such a problem
+    # node, parameter, 0-based row, the row's field ("" for the whole row): after node_activated, for such a problem
+    row_activated = Signal(str, str, int, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -102,6 +105,7 @@ class LogPanel(QTabWidget):
             item.setForeground(QColor("#ff8a80" if problem.kind != "missing_input" else "#f2c14e"))
             item.setData(Qt.ItemDataRole.UserRole, problem.node_id)
             item.setData(ROW_ROLE, table_row(problem))
+            item.setData(COLUMN_ROLE, problem.column or "")
             self.problems.addItem(item)
         self.setTabText(0, f"Problems ({len(problems)})" if problems else "Problems")
 
@@ -111,4 +115,4 @@ class LogPanel(QTabWidget):
             self.node_activated.emit(node_id)
             row = item.data(ROW_ROLE)
             if row:
-                self.row_activated.emit(node_id, row[0], row[1])
+                self.row_activated.emit(node_id, row[0], row[1], item.data(COLUMN_ROLE) or "")

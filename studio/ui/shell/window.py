@@ -533,20 +533,20 @@ class MainWindow(QMainWindow):
             self.select_row(node_id, spec.roles.shot_list, row)
             self.statusBar().showMessage(f"shot {row + 1} of '{node_id}'", 4000)
 
-    def select_row(self, node_id: str, param: str, row: int) -> None:
+    def select_row(self, node_id: str, param: str, row: int, column: str = "") -> None:
         """Select a node and row ``row`` (0-based) of its table parameter ``param`` in the inspector (a shot
-        chosen on the timeline, a problem of that row clicked in Problems)."""
+        chosen on the timeline, a problem of that row clicked in Problems: then ``column`` is its bad field)."""
         self.scene.select_nodes([node_id])
         # once the inspector has followed the selection (its own zero-time timer), choose the row
-        QTimer.singleShot(30, lambda: self._select_row(node_id, param, row))
+        QTimer.singleShot(30, lambda: self._select_row(node_id, param, row, column))
 
-    def _select_row(self, node_id: str, param: str, row: int) -> None:
+    def _select_row(self, node_id: str, param: str, row: int, column: str = "") -> None:
         if node_id not in self.session.graph.nodes:
             return
         if self._selection_timer.isActive() or self.inspector.node_id != node_id:  # show it now, once
             self._selection_timer.stop()
             self._show_selection()
-        if self.inspector.select_row(param, row):
+        if self.inspector.select_row(param, row, column or None):
             self.inspector_dock.show()
             self.inspector_dock.raise_()
 
