@@ -343,6 +343,9 @@ def render_graph(graph, registry, base_dir: Path, quiet: bool = False, outputs=N
                 from studio.engine.outputs import draft_name
 
                 asked = draft_name(Path(asked)).name
+            if str(result.reasons.get(nid, "")).startswith("the same clip"):  # unchanged work, its clip kept
+                print(f"already there: {written} (the same clip; --overwrite writes it again)")
+                continue
             note = "" if written.name == asked else (
                 f" (a new version: {asked} exists; --overwrite replaces Studio's own earlier output)")
             print(f"wrote {written}{note}")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from studio import warmup
+from studio.engine import records
 from studio.engine.assets import file_params, read_files, resolve_input, table_files
 from studio.engine.cache import OutputCache
 from studio.engine.events import (
@@ -32,7 +33,7 @@ from studio.engine.events import (
 )
 from studio.engine.keys import digest as _digest
 from studio.engine.keys import key_digest as _key_digest
-from studio.engine.outputs import OutputPolicy, check_writable, resolve_output
+from studio.engine.outputs import OutputPolicy, check_writable, records_folder, resolve_output
 from studio.errors import Cancelled, NodeError, OutOfMemoryError, StudioError
 from studio.graph import Graph, NodeRegistry, NodeSpec, ParamSpec, driven_links, dumps, validate
 from studio.priority import lower_this_thread
@@ -315,6 +316,8 @@ class Engine:
         self.cache.pin(keys.values())
         document_hash = graph_hash(graph)
         result.graph_hash = document_hash
+        on_disk = self._on_disk(graph, order, keys, all_parts, base_dir, policy)
+        needed = records.still_needed(graph, self._targets(graph, targets), on_disk)
         try:
             for nid in order:
                 if cancel.cancelled:
@@ -322,10 +325,26 @@ class Engine:
                 spec = self.registry.get(graph.nodes[nid].type)
                 assert spec is not None
                 key, parts = keys[nid], all_parts[nid]
+                if nid not in needed or nid in on_disk:
+                    # An exporter whose clip an earlier session wrote returns it; what feeds only such
+                    # exporters (the model, the sampler) is not made at all.
+                    if nid in on_disk:
+                        outputs[nid] = on_disk[nid].values
+                        self.cache.put(key, outputs[nid], label=f"node '{nid}' outputs")
+                        self._last_parts[nid] = parts
+                    result.cached.append(nid)
+                    result.reasons[nid] = on_disk[nid].reason() if nid in on_disk else (
+                        "not needed: what it feeds is already written")
+                    self.node_stats["cached"] += 1
+                    emit(NodeCached(run_id, nid))
+                    continue
                 cached = self.cache.get(key)
                 gone = cached is not None and _written_file_gone(spec, cached)
                 if gone:
                     cached = None  # the clip it wrote was moved or deleted since: write it again
+                again = cached is not None and policy.again and _writes_files(spec)
+                if again:
+                    cached = None
                 if cached is not None:
                     outputs[nid] = cached
                     result.cached.append(nid)
@@ -334,11 +353,12 @@ class Engine:
                     self._last_parts[nid] = parts
                     emit(NodeCached(run_id, nid))
                     continue
-                reason = "the file it wrote last time is gone" if gone else self._why(nid, parts, key)
+                reason = ("the file it wrote last time is gone" if gone else "asked to export again" if again
+                          else self._why(nid, parts, key))
                 result.reasons[nid] = reason
                 self._last_parts[nid] = parts
                 emit(NodeStarted(run_id, nid, reason))
-                t0 = time.perf_counter()
+                t0, t0_ns = time.perf_counter(), time.time_ns()
                 try:
                     values = self._evaluate(graph, nid, spec, outputs, keys, base_dir, run_id, emit, cancel,
                                             document_hash, policy)
@@ -362,6 +382,11 @@ class Engine:
                 seconds = time.perf_counter() - t0
                 outputs[nid] = values
                 self.cache.put(key, values, label=f"node '{nid}' outputs")
+                where = records_folder(policy, nid, base_dir) if _writes_files(spec) else None
+                if where is not None and not graph.nodes[nid].bypassed:
+                    # the file system's clock may run a tick behind ours: a companion written at once counts
+                    records.save(where, self._record_key(graph, nid, parts, base_dir), values,
+                                 t0_ns - 2_000_000_000)
                 self.node_stats["ran"] += 1
                 result.timings[nid] = seconds
                 emit(NodeFinished(run_id, nid, seconds, _written_files(spec, values)))
@@ -369,6 +394,27 @@ class Engine:
             self.cache.unpin()
         result.outputs = outputs
         return self._finish(result, "ok", started, run_id, emit)
+
+    def _on_disk(self, graph: Graph, order: list[str], keys: dict[str, str], all_parts: dict[str, dict[str, Any]],
+                 base_dir: Path | None, policy: OutputPolicy) -> dict[str, records.Reuse]:
+        """The exporters of ``order`` not in the cache whose clip an earlier session wrote and left unchanged
+        (none when the person asked to overwrite or to export again: those always write)."""
+        if policy.overwrite or policy.again:
+            return {}
+        found = {}
+        for nid in order:
+            spec = self.registry.get(graph.nodes[nid].type)
+            where = records_folder(policy, nid, base_dir)
+            if (spec is None or where is None or not _writes_files(spec) or graph.nodes[nid].bypassed
+                    or self.cache.peek(keys[nid])):
+                continue
+            reuse = records.find(where, self._record_key(graph, nid, all_parts[nid], base_dir))
+            if reuse is not None:
+                found[nid] = reuse
+        return found
+
+    def _record_key(self, graph: Graph, nid: str, parts: dict[str, Any], base_dir: Path | None) -> str:
+        return records.record_key(parts, records.model_sources(graph, self.registry, nid, base_dir))
 
     def _missing_files(self, graph: Graph, order: list[str], base_dir: Path | None) -> list[tuple[str, str]]:
         """Input files that do not exist, all of them, before anything slow (a model load) starts."""
@@ -610,9 +656,13 @@ def graph_hash(graph: Graph) -> str:
     return "sha256:" + _digest({"nodes": nodes, "links": links})
 
 
+def _writes_files(spec: NodeSpec) -> bool:
+    return any(p.kind == "path" and p.output_file for p in spec.params)
+
+
 def _written_files(spec: NodeSpec, values: dict[str, Any]) -> tuple[str, ...]:
     """The files a file-writing node reports in its outputs (its path outputs)."""
-    if not any(p.kind == "path" and p.output_file for p in spec.params):
+    if not _writes_files(spec):
         return ()
     return tuple(str(v) for v in values.values() if isinstance(v, str | Path) and str(v))
 

@@ -28,12 +28,16 @@ class OutputPolicy:
     """What a render may write. ``root``: the output folder (None: ``renders/`` beside the graph, or the
     default folder for an unsaved graph or one of Studio's examples). ``chosen``: node id -> a file the person picked, used as given.
     ``overwrite``: replace an earlier output of Studio's at the same name instead of writing the next version.
-    ``draft``: a draft render; its graph-named outputs get a ``_draft`` name and never replace a full render."""
+    ``draft``: a draft render; its graph-named outputs get a ``_draft`` name and never replace a full render.
+    ``again``: write the files anew even when the same clip is already in the output folder ("Export again");
+    without it (and without ``overwrite``) an unchanged exporter returns the clip it wrote in an earlier
+    session (see ``engine.records``)."""
 
     root: Path | None = None
     chosen: Mapping[str, Path] = field(default_factory=dict)
     overwrite: bool = False
     draft: bool = False
+    again: bool = False
 
     def folder(self, base_dir: Path | None) -> Path:
         """The output folder for a graph whose file is in ``base_dir`` (None: not saved yet)."""
@@ -53,6 +57,12 @@ class OutputPolicy:
         """What of the policy decides where ``node_id`` writes (part of its cache key)."""
         chosen = self.chosen.get(node_id)
         return [str(chosen) if chosen else str(self.folder(base_dir)), str(self.overwrite), str(self.draft)]
+
+
+def records_folder(policy: OutputPolicy, node_id: str, base_dir: Path | None) -> Path | None:
+    """The output folder whose Studio records say what ``node_id`` wrote there; None for a file the person
+    chose (-o, Export Clip): that may be any folder, and Studio leaves no records of its own there."""
+    return None if node_id in policy.chosen else policy.folder(base_dir)
 
 
 def resolve_output(policy: OutputPolicy, node_id: str, value: str, base_dir: Path | None) -> Path:

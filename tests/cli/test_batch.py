@@ -95,7 +95,7 @@ def test_render_seeds_writes_one_versioned_clip_per_job(capsys, graph_file):
     assert str(renders / "first-clip_seed1.mp4") in lines[0]
     assert str(renders / "first-clip_seed2_0002.mp4") in lines[1]  # the next version, not a replacement
     assert (renders / "first-clip_seed2.mp4").read_bytes() == b"someone else's file"
-    assert sorted(p.name for p in renders.iterdir()) == [
+    assert sorted(p.name for p in renders.iterdir() if p.is_file()) == [
         "first-clip_seed1.mp4", "first-clip_seed2.mp4", "first-clip_seed2_0002.mp4"]
 
 

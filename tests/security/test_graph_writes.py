@@ -151,7 +151,8 @@ def test_outputs_are_versioned_never_overwritten(registry, tmp_path):
     # nothing changed: the export is cached, no new version
     again = engine.run(writer_graph(registry, "clip.mp4", kind="studio.SaveVideo", seed=3), base_dir=tmp_path)
     assert again.cached == ["clip", "out"]
-    assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["clip.mp4", "clip_0002.mp4", "clip_0003.mp4"]
+    assert sorted(p.name for p in (tmp_path / "renders").iterdir() if p.is_file()) == [
+        "clip.mp4", "clip_0002.mp4", "clip_0003.mp4"]
     # the written file deleted: the next render writes it again
     (tmp_path / "renders" / "clip_0003.mp4").unlink()
     again = engine.run(writer_graph(registry, "clip.mp4", kind="studio.SaveVideo", seed=3), base_dir=tmp_path)
