@@ -11,7 +11,6 @@ threads never touch the queue or a widget.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import threading
 import time
@@ -20,13 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 from studio.engine.jobs import Job, JobOutcome, content_hash
 from studio.errors import StudioError
 from studio.graph import NodeRegistry, dumps
-from studio.ui.shell.jobs import BackgroundJob, JobContext
+from studio.ui.shell.jobs import BackgroundJob, JobContext, emit_on_main
 from studio.ui.shell.queue import CANCELLED, DONE, ENDED, FAILED, QUEUED, RUNNING, QueuedRender, RenderQueue
 
 POLL_S = 0.25  # how often the farm thread looks for new work or for the window closing
@@ -210,10 +208,10 @@ class FarmQueue(QObject):
                 self.queue.update(entry, state=FAILED, ended=time.monotonic(), message=self.status)
 
     # ---- the farm thread
-    def _emit(self, signal: Any, *values: Any) -> None:
-        if shiboken6.isValid(self):  # the window may be closing
-            with contextlib.suppress(RuntimeError):
-                signal.emit(*values)
+    def _emit(self, name: str, *values: Any) -> None:
+        # on the main thread, where the window is deleted: checked and emitted there (a check here and an emit
+        # later could straddle the window closing)
+        emit_on_main(self, name, *values)
 
     def _loop(self, _ctx: JobContext) -> None:
         if self._factory is None:
@@ -223,7 +221,7 @@ class FarmQueue(QObject):
         farm = self._factory(self.address, workers=self.workers, registry=self.registry)
         self._farm = farm
         try:
-            self._emit(self._ready, f"farm at '{self.address}': {farm.count} worker(s), ready")
+            self._emit("_ready", f"farm at '{self.address}': {farm.count} worker(s), ready")
             while not self._closing.is_set():
                 self._wake.wait(POLL_S)
                 self._wake.clear()
@@ -232,17 +230,17 @@ class FarmQueue(QObject):
                     self._pending.clear()
                     self._sent.update(job.index for job in batch)
                 if batch and not self._closing.is_set():
-                    callbacks: dict[str, Any] = {"on_finished": lambda o: self._emit(self._ended, o),
-                                                 "on_progress": lambda p: self._emit(self._progressed, p)}
+                    callbacks: dict[str, Any] = {"on_finished": lambda o: self._emit("_ended", o),
+                                                 "on_progress": lambda p: self._emit("_progressed", p)}
                     if "on_started" in inspect.signature(farm.run).parameters:
-                        callbacks["on_started"] = lambda job, worker, _try: self._emit(self._started, job.index,
+                        callbacks["on_started"] = lambda job, worker, _try: self._emit("_started", job.index,
                                                                                        worker)
                     self._in_batch = True
                     try:
                         farm.run(batch, **callbacks)
                     except StudioError as exc:  # refused as a whole (a job needs more GPU memory than any has)
                         for job in batch:
-                            self._emit(self._ended, JobOutcome(job.index, job.describe(), "failed", message=str(exc)))
+                            self._emit("_ended", JobOutcome(job.index, job.describe(), "failed", message=str(exc)))
                     finally:
                         self._in_batch = False
         finally:

@@ -68,7 +68,7 @@ class _Relay(QObject):
         self.deliver.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     @staticmethod
-    def _deliver(job: BackgroundJob, name: str, values: tuple) -> None:
+    def _deliver(job: QObject, name: str, values: tuple) -> None:
         if shiboken6.isValid(job):  # the owner (and this job with it) may be gone meanwhile
             with contextlib.suppress(RuntimeError):
                 getattr(job, name).emit(*values)
@@ -83,6 +83,13 @@ def _the_relay() -> _Relay:
     if _relay is None:
         _relay = _Relay()
     return _relay
+
+
+def emit_on_main(owner: QObject, name: str, *values: Any) -> None:
+    """Emit ``owner``'s signal ``name`` on the main thread, from any thread, unless ``owner`` is gone by then (a
+    worker's signals to a window that may be closing). Make a BackgroundJob (or call this once) on the main
+    thread first: that makes the relay there."""
+    _the_relay().deliver.emit(owner, name, values)
 
 
 class BackgroundJob(QObject):
