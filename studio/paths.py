@@ -12,6 +12,10 @@ import platformdirs
 
 APP = "studio"
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+EMBEDDED_MODEL_NAME = "studio-tiny"  # the embedded default model's folder under resources/models
+# Studio's own folder inside an output folder: the render history and the export records (media and engine keep
+# records there and may not import each other, so the name lives here).
+OUTPUT_RECORDS = ".studio-history"
 
 
 def _home() -> Path | None:
@@ -38,6 +42,15 @@ def data_dir() -> Path:
     path = home / "data" if home else Path(platformdirs.user_data_dir(APP))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def embedded_model_folder() -> Path:
+    return RESOURCES / "models" / EMBEDDED_MODEL_NAME
+
+
+def signing_dir() -> Path:
+    """The local signing identity's folder (studio.media.signing makes it)."""
+    return config_dir() / "signing"
 
 
 def default_output_dir() -> Path:

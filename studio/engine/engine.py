@@ -317,7 +317,8 @@ class Engine:
         document_hash = graph_hash(graph)
         result.graph_hash = document_hash
         on_disk = self._on_disk(graph, order, keys, all_parts, base_dir, policy)
-        needed = records.still_needed(graph, self._targets(graph, targets), on_disk)
+        # what feeds only exporters whose clip is on disk (the model, the sampler) is not made at all
+        needed = graph.upstream(self._targets(graph, targets), stop=on_disk)
         try:
             for nid in order:
                 if cancel.cancelled:

@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,20 +38,17 @@ from studio.engine.assets import resolve_input
 from studio.engine.keys import digest
 from studio.fileio import file_sha256, place_new, write_text_atomic
 from studio.graph import Graph, NodeRegistry
+from studio.paths import OUTPUT_RECORDS, config_dir, embedded_model_folder, signing_dir
 
 log = logging.getLogger(__name__)
 
-# The render history's folder (studio.media.render_history.FOLDER; the engine may not import media): one
-# place in the output folder for Studio's own records.
-STUDIO_FOLDER = ".studio-history"
+STUDIO_FOLDER = OUTPUT_RECORDS  # beside the render history: one place in the output folder for Studio's records
 EXPORTS = "exports"
 SECRET_FILE = "export-records.key"
 RECORD_VERSION = 1
 RECORD_LIMIT = 256 * 1024  # a record larger than this is not one of ours
 COMPANIONS = (".otio",)  # side files an exporter writes beside its clip under the clip's name
 _STAMP_LIMIT = 4000  # files of a model folder stamped into a key; a folder with more is stamped by its first ones
-EMBEDDED_MODEL = ("models", "studio-tiny")  # under paths.RESOURCES (studio.runtime.loading.embedded_folder)
-SIGNING_FOLDER = "signing"  # under config_dir() (studio.media.signing.signing_dir)
 
 
 @dataclass(frozen=True)
@@ -77,20 +74,16 @@ def record_key(parts: dict[str, Any], upstream_sources: Iterable[tuple[str, Path
 
     writes = {name: [where[0], where[2]] if isinstance(where, list) and len(where) == 3 else where
               for name, where in parts.get("writes", {}).items()}  # [folder or file, overwrite, draft]
-    from studio.paths import config_dir
-
     return digest({"parts": dict(parts, writes=writes), "studio": __version__,
                    "models": sorted(_model_stamp(s, b) for s, b in upstream_sources),
-                   "signing": _folder_stamp(config_dir() / SIGNING_FOLDER)})
+                   "signing": _folder_stamp(signing_dir())})
 
 
 def _model_stamp(source: str, base_dir: Path | None) -> list[Any]:
     """The weight files a model source names, by name, size and modification time: retrained or replaced
     weights make another clip, and the graph does not change when they do."""
-    from studio.paths import RESOURCES
-
     if source == "embedded":
-        folder = RESOURCES.joinpath(*EMBEDDED_MODEL)
+        folder = embedded_model_folder()
     else:
         folder = resolve_input(source, base_dir)
         if not folder.is_dir() and "/" in source and not source.startswith((".", "/", "~")):
@@ -99,9 +92,10 @@ def _model_stamp(source: str, base_dir: Path | None) -> list[Any]:
 
 
 def _hf_cache_folder(repo_id: str) -> Path:
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
-    return Path(hub) / ("models--" + repo_id.replace("/", "--"))
+    """The Hugging Face cache's folder of ``repo_id``, where the runtime finds it (its constants, read now)."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
 
 
 def _folder_stamp(folder: Path) -> list[Any]:
@@ -134,21 +128,6 @@ def model_sources(graph: Graph, registry: NodeRegistry, nid: str, base_dir: Path
             if isinstance(value, str) and value:
                 sources.append((value, base_dir))
     return sources
-
-
-def still_needed(graph: Graph, wanted: Iterable[str], on_disk: Mapping[str, Any]) -> set[str]:
-    """What the targets need made: their upstream, stopping at the exporters whose clip is already on disk
-    (what feeds only those, the model and the sampler, is not made at all)."""
-    needed: set[str] = set()
-    stack = list(wanted)
-    while stack:
-        nid = stack.pop()
-        if nid in needed:
-            continue
-        needed.add(nid)
-        if nid not in on_disk:
-            stack.extend(lk.src for lk in graph.links if lk.dst == nid)
-    return needed
 
 
 # ---- writing and reading records
@@ -289,8 +268,6 @@ def _mac(body: dict[str, Any]) -> str:
 
 def _secret() -> bytes:
     """This user's key for signing records, made once (readable by the user only)."""
-    from studio.paths import config_dir
-
     path = config_dir() / SECRET_FILE
     with contextlib.suppress(OSError, ValueError):
         return bytes.fromhex(path.read_text(encoding="ascii").strip())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -285,8 +285,8 @@ class Graph:
         return old
 
     # ---- whole-graph helpers
-    def upstream(self, node_ids: Iterable[str]) -> set[str]:
-        """The given nodes and everything they depend on."""
+    def upstream(self, node_ids: Iterable[str], stop: Container[str] = ()) -> set[str]:
+        """The given nodes and everything they depend on; a node in ``stop`` is included but not looked past."""
         seen: set[str] = set()
         stack = [n for n in node_ids if n in self._nodes]
         while stack:
@@ -294,7 +294,8 @@ class Graph:
             if nid in seen:
                 continue
             seen.add(nid)
-            stack.extend(lk.src for lk in self.inputs_of(nid) if lk.src in self._nodes)
+            if nid not in stop:
+                stack.extend(lk.src for lk in self.inputs_of(nid) if lk.src in self._nodes)
         return seen
 
     def copy(self) -> Graph:

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 
 from studio.fileio import write_text_atomic
+from studio.paths import OUTPUT_RECORDS
 
-FOLDER = ".studio-history"
+FOLDER = OUTPUT_RECORDS
 PROXY_SIDE = 128  # the proxy's longer side in pixels: enough to compare, small enough to keep hundreds
 THUMB_SIDE = 96
 DEFAULT_CAP = 512 << 20

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from studio.errors import SigningError
-from studio.paths import config_dir
+from studio.paths import signing_dir
 
 # Extended key usages the C2PA certificate profile accepts for a claim signer.
 _C2PA_EKUS = {
@@ -123,10 +123,6 @@ def _check_tsa_url(tsa_url: str | None) -> None:
             f"the timestamp authority URL '{tsa_url}' is not an http(s) URL",
             hint="give the authority's RFC 3161 URL, for example http://timestamp.digicert.com, or none",
         )
-
-
-def signing_dir() -> Path:
-    return config_dir() / "signing"
 
 
 def identity_for(

@@ -37,7 +37,7 @@ __all__ = ["BasePipeline", "LoadOptions", "LoadedModel", "LoraSpec", "ModelInfo"
            "load_model", "resolve_source", "with_loras"]
 
 EMBEDDED = "embedded"
-EMBEDDED_NAME = "studio-tiny"
+EMBEDDED_NAME = paths.EMBEDDED_MODEL_NAME
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -131,7 +131,7 @@ def placeholder_folder() -> Path:
 
 
 def embedded_folder() -> Path:
-    return paths.RESOURCES / "models" / EMBEDDED_NAME
+    return paths.embedded_model_folder()
 
 
 def _hf_cache_snapshot(repo_id: str) -> Path | None:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 from studio.directing.motion import HELD_CHANGE, frame_changes
 from studio.engine import NodeProgress, RunFinished, RunStarted
 from studio.media.render_history import HistoryRecord
+from studio.paths import EMBEDDED_MODEL_NAME
 from studio.ui.shell import theme
 from studio.ui.shell.jobs import BackgroundJob
 from studio.ui.shell.last_render import Render
@@ -324,7 +325,7 @@ def camera_adherence(video, guide: CameraGuide | None):  # noqa: ANN001, ANN201 
         return None
 
 
-EMBEDDED_MODEL = "studio-tiny"  # studio.runtime.loading.EMBEDDED_NAME (a quantized copy adds a suffix)
+EMBEDDED_MODEL = EMBEDDED_MODEL_NAME  # a quantized copy adds a suffix
 
 
 def prompt_adherence(video) -> dict[str, tuple[str, str | None]] | None:  # noqa: ANN001 - a Video
