@@ -15,7 +15,7 @@ import numpy as np
 
 from studio.directing import DirectingError
 from studio.directing.motion import HELD_CHANGE, frame_changes
-from studio.graph.shotrows import CHARACTER_SLOTS, check_row, list_problem  # the document's rules for a row
+from studio.graph.shotrows import CHARACTER_SLOTS, ShotRow, check_row, list_problem
 from studio.values import Picture
 
 
@@ -30,6 +30,11 @@ class Shot:
     seed: int
     transition: str = "cut"  # cut | continue (from the previous shot's last frame)
     character: str | None = None  # a character slot ("a", "b") whose picture the shot starts from
+
+    @classmethod
+    def from_row(cls, row: ShotRow) -> Shot:
+        """The shot a row that obeys the rules (``studio.graph.shotrows.check_row``) describes."""
+        return cls(row.row, row.name, row.prompt, row.seconds, row.seed, row.transition, row.character)
 
     @property
     def label(self) -> str:
@@ -109,8 +114,7 @@ def parse_shots(rows: Any, default_seed: int = 0, characters: dict[str, Picture 
         row, problems = check_row(index, item, default_seed, pictures)
         if problems:
             raise problems[0]
-        shots.append(Shot(row=row.row, name=row.name, prompt=row.prompt, seconds=row.seconds, seed=row.seed,
-                          transition=row.transition, character=row.character))
+        shots.append(Shot.from_row(row))
     used = {shot.character for shot in shots if shot.character}
     kept = tuple(Character(slot, pictures[slot], character_digest(pictures[slot]))
                  for slot in CHARACTER_SLOTS if slot in used)

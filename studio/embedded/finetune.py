@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import shutil
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ from studio.embedded import full_train as F
 from studio.embedded import scenes as S
 from studio.embedded import vae_training as V
 from studio.embedded.checkpoint import exists, load_checkpoint, load_latent_parts, save_checkpoint
-from studio.embedded.runs import log, open_run
+from studio.embedded.runs import clipped_step, cosine_factor, log, open_run
 from studio.embedded.world import train_seed
 
 STAGES = ("prepare", "vae", "latents", "dit", "export")
@@ -119,15 +118,12 @@ def tune_vae(args: argparse.Namespace, out: Path) -> None:
     sizes = F.load_sizes(out)
     V.enable_fast_single_frames()
     vae = F.final_vae(out, sizes, torch.device("cpu"), "vae_final.json")  # the shipped VAE (prepare)
-    if exists(out / "vae_tune.json"):
-        vae.load_state_dict(load_checkpoint(out / "vae_tune.json")["model"])
     shipped = copy.deepcopy(vae).eval().requires_grad_(False)
-    if exists(out / "vae_tune.json"):
-        shipped.load_state_dict(load_checkpoint(out / "vae_final.json")["model"])
     optimizer = torch.optim.AdamW(vae.parameters(), lr=args.vae_lr, weight_decay=0.0)
     step = 0
-    if exists(out / "vae_tune.json"):
+    if exists(out / "vae_tune.json"):  # a resumed stage: vae_final.json is still the shipped VAE until it ends
         state = load_checkpoint(out / "vae_tune.json")
+        vae.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = int(state["step"])
 
@@ -148,12 +144,9 @@ def tune_vae(args: argparse.Namespace, out: Path) -> None:
         with torch.no_grad():
             held = V.encode_mean(shipped, x[first_world])[0] if first_world.any() else None
         for group in optimizer.param_groups:
-            group["lr"] = args.vae_lr * (0.55 + 0.45 * math.cos(math.pi * step / args.vae_steps))
+            group["lr"] = args.vae_lr * cosine_factor(step / args.vae_steps)
         loss, parts = V.vae_loss(vae, x, cover, keep=(first_world, held) if held is not None else None)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
+        clipped_step(optimizer, loss, vae.parameters())
         step += 1
         running += parts["mse"]
         if step % 50 == 0:
@@ -163,7 +156,7 @@ def tune_vae(args: argparse.Namespace, out: Path) -> None:
         if step % args.save_every == 0:
             save()
     save()
-    # What the later stages (latents, export) read as this run's VAE; the shipped one stays in vae_tune's base.
+    # vae_final.json is what the later stages (latents, export) read as this run's VAE; the shipped one is kept.
     save_checkpoint({"model": shipped.state_dict(), "step": 0}, out / "vae_shipped.json")
     save_checkpoint({"model": vae.eval().state_dict(), "step": step}, out / "vae_final.json")
     save_checkpoint({"step": step}, done)

@@ -106,7 +106,7 @@ class BackgroundJob(QObject):
     def __init__(self, work: Callable[[JobContext], Any], name: str, *, background: bool = True,
                  explain: Callable[[BaseException], str] = explain_failure, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._relay = _the_relay()
+        _the_relay()  # made here, on the main thread, before the worker needs it
         self.work, self.name, self.background, self.explain = work, name, background, explain
         self._cancel = threading.Event()
         self._shown = -1
@@ -151,5 +151,4 @@ class BackgroundJob(QObject):
         self._emit("finished")
 
     def _emit(self, name: str, *values: Any) -> None:
-        """Queue signal ``name`` for the main thread (see _Relay)."""
-        self._relay.deliver.emit(self, name, values)
+        emit_on_main(self, name, *values)

@@ -46,7 +46,7 @@ def sections_from_rows(rows: Any, fps: float, default_seed: int | None = None) -
         row, problems = check_row(index, item, default_seed if _is_seed(default_seed) else 0, CHARACTER_SLOTS)
         if row is None or problems:
             return []
-        shot = Shot(row.row, row.name, row.prompt, row.seconds, row.seed, row.transition, row.character)
+        shot = Shot.from_row(row)
         frames = shot.num_frames(fps)  # as the render counts them
         # without the Shot List's seed, a row that takes it has no known take
         known = item.get("seed") is not None or _is_seed(default_seed)
