@@ -56,6 +56,7 @@ def test_clicking_a_rows_problem_selects_its_row_and_the_row_is_marked_until_fix
     # the problem's field is the current cell, scrolled to: "seconds" sits right of the prompt in the table
     seconds = [c.name for c in records.columns].index("seconds")
     assert table.currentIndex().row() == BAD and table.currentIndex().column() == seconds
+    assert table.hasFocus()  # the keys a person types next go to that cell, not to the Problems list
     assert table.viewport().rect().contains(table.visualRect(table.model().index(BAD, seconds)).center())
     # scrolled to: the row (at its bad cell, checked above) inside the table's viewport, the table inside the
     # inspector's

@@ -340,6 +340,9 @@ class RecordTable(QWidget):
         self.table.scrollTo(self.table.model().index(row, col))
         if col:
             self.table.setCurrentIndex(self.table.model().index(row, col))  # the cell to type in next
+            # and the keys go to it: clicking the problem left them with the Problems list, so the value typed
+            # next went nowhere (seen on a real display)
+            self.table.setFocus(Qt.FocusReason.OtherFocusReason)
         return True
 
     def _selection_changed(self) -> None:
